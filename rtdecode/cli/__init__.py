@@ -1,0 +1,28 @@
+"""The ``rtdecode`` command line: one module per command, registered here."""
+
+from __future__ import annotations
+
+import click
+
+from rtdecode import __version__
+from rtdecode.cli.data import convert, info
+from rtdecode.log import configure_logging
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rtdecode")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """Decode C. elegans behaviour from whole-brain calcium imaging in real time."""
+    configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
+
+
+for command in (info, convert):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point of the ``rtdecode`` console script."""
+    cli()
