@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rtdecode.config import PreprocessConfig
+
 __all__ = ["Engine"]
 
 
@@ -28,16 +30,35 @@ class Engine(ABC):
         Frames of history the model needs (W).
     n_features
         Feature channels per neuron and frame (F), as produced by the Preprocessor.
+    preprocess
+        The preprocessing the model was trained with; the live path must build its
+        Preprocessor from it.
     """
 
     name: str
     states: tuple[str, ...]
     window: int
     n_features: int
+    preprocess: PreprocessConfig
 
     @abstractmethod
-    def prepare(self, n_neurons: int, labels: Sequence[str | None] | None = None) -> None:
-        """Get ready for a stream of ``n_neurons`` neurons, with identities if known."""
+    def prepare(
+        self,
+        n_neurons: int,
+        labels: Sequence[str | None] | None = None,
+        frame_interval_s: float | None = None,
+    ) -> None:
+        """Get ready for a stream of ``n_neurons`` neurons.
+
+        Parameters
+        ----------
+        n_neurons
+            Neurons per frame.
+        labels
+            Identity per neuron (``None`` entries where unknown), or ``None`` for no identities.
+        frame_interval_s
+            The stream's typical seconds between frames, when known.
+        """
 
     @abstractmethod
     def infer(self, window: np.ndarray, valid: np.ndarray) -> np.ndarray:
