@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +62,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from rtdecode.data import discover_recordings
-    from rtdecode.training._evaluate import lowo_report
-    from rtdecode.training._presets import preset
 
     n_animals = len(discover_recordings(args.data))
     specs = [_parse(s) for s in args.recipe]
@@ -72,32 +70,46 @@ def main() -> None:
     started = time.perf_counter()
     folds: dict[str, dict[int, dict[str, Any]]] = {n: {} for n, _, _ in specs}
     with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(args.data, 1)) as pool:
-        for name, held, fold in pool.map(_fold, jobs):
+        futures = [pool.submit(_fold, job) for job in jobs]
+        for future in as_completed(futures):
+            name, held, fold = future.result()
             folds[name][held] = fold
+            entry = fold["entry"]
             print(
                 f"{time.perf_counter() - started:6.0f} s {name} fold {held}: "
-                f"{fold['entry']['balanced_accuracy']:.3f} / {fold['entry']['auroc']:.3f}",
+                f"{entry['balanced_accuracy']:.3f} / {entry['auroc']:.3f}",
                 flush=True,
             )
-    for name, recipe, overrides in specs:
-        ordered = [folds[name][h] for h in range(n_animals)]
-        report = lowo_report(ordered, preset(recipe, **overrides), time.perf_counter() - started)
-        report["recipe_name"] = name
-        (args.out / f"{name}.json").write_text(json.dumps(report, indent=2, default=float))
-        arrays = {}
-        for h, fold in enumerate(ordered):
-            arrays[f"frames_{h}"] = fold["frames"]
-            arrays[f"probs_{h}"] = fold["probs"]
-            if fold["probs_without_labels"] is not None:
-                arrays[f"probs_nolabels_{h}"] = fold["probs_without_labels"]
-        np.savez_compressed(args.out / f"{name}.npz", **arrays)
-        extra = report.get("without_labels", {}).get("mean_balanced_accuracy")
-        print(
-            f"{name}: balanced accuracy {report['mean_balanced_accuracy']:.3f}, "
-            f"AUROC {report['mean_auroc']:.3f}"
-            + (f", without labels {extra:.3f}" if extra is not None else ""),
-            flush=True,
-        )
+            if len(folds[name]) == n_animals:
+                spec = next(s for s in specs if s[0] == name)
+                _write(args.out, spec, folds[name], time.perf_counter() - started)
+
+
+def _write(
+    out: Path, spec: tuple[str, str, dict[str, Any]], by_fold: dict[int, Any], seconds: float
+) -> None:
+    from rtdecode.training._evaluate import lowo_report
+    from rtdecode.training._presets import preset
+
+    name, recipe, overrides = spec
+    ordered = [by_fold[h] for h in sorted(by_fold)]
+    report = lowo_report(ordered, preset(recipe, **{"threads": 1, **overrides}), seconds)
+    report["recipe_name"] = name
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2, default=float))
+    arrays = {}
+    for h, fold in enumerate(ordered):
+        arrays[f"frames_{h}"] = fold["frames"]
+        arrays[f"probs_{h}"] = fold["probs"]
+        if fold["probs_without_labels"] is not None:
+            arrays[f"probs_nolabels_{h}"] = fold["probs_without_labels"]
+    np.savez_compressed(out / f"{name}.npz", **arrays)
+    extra = report.get("without_labels", {}).get("mean_balanced_accuracy")
+    print(
+        f"{name}: balanced accuracy {report['mean_balanced_accuracy']:.3f}, "
+        f"AUROC {report['mean_auroc']:.3f}"
+        + (f", without labels {extra:.3f}" if extra is not None else ""),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -122,7 +122,13 @@ class RelationalGNN(nn.Module):
         for src, dst, wc, upd in zip(
             self.edge_src, self.edge_dst, self.edge_corr, self.update, strict=True
         ):
-            edges = torch.relu(src(h).unsqueeze(2) + dst(h).unsqueeze(1) + corr * wc)
+            if torch.is_grad_enabled():
+                edges = torch.relu(src(h).unsqueeze(2) + dst(h).unsqueeze(1) + corr * wc)
+            else:  # inference: the same values, built in place in one n x n x edge buffer
+                edges = corr * wc
+                edges += src(h).unsqueeze(2)
+                edges += dst(h).unsqueeze(1)
+                edges.relu_()
             h = h + upd(torch.cat((h, edges.mean(dim=2)), dim=-1))
         weights = torch.softmax(self.attention(h).squeeze(-1), dim=-1).unsqueeze(-1)
         role = self.role(h).squeeze(-1)

@@ -9,9 +9,14 @@ from rtdecode.training._fit import TrainConfig
 
 __all__ = ["PRESETS", "preset"]
 
-_GNN = TrainConfig()
+_GNN = TrainConfig(epochs=30, label_dropout=0.25)
 _IDENTIFIED = TrainConfig(
-    use_labels=True, label_dropout=0.0, aux_weight=0.0, neuron_keep=0.9, label_min_animals=None
+    epochs=12,
+    use_labels=True,
+    label_dropout=0.0,
+    aux_weight=0.0,
+    neuron_keep=0.9,
+    label_min_animals=None,
 )
 
 PRESETS: dict[str, TrainConfig] = {
@@ -21,7 +26,12 @@ PRESETS: dict[str, TrainConfig] = {
     "mlp": replace(_IDENTIFIED, architecture="identified_mlp", hyperparameters={}),
     "gru": replace(_IDENTIFIED, architecture="identified_gru", hyperparameters={}),
     "deepsets": replace(
-        _GNN, architecture="deepsets", hyperparameters={}, use_labels=False, aux_weight=0.0
+        _GNN,
+        architecture="deepsets",
+        hyperparameters={},
+        use_labels=False,
+        aux_weight=0.0,
+        epochs=12,
     ),
 }
 
