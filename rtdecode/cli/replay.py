@@ -21,7 +21,7 @@ __all__ = ["replay"]
     "--to",
     "to",
     required=True,
-    help="Where to send frames: zmq+tcp://HOST:PORT (binds a PUB; default host 127.0.0.1), "
+    help="Where to send frames: zmq+tcp://HOST:PORT (binds a PUB there, e.g. 127.0.0.1:5555), "
     "zmq+ipc://PATH, or lsl://NAME (an LSL outlet).",
 )
 @click.option("--speed", default=1.0, show_default=True, help="Playback speed (1 = real time).")
