@@ -23,6 +23,7 @@ from rtdecode.engines import Engine
 from rtdecode.errors import ModelError
 from rtdecode.log import get_logger
 from rtdecode.preprocess import Preprocessor
+from rtdecode.stream._baseline import BaselineConfig, BaselineTracker
 from rtdecode.stream._latency import LatencyHistogram
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 from rtdecode.stream._source import Chunk, Source
@@ -65,6 +66,9 @@ class Pipeline:
         Called with the pipeline about every ``status_every_s`` seconds, between frames.
     status_every_s
         Seconds between ``on_status`` calls.
+    raw_fluorescence
+        The stream carries raw fluorescence: track each neuron's baseline and decode dF/F
+        (with this :class:`BaselineConfig`, or the defaults when True).
 
     Attributes
     ----------
@@ -87,6 +91,7 @@ class Pipeline:
         frame_interval_s: float | None = None,
         on_status: Callable[[Pipeline], None] | None = None,
         status_every_s: float = 1.0,
+        raw_fluorescence: bool | BaselineConfig = False,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -97,6 +102,13 @@ class Pipeline:
         self.frame_interval_s = frame_interval_s
         self.on_status = on_status
         self.status_every_s = status_every_s
+        self.baseline_config = (
+            raw_fluorescence
+            if isinstance(raw_fluorescence, BaselineConfig)
+            else BaselineConfig()
+            if raw_fluorescence
+            else None
+        )
         self.latency = {stage: LatencyHistogram() for stage in STAGES}
         self.predictions = 0
         self.skipped = 0
@@ -284,7 +296,12 @@ class Pipeline:
                 f"neuron but the preprocessing gives {preprocessor.n_features}; use a model "
                 "trained with this version of rtdecode"
             )
-        self._windower = Windower(self.engine.window, preprocessor)
+        baseline = (
+            None
+            if self.baseline_config is None
+            else BaselineTracker(chunk.n_neurons, self.baseline_config)
+        )
+        self._windower = Windower(self.engine.window, preprocessor, baseline)
         if chunk.labels is not None:
             self._labels = chunk.labels
         elif old is None or chunk.n_neurons != old.n_neurons:

@@ -19,6 +19,7 @@ import numpy as np
 
 from rtdecode.log import get_logger
 from rtdecode.preprocess import Preprocessor
+from rtdecode.stream._baseline import BaselineTracker
 
 __all__ = ["Windower"]
 
@@ -39,6 +40,9 @@ class Windower:
     preprocessor
         The stream's :class:`~rtdecode.preprocess.Preprocessor` (its ``n_neurons`` and
         ``n_features`` size the buffer).
+    baseline
+        For raw fluorescence input: a :class:`BaselineTracker` that turns each frame into
+        dF/F before the preprocessor sees it.
 
     Attributes
     ----------
@@ -47,11 +51,14 @@ class Windower:
         non-finite values received.
     """
 
-    def __init__(self, window: int, preprocessor: Preprocessor) -> None:
+    def __init__(
+        self, window: int, preprocessor: Preprocessor, baseline: BaselineTracker | None = None
+    ) -> None:
         if window < 1:
             raise ValueError(f"window must be >= 1 frame, got {window}")
         self.window = window
         self.preprocessor = preprocessor
+        self.baseline = baseline
         n, f = preprocessor.n_neurons, preprocessor.n_features
         self.n_neurons = n
         self._features = np.zeros((2 * window, n, f), dtype=np.float32)
@@ -62,6 +69,8 @@ class Windower:
         self._windows = [self._features[i : i + window] for i in range(window)]
         self._valid_windows = [self._valid[i : i + window] for i in range(window)]
         self._missing_frame = np.full(n, np.nan, dtype=np.float32)
+        self._dff = np.zeros(n, dtype=np.float32)
+        self._dff_valid = np.zeros(n, dtype=np.bool_)
         self._pos = 0
         self._filled_rows = 0
         self._last_seq: int | None = None
@@ -81,6 +90,8 @@ class Windower:
     def reset(self) -> None:
         """Forget the window and the preprocessing state (counters are kept)."""
         self.preprocessor.reset()
+        if self.baseline is not None:
+            self.baseline.reset()
         self._pos = 0
         self._filled_rows = 0
         self._last_seq = None
@@ -125,6 +136,9 @@ class Windower:
 
     def _write(self, frame: np.ndarray, t: float) -> int:
         pos, w = self._pos, self.window
+        if self.baseline is not None:
+            self.baseline.update(frame, t, self._dff, self._dff_valid)
+            frame = self._dff
         bad = self.preprocessor.update(frame, t, self._rows[pos], self._valid_rows[pos])
         np.copyto(self._rows[pos + w], self._rows[pos])
         np.copyto(self._valid_rows[pos + w], self._valid_rows[pos])
