@@ -6,6 +6,7 @@ import click
 
 from rtdecode import __version__
 from rtdecode.cli.data import convert, info
+from rtdecode.cli.export import export
 from rtdecode.cli.replay import replay
 from rtdecode.log import configure_logging
 
@@ -20,7 +21,7 @@ def cli(verbose: int) -> None:
     configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
 
 
-for command in (info, convert, replay):
+for command in (info, convert, export, replay):
     cli.add_command(command)
 
 

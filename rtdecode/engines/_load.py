@@ -1,0 +1,45 @@
+"""``load_engine``: a model file plus a runtime name gives a ready :class:`Engine`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rtdecode.engines._base import Engine
+from rtdecode.errors import ConfigError
+from rtdecode.models import load_model_file
+
+__all__ = ["ENGINES", "load_engine"]
+
+ENGINES = ("torch", "onnx")
+
+
+def load_engine(model: Path | str | None = None, engine: str = "torch") -> Engine:
+    """Load a model file into the named runtime.
+
+    Parameters
+    ----------
+    model
+        A model file from ``rtdecode train`` (or, for ``"onnx"``, a ``.onnx`` file from
+        ``rtdecode export``); ``None`` for the shipped default model.
+    engine
+        ``"torch"`` or ``"onnx"`` (ONNX Runtime, needs the ``onnx`` extra).
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    if model is not None and Path(model).suffix.lower() == ".onnx":
+        if engine != "onnx":
+            raise ConfigError(
+                f"{model} is an ONNX file; run it with --engine onnx, or pass the .pt model "
+                "file it was exported from"
+            )
+        from rtdecode.engines._onnx import load_onnx_engine
+
+        return load_onnx_engine(Path(model))
+    loaded = load_model_file(model)
+    if engine == "torch":
+        from rtdecode.engines._torch import TorchEngine
+
+        return TorchEngine(loaded)
+    from rtdecode.engines._onnx import OnnxEngine
+
+    return OnnxEngine(loaded)
