@@ -10,6 +10,7 @@ import pytest
 from stream_support import WindowMeanEngine
 
 from rtdecode.data import Recording, bundled_recording
+from rtdecode.engines import load_engine
 from rtdecode.preprocess import preprocess_traces
 from rtdecode.stream import FRAME_COLUMNS, Faults, Pipeline, ReplaySource, open_sink
 
@@ -92,3 +93,28 @@ def test_session_file_times_are_ordered(recording: Recording, tmp_path: Path) ->
         assert np.all(frames["inferred_ns"][decoded] >= frames["preprocessed_ns"][decoded])
         assert np.all(frames["published_ns"][decoded] >= frames["inferred_ns"][decoded])
         assert '"predictions"' in handle.attrs["summary"]
+
+
+def test_the_shipped_model_streams_exactly_as_it_decodes_in_batch(tmp_path: Path) -> None:
+    engine = load_engine()
+    whole = bundled_recording()
+    frames = engine.window + 30
+    recording = Recording("head", whole.traces[:frames], whole.timestamps[:frames], whole.labels)
+    session = tmp_path / "session.h5"
+    source = ReplaySource(recording, speed=float("inf"))
+    summary = Pipeline(source, engine, [open_sink(str(session))], max_batch=1).run()
+    assert summary["predictions"] == 31
+
+    batch = load_engine()
+    batch.prepare(recording.n_neurons, recording.labels, recording.frame_interval)
+    features, valid = preprocess_traces(recording.traces, recording.timestamps, batch.preprocess)
+    w = batch.window
+    expected = np.stack(
+        [
+            batch.infer(features[k - w + 1 : k + 1], valid[k - w + 1 : k + 1])
+            for k in range(w - 1, frames)
+        ]
+    )
+    with h5py.File(session) as handle:
+        streamed = handle["predictions/probs"][:]
+    np.testing.assert_allclose(streamed, expected, rtol=1e-5, atol=1e-6)

@@ -124,6 +124,7 @@ class Pipeline:
         self._has_pending = False
         self._pending_filled = False
         self._skipped_since = 0
+        self._taken = 0
         self._prediction = Prediction(0, 0.0, np.zeros(len(engine.states), np.float32), 0, 0)
         self._started = 0.0
         self._elapsed = 0.0
@@ -175,12 +176,14 @@ class Pipeline:
                 if self.source.finished:
                     break
                 continue
-            taken = self._ingest(chunk)
-            while taken < self.max_batch and not self._done():
+            self._taken = 0
+            first = self.frames
+            self._ingest(chunk)
+            while self.frames - first < self.max_batch and not self._done():
                 more = self.source.read(0.0)
                 if more is None:
                     break
-                taken += self._ingest(more)
+                self._ingest(more)
             self._decode_pending()
             if self._done():
                 break
@@ -192,8 +195,11 @@ class Pipeline:
         return self.max_frames is not None and self.frames >= self.max_frames
 
     # ------------------------------------------------------------------ frames
-    def _ingest(self, chunk: Chunk) -> int:
-        """Preprocess every frame of ``chunk``; the newest stays pending for decoding."""
+    def _ingest(self, chunk: Chunk) -> None:
+        """Preprocess every frame of ``chunk``; the newest stays pending for decoding.
+
+        Every ``max_batch`` frames, the newest is decoded, whatever is still waiting.
+        """
         windower = self._windower
         if (
             windower is None
@@ -201,7 +207,6 @@ class Pipeline:
             or (chunk.labels is not None and chunk.labels != self._labels)
         ):
             windower = self._new_layout(chunk)
-        taken = 0
         sent_ns = -1 if chunk.sent_ns is None else chunk.sent_ns
         for i in range(chunk.n_frames):
             if self._done():
@@ -219,8 +224,10 @@ class Pipeline:
             pending.preprocessed_ns = preprocessed_ns
             self._has_pending = True
             self._pending_filled = windower.filled
-            taken += 1
-        return taken
+            self._taken += 1
+            if self._taken >= self.max_batch:
+                self._decode_pending()
+                self._taken = 0
 
     def _retire_pending(self) -> None:
         """Record the pending frame as not decoded (window filling, or a newer frame waits)."""
