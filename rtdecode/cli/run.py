@@ -11,6 +11,7 @@ import click
 
 from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
+from rtdecode.cli._threads import threads_option
 from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
 from rtdecode.stream import Pipeline, open_sink, open_source
@@ -63,6 +64,7 @@ class _Console:
 @click.option("--raw-fluorescence", is_flag=True, help="Input is raw F: decode dF/F (baseline).")
 @click.option("--frame-interval", type=float, help="Seconds per frame (default: measured).")
 @click.option("--resolve-timeout", default=10.0, show_default=True, help="LSL look-up, s.")
+@threads_option
 @click.option("--quiet", is_flag=True, help="No live status line.")
 def run(
     source: str,
@@ -76,6 +78,7 @@ def run(
     raw_fluorescence: bool,
     frame_interval: float | None,
     resolve_timeout: float,
+    threads: int,
     quiet: bool,
 ) -> None:
     """Decode behaviour from a live stream until Ctrl-C, SIGTERM or --max-frames.
