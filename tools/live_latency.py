@@ -68,6 +68,12 @@ def measure(rate: float, seconds: float, n: int, engine_name: str, busy_poll: bo
         target=_produce, args=(port, n, rate, seconds, ready)
     )
     producer.start()
+    rss: list[float] = []
+
+    def sample_rss(_: Pipeline) -> None:
+        with open("/proc/self/statm") as statm:
+            rss.append(int(statm.read().split()[1]) * resource.getpagesize() / 2**20)
+
     pipeline = Pipeline(
         open_source(f"zmq+tcp://127.0.0.1:{port}"),
         load_engine(None, engine_name),
@@ -75,6 +81,7 @@ def measure(rate: float, seconds: float, n: int, engine_name: str, busy_poll: bo
         busy_poll=busy_poll,
         max_frames=int(rate * seconds),
         frame_interval_s=0.6,  # the frames carry the recording's 0.6 s times
+        on_status=sample_rss,
     )
     watchdog = threading.Timer(seconds + 60, pipeline.stop)
     watchdog.start()
@@ -84,7 +91,7 @@ def measure(rate: float, seconds: float, n: int, engine_name: str, busy_poll: bo
     summary["rate_hz"] = rate
     summary["neurons"] = n
     summary["busy_poll"] = busy_poll
-    summary["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    summary["rss_mib_first_last_max"] = [round(x, 1) for x in (rss[0], rss[-1], max(rss))]
     return summary
 
 
@@ -113,7 +120,7 @@ def main() -> None:
         print(
             f"{rate:6g} frames {summary['frames']} predictions {summary['predictions']} "
             f"skipped {summary['skipped']} dropped {summary['missing_frames']} "
-            f"peak RSS {summary['peak_rss_mib']} MiB"
+            f"RSS first/last/max {summary['rss_mib_first_last_max']} MiB"
         )
     if args.json:
         with open(args.json, "w") as handle:
