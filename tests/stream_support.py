@@ -24,6 +24,9 @@ def use_local_lsl() -> None:
     os.environ["LSLAPICFG"] = str(LSL_CFG)
 
 
+use_local_lsl()  # before any test touches pylsl; subprocesses inherit LSLAPICFG
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as probe:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from stream_support import WindowMeanEngine, use_local_lsl
+from stream_support import WindowMeanEngine
 
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.stream import (
@@ -21,7 +21,6 @@ from rtdecode.stream import (
     play,
 )
 
-use_local_lsl()
 pylsl = pytest.importorskip("pylsl")
 pytestmark = pytest.mark.lsl
 
