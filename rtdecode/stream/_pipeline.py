@@ -172,20 +172,19 @@ class Pipeline:
         next_status = time.monotonic() + self.status_every_s
         while not self._stop.is_set():
             chunk = self.source.read(timeout)
-            if chunk is None:
-                if self.source.finished:
+            if chunk is not None:
+                self._taken = 0
+                first = self.frames
+                self._ingest(chunk)
+                while self.frames - first < self.max_batch and not self._done():
+                    more = self.source.read(0.0)
+                    if more is None:
+                        break
+                    self._ingest(more)
+                self._decode_pending()
+                if self._done():
                     break
-                continue
-            self._taken = 0
-            first = self.frames
-            self._ingest(chunk)
-            while self.frames - first < self.max_batch and not self._done():
-                more = self.source.read(0.0)
-                if more is None:
-                    break
-                self._ingest(more)
-            self._decode_pending()
-            if self._done():
+            elif self.source.finished:
                 break
             if self.on_status is not None and time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.status_every_s
