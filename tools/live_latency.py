@@ -111,7 +111,7 @@ def main() -> None:
     for rate in args.rate:
         summary = measure(rate, args.seconds, args.neurons, args.engine, args.busy_poll)
         results.append(summary)
-        for stage in ("preprocess", "infer", "publish", "total", "transport"):
+        for stage in ("preprocess", "infer", "publish", "total", "overhead", "transport"):
             s = summary["latency_us"][stage]
             if s["count"]:
                 print(

@@ -33,6 +33,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         "infer": "inference",
         "publish": "publish",
         "total": "decoder total",
+        "overhead": "total less inference",
         "transport": "producer->received",
     }
     for stage, stats in summary["latency_us"].items():

@@ -33,10 +33,11 @@ __all__ = ["STAGES", "Pipeline"]
 
 _log = get_logger(__name__)
 
-STAGES = ("preprocess", "infer", "publish", "total", "transport")
+STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport")
 """Latency stages: received -> preprocessed -> inferred -> published; ``total`` is received ->
-published (the decoder-added latency); ``transport`` is the producer's send -> received, when
-the producer stamps ``sent_ns`` (same machine only)."""
+published (the decoder-added latency); ``overhead`` is ``total`` less inference (what the live
+path itself adds); ``transport`` is the producer's send -> received, when the producer stamps
+``sent_ns`` (same machine only)."""
 
 _WINDOW_COUNTERS = ("frames", "missing", "gaps", "restarts", "nan_values")
 
@@ -273,6 +274,9 @@ class Pipeline:
         latency["infer"].record(inferred_ns - pending.preprocessed_ns)
         latency["publish"].record(published_ns - inferred_ns)
         latency["total"].record(published_ns - pending.recv_ns)
+        latency["overhead"].record(
+            published_ns - inferred_ns + pending.preprocessed_ns - pending.recv_ns
+        )
         if pending.sent_ns >= 0:
             latency["transport"].record(pending.recv_ns - pending.sent_ns)
         for sink in self.sinks:
