@@ -82,3 +82,28 @@ def test_a_missing_lsl_stream_is_a_clear_error() -> None:
     source = open_source("lsl://no-such-stream-here", resolve_timeout=0.5)
     with pytest.raises(SourceError, match="no LSL stream named 'no-such-stream-here'"):
         source.start()
+
+
+@pytest.mark.parametrize("channel_format", ["cf_double64", "cf_int16"])
+def test_any_numeric_lsl_stream_arrives_as_float32_frames(channel_format: str) -> None:
+    name = f"rtdecode-fmt-{uuid.uuid4().hex[:8]}"
+    info = pylsl.StreamInfo(name, "EEG", 3, 100.0, getattr(pylsl, channel_format), name)
+    outlet = pylsl.StreamOutlet(info)
+    source = open_source(f"lsl://{name}", resolve_timeout=20)
+    source.start()
+    try:
+        assert outlet.wait_for_consumers(20)
+        sent = np.array([[1, 2, 3], [4, 5, 6], [-7, 8, 9]])
+        for i, row in enumerate(sent):
+            outlet.push_sample(row.tolist(), 100.0 + 0.5 * i)
+        received, times = [], []
+        while len(received) < len(sent):
+            chunk = source.read(5.0)
+            assert chunk is not None, "samples did not arrive"
+            assert chunk.data.dtype == np.float32 and chunk.labels is None
+            received.extend(chunk.data.copy())
+            times.extend(chunk.t)
+        np.testing.assert_array_equal(np.array(received), sent)
+        np.testing.assert_allclose(np.diff(times), 0.5, atol=1e-6)
+    finally:
+        source.stop()
