@@ -12,7 +12,7 @@ import click
 from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.cli._threads import threads_option
-from rtdecode.engines import load_engine
+from rtdecode.engines import ENGINES, load_engine
 from rtdecode.errors import RtdecodeError
 from rtdecode.stream import Pipeline, open_sink, open_source
 
@@ -49,7 +49,14 @@ class _Console:
     "file). Repeat for several.",
 )
 @click.option("--model", type=click.Path(path_type=Path), help="Model file (default: shipped).")
-@click.option("--engine", "engine_name", default="torch", show_default=True, help="Runtime.")
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(ENGINES),
+    default="torch",
+    show_default=True,
+    help="Inference runtime.",
+)
 @click.option("--max-frames", type=int, help="Stop after this many frames.")
 @click.option("--summary-json", type=click.Path(path_type=Path), help="Write the summary here.")
 @click.option(
