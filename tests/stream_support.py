@@ -12,6 +12,7 @@ import numpy as np
 
 from rtdecode.config import PreprocessConfig
 from rtdecode.engines import Engine
+from rtdecode.preprocess import N_FEATURES
 
 LSL_CFG = Path(tempfile.gettempdir()) / f"rtdecode-tests-lsl-{os.getuid()}.cfg"
 
@@ -43,7 +44,7 @@ class WindowMeanEngine(Engine):
 
     name = "window-mean"
     states = ("forward", "reversal")
-    n_features = 2
+    n_features = N_FEATURES
 
     def __init__(self, window: int = 8, weight: float = 2.0, bias: float = -0.5) -> None:
         self.window = window
@@ -64,7 +65,7 @@ class WindowMeanEngine(Engine):
         )
 
     def infer(self, window: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        assert window.shape == (self.window, self.prepared[-1][0], 2)
+        assert window.shape == (self.window, self.prepared[-1][0], self.n_features)
         count = int(valid.sum())
         mean = float((window[..., 0] * valid).sum() / count) if count else 0.0
         p = 1.0 / (1.0 + np.exp(-(self.weight * mean + self.bias)))
