@@ -94,12 +94,13 @@ def run(
     values and latency percentiles per stage.
     """
     try:
-        engine = load_engine(model, engine_name)
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
+        stream = open_source(source, resolve_timeout=resolve_timeout)  # bad addresses fail fast
+        outputs = [open_sink(uri, attrs) for uri in sinks]
         pipeline = Pipeline(
-            open_source(source, resolve_timeout=resolve_timeout),
-            engine,
-            [open_sink(uri, attrs) for uri in sinks],
+            stream,
+            load_engine(model, engine_name),
+            outputs,
             busy_poll=busy_poll,
             max_frames=max_frames,
             max_batch=1 if decode_every_frame else 256,
