@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -58,3 +60,23 @@ def test_latency_percentiles_are_within_one_percent() -> None:
         assert exact <= histogram.percentile(q) <= exact * 1.0101
     assert histogram.summary_us()["max"] == round(samples.max() / 1e3, 1)
     assert LatencyHistogram().summary_us()["p99"] is None
+
+
+def test_session_rows_reach_the_file_while_the_session_runs(tmp_path: Path) -> None:
+    path = tmp_path / "s.h5"
+    session = SessionFile(path, flush_every_s=0.0)  # flush after every frame
+    session.open(("forward", "reversal"))
+    probs = np.array([0.5, 0.5], np.float32)
+    for seq in range(3):
+        session.publish(Prediction(seq, 0.0, probs, 0, 0))
+        session.record_frame(FrameTiming(seq, 0.0, -1, 0, 1, 2, 3))
+    reader = (  # another process reads while the session still writes
+        "import h5py, sys\n"
+        "with h5py.File(sys.argv[1], 'r', locking=False) as f:\n"
+        "    print(len(f['frames/seq']), len(f['predictions/seq']))\n"
+    )
+    seen = subprocess.run(
+        [sys.executable, "-c", reader, str(path)], capture_output=True, text=True, timeout=60
+    )
+    session.close()
+    assert seen.stdout.split() == ["3", "3"], seen.stderr
