@@ -42,7 +42,7 @@ def test_a_real_recording_over_lsl_gives_one_prediction_per_frame(recording: Rec
     pipeline = Pipeline(
         open_source(f"lsl://{name}", resolve_timeout=20),
         engine,
-        [open_sink(f"lsl://{out_name}")],
+        [open_sink(f"lsl://{out_name}", lsl_frame_times=True)],
         max_frames=recording.n_frames,
         max_batch=1,
     )
@@ -65,13 +65,15 @@ def test_a_real_recording_over_lsl_gives_one_prediction_per_frame(recording: Rec
     sender.start()
     sender.join(60)
     decoder.join(60)
-    samples, _ = inlet.pull_chunk(timeout=2.0, max_samples=1000)
+    samples, stamps = inlet.pull_chunk(timeout=2.0, max_samples=1000)
     publisher.close()
     assert result["frames"] == recording.n_frames
     assert result["predictions"] == recording.n_frames - 7 == len(samples)
     assert engine.prepared[-1][1] == recording.labels, "neuron labels come from desc/channels"
     probs = np.asarray(samples)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    frame_stamps = publisher._offset + recording.timestamps[7:] - recording.timestamps[0]
+    np.testing.assert_allclose(stamps, frame_stamps, rtol=0, atol=1e-9)
     interval = engine.prepared[-1][2]
     assert interval == pytest.approx(recording.frame_interval, rel=0.05)
 

@@ -14,7 +14,7 @@ from rtdecode.cli._signals import stop_on_signals
 from rtdecode.cli._threads import threads_option
 from rtdecode.engines import ENGINES, load_engine
 from rtdecode.errors import RtdecodeError
-from rtdecode.stream import Pipeline, open_sink, open_source
+from rtdecode.stream import Pipeline, open_sink, open_source, parse_address
 
 __all__ = ["run"]
 
@@ -96,7 +96,8 @@ def run(
     try:
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
         stream = open_source(source, resolve_timeout=resolve_timeout)  # bad addresses fail fast
-        outputs = [open_sink(uri, attrs) for uri in sinks]
+        lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
+        outputs = [open_sink(uri, attrs, lsl_frame_times=lsl_in) for uri in sinks]
         pipeline = Pipeline(
             stream,
             load_engine(model, engine_name),
