@@ -6,7 +6,9 @@ import click
 
 from rtdecode import __version__
 from rtdecode.cli.data import convert, info
+from rtdecode.cli.eval import eval_command
 from rtdecode.cli.export import export
+from rtdecode.cli.train import train
 from rtdecode.log import configure_logging
 
 __all__ = ["cli", "main"]
@@ -20,7 +22,7 @@ def cli(verbose: int) -> None:
     configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
 
 
-for command in (info, convert, export):
+for command in (info, convert, train, eval_command, export):
     cli.add_command(command)
 
 
