@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rtdecode import __version__
+from rtdecode.cli.bench import bench
 from rtdecode.cli.data import convert, info
 from rtdecode.log import configure_logging
 
@@ -19,7 +20,7 @@ def cli(verbose: int) -> None:
     configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
 
 
-for command in (info, convert):
+for command in (info, convert, bench):
     cli.add_command(command)
 
 

@@ -1,0 +1,175 @@
+"""``rtdecode bench``: latency of the live path, per stage and end to end, engines side by side."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from rtdecode.bench import DEFAULT_ENGINES, BenchSettings, format_table, plot_results, run_bench
+
+__all__ = ["bench"]
+
+
+def _all_engines() -> tuple[str, ...]:
+    """Every engine the engines package lists, or the default pair when it lists none."""
+    import rtdecode.engines as engines
+
+    listed = getattr(engines, "ENGINES", None) or getattr(engines, "ENGINE_NAMES", None)
+    return tuple(listed) if listed else DEFAULT_ENGINES
+
+
+class _StatusLine:
+    """One self-overwriting line on a terminal; one line per new phase otherwise."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty()
+        self._last_phase = ""
+
+    def __call__(self, line: str) -> None:
+        if self._tty:
+            click.echo(f"\r\033[K{line}", err=True, nl=False)
+            return
+        phase = line.split(":")[0]
+        if phase != self._last_phase:
+            self._last_phase = phase
+            click.echo(phase, err=True)
+
+    def done(self) -> None:
+        if self._tty:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+@click.command()
+@click.option(
+    "--engine",
+    "engines",
+    multiple=True,
+    default=("all",),
+    show_default=True,
+    help="Engine to measure (repeatable); 'all' measures every engine.",
+)
+@click.option(
+    "--neurons",
+    multiple=True,
+    type=click.IntRange(min=1),
+    default=(150,),
+    show_default=True,
+    help="Neurons per frame (repeatable).",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Decoder window in frames (default: the model's).",
+)
+@click.option(
+    "--rate",
+    "rates",
+    multiple=True,
+    type=click.FloatRange(min=0, min_open=True),
+    default=(10.0, 1000.0),
+    show_default=True,
+    help="Frame rate in Hz (repeatable).",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="Seconds streamed per rate (at least --min-frames frames).",
+)
+@click.option(
+    "--min-frames",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Fewest frames measured per rate.",
+)
+@click.option(
+    "--deadline-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Predictions later than this after their frame was sent are deadline misses.",
+)
+@click.option(
+    "--busy-poll",
+    is_flag=True,
+    help="Run the decoder with --busy-poll (spins a core, avoids the idle penalty).",
+)
+@click.option(
+    "--ceiling/--no-ceiling",
+    default=True,
+    show_default=True,
+    help="Step the rate up to find the throughput ceiling.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write results and environment as JSON here.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Draw latency CDFs and the stage breakdown to this PNG (needs the plot extra).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the decoders' session files, summaries and logs here (default: a temporary folder).",
+)
+def bench(
+    engines: tuple[str, ...],
+    neurons: tuple[int, ...],
+    window: int | None,
+    rates: tuple[float, ...],
+    seconds: float,
+    min_frames: int,
+    deadline_ms: float,
+    busy_poll: bool,
+    ceiling: bool,
+    json_path: Path | None,
+    plot_path: Path | None,
+    workdir: Path | None,
+) -> None:
+    """Measure decoding latency through real ZMQ: producer -> `rtdecode run` -> consumer.
+
+    Prints a summary table; see the README section "Benchmarking" for how to read it.
+    """
+    names = _all_engines() if "all" in engines else tuple(dict.fromkeys(engines))
+    defaults = BenchSettings()
+    settings = BenchSettings(
+        engines=names,
+        neurons=tuple(dict.fromkeys(neurons)),
+        rates_hz=tuple(dict.fromkeys(rates)),
+        seconds=seconds,
+        min_frames=min_frames,
+        deadline_ms=deadline_ms,
+        busy_poll=busy_poll,
+        window=window,
+        ceiling_rates_hz=defaults.ceiling_rates_hz if ceiling else (),
+    )
+    status = _StatusLine()
+    with tempfile.TemporaryDirectory(prefix="rtdecode-bench-") as scratch:
+        try:
+            results, samples = run_bench(settings, workdir or Path(scratch), status)
+        finally:
+            status.done()
+    results["command"] = (
+        ["rtdecode", "bench", *sys.argv[2:]] if sys.argv[1:2] == ["bench"] else None
+    )
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2) + "\n")
+    if plot_path is not None:
+        plot_results(results, samples, plot_path)
+    click.echo(format_table(results))
+    for path in (json_path, plot_path):
+        if path is not None:
+            click.echo(f"wrote {path}")
