@@ -52,3 +52,20 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
 def test_bench_rejects_a_bad_rate_with_a_message() -> None:
     result = CliRunner().invoke(cli, ["bench", "--rate", "0"])
     assert result.exit_code != 0 and "--rate" in result.output
+
+
+def test_every_scenario_in_bench_is_a_valid_bench_command_line() -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "scenarios.py"
+    spec = importlib.util.spec_from_file_location("bench_scenarios", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert {"default", "microscope", "microscope-busy-poll", "high-rate", "neurons"} <= set(
+        module.SCENARIOS
+    )
+    command = cli.commands["bench"]
+    for name, (_, options) in module.SCENARIOS.items():
+        context = command.make_context(f"bench {name}", list(options))
+        assert context.params["engines"], name

@@ -15,7 +15,7 @@ __all__ = ["Samples", "plot_results"]
 Samples = dict[tuple[str, int, float], np.ndarray]
 """End-to-end latencies in ns keyed by ``(path, neurons, rate_hz)``; path ``"bare hop"`` or an engine."""
 
-_STAGE_COLOURS = ("#9ecae1", "#fdae6b", "#e6550d", "#a1d99b", "#6baed6")
+_STAGE_COLOURS = ("#9ecae1", "#fdae6b", "#e6550d", "#a1d99b", "#9e9ac8")
 
 
 def _cdf(ax: Any, samples_ns: np.ndarray, **style: Any) -> None:
@@ -52,8 +52,10 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
     grid = figure.add_gridspec(
         2, max(len(panels), 1), height_ratios=(3, 0.6 + 0.3 * max(len(rows), 2))
     )
+    first_ax = None
     for i, (n, rate) in enumerate(panels):
-        ax = figure.add_subplot(grid[0, i])
+        ax = figure.add_subplot(grid[0, i], sharex=first_ax, sharey=first_ax)
+        first_ax = first_ax or ax
         hop = samples.get(("bare hop", n, rate))
         if hop is not None and hop.size:
             _cdf(ax, hop, color="0.4", linestyle="--", label="bare ZMQ hop")

@@ -48,7 +48,7 @@ def _ceiling_line(engine: dict[str, Any]) -> str:
     if failed:
         f = failed[0]
         text += (
-            f" (at {f['rate_hz']:g} Hz: sent {f['achieved_rate_hz']:g}/s, "
+            f" (at {f['rate_hz']:g} Hz: sent {f['achieved_rate_hz']:.0f}/s, "
             f"{100 * f['dropped_fraction']:.1f}% dropped, latency trend x{f['backlog_trend']})"
         )
     else:
