@@ -59,8 +59,9 @@ class DecoderProcess:
         Producer endpoint, ``tcp://127.0.0.1:PORT``.
     sink_port
         Port on 127.0.0.1 the decoder binds its prediction PUB to.
-    workdir
-        Where the session file, summary JSON and the decoder's log go.
+    stem
+        Path prefix of the session file (``STEM.h5``), summary (``STEM.summary.json``) and the
+        decoder's log (``STEM.log``).
     extra_args
         More ``rtdecode run`` options (``--busy-poll``, ``--window W``).
     """
@@ -70,13 +71,12 @@ class DecoderProcess:
         engine: str,
         source: str,
         sink_port: int,
-        workdir: Path,
+        stem: Path,
         extra_args: tuple[str, ...] = (),
     ) -> None:
-        stem = f"decoder-{engine}"
-        self.session_path = workdir / f"{stem}.h5"
-        self.summary_path = workdir / f"{stem}.summary.json"
-        self.log_path = workdir / f"{stem}.log"
+        self.session_path = stem.with_name(f"{stem.name}.h5")
+        self.summary_path = stem.with_name(f"{stem.name}.summary.json")
+        self.log_path = stem.with_name(f"{stem.name}.log")
         for stale in (self.session_path, self.summary_path):
             stale.unlink(missing_ok=True)
         self.sink = f"tcp://127.0.0.1:{sink_port}"

@@ -64,6 +64,8 @@ class _Rig:
         self.producer.request(
             ("warmup", n, s.warmup_rate_hz, s.startup_timeout_s), s.startup_timeout_s + 30, watch
         )
+        if abort():
+            raise BenchError(f"{label}: the process under test stopped during warm-up")
         if not self.ready.is_set():
             raise BenchError(
                 f"{label}: no {topic.decode()} message arrived within {s.startup_timeout_s:.0f} s"
@@ -97,8 +99,11 @@ def _measure_hops(rig: _Rig, n: int) -> dict[float, Phase]:
 
 
 def _decoder_args(settings: BenchSettings, options: set[str]) -> tuple[list[str], list[str]]:
-    """``rtdecode run`` options for the settings, and what the decoder cannot do yet."""
-    args: list[str] = []
+    """``rtdecode run`` options for the settings, and what the decoder cannot do yet.
+
+    The decoder runs with ``--quiet`` where it has it, so its status line costs nothing.
+    """
+    args: list[str] = ["--quiet"] if "--quiet" in options else []
     missing: list[str] = []
     for wanted, flag, values in (
         (settings.busy_poll, "--busy-poll", []),
@@ -122,7 +127,7 @@ def _measure_engine(
     label = f"{engine} n={n}"
     rig.consumer.request(("listen", sink, PRED_TOPIC), 10.0)
     started = time.monotonic()
-    decoder = DecoderProcess(engine, rig.endpoint, port, workdir, tuple(extra))
+    decoder = DecoderProcess(engine, rig.endpoint, port, workdir / f"{engine}-n{n}", tuple(extra))
     phases: dict[float, tuple[Phase, float, float]] = {}
     steps: list[Phase] = []
     try:
