@@ -12,6 +12,9 @@ _HEAD = (
 )
 
 
+_COUNTERS = ("frames", "predictions", "skipped", "warming", "gaps", "malformed_total", "nan_values")
+
+
 def _ms(stats: dict[str, Any] | None, key: str) -> str:
     if not stats or stats.get(key) is None:
         return f"{'-':>8}"
@@ -94,6 +97,12 @@ def format_table(results: dict[str, Any]) -> str:
         if line:
             peak = engine.get("peak_rss_mib")
             lines.append(f"{line}; startup {engine['startup_s']:.1f} s, peak RSS {peak} MiB")
+        counters = engine.get("decoder_summary") or {}
+        if counters:
+            lines.append(
+                "    decoder's own count: "
+                + ", ".join(f"{k} {counters.get(k)}" for k in _COUNTERS if k in counters)
+            )
         if engine.get("error"):
             lines.append(f"    warning: {engine['error']}")
     for note in results.get("missing", []):

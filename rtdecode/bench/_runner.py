@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -171,6 +172,19 @@ def _measure_engine(
     )
 
 
+def _engine_settings(extra: list[str], engines: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the decoders were run: their options, thread variables, and what they reported."""
+    threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}
+    reported = {
+        f"{e['engine']} n={e['neurons']}": {
+            key: e["decoder_summary"].get(key) for key in ("engine", "window", "states", "source")
+        }
+        for e in engines
+        if e.get("decoder_summary")
+    }
+    return {"decoder_args": extra, "thread_variables": threads, "decoders": reported}
+
+
 def run_bench(
     settings: BenchSettings, workdir: Path, progress: Progress | None = None
 ) -> tuple[dict[str, Any], Samples]:
@@ -227,9 +241,7 @@ def run_bench(
     results = {
         "schema": SCHEMA,
         "settings": settings.to_dict(),
-        "environment": capture_environment(
-            {"decoder_args": extra, "engines": list(settings.engines)}
-        ),
+        "environment": capture_environment(_engine_settings(extra, engines)),
         "hops": hops,
         "engines": engines,
         "missing": missing,
