@@ -29,6 +29,7 @@ ENV_KEYS: tuple[str, ...] = (
     "cpu_count_logical",
     "cpu_count_usable",
     "memory_total_mib",
+    "load_average",
     "platform",
     "kernel",
     "python",
@@ -96,7 +97,8 @@ def capture_environment(engine_settings: dict[str, Any] | None = None) -> dict[s
     Returns
     -------
     dict
-        JSON-ready mapping with exactly the keys in :data:`ENV_KEYS`. ``git_sha`` and
+        JSON-ready mapping with exactly the keys in :data:`ENV_KEYS`. ``load_average`` is the
+        system's 1, 5 and 15 minute load (other work competing for the cores). ``git_sha`` and
         ``git_dirty`` are ``None`` when rtdecode was not imported from a git checkout.
     """
     sha = _git("rev-parse", "HEAD")
@@ -108,6 +110,7 @@ def capture_environment(engine_settings: dict[str, Any] | None = None) -> dict[s
         "cpu_count_logical": os.cpu_count(),
         "cpu_count_usable": usable,
         "memory_total_mib": _memory_total_mib(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "platform": platform.platform(),
         "kernel": platform.release(),
         "python": platform.python_version(),

@@ -28,7 +28,7 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
 
     Top row: one panel per neuron count and rate with the end-to-end latency CDF of every engine
     on a log time axis, the bare ZMQ hop dashed, and the deadline in red. Bottom: the median of
-    every stage stacked per engine and rate, with the end-to-end p99 marked.
+    every stage stacked per engine and rate, labelled with the end-to-end p50 and p99.
     """
     import_optional("matplotlib", "plot", "rtdecode bench --plot")
     import matplotlib
@@ -67,7 +67,7 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
         ax.set_xscale("log")
         ax.set_ylim(0, 1.005)
         ax.set_title(f"{n} neurons at {rate:g} Hz")
-        ax.set_xlabel("producer send -> consumer receive (ms, log)")
+        ax.set_xlabel("send -> receive latency (ms, log scale)")
         ax.grid(True, which="both", alpha=0.3)
         if i == 0:
             ax.set_ylabel("fraction of frames")
@@ -82,10 +82,17 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
             )
             ax.barh(labels, medians, left=left, color=colour, label=stage)
             left += medians
-        p99 = [(r["end_to_end_us"] or {}).get("p99", np.nan) / 1e3 for _, _, r in rows]
-        ax.plot(p99, labels, "k|", markersize=14, markeredgewidth=2, label="end-to-end p99")
+        for y, (_, _, r) in enumerate(rows):
+            e2e = r["end_to_end_us"] or {}
+            ax.annotate(
+                f"  e2e p50 {e2e.get('p50', np.nan) / 1e3:.2f} / p99 {e2e.get('p99', np.nan) / 1e3:.1f} ms",
+                (left[y], y),
+                va="center",
+                fontsize=8,
+            )
+        ax.set_xlim(0, 1.6 * max(float(left.max()), 1e-3))
         ax.invert_yaxis()
-        ax.legend(loc="lower right", fontsize=8, ncols=3)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     else:
         ax.text(
             0.5, 0.5, "no decoder stage timings (see notes in the JSON)", ha="center", va="center"

@@ -69,7 +69,8 @@ def format_table(results: dict[str, Any]) -> str:
     lines = [
         f"rtdecode bench | {env['cpu_model']} ({env['cpu_count_usable']} cores) | python "
         f"{env['python']} | torch {packages.get('torch')} | onnxruntime "
-        f"{packages.get('onnxruntime')} | git {(env.get('git_sha') or '?')[:10]}",
+        f"{packages.get('onnxruntime')} | git {(env.get('git_sha') or '?')[:10]} | load "
+        f"{'/'.join(f'{x:.1f}' for x in env['load_average'])}",
         "latency in ms, producer send -> consumer receive; x hop = that / bare ZMQ hop (p50/p99);",
         "infer50 = inference p50, dec99 = frame received -> prediction sent p99; "
         f"miss = later than {results['settings']['deadline_ms']:g} ms; cpu% of one core",

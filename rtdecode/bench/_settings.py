@@ -57,7 +57,7 @@ class BenchSettings:
     deadline_ms: float = 10.0
     busy_poll: bool = False
     window: int | None = None
-    ceiling_rates_hz: tuple[float, ...] = (100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
+    ceiling_rates_hz: tuple[float, ...] = (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
     ceiling_step_s: float = 1.0
     warmup_rate_hz: float = 100.0
     warmup_predictions: int = 30
