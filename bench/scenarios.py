@@ -36,6 +36,10 @@ SCENARIOS: dict[str, tuple[str, list[str]]] = {
         "150 vs 302 neurons (a whole hermaphrodite nervous system) at 10 Hz and 1 kHz",
         ["--engine", "all", "--neurons", "150", "--neurons", "302"],
     ),
+    "one-thread": (
+        "the default run with the decoder's OpenMP pool at one thread (a 2-core machine under load)",
+        ["--engine", "all", "--decoder-env", "OMP_NUM_THREADS=1"],
+    ),
     "soak": (
         "10 minutes at 1 kHz on the default engine: watch rss_growth_mib and the p99.9",
         ["--engine", "torch", "--rate", "1000", "--seconds", "600", "--no-ceiling"],

@@ -49,9 +49,11 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
     assert engine["peak_rss_mib"] > 0 and engine["decoder_summary"]
 
 
-def test_bench_rejects_a_bad_rate_with_a_message() -> None:
+def test_bench_rejects_bad_options_with_a_message() -> None:
     result = CliRunner().invoke(cli, ["bench", "--rate", "0"])
     assert result.exit_code != 0 and "--rate" in result.output
+    result = CliRunner().invoke(cli, ["bench", "--decoder-env", "OMP_NUM_THREADS"])
+    assert result.exit_code != 0 and "NAME=VALUE" in result.output
 
 
 def test_every_scenario_in_bench_is_a_valid_bench_command_line() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -64,6 +65,9 @@ class DecoderProcess:
         decoder's log (``STEM.log``).
     extra_args
         More ``rtdecode run`` options (``--busy-poll``, ``--window W``).
+    env
+        Environment variables set for the decoder on top of this process's own
+        (``OMP_NUM_THREADS``, ``MALLOC_MMAP_THRESHOLD_``, ...).
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class DecoderProcess:
         sink_port: int,
         stem: Path,
         extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.session_path = stem.with_name(f"{stem.name}.h5")
         self.summary_path = stem.with_name(f"{stem.name}.summary.json")
@@ -98,7 +103,12 @@ class DecoderProcess:
             *extra_args,
         ]
         self._log = self.log_path.open("wb")
-        self._popen = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT)
+        self._popen = subprocess.Popen(
+            self.command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
         self._process = psutil.Process(self._popen.pid)
 
     def alive(self) -> bool:

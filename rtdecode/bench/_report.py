@@ -106,6 +106,9 @@ def format_table(results: dict[str, Any]) -> str:
             )
         if engine.get("error"):
             lines.append(f"    warning: {engine['error']}")
+    decoder_env = env["engine_settings"].get("decoder_env")
+    if decoder_env:
+        lines.append("decoder environment: " + " ".join(f"{k}={v}" for k, v in decoder_env.items()))
     for note in results.get("missing", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)

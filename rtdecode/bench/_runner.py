@@ -128,7 +128,9 @@ def _measure_engine(
     label = f"{engine} n={n}"
     rig.consumer.request(("listen", sink, PRED_TOPIC), 10.0)
     started = time.monotonic()
-    decoder = DecoderProcess(engine, rig.endpoint, port, workdir / f"{engine}-n{n}", tuple(extra))
+    decoder = DecoderProcess(
+        engine, rig.endpoint, port, workdir / f"{engine}-n{n}", tuple(extra), dict(s.decoder_env)
+    )
     phases: dict[float, tuple[Phase, float, float]] = {}
     steps: list[Phase] = []
     try:
@@ -172,9 +174,11 @@ def _measure_engine(
     )
 
 
-def _engine_settings(extra: list[str], engines: list[dict[str, Any]]) -> dict[str, Any]:
+def _engine_settings(
+    extra: list[str], env: dict[str, str], engines: list[dict[str, Any]]
+) -> dict[str, Any]:
     """How the decoders were run: their options, thread variables, and what they reported."""
-    threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}
+    threads = {k: v for k, v in {**os.environ, **env}.items() if k.endswith("_NUM_THREADS")}
     reported = {
         f"{e['engine']} n={e['neurons']}": {
             key: e["decoder_summary"].get(key) for key in ("engine", "window", "states", "source")
@@ -182,7 +186,12 @@ def _engine_settings(extra: list[str], engines: list[dict[str, Any]]) -> dict[st
         for e in engines
         if e.get("decoder_summary")
     }
-    return {"decoder_args": extra, "thread_variables": threads, "decoders": reported}
+    return {
+        "decoder_args": extra,
+        "decoder_env": env,
+        "thread_variables": threads,
+        "decoders": reported,
+    }
 
 
 def run_bench(
@@ -241,7 +250,9 @@ def run_bench(
     results = {
         "schema": SCHEMA,
         "settings": settings.to_dict(),
-        "environment": capture_environment(_engine_settings(extra, engines)),
+        "environment": capture_environment(
+            _engine_settings(extra, dict(settings.decoder_env), engines)
+        ),
         "hops": hops,
         "engines": engines,
         "missing": missing,

@@ -33,6 +33,9 @@ class BenchSettings:
         A prediction arriving later than this after its frame was sent counts as a deadline miss.
     busy_poll
         Pass ``--busy-poll`` to the decoder (it spins instead of sleeping between frames).
+    decoder_env
+        ``(name, value)`` environment variables set for the decoder process only, for example
+        ``("OMP_NUM_THREADS", "1")``.
     window
         Pass ``--window W`` to the decoder; ``None`` keeps the model's own window.
     ceiling_rates_hz
@@ -56,6 +59,7 @@ class BenchSettings:
     min_frames: int = 100
     deadline_ms: float = 10.0
     busy_poll: bool = False
+    decoder_env: tuple[tuple[str, str], ...] = ()
     window: int | None = None
     ceiling_rates_hz: tuple[float, ...] = (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
     ceiling_step_s: float = 1.0
@@ -80,6 +84,9 @@ class BenchSettings:
             raise ConfigError("min_frames and warmup_predictions must be >= 1")
         if not self.deadline_ms > 0:
             raise ConfigError(f"--deadline-ms must be > 0, got {self.deadline_ms}")
+        for name, _ in self.decoder_env:
+            if not name or "=" in name:
+                raise ConfigError(f"--decoder-env needs NAME=VALUE, got name {name!r}")
         if self.window is not None and self.window < 1:
             raise ConfigError(f"--window must be >= 1 frame, got {self.window}")
 

@@ -22,6 +22,18 @@ def _all_engines() -> tuple[str, ...]:
     return tuple(listed) if listed else DEFAULT_ENGINES
 
 
+def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(
+                f"expected NAME=VALUE, got {item!r}", param_hint="--decoder-env"
+            )
+        pairs.append((name, value))
+    return tuple(pairs)
+
+
 class _StatusLine:
     """One self-overwriting line on a terminal; one line per new phase otherwise."""
 
@@ -102,6 +114,12 @@ class _StatusLine:
     help="Run the decoder with --busy-poll (spins a core, avoids the idle penalty).",
 )
 @click.option(
+    "--decoder-env",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Environment variable for the decoder process only, e.g. OMP_NUM_THREADS=1 (repeatable).",
+)
+@click.option(
     "--ceiling/--no-ceiling",
     default=True,
     show_default=True,
@@ -133,6 +151,7 @@ def bench(
     min_frames: int,
     deadline_ms: float,
     busy_poll: bool,
+    decoder_env: tuple[str, ...],
     ceiling: bool,
     json_path: Path | None,
     plot_path: Path | None,
@@ -152,6 +171,7 @@ def bench(
         min_frames=min_frames,
         deadline_ms=deadline_ms,
         busy_poll=busy_poll,
+        decoder_env=_parse_env(decoder_env),
         window=window,
         ceiling_rates_hz=defaults.ceiling_rates_hz if ceiling else (),
     )
