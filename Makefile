@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rtdecode info  # becomes `rtdecode demo` with the live path
+	$(BIN)/rtdecode demo
 
 test: $(STAMP)
 	$(BIN)/ruff check rtdecode kernels bench tests tools

@@ -7,6 +7,10 @@ import click
 from rtdecode import __version__
 from rtdecode.cli.bench import bench
 from rtdecode.cli.data import convert, info
+from rtdecode.cli.demo import demo
+from rtdecode.cli.export import export
+from rtdecode.cli.replay import replay
+from rtdecode.cli.run import run
 from rtdecode.log import configure_logging
 
 __all__ = ["cli", "main"]
@@ -20,7 +24,7 @@ def cli(verbose: int) -> None:
     configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
 
 
-for command in (info, convert, bench):
+for command in (info, convert, export, demo, run, replay, bench):
     cli.add_command(command)
 
 

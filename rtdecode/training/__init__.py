@@ -1,0 +1,20 @@
+"""Training and evaluation: prepared recordings, the training loop, metrics, LOWO."""
+
+from rtdecode.training._dataset import Prepared, prepare_recording, stream_window, windows
+from rtdecode.training._fit import STATES, TrainConfig, predict_recording, train_model
+from rtdecode.training._metrics import auroc, balanced_accuracy, f1_score, onset_lag
+
+__all__ = [
+    "STATES",
+    "Prepared",
+    "TrainConfig",
+    "auroc",
+    "balanced_accuracy",
+    "f1_score",
+    "onset_lag",
+    "predict_recording",
+    "prepare_recording",
+    "stream_window",
+    "train_model",
+    "windows",
+]

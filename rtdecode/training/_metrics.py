@@ -1,0 +1,76 @@
+"""Per-animal decoding metrics in plain NumPy: balanced accuracy, AUROC, F1, onset lag."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["auroc", "balanced_accuracy", "f1_score", "onset_lag"]
+
+
+def balanced_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean of the recall of each class present in ``truth`` (NaN when ``truth`` is empty)."""
+    truth = np.asarray(truth, bool)
+    predicted = np.asarray(predicted, bool)
+    recalls = [
+        float((predicted[truth == c] == c).mean()) for c in (False, True) if (truth == c).any()
+    ]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
+def auroc(truth: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties).
+
+    NaN when ``truth`` holds only one class.
+    """
+    truth = np.asarray(truth, bool)
+    score = np.asarray(score, np.float64)
+    n_pos, n_neg = int(truth.sum()), int((~truth).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(score, kind="mergesort")
+    ranks = np.empty(len(score), np.float64)
+    sorted_scores = score[order]
+    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
+    starts = np.concatenate(([0], boundaries))
+    stops = np.concatenate((boundaries, [len(score)]))
+    for a, b in zip(starts, stops, strict=True):
+        ranks[order[a:b]] = 0.5 * (a + b - 1) + 1.0
+    return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def f1_score(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """F1 of the positive (reversal) class; 0 when there is nothing predicted or true."""
+    truth = np.asarray(truth, bool)
+    predicted = np.asarray(predicted, bool)
+    tp = int((truth & predicted).sum())
+    denom = int(truth.sum()) + int(predicted.sum())
+    return 2.0 * tp / denom if denom else 0.0
+
+
+def onset_lag(
+    truth: np.ndarray, predicted: np.ndarray, frame_interval: float, max_lag_s: float = 10.0
+) -> tuple[float, float, int]:
+    """How fast reversal onsets are detected.
+
+    A true onset is a frame where ``truth`` turns on. It counts as detected when ``predicted``
+    is on at some frame from that onset to ``max_lag_s`` later (while a prediction that was
+    already on at the onset counts with lag 0).
+
+    Returns
+    -------
+    median_lag_s, detected_fraction, n_onsets
+        Median lag in seconds of detected onsets (NaN if none), fraction detected, onset count.
+    """
+    truth = np.asarray(truth, bool)
+    predicted = np.asarray(predicted, bool)
+    onsets = np.flatnonzero(truth[1:] & ~truth[:-1]) + 1
+    horizon = max(1, round(max_lag_s / frame_interval))
+    lags = []
+    for s in onsets:
+        hits = np.flatnonzero(predicted[s : s + horizon + 1])
+        if hits.size:
+            lags.append(hits[0] * frame_interval)
+    if not len(onsets):
+        return float("nan"), float("nan"), 0
+    median = float(np.median(lags)) if lags else float("nan")
+    return median, len(lags) / len(onsets), len(onsets)
