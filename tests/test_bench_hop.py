@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
 import pytest
+import zmq
 
 from rtdecode.bench import Phase
 from rtdecode.bench._consumer import consumer_main
 from rtdecode.bench._peers import Peer, new_event
-from rtdecode.bench._producer import frames_for, producer_main
+from rtdecode.bench._producer import _Streamer, frames_for, producer_main
 from rtdecode.bench._results import hop_result
-from rtdecode.bench._wire import FRAME_TOPIC, encode_frame
+from rtdecode.bench._wire import FRAME_TOPIC
 from rtdecode.data import bundled_recording
+from rtdecode.stream import parse_frame
 
 
 def test_frames_are_the_real_recording_repeated_to_the_neuron_count() -> None:
@@ -25,12 +26,30 @@ def test_frames_are_the_real_recording_repeated_to_the_neuron_count() -> None:
     np.testing.assert_array_equal(frames[:, traces.shape[1]], traces[:, 0])
 
 
-def test_frame_encoding_follows_wire_protocol_v1() -> None:
-    values = np.arange(150, dtype=np.float32)
-    topic, header, payload = encode_frame(7, 1.25, values)
-    assert topic == b"frame"
-    assert json.loads(header) == {"v": 1, "seq": 7, "t": 1.25, "shape": [1, 150], "dtype": "<f4"}
-    np.testing.assert_array_equal(np.frombuffer(payload, dtype="<f4"), values)
+def test_producer_frames_parse_with_the_decoders_protocol_parser() -> None:
+    context = zmq.Context()
+    pub, sub = context.socket(zmq.PUB), context.socket(zmq.SUB)
+    try:
+        port = pub.bind_to_random_port("tcp://127.0.0.1")
+        sub.connect(f"tcp://127.0.0.1:{port}")
+        sub.setsockopt(zmq.SUBSCRIBE, FRAME_TOPIC)
+        streamer = _Streamer(pub)
+        while not sub.poll(50):  # until the subscription has reached the publisher
+            streamer.run(302, 100.0, 1, None, 1.0)
+        while sub.poll(0):
+            sub.recv_multipart()
+        first, sent = streamer.run(302, 100.0, 3, None, 5.0)
+        for i in range(3):
+            assert sub.poll(5000)
+            message = parse_frame(sub.recv_multipart())
+            assert message.seq == first + i
+            assert message.sent_ns == sent[i]
+            assert message.t == pytest.approx((first + i) / 100.0)
+            np.testing.assert_array_equal(message.data[0], frames_for(302)[first + i])
+    finally:
+        pub.close(0)
+        sub.close(0)
+        context.term()
 
 
 @pytest.fixture

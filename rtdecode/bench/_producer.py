@@ -2,7 +2,9 @@
 
 It runs in its own process (:func:`producer_main`), takes commands over a pipe, and records the
 ``time.perf_counter_ns()`` of every send, indexed by sequence number, so the controller can match
-them against receive times in other processes on the same machine.
+them against receive times in other processes on the same machine. The same stamp travels in
+the frame header as ``sent_ns`` (a protocol v1 extension the decoder reads), so the decoder's own
+summary and session file report the transport time too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from multiprocessing.synchronize import Event
 import numpy as np
 import zmq
 
-from rtdecode.bench._wire import encode_frame
+from rtdecode.stream import encode_frame
 
 __all__ = ["frames_for", "producer_main"]
 
@@ -65,12 +67,13 @@ class _Streamer:
         while count < limit:
             if stop is not None and stop.is_set():
                 break
-            parts = encode_frame(self.seq, self.t, frames[self.seq % len(frames)])
+            frame = frames[self.seq % len(frames)]
             wait = next_ns - time.perf_counter_ns()
             if wait > 0:
                 time.sleep(wait / 1e9)
-            sent[count] = time.perf_counter_ns()
-            self._socket.send_multipart(parts, copy=False)
+            stamp = time.perf_counter_ns()
+            sent[count] = stamp
+            self._socket.send_multipart(encode_frame(self.seq, self.t, frame, sent_ns=stamp))
             count += 1
             self.seq += 1
             self.t += 1.0 / rate_hz

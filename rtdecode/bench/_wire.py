@@ -1,41 +1,23 @@
-"""Wire protocol v1 as the benchmark's producer and consumer speak it.
-
-The encoding follows ARCHITECTURE.md exactly (``[b"frame", header, payload]`` frames and
-``[b"pred", json]`` predictions). It lives here until the live path's protocol module lands in
-``rtdecode.stream``, then this module delegates to it.
-"""
+"""The few wire-level helpers the benchmark's peers need beyond :mod:`rtdecode.stream`."""
 
 from __future__ import annotations
 
 import json
 import socket
 
-import numpy as np
-
-__all__ = ["FRAME_TOPIC", "PRED_TOPIC", "encode_frame", "free_tcp_port", "message_seq"]
+__all__ = ["FRAME_TOPIC", "PRED_TOPIC", "free_tcp_port", "message_seq"]
 
 FRAME_TOPIC = b"frame"
+"""First part of a protocol v1 frame message (ARCHITECTURE.md)."""
 PRED_TOPIC = b"pred"
-
-
-def encode_frame(seq: int, t: float, values: np.ndarray) -> list[bytes]:
-    """Encode one frame of ``n`` neuron values as a protocol v1 multipart message.
-
-    Parameters
-    ----------
-    seq
-        Frame sequence number.
-    t
-        Acquisition time in seconds.
-    values
-        ``(n,)`` float32 values, C-contiguous.
-    """
-    header = {"v": 1, "seq": seq, "t": t, "shape": [1, int(values.shape[0])], "dtype": "<f4"}
-    return [FRAME_TOPIC, json.dumps(header).encode(), values.astype("<f4", copy=False).tobytes()]
+"""First part of a protocol v1 prediction message."""
 
 
 def message_seq(parts: list[bytes]) -> int:
-    """Return the ``seq`` of a protocol v1 frame or prediction message (both carry it in part 1)."""
+    """Return the ``seq`` of a protocol v1 frame or prediction (both carry it in part 1).
+
+    Only the JSON part is read, so the bare hop measures transport, not payload validation.
+    """
     return int(json.loads(parts[1])["seq"])
 
 
