@@ -18,7 +18,9 @@ _COUNTERS = ("frames", "predictions", "skipped", "warming", "gaps", "malformed_t
 def _ms(stats: dict[str, Any] | None, key: str) -> str:
     if not stats or stats.get(key) is None:
         return f"{'-':>8}"
-    return f"{stats[key] / 1e3:8.3f}"
+    ms = stats[key] / 1e3
+    decimals = 3 if ms < 10 else 2 if ms < 100 else 1 if ms < 1000 else 0
+    return f" {ms:7.{decimals}f}"
 
 
 def _row(path: str, n: int, rate: float, e2e: dict[str, Any] | None) -> str:

@@ -144,7 +144,7 @@ def _measure_engine(
             cpu = 100.0 * (after.cpu_s - before.cpu_s) / (time.perf_counter() - wall)
             phases[rate] = (phase, cpu, (after.rss_bytes - first_usage.rss_bytes) / 2**20)
         for rate in s.ceiling_rates_hz:
-            frames = max(round(rate * s.ceiling_step_s), 50)
+            frames = max(round(rate * s.ceiling_step_s), s.min_frames)
             step = rig.stream(n, rate, frames, PRED_TOPIC, f"{label} ceiling {rate:g} Hz")
             steps.append(step)
             if not step_result(step, rate)["sustained"]:

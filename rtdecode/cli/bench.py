@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import tempfile
@@ -10,16 +11,37 @@ from pathlib import Path
 import click
 
 from rtdecode.bench import DEFAULT_ENGINES, BenchSettings, format_table, plot_results, run_bench
+from rtdecode.errors import RtdecodeError
 
 __all__ = ["bench"]
 
 
-def _all_engines() -> tuple[str, ...]:
-    """Every engine the engines package lists, or the default pair when it lists none."""
+def _all_engines() -> tuple[tuple[str, ...], list[str]]:
+    """Every engine the engines package lists that can run here, and why others cannot."""
     import rtdecode.engines as engines
 
-    listed = getattr(engines, "ENGINES", None) or getattr(engines, "ENGINE_NAMES", None)
-    return tuple(listed) if listed else DEFAULT_ENGINES
+    usable, skipped = [], []
+    for name in getattr(engines, "ENGINES", None) or DEFAULT_ENGINES:
+        reason = _unusable(name)
+        if reason is None:
+            usable.append(name)
+        else:
+            skipped.append(f"engine '{name}' skipped by --engine all: {reason}")
+    return tuple(usable), skipped
+
+
+def _unusable(engine: str) -> str | None:
+    """Why ``engine`` cannot run on this machine, or ``None`` when it may."""
+    if engine == "onnx" and importlib.util.find_spec("onnxruntime") is None:
+        return "onnxruntime is not installed (pip install 'rtdecode[onnx]')"
+    if engine in ("cuda", "tensorrt"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return "no NVIDIA GPU visible to torch on this machine"
+    if engine == "tensorrt" and importlib.util.find_spec("tensorrt") is None:
+        return "tensorrt is not installed (pip install 'rtdecode[gpu]')"
+    return None
 
 
 def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -161,26 +183,28 @@ def bench(
 
     Prints a summary table; see the README section "Benchmarking" for how to read it.
     """
-    names = _all_engines() if "all" in engines else tuple(dict.fromkeys(engines))
-    defaults = BenchSettings()
-    settings = BenchSettings(
-        engines=names,
-        neurons=tuple(dict.fromkeys(neurons)),
-        rates_hz=tuple(dict.fromkeys(rates)),
-        seconds=seconds,
-        min_frames=min_frames,
-        deadline_ms=deadline_ms,
-        busy_poll=busy_poll,
-        decoder_env=_parse_env(decoder_env),
-        window=window,
-        ceiling_rates_hz=defaults.ceiling_rates_hz if ceiling else (),
-    )
+    names, skipped = _all_engines() if "all" in engines else (tuple(dict.fromkeys(engines)), [])
     status = _StatusLine()
-    with tempfile.TemporaryDirectory(prefix="rtdecode-bench-") as scratch:
-        try:
+    try:
+        settings = BenchSettings(
+            engines=names,
+            neurons=tuple(dict.fromkeys(neurons)),
+            rates_hz=tuple(dict.fromkeys(rates)),
+            seconds=seconds,
+            min_frames=min_frames,
+            deadline_ms=deadline_ms,
+            busy_poll=busy_poll,
+            decoder_env=_parse_env(decoder_env),
+            window=window,
+            ceiling_rates_hz=BenchSettings().ceiling_rates_hz if ceiling else (),
+        )
+        with tempfile.TemporaryDirectory(prefix="rtdecode-bench-") as scratch:
             results, samples = run_bench(settings, workdir or Path(scratch), status)
-        finally:
-            status.done()
+    except RtdecodeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        status.done()
+    results["missing"] = skipped + results["missing"]
     results["command"] = (
         ["rtdecode", "bench", *sys.argv[2:]] if sys.argv[1:2] == ["bench"] else None
     )
