@@ -74,7 +74,9 @@ def stage_latencies(phase: Phase, timings: dict[str, np.ndarray]) -> dict[str, n
     -------
     dict
         ``{stage: int64 ns}`` for every name in :data:`STAGES`, plus ``"decoder"`` (receive ->
-        publish inside the decoder). Frames the decoder skipped have no entry past ``receive``.
+        publish inside the decoder), over the frames the decoder decoded, so the stages of a
+        frame add up to its end-to-end latency. Frames it skipped (window filling, backpressure)
+        are left out.
     """
     seq = timings["seq"]
     rows = (seq >= phase.first_seq) & (seq < phase.first_seq + phase.sent)
@@ -87,7 +89,7 @@ def stage_latencies(phase: Phase, timings: dict[str, np.ndarray]) -> dict[str, n
     delivered = np.isin(row_seq, pred_seq) & done
     pred_lookup = pred_ns[np.searchsorted(pred_seq, row_seq[delivered])]
     return {
-        "receive": cols["recv_ns"][received] - sent[received],
+        "receive": cols["recv_ns"][done] - sent[done],
         "preprocess": cols["preprocessed_ns"][done] - cols["recv_ns"][done],
         "inference": cols["inferred_ns"][done] - cols["preprocessed_ns"][done],
         "publish": cols["published_ns"][done] - cols["inferred_ns"][done],

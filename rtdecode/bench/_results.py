@@ -51,11 +51,12 @@ def hop_result(neurons: int, rate_hz: float, phase: Phase) -> dict[str, Any]:
 def step_result(step: Phase, rate_hz: float) -> dict[str, Any]:
     """One step of the throughput-ceiling search, and whether the decoder sustained it."""
     latencies = step.latencies_ns()
-    dropped = 1.0 - latencies.size / max(step.sent, 1)
+    missing = step.sent - latencies.size
+    dropped = missing / max(step.sent, 1)
     trend = backlog_trend(latencies)
     achieved = step.achieved_rate_hz()
     sustained = (
-        dropped <= SUSTAINED_MAX_DROPPED
+        missing <= int(SUSTAINED_MAX_DROPPED * step.sent + 1e-9)
         and not trend > SUSTAINED_MAX_TREND
         and achieved >= SUSTAINED_MIN_RATE * rate_hz
     )
