@@ -8,12 +8,13 @@ import numpy as np
 
 __all__ = ["STAGES", "Phase", "backlog_trend", "stage_latencies"]
 
-STAGES: tuple[str, ...] = ("receive", "preprocess", "inference", "publish", "deliver")
+STAGES: tuple[str, ...] = ("receive", "preprocess", "inference", "publish")
 """Consecutive stages of one frame's trip; their latencies add up to the end-to-end latency.
 
-receive: producer send -> decoder receive (the ZMQ hop in); preprocess: receive -> window and
-preprocessing done; inference: -> engine output; publish: -> prediction sent; deliver: prediction
-sent -> consumer receive (the ZMQ hop out).
+receive: producer send -> decoder receive (the ZMQ hop in, plus any wait in the queue);
+preprocess: -> window and preprocessing done; inference: -> engine output; publish: -> the
+consumer has the prediction (encoding, every sink, and the ZMQ hop out). The decoder stamps
+``published_ns`` after all its sinks, so the hop out is not separable from its side.
 """
 
 
@@ -74,27 +75,26 @@ def stage_latencies(phase: Phase, timings: dict[str, np.ndarray]) -> dict[str, n
     -------
     dict
         ``{stage: int64 ns}`` for every name in :data:`STAGES`, plus ``"decoder"`` (receive ->
-        publish inside the decoder), over the frames the decoder decoded, so the stages of a
-        frame add up to its end-to-end latency. Frames it skipped (window filling, backpressure)
-        are left out.
+        published to every sink, the decoder's own view), over the frames that were decoded and
+        whose prediction arrived, so the stages of a frame add up to its end-to-end latency.
     """
     seq = timings["seq"]
     rows = (seq >= phase.first_seq) & (seq < phase.first_seq + phase.sent)
     row_seq, first_row = np.unique(seq[rows], return_index=True)
     cols = {name: timings[name][rows][first_row] for name in timings if name != "seq"}
-    sent = phase.send_ns[row_seq - phase.first_seq]
-    received = cols["recv_ns"] > 0
-    done = received & (cols["published_ns"] > 0)
     pred_seq, pred_ns = phase.matched()
-    delivered = np.isin(row_seq, pred_seq) & done
-    pred_lookup = pred_ns[np.searchsorted(pred_seq, row_seq[delivered])]
+    done = (cols["recv_ns"] > 0) & (cols["published_ns"] > 0) & np.isin(row_seq, pred_seq)
+    recv, pre, inf, pub = (
+        cols[name][done] for name in ("recv_ns", "preprocessed_ns", "inferred_ns", "published_ns")
+    )
+    sent = phase.send_ns[row_seq[done] - phase.first_seq]
+    arrived = pred_ns[np.searchsorted(pred_seq, row_seq[done])]
     return {
-        "receive": cols["recv_ns"][done] - sent[done],
-        "preprocess": cols["preprocessed_ns"][done] - cols["recv_ns"][done],
-        "inference": cols["inferred_ns"][done] - cols["preprocessed_ns"][done],
-        "publish": cols["published_ns"][done] - cols["inferred_ns"][done],
-        "deliver": pred_lookup - cols["published_ns"][delivered],
-        "decoder": cols["published_ns"][done] - cols["recv_ns"][done],
+        "receive": recv - sent,
+        "preprocess": pre - recv,
+        "inference": inf - pre,
+        "publish": arrived - inf,
+        "decoder": pub - recv,
     }
 
 

@@ -15,7 +15,7 @@ __all__ = ["Samples", "plot_results"]
 Samples = dict[tuple[str, int, float], np.ndarray]
 """End-to-end latencies in ns keyed by ``(path, neurons, rate_hz)``; path ``"bare hop"`` or an engine."""
 
-_STAGE_COLOURS = ("#9ecae1", "#fdae6b", "#e6550d", "#a1d99b", "#9e9ac8")
+_STAGE_COLOURS = ("#9ecae1", "#fdae6b", "#e6550d", "#74c476")
 
 
 def _cdf(ax: Any, samples_ns: np.ndarray, **style: Any) -> None:
