@@ -6,6 +6,7 @@ predictions, and records ``time.perf_counter_ns()`` right after each message is 
 
 from __future__ import annotations
 
+import signal
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
@@ -59,6 +60,7 @@ def consumer_main(conn: Connection, ready: Event) -> None:
       ``(seq, recv_ns)`` int64 arrays in arrival order
     - ``("stop",)`` -> ``None``, then exit.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller stops us on Ctrl-C
     context = zmq.Context()
     socket = context.socket(zmq.SUB)
     socket.setsockopt(zmq.LINGER, 0)

@@ -9,6 +9,7 @@ summary and session file report the transport time too.
 
 from __future__ import annotations
 
+import signal
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
@@ -95,6 +96,7 @@ def producer_main(conn: Connection, ready: Event) -> None:
 
     The first message on ``conn`` is the bound endpoint ``"tcp://127.0.0.1:PORT"``.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller stops us on Ctrl-C
     context = zmq.Context()
     socket = context.socket(zmq.PUB)
     socket.setsockopt(zmq.LINGER, 0)
