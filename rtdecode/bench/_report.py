@@ -43,22 +43,20 @@ def _engine_row(engine: dict[str, Any], rate: dict[str, Any]) -> str:
     )
 
 
-def _ceiling_line(engine: dict[str, Any]) -> str:
+def _ceiling_text(engine: dict[str, Any]) -> str:
     steps = engine.get("ceiling_steps") or []
     if not steps:
-        return ""
+        return "ceiling not measured"
     failed = [s for s in steps if not s["sustained"]]
     best = engine.get("ceiling_hz")
-    text = f">= {best:g} Hz" if best else f"< {steps[0]['rate_hz']:g} Hz"
-    if failed:
-        f = failed[0]
-        text += (
-            f" (at {f['rate_hz']:g} Hz: sent {f['achieved_rate_hz']:.0f}/s, "
-            f"{100 * f['dropped_fraction']:.1f}% dropped, latency trend x{f['backlog_trend']})"
-        )
-    else:
-        text += " (every step sustained)"
-    return f"  {engine['engine']} n={engine['neurons']}: {text}"
+    text = f"ceiling >= {best:g} Hz" if best else f"ceiling < {steps[0]['rate_hz']:g} Hz"
+    if not failed:
+        return text + " (every step sustained)"
+    f = failed[0]
+    return text + (
+        f" (at {f['rate_hz']:g} Hz: sent {f['achieved_rate_hz']:.0f}/s, "
+        f"{100 * f['dropped_fraction']:.1f}% dropped, latency trend x{f['backlog_trend']})"
+    )
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -90,16 +88,16 @@ def format_table(results: dict[str, Any]) -> str:
                 if rate_result["rate_hz"] == rate:
                     lines.append(_engine_row(engine, rate_result))
     if engines:
-        lines.append("")
-        lines.append("throughput ceiling (highest rate without drops or a growing backlog):")
+        lines += ["", "decoders (ceiling = highest rate without drops or a growing backlog):"]
     for engine in engines:
+        name = f"  {engine['engine']} n={engine['neurons']}"
         if engine.get("error") and not engine.get("rates"):
-            lines.append(f"  {engine['engine']} n={engine['neurons']}: FAILED: {engine['error']}")
+            lines.append(f"{name}: FAILED: {engine['error']}")
             continue
-        line = _ceiling_line(engine)
-        if line:
-            peak = engine.get("peak_rss_mib")
-            lines.append(f"{line}; startup {engine['startup_s']:.1f} s, peak RSS {peak} MiB")
+        lines.append(
+            f"{name}: {_ceiling_text(engine)}; startup {engine['startup_s']:.1f} s, "
+            f"peak RSS {engine.get('peak_rss_mib')} MiB"
+        )
         counters = engine.get("decoder_summary") or {}
         if counters:
             lines.append(

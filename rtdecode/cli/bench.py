@@ -6,6 +6,7 @@ import importlib.util
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -62,10 +63,12 @@ class _StatusLine:
     def __init__(self) -> None:
         self._tty = sys.stderr.isatty()
         self._last_phase = ""
+        self._start = time.monotonic()
 
     def __call__(self, line: str) -> None:
         if self._tty:
-            click.echo(f"\r\033[K{line}", err=True, nl=False)
+            elapsed = time.monotonic() - self._start
+            click.echo(f"\r\033[K[{elapsed:4.0f} s] {line}", err=True, nl=False)
             return
         phase = line.split(":")[0]
         if phase != self._last_phase:
