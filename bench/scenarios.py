@@ -36,9 +36,9 @@ SCENARIOS: dict[str, tuple[str, list[str]]] = {
         "150 vs 302 neurons (a whole hermaphrodite nervous system) at 10 Hz and 1 kHz",
         ["--engine", "all", "--neurons", "150", "--neurons", "302"],
     ),
-    "one-thread": (
-        "the default run with the decoder's OpenMP pool at one thread (a 2-core machine under load)",
-        ["--engine", "all", "--decoder-env", "OMP_NUM_THREADS=1"],
+    "two-threads": (
+        "the default run with two engine threads (run's default is one) on this 2-core machine",
+        ["--engine", "all", "--threads", "2"],
     ),
     "soak": (
         "10 minutes at 1 kHz on the default engine: watch rss_growth_mib and the p99.9",

@@ -109,6 +109,8 @@ def _decoder_args(settings: BenchSettings, options: set[str]) -> tuple[list[str]
     for wanted, flag, values in (
         (settings.busy_poll, "--busy-poll", []),
         (settings.window is not None, "--window", [str(settings.window)]),
+        (settings.threads is not None, "--threads", [str(settings.threads)]),
+        (settings.model is not None, "--model", [str(settings.model)]),
     ):
         if wanted:
             if flag in options:

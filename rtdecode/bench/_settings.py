@@ -38,6 +38,10 @@ class BenchSettings:
         ``("OMP_NUM_THREADS", "1")``.
     window
         Pass ``--window W`` to the decoder; ``None`` keeps the model's own window.
+    threads
+        Pass ``--threads N`` (the engine's intra-op threads); ``None`` keeps the decoder's default.
+    model
+        Pass ``--model PATH`` (a lab's own model file); ``None`` uses the shipped model.
     ceiling_rates_hz
         Rates stepped through, lowest first, to find the throughput ceiling (empty: skip it).
     ceiling_step_s
@@ -61,6 +65,8 @@ class BenchSettings:
     busy_poll: bool = False
     decoder_env: tuple[tuple[str, str], ...] = ()
     window: int | None = None
+    threads: int | None = None
+    model: str | None = None
     ceiling_rates_hz: tuple[float, ...] = (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
     ceiling_step_s: float = 1.0
     warmup_rate_hz: float = 100.0
@@ -89,6 +95,8 @@ class BenchSettings:
                 raise ConfigError(f"--decoder-env needs NAME=VALUE, got name {name!r}")
         if self.window is not None and self.window < 1:
             raise ConfigError(f"--window must be >= 1 frame, got {self.window}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {self.threads}")
 
     def frames_at(self, rate_hz: float) -> int:
         """Frames streamed in the measured phase at ``rate_hz``."""

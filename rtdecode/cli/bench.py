@@ -98,6 +98,18 @@ class _StatusLine:
     help="Neurons per frame (repeatable).",
 )
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Engine intra-op threads, passed to `rtdecode run --threads` (default: its default).",
+)
+@click.option(
+    "--model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Model file to decode with (default: the shipped model).",
+)
+@click.option(
     "--window",
     type=click.IntRange(min=1),
     default=None,
@@ -170,6 +182,8 @@ class _StatusLine:
 def bench(
     engines: tuple[str, ...],
     neurons: tuple[int, ...],
+    threads: int | None,
+    model: Path | None,
     window: int | None,
     rates: tuple[float, ...],
     seconds: float,
@@ -199,6 +213,8 @@ def bench(
             busy_poll=busy_poll,
             decoder_env=_parse_env(decoder_env),
             window=window,
+            threads=threads,
+            model=None if model is None else str(model.resolve()),
             ceiling_rates_hz=BenchSettings().ceiling_rates_hz if ceiling else (),
         )
         with tempfile.TemporaryDirectory(prefix="rtdecode-bench-") as scratch:
