@@ -96,7 +96,8 @@ def format_table(results: dict[str, Any]) -> str:
             continue
         lines.append(
             f"{name}: {_ceiling_text(engine)}; startup {engine['startup_s']:.1f} s, "
-            f"peak RSS {engine.get('peak_rss_mib')} MiB"
+            f"peak RSS {engine.get('peak_rss_mib')} MiB, {engine.get('rss_growth_mib', 0):+.1f} MiB "
+            "while measured"
         )
         counters = engine.get("decoder_summary") or {}
         if counters:

@@ -143,6 +143,7 @@ def engine_result(
         "ceiling_hz": max(sustained) if sustained else None,
         "ceiling_steps": step_results,
         "rss_mib": round(first.rss_bytes / 2**20, 1),
+        "rss_growth_mib": round((last.rss_bytes - first.rss_bytes) / 2**20, 2),
         "peak_rss_mib": None if peak is None else round(peak / 2**20, 1),
         "decoder_summary": summary,
         "error": "; ".join(errors) or None,
