@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rtdecode import __version__
+from rtdecode.cli.bench import bench
 from rtdecode.cli.data import convert, info
 from rtdecode.cli.demo import demo
 from rtdecode.cli.eval import eval_command
@@ -25,7 +26,7 @@ def cli(verbose: int) -> None:
     configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
 
 
-for command in (demo, run, replay, train, eval_command, export, info, convert):
+for command in (demo, run, replay, bench, train, eval_command, export, info, convert):
     cli.add_command(command)
 
 
