@@ -19,11 +19,11 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[lsl,onnx,plot,dev]"
+	$(BIN)/python -m pip install -q -e ".[lsl,onnx,nwb,plot,dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rtdecode info  # becomes `rtdecode demo` with the live path
+	$(BIN)/rtdecode demo
 
 test: $(STAMP)
 	$(BIN)/ruff check rtdecode kernels bench tests tools

@@ -5,9 +5,13 @@ from __future__ import annotations
 import click
 
 from rtdecode import __version__
+from rtdecode.cli.bench import bench
 from rtdecode.cli.data import convert, info
+from rtdecode.cli.demo import demo
 from rtdecode.cli.eval import eval_command
 from rtdecode.cli.export import export
+from rtdecode.cli.replay import replay
+from rtdecode.cli.run import run
 from rtdecode.cli.train import train
 from rtdecode.log import configure_logging
 
@@ -22,7 +26,7 @@ def cli(verbose: int) -> None:
     configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
 
 
-for command in (info, convert, train, eval_command, export):
+for command in (demo, run, replay, bench, train, eval_command, export, info, convert):
     cli.add_command(command)
 
 

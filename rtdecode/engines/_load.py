@@ -10,7 +10,7 @@ from rtdecode.models import load_model_file
 
 __all__ = ["ENGINES", "load_engine"]
 
-ENGINES = ("torch", "onnx")
+ENGINES = ("torch", "onnx", "cuda")
 
 
 def load_engine(model: Path | str | None = None, engine: str = "torch") -> Engine:
@@ -22,7 +22,8 @@ def load_engine(model: Path | str | None = None, engine: str = "torch") -> Engin
         A model file from ``rtdecode train`` (or, for ``"onnx"``, a ``.onnx`` file from
         ``rtdecode export``); ``None`` for the shipped default model.
     engine
-        ``"torch"`` or ``"onnx"`` (ONNX Runtime, needs the ``onnx`` extra).
+        ``"torch"``, ``"onnx"`` (ONNX Runtime, needs the ``onnx`` extra) or ``"cuda"`` (a CUDA
+        graph on an NVIDIA GPU).
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -40,6 +41,10 @@ def load_engine(model: Path | str | None = None, engine: str = "torch") -> Engin
         from rtdecode.engines._torch import TorchEngine
 
         return TorchEngine(loaded)
+    if engine == "cuda":
+        from rtdecode.engines._cuda import CudaGraphEngine
+
+        return CudaGraphEngine(loaded)
     from rtdecode.engines._onnx import OnnxEngine
 
     return OnnxEngine(loaded)

@@ -1,0 +1,99 @@
+"""In-process latency of ``Engine.infer`` alone, per engine and neuron count.
+
+Isolates the inference stage from sockets and preprocessing: real windows from the bundled
+recording (neurons repeated to reach N), warm-up excluded, then ``--calls`` timed calls back to
+back. Usage::
+
+    python bench/engine_latency.py --engine torch --engine onnx --neurons 150 --neurons 302
+    python bench/engine_latency.py --engine cuda --engine cuda-fp16 --engine torch   # on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+
+from rtdecode.data import bundled_recording
+from rtdecode.engines import Engine, load_engine
+from rtdecode.preprocess import preprocess_traces
+
+WARMUP = 50
+
+
+def make_engine(name: str) -> Engine:
+    """``load_engine`` for the default model, plus ``cuda-fp16`` for the half-precision graph."""
+    if name == "cuda-fp16":
+        from rtdecode.engines._cuda import CudaGraphEngine
+        from rtdecode.models import load_model_file
+
+        return CudaGraphEngine(load_model_file(None), half=True)
+    return load_engine(engine=name)
+
+
+def measure(name: str, n_neurons: int, calls: int) -> dict[str, float | int | str]:
+    """Time ``calls`` inferences of engine ``name`` on windows of ``n_neurons`` neurons."""
+    recording = bundled_recording()
+    columns = np.arange(n_neurons) % recording.n_neurons
+    features, valid = preprocess_traces(recording.traces[:, columns], recording.timestamps)
+    engine = make_engine(name)
+    engine.prepare(n_neurons, None, recording.frame_interval)
+    ends = np.arange(engine.window, recording.n_frames)
+    samples = np.empty(calls, dtype=np.int64)
+    for i in range(WARMUP + calls):
+        end = ends[i % len(ends)]
+        window, mask = features[end - engine.window : end], valid[end - engine.window : end]
+        start = time.perf_counter_ns()
+        engine.infer(window, mask)
+        if i >= WARMUP:
+            samples[i - WARMUP] = time.perf_counter_ns() - start
+    us = samples / 1e3
+    return {
+        "engine": name,
+        "neurons": n_neurons,
+        "calls": calls,
+        "p50_us": float(np.percentile(us, 50)),
+        "p99_us": float(np.percentile(us, 99)),
+        "p99.9_us": float(np.percentile(us, 99.9)),
+        "max_us": float(us.max()),
+    }
+
+
+def main() -> None:
+    """Parse arguments, run every engine x neuron count, print a table, optionally write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--engine", action="append", default=None)
+    parser.add_argument("--neurons", action="append", type=int, default=None)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    rows = [
+        measure(engine, n, args.calls)
+        for engine in (args.engine or ["torch", "onnx"])
+        for n in (args.neurons or [150, 302])
+    ]
+    env = {
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    print(f"environment: {env}")
+    print(f"{'engine':<10} {'N':>4} {'p50 us':>9} {'p99 us':>9} {'p99.9 us':>9} {'max us':>9}")
+    for r in rows:
+        print(
+            f"{r['engine']:<10} {r['neurons']:>4} {r['p50_us']:>9.1f} {r['p99_us']:>9.1f} "
+            f"{r['p99.9_us']:>9.1f} {r['max_us']:>9.1f}"
+        )
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"environment": env, "results": rows}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The decoder under test: the real ``rtdecode run`` in its own process, watched from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from rtdecode.bench._peers import BenchError
+
+__all__ = ["DecoderProcess", "DecoderUsage", "run_command_options"]
+
+_ENTRY = "from rtdecode.cli import main; main()"
+
+
+def run_command_options() -> set[str] | None:
+    """Return the long option names of ``rtdecode run``, or ``None`` while it does not exist."""
+    from rtdecode.cli import cli
+
+    command = cli.commands.get("run")
+    if command is None:
+        return None
+    return {opt for param in command.params for opt in getattr(param, "opts", ())}
+
+
+@dataclass(frozen=True)
+class DecoderUsage:
+    """Resource use of the decoder process at one instant.
+
+    Parameters
+    ----------
+    cpu_s
+        User plus system CPU seconds since the process started (all threads).
+    rss_bytes
+        Resident memory now.
+    peak_rss_bytes
+        Largest resident memory so far (``VmHWM``), or ``None`` where the OS does not say.
+    """
+
+    cpu_s: float
+    rss_bytes: int
+    peak_rss_bytes: int | None
+
+
+class DecoderProcess:
+    """Start ``rtdecode run`` with a ZMQ source, a ZMQ sink, a session file and a summary.
+
+    Parameters
+    ----------
+    engine
+        ``--engine`` value.
+    source
+        Producer endpoint, ``tcp://127.0.0.1:PORT``.
+    sink_port
+        Port on 127.0.0.1 the decoder binds its prediction PUB to.
+    stem
+        Path prefix of the session file (``STEM.h5``), summary (``STEM.summary.json``) and the
+        decoder's log (``STEM.log``).
+    extra_args
+        More ``rtdecode run`` options (``--busy-poll``, ``--window W``).
+    env
+        Environment variables set for the decoder on top of this process's own
+        (``OMP_NUM_THREADS``, ``MALLOC_MMAP_THRESHOLD_``, ...).
+    """
+
+    def __init__(
+        self,
+        engine: str,
+        source: str,
+        sink_port: int,
+        stem: Path,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.session_path = stem.with_name(f"{stem.name}.h5")
+        self.summary_path = stem.with_name(f"{stem.name}.summary.json")
+        self.log_path = stem.with_name(f"{stem.name}.log")
+        for stale in (self.session_path, self.summary_path):
+            stale.unlink(missing_ok=True)
+        self.sink = f"tcp://127.0.0.1:{sink_port}"
+        self.command = [
+            sys.executable,
+            "-c",
+            _ENTRY,
+            "run",
+            "--source",
+            f"zmq+{source}",
+            "--sink",
+            f"zmq+{self.sink}",
+            "--sink",
+            str(self.session_path),
+            "--engine",
+            engine,
+            "--summary-json",
+            str(self.summary_path),
+            *extra_args,
+        ]
+        self._log = self.log_path.open("wb")
+        self._popen = subprocess.Popen(
+            self.command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+        self._process = psutil.Process(self._popen.pid)
+
+    def alive(self) -> bool:
+        """Whether the decoder is still running."""
+        return self._popen.poll() is None
+
+    def usage(self) -> DecoderUsage:
+        """Sample the decoder's CPU time and memory now."""
+        with self._process.oneshot():
+            times = self._process.cpu_times()
+            rss = int(self._process.memory_info().rss)
+        return DecoderUsage(times.user + times.system, rss, _peak_rss(self._popen.pid))
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines the decoder printed."""
+        self._log.flush()
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """Send SIGINT (a clean shutdown that writes the summary), kill after ``timeout_s``."""
+        if self.alive():
+            self._popen.send_signal(signal.SIGINT)
+            try:
+                self._popen.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self._popen.kill()
+                self._popen.wait(timeout=10.0)
+        self._log.close()
+        return int(self._popen.returncode)
+
+    def summary(self) -> dict[str, Any]:
+        """The decoder's own end-of-run summary (``--summary-json``)."""
+        if not self.summary_path.is_file():
+            raise BenchError(
+                f"the decoder wrote no summary at {self.summary_path}; its log ends with:\n"
+                f"{self.log_tail()}"
+            )
+        return dict(json.loads(self.summary_path.read_text()))
+
+
+def _peak_rss(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

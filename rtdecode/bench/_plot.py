@@ -1,0 +1,107 @@
+"""Latency CDFs per engine and a per-stage breakdown, drawn to a PNG (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtdecode._optional import import_optional
+from rtdecode.bench._analysis import STAGES
+
+__all__ = ["Samples", "plot_results"]
+
+Samples = dict[tuple[str, int, float], np.ndarray]
+"""End-to-end latencies in ns keyed by ``(path, neurons, rate_hz)``; path ``"bare hop"`` or an engine."""
+
+_STAGE_COLOURS = ("#9ecae1", "#fdae6b", "#e6550d", "#74c476")
+
+
+def _cdf(ax: Any, samples_ns: np.ndarray, **style: Any) -> None:
+    ms = np.sort(samples_ns) / 1e6
+    ax.plot(ms, np.arange(1, ms.size + 1) / ms.size, drawstyle="steps-post", **style)
+
+
+def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
+    """Draw the benchmark's figure and save it as a PNG.
+
+    Top row: one panel per neuron count and rate with the end-to-end latency CDF of every engine
+    on a log time axis, the bare ZMQ hop dashed, and the deadline in red. Bottom: the median of
+    every stage stacked per engine and rate, labelled with the end-to-end p50 and p99.
+    """
+    import_optional("matplotlib", "plot", "rtdecode bench --plot")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(h["neurons"], h["rate_hz"]) for h in results["hops"]]
+    engines = sorted({e["engine"] for e in results["engines"]})
+    palette = plt.get_cmap("tab10")
+    colours = {engine: palette(i % 10) for i, engine in enumerate(engines)}
+    deadline_ms = results["settings"]["deadline_ms"]
+    rows = [
+        (e["engine"], e["neurons"], r)
+        for e in results["engines"]
+        for r in e.get("rates", [])
+        if r.get("stages_us")
+    ]
+    width = max(6.0, 4.2 * len(panels))
+    figure = plt.figure(figsize=(width, 4.2 + 0.35 * max(len(rows), 2)), layout="constrained")
+    grid = figure.add_gridspec(
+        2, max(len(panels), 1), height_ratios=(3, 0.6 + 0.3 * max(len(rows), 2))
+    )
+    first_ax = None
+    for i, (n, rate) in enumerate(panels):
+        ax = figure.add_subplot(grid[0, i], sharex=first_ax, sharey=first_ax)
+        first_ax = first_ax or ax
+        hop = samples.get(("bare hop", n, rate))
+        if hop is not None and hop.size:
+            _cdf(ax, hop, color="0.4", linestyle="--", label="bare ZMQ hop")
+        for engine in engines:
+            got = samples.get((engine, n, rate))
+            if got is not None and got.size:
+                _cdf(ax, got, color=colours[engine], linewidth=2, label=engine)
+        ax.axvline(deadline_ms, color="red", linewidth=1, label=f"deadline {deadline_ms:g} ms")
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.005)
+        ax.set_title(f"{n} neurons at {rate:g} Hz")
+        ax.set_xlabel("send -> receive latency (ms, log scale)")
+        ax.grid(True, which="both", alpha=0.3)
+        if i == 0:
+            ax.set_ylabel("fraction of frames")
+            ax.legend(loc="lower right", fontsize=8)
+    ax = figure.add_subplot(grid[1, :])
+    if rows:
+        labels = [f"{engine} n={n} {r['rate_hz']:g} Hz" for engine, n, r in rows]
+        left = np.zeros(len(rows))
+        for stage, colour in zip(STAGES, _STAGE_COLOURS, strict=True):
+            medians = np.array(
+                [(r["stages_us"].get(stage) or {}).get("p50", 0.0) / 1e3 for _, _, r in rows]
+            )
+            ax.barh(labels, medians, left=left, color=colour, label=stage)
+            left += medians
+        for y, (_, _, r) in enumerate(rows):
+            e2e = r["end_to_end_us"] or {}
+            ax.annotate(
+                f"  e2e p50 {e2e.get('p50', np.nan) / 1e3:.2f} / p99 {e2e.get('p99', np.nan) / 1e3:.1f} ms",
+                (left[y], y),
+                va="center",
+                fontsize=8,
+            )
+        ax.set_xlim(0, 1.6 * max(float(left.max()), 1e-3))
+        ax.invert_yaxis()
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    else:
+        ax.text(
+            0.5, 0.5, "no decoder stage timings (see notes in the JSON)", ha="center", va="center"
+        )
+        ax.set_yticks([])
+    ax.set_xlabel("median time per stage (ms), stacked")
+    ax.set_title("where the time goes")
+    figure.suptitle(f"rtdecode bench on {results['environment']['cpu_model']}", fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,115 @@
+"""The one-screen summary table printed at the end of ``rtdecode bench``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["format_table"]
+
+_HEAD = (
+    f"{'path':<10}{'n':>5}{'rate':>8}{'p50':>8}{'p90':>8}{'p99':>8}{'p99.9':>8}{'max':>8}"
+    f"{'jitter':>8}{'x hop':>12}{'infer50':>8}{'dec99':>8}{'drops':>7}{'miss':>6}{'cpu%':>6}"
+)
+
+
+_COUNTERS = ("frames", "predictions", "skipped", "warming", "gaps", "malformed_total", "nan_values")
+
+
+def _ms(stats: dict[str, Any] | None, key: str) -> str:
+    if not stats or stats.get(key) is None:
+        return f"{'-':>8}"
+    ms = stats[key] / 1e3
+    decimals = 3 if ms < 10 else 2 if ms < 100 else 1 if ms < 1000 else 0
+    return f" {ms:7.{decimals}f}"
+
+
+def _row(path: str, n: int, rate: float, e2e: dict[str, Any] | None) -> str:
+    quantiles = "".join(_ms(e2e, q) for q in ("p50", "p90", "p99", "p99_9", "max", "jitter"))
+    return f"{path:<10}{n:>5}{rate:>6g}Hz{quantiles}"
+
+
+def _engine_row(engine: dict[str, Any], rate: dict[str, Any]) -> str:
+    ratio = rate.get("overhead_ratio") or {}
+    x_hop = (
+        f"{ratio['p50']:.1f}/{ratio['p99']:.1f}"
+        if ratio.get("p50") is not None and ratio.get("p99") is not None
+        else "-"
+    )
+    stages = rate.get("stages_us", {})
+    return (
+        _row(engine["engine"], engine["neurons"], rate["rate_hz"], rate["end_to_end_us"])
+        + f"{x_hop:>12}{_ms(stages.get('inference'), 'p50')}{_ms(stages.get('decoder'), 'p99')}"
+        + f"{rate['dropped']:>7}{rate['deadline_misses']:>6}{rate['cpu_percent']:>6.0f}"
+    )
+
+
+def _ceiling_text(engine: dict[str, Any]) -> str:
+    steps = engine.get("ceiling_steps") or []
+    if not steps:
+        return "ceiling not measured"
+    failed = [s for s in steps if not s["sustained"]]
+    best = engine.get("ceiling_hz")
+    text = f"ceiling >= {best:g} Hz" if best else f"ceiling < {steps[0]['rate_hz']:g} Hz"
+    if not failed:
+        return text + " (every step sustained)"
+    f = failed[0]
+    return text + (
+        f" (at {f['rate_hz']:g} Hz: sent {f['achieved_rate_hz']:.0f}/s, "
+        f"{100 * f['dropped_fraction']:.1f}% dropped, latency trend x{f['backlog_trend']})"
+    )
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """Format a results document as a table that fits one screen (about 110 columns).
+
+    Latencies are in milliseconds; every row is one path at one neuron count and rate.
+    """
+    env = results["environment"]
+    packages = env["packages"]
+    lines = [
+        f"rtdecode bench | {env['cpu_model']} ({env['cpu_count_usable']} cores) | python "
+        f"{env['python']} | torch {packages.get('torch')} | onnxruntime "
+        f"{packages.get('onnxruntime')} | git {(env.get('git_sha') or '?')[:10]} | load "
+        f"{'/'.join(f'{x:.1f}' for x in env['load_average'])}",
+        "latency in ms, producer send -> consumer receive; x hop = that / bare ZMQ hop (p50/p99);",
+        "infer50 = inference p50, dec99 = frame received -> prediction sent p99; "
+        f"miss = later than {results['settings']['deadline_ms']:g} ms; cpu% of one core",
+        "",
+        _HEAD,
+    ]
+    engines = results["engines"]
+    for hop in results["hops"]:
+        n, rate = hop["neurons"], hop["rate_hz"]
+        lines.append(_row("bare hop", n, rate, hop["latency_us"]))
+        for engine in engines:
+            if engine["neurons"] != n:
+                continue
+            for rate_result in engine.get("rates", []):
+                if rate_result["rate_hz"] == rate:
+                    lines.append(_engine_row(engine, rate_result))
+    if engines:
+        lines += ["", "decoders (ceiling = highest rate without drops or a growing backlog):"]
+    for engine in engines:
+        name = f"  {engine['engine']} n={engine['neurons']}"
+        if engine.get("error") and not engine.get("rates"):
+            lines.append(f"{name}: FAILED: {engine['error']}")
+            continue
+        lines.append(
+            f"{name}: {_ceiling_text(engine)}; startup {engine['startup_s']:.1f} s, "
+            f"peak RSS {engine.get('peak_rss_mib')} MiB, {engine.get('rss_growth_mib', 0):+.1f} MiB "
+            "while measured"
+        )
+        counters = engine.get("decoder_summary") or {}
+        if counters:
+            lines.append(
+                "    decoder's own count: "
+                + ", ".join(f"{k} {counters.get(k)}" for k in _COUNTERS if k in counters)
+            )
+        if engine.get("error"):
+            lines.append(f"    warning: {engine['error']}")
+    decoder_env = env["engine_settings"].get("decoder_env")
+    if decoder_env:
+        lines.append("decoder environment: " + " ".join(f"{k}={v}" for k, v in decoder_env.items()))
+    for note in results.get("missing", []):
+        lines.append(f"note: {note}")
+    return "\n".join(lines)

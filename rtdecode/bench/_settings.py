@@ -1,0 +1,107 @@
+"""What one benchmark run measures: engines, stream shapes, rates, durations, thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rtdecode.errors import ConfigError
+
+__all__ = ["DEFAULT_ENGINES", "BenchSettings"]
+
+DEFAULT_ENGINES: tuple[str, ...] = ("torch", "onnx")
+"""What ``--engine all`` means when the engines package does not list its engines."""
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Settings of one ``rtdecode bench`` run.
+
+    Parameters
+    ----------
+    engines
+        Engine names given to ``rtdecode run --engine``.
+    neurons
+        Neurons per frame; each count gets its own bare-hop measurement and decoder start.
+    rates_hz
+        Frame rates measured for every engine and neuron count, in order.
+    seconds
+        Seconds streamed at each rate ...
+    min_frames
+        ... but never fewer frames than this (so a 10 Hz phase still gives a distribution).
+    deadline_ms
+        A prediction arriving later than this after its frame was sent counts as a deadline miss.
+    busy_poll
+        Pass ``--busy-poll`` to the decoder (it spins instead of sleeping between frames).
+    decoder_env
+        ``(name, value)`` environment variables set for the decoder process only, for example
+        ``("OMP_NUM_THREADS", "1")``.
+    window
+        Pass ``--window W`` to the decoder; ``None`` keeps the model's own window.
+    threads
+        Pass ``--threads N`` (the engine's intra-op threads); ``None`` keeps the decoder's default.
+    model
+        Pass ``--model PATH`` (a lab's own model file); ``None`` uses the shipped model.
+    ceiling_rates_hz
+        Rates stepped through, lowest first, to find the throughput ceiling (empty: skip it).
+    ceiling_step_s
+        Seconds streamed at each ceiling step.
+    warmup_rate_hz
+        Rate of the unmeasured warm-up stream while the decoder starts and fills its window.
+    warmup_predictions
+        Predictions that must arrive before measuring starts (numba JIT, first inferences).
+    startup_timeout_s
+        Longest wait for the decoder's first predictions.
+    grace_s
+        Wait after the last frame of a phase for its predictions to arrive.
+    """
+
+    engines: tuple[str, ...] = DEFAULT_ENGINES
+    neurons: tuple[int, ...] = (150,)
+    rates_hz: tuple[float, ...] = (10.0, 1000.0)
+    seconds: float = 3.0
+    min_frames: int = 100
+    deadline_ms: float = 10.0
+    busy_poll: bool = False
+    decoder_env: tuple[tuple[str, str], ...] = ()
+    window: int | None = None
+    threads: int | None = None
+    model: str | None = None
+    ceiling_rates_hz: tuple[float, ...] = (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
+    ceiling_step_s: float = 1.0
+    warmup_rate_hz: float = 100.0
+    warmup_predictions: int = 30
+    startup_timeout_s: float = 120.0
+    grace_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.engines:
+            raise ConfigError("bench needs at least one engine; pass --engine NAME or --engine all")
+        if not self.neurons or min(self.neurons) < 1:
+            raise ConfigError(f"--neurons must be positive integers, got {self.neurons}")
+        rates = (*self.rates_hz, *self.ceiling_rates_hz, self.warmup_rate_hz)
+        if not self.rates_hz or min(rates) <= 0:
+            raise ConfigError(f"--rate values must be > 0 Hz, got {self.rates_hz}")
+        if list(self.ceiling_rates_hz) != sorted(self.ceiling_rates_hz):
+            raise ConfigError(f"ceiling rates must increase, got {self.ceiling_rates_hz}")
+        if not self.seconds > 0 or not self.ceiling_step_s > 0:
+            raise ConfigError(f"--seconds must be > 0, got {self.seconds}")
+        if self.min_frames < 1 or self.warmup_predictions < 1:
+            raise ConfigError("min_frames and warmup_predictions must be >= 1")
+        if not self.deadline_ms > 0:
+            raise ConfigError(f"--deadline-ms must be > 0, got {self.deadline_ms}")
+        for name, _ in self.decoder_env:
+            if not name or "=" in name:
+                raise ConfigError(f"--decoder-env needs NAME=VALUE, got name {name!r}")
+        if self.window is not None and self.window < 1:
+            raise ConfigError(f"--window must be >= 1 frame, got {self.window}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {self.threads}")
+
+    def frames_at(self, rate_hz: float) -> int:
+        """Frames streamed in the measured phase at ``rate_hz``."""
+        return max(round(rate_hz * self.seconds), self.min_frames)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy of the settings."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

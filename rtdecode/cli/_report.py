@@ -1,0 +1,57 @@
+"""Human-readable run summaries and the live status line, shared by ``run`` and ``demo``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rtdecode.stream import Pipeline
+
+__all__ = ["format_status", "format_summary"]
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value / 1e3:.3f}"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The end-of-run summary: counters, then latency percentiles per stage in ms."""
+    malformed = summary["malformed"]
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(malformed.items())) if malformed else "none"
+    lines = [
+        f"source {summary['source']}, engine {summary['engine']}, "
+        f"{summary['duration_s']:.1f} s, {summary['frames_per_s']:.1f} frames/s",
+        f"frames {summary['frames']}  predictions {summary['predictions']}  "
+        f"skipped (behind) {summary['skipped']}  window filling {summary['warming']}",
+        f"dropped frames {summary['missing_frames']} in {summary['gaps']} gaps  "
+        f"NaN/inf values {summary['nan_values']}  resets {summary['resets']}  "
+        f"producer restarts {summary['restarts']}",
+        f"malformed messages {summary['malformed_total']} ({reasons})",
+        f"{'latency (ms)':<22}{'p50':>9}{'p99':>9}{'p99.9':>9}{'max':>9}{'count':>9}",
+    ]
+    names = {
+        "preprocess": "receive->preprocessed",
+        "infer": "inference",
+        "publish": "publish",
+        "total": "decoder total",
+        "overhead": "total less inference",
+        "transport": "producer->received",
+    }
+    for stage, stats in summary["latency_us"].items():
+        if not stats["count"]:
+            continue
+        lines.append(
+            f"{names.get(stage, stage):<22}{_ms(stats['p50']):>9}{_ms(stats['p99']):>9}"
+            f"{_ms(stats['p99.9']):>9}{_ms(stats['max']):>9}{stats['count']:>9}"
+        )
+    return "\n".join(lines)
+
+
+def format_status(pipeline: Pipeline, rate: float) -> str:
+    """One status line: frames/s, drops, the current state and latency."""
+    total = pipeline.latency["total"]
+    p99 = f"{total.percentile(99) / 1e6:.2f} ms" if total.count else "-"
+    return (
+        f"{pipeline.frames} frames ({rate:.1f}/s)  drops {pipeline.summary()['missing_frames']}  "
+        f"skipped {pipeline.skipped}  malformed {sum(pipeline.source.malformed.values())}  "
+        f"state {pipeline.last_state or '-'}  latency p99 {p99}"
+    )

@@ -1,0 +1,238 @@
+"""``rtdecode bench``: latency of the live path, per stage and end to end, engines side by side."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from rtdecode.bench import DEFAULT_ENGINES, BenchSettings, format_table, plot_results, run_bench
+from rtdecode.errors import RtdecodeError
+
+__all__ = ["bench"]
+
+
+def _all_engines() -> tuple[tuple[str, ...], list[str]]:
+    """Every engine the engines package lists that can run here, and why others cannot."""
+    import rtdecode.engines as engines
+
+    usable, skipped = [], []
+    for name in getattr(engines, "ENGINES", None) or DEFAULT_ENGINES:
+        reason = _unusable(name)
+        if reason is None:
+            usable.append(name)
+        else:
+            skipped.append(f"engine '{name}' skipped by --engine all: {reason}")
+    return tuple(usable), skipped
+
+
+def _unusable(engine: str) -> str | None:
+    """Why ``engine`` cannot run on this machine, or ``None`` when it may."""
+    if engine == "onnx" and importlib.util.find_spec("onnxruntime") is None:
+        return "onnxruntime is not installed (pip install 'rtdecode[onnx]')"
+    if engine in ("cuda", "tensorrt"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return "no NVIDIA GPU visible to torch on this machine"
+    if engine == "tensorrt" and importlib.util.find_spec("tensorrt") is None:
+        return "tensorrt is not installed (pip install 'rtdecode[gpu]')"
+    return None
+
+
+def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(
+                f"expected NAME=VALUE, got {item!r}", param_hint="--decoder-env"
+            )
+        pairs.append((name, value))
+    return tuple(pairs)
+
+
+class _StatusLine:
+    """One self-overwriting line on a terminal; one line per new phase otherwise."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty()
+        self._last_phase = ""
+        self._start = time.monotonic()
+
+    def __call__(self, line: str) -> None:
+        if self._tty:
+            elapsed = time.monotonic() - self._start
+            click.echo(f"\r\033[K[{elapsed:4.0f} s] {line}", err=True, nl=False)
+            return
+        phase = line.split(":")[0]
+        if phase != self._last_phase:
+            self._last_phase = phase
+            click.echo(phase, err=True)
+
+    def done(self) -> None:
+        if self._tty:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+@click.command()
+@click.option(
+    "--engine",
+    "engines",
+    multiple=True,
+    default=("all",),
+    show_default=True,
+    help="Engine to measure (repeatable); 'all' measures every engine.",
+)
+@click.option(
+    "--neurons",
+    multiple=True,
+    type=click.IntRange(min=1),
+    default=(150,),
+    show_default=True,
+    help="Neurons per frame (repeatable).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Engine intra-op threads, passed to `rtdecode run --threads` (default: its default).",
+)
+@click.option(
+    "--model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Model file to decode with (default: the shipped model).",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Decoder window in frames (default: the model's).",
+)
+@click.option(
+    "--rate",
+    "rates",
+    multiple=True,
+    type=click.FloatRange(min=0, min_open=True),
+    default=(10.0, 1000.0),
+    show_default=True,
+    help="Frame rate in Hz (repeatable).",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="Seconds streamed per rate (at least --min-frames frames).",
+)
+@click.option(
+    "--min-frames",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Fewest frames measured per rate.",
+)
+@click.option(
+    "--deadline-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Predictions later than this after their frame was sent are deadline misses.",
+)
+@click.option(
+    "--busy-poll",
+    is_flag=True,
+    help="Run the decoder with --busy-poll (spins a core, avoids the idle penalty).",
+)
+@click.option(
+    "--decoder-env",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Environment variable for the decoder process only, e.g. OMP_NUM_THREADS=1 (repeatable).",
+)
+@click.option(
+    "--ceiling/--no-ceiling",
+    default=True,
+    show_default=True,
+    help="Step the rate up to find the throughput ceiling.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write results and environment as JSON here.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Draw latency CDFs and the stage breakdown to this PNG (needs the plot extra).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the decoders' session files, summaries and logs here (default: a temporary folder).",
+)
+def bench(
+    engines: tuple[str, ...],
+    neurons: tuple[int, ...],
+    threads: int | None,
+    model: Path | None,
+    window: int | None,
+    rates: tuple[float, ...],
+    seconds: float,
+    min_frames: int,
+    deadline_ms: float,
+    busy_poll: bool,
+    decoder_env: tuple[str, ...],
+    ceiling: bool,
+    json_path: Path | None,
+    plot_path: Path | None,
+    workdir: Path | None,
+) -> None:
+    """Measure decoding latency through real ZMQ: producer -> `rtdecode run` -> consumer.
+
+    Prints a summary table; see the README section "Benchmarking" for how to read it.
+    """
+    names, skipped = _all_engines() if "all" in engines else (tuple(dict.fromkeys(engines)), [])
+    status = _StatusLine()
+    try:
+        settings = BenchSettings(
+            engines=names,
+            neurons=tuple(dict.fromkeys(neurons)),
+            rates_hz=tuple(dict.fromkeys(rates)),
+            seconds=seconds,
+            min_frames=min_frames,
+            deadline_ms=deadline_ms,
+            busy_poll=busy_poll,
+            decoder_env=_parse_env(decoder_env),
+            window=window,
+            threads=threads,
+            model=None if model is None else str(model.resolve()),
+            ceiling_rates_hz=BenchSettings().ceiling_rates_hz if ceiling else (),
+        )
+        with tempfile.TemporaryDirectory(prefix="rtdecode-bench-") as scratch:
+            results, samples = run_bench(settings, workdir or Path(scratch), status)
+    except RtdecodeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        status.done()
+    results["missing"] = skipped + results["missing"]
+    results["command"] = (
+        ["rtdecode", "bench", *sys.argv[2:]] if sys.argv[1:2] == ["bench"] else None
+    )
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2) + "\n")
+    if plot_path is not None:
+        plot_results(results, samples, plot_path)
+    click.echo(format_table(results))
+    for path in (json_path, plot_path):
+        if path is not None:
+            click.echo(f"wrote {path}")

@@ -1,0 +1,157 @@
+"""Frame publishers: the sending side of the fake microscope (ZeroMQ PUB or LSL outlet)."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+import zmq
+
+from rtdecode.errors import SourceError
+from rtdecode.stream._address import Address, parse_address
+from rtdecode.stream._lsl_common import pylsl, set_channel_labels
+from rtdecode.stream._protocol import encode_frame
+from rtdecode.stream._source import Chunk
+
+__all__ = ["FramePublisher", "LslFramePublisher", "ZmqFramePublisher", "open_frame_publisher"]
+
+
+class FramePublisher(ABC):
+    """Sends chunks of frames to a decoder."""
+
+    uri: str
+
+    @abstractmethod
+    def open(self, n_neurons: int, labels: tuple[str | None, ...] | None, interval: float) -> None:
+        """Open the output for frames of ``n_neurons`` values, about ``interval`` s apart."""
+
+    @abstractmethod
+    def send(self, chunk: Chunk) -> None:
+        """Send the chunk's frames."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the output."""
+
+
+class ZmqFramePublisher(FramePublisher):
+    """Wire protocol v1 frames on a PUB socket (binds unless the address says ``?connect``).
+
+    Parameters
+    ----------
+    address
+        Parsed ``zmq+tcp://`` or ``zmq+ipc://`` address.
+    wait_subscribers_s
+        After binding, wait up to this long for a first subscriber before sending (PUB drops
+        what it sends while nobody is subscribed).
+    """
+
+    def __init__(self, address: Address, wait_subscribers_s: float = 0.0) -> None:
+        self.uri = address.uri
+        self._address = address
+        self._wait = wait_subscribers_s
+        self._socket: zmq.Socket[bytes] | None = None
+        self._labels_sent = False
+        self._labels: tuple[str | None, ...] | None = None
+
+    def open(self, n_neurons: int, labels: tuple[str | None, ...] | None, interval: float) -> None:
+        """Bind (or connect) an XPUB socket and wait for a subscriber if asked."""
+        socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.XPUB)
+        socket.setsockopt(zmq.LINGER, 1000)
+        socket.setsockopt(zmq.SNDHWM, 10000)
+        try:
+            if self._address.zmq_bind(default=True):
+                socket.bind(self._address.target)
+            else:
+                socket.connect(self._address.target)
+        except zmq.ZMQError as exc:
+            socket.close(linger=0)
+            raise SourceError(
+                f"cannot open '{self.uri}' for frames ({exc}); is the port in use?"
+            ) from exc
+        if self._wait > 0 and socket.poll(int(self._wait * 1000), zmq.POLLIN):
+            socket.recv()  # a subscription message: someone is listening
+        self._socket = socket
+        self._labels = labels
+
+    def send(self, chunk: Chunk) -> None:
+        """Send one v1 message per chunk (labels in every header, so late joiners get them)."""
+        assert self._socket is not None, "open() the publisher first"
+        while self._socket.poll(0, zmq.POLLIN):
+            self._socket.recv()  # drain subscription messages so they do not pile up
+        message = encode_frame(
+            chunk.seq,
+            float(chunk.t[0]),
+            chunk.data,
+            self._labels,
+            sent_ns=time.perf_counter_ns(),
+            dt=float(chunk.t[1] - chunk.t[0]) if chunk.n_frames > 1 else None,
+        )
+        self._socket.send_multipart(message)
+
+    def close(self) -> None:
+        """Close the socket (waits up to 1 s for queued frames to leave)."""
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+class LslFramePublisher(FramePublisher):
+    """An LSL outlet with one float32 channel per neuron, labelled with the neuron identities.
+
+    Parameters
+    ----------
+    address
+        Parsed ``lsl://NAME`` address.
+
+    Notes
+    -----
+    Sample time stamps are LSL ``local_clock()`` at open plus the frame's recording time, so
+    at any replay speed the decoder sees the recording's own frame intervals.
+    """
+
+    def __init__(self, address: Address) -> None:
+        self.uri = address.uri
+        self._name = address.target
+        self._outlet: Any = None
+        self._offset = 0.0
+        self._t0: float | None = None
+
+    def open(self, n_neurons: int, labels: tuple[str | None, ...] | None, interval: float) -> None:
+        """Create the outlet (stream type ``"Calcium"``)."""
+        lsl = pylsl(f"publishing frames to LSL stream '{self._name}'")
+        info = lsl.StreamInfo(
+            self._name,
+            "Calcium",
+            n_neurons,
+            1.0 / interval,
+            lsl.cf_float32,
+            f"rtdecode-replay-{self._name}",
+        )
+        set_channel_labels(info, labels or (None,) * n_neurons, "a.u.", "Calcium")
+        self._outlet = lsl.StreamOutlet(info)
+        self._offset = lsl.local_clock()
+
+    def wait_for_consumers(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for an inlet to connect; return whether one did."""
+        return bool(self._outlet.wait_for_consumers(timeout))
+
+    def send(self, chunk: Chunk) -> None:
+        """Push the chunk's frames with their recording times."""
+        if self._t0 is None:
+            self._t0 = float(chunk.t[0])
+        for i in range(chunk.n_frames):
+            self._outlet.push_sample(chunk.data[i], self._offset + float(chunk.t[i]) - self._t0)
+
+    def close(self) -> None:
+        """Drop the outlet."""
+        self._outlet = None
+
+
+def open_frame_publisher(uri: str, wait_subscribers_s: float = 0.0) -> FramePublisher:
+    """A :class:`FramePublisher` for ``zmq+tcp://``, ``zmq+ipc://`` or ``lsl://`` ``uri``."""
+    address = parse_address(uri)
+    if address.kind == "zmq":
+        return ZmqFramePublisher(address, wait_subscribers_s)
+    return LslFramePublisher(address)

@@ -1,0 +1,364 @@
+"""The :class:`Pipeline`: source -> windower/preprocess -> engine -> sinks, and its health.
+
+Backpressure: the pipeline never blocks the producer (sources drop at a bounded queue, and
+those losses show up as ``seq`` gaps) and never grows memory. Every received frame is
+preprocessed (the causal state needs every frame, and it costs microseconds), but when
+several frames are waiting, only the newest window is decoded; the others are counted as
+``skipped``. When the decoder keeps up, every frame gets its prediction once the window has
+filled.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from rtdecode.engines import Engine
+from rtdecode.errors import ModelError
+from rtdecode.log import get_logger
+from rtdecode.preprocess import Preprocessor
+from rtdecode.stream._baseline import BaselineConfig, BaselineTracker
+from rtdecode.stream._latency import LatencyHistogram
+from rtdecode.stream._sink import FrameTiming, Prediction, Sink
+from rtdecode.stream._source import Chunk, Source
+from rtdecode.stream._windower import Windower
+
+__all__ = ["STAGES", "Pipeline"]
+
+_log = get_logger(__name__)
+
+STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport")
+"""Latency stages: received -> preprocessed -> inferred -> published; ``total`` is received ->
+published (the decoder-added latency); ``overhead`` is ``total`` less inference (what the live
+path itself adds); ``transport`` is the producer's send -> received, when the producer stamps
+``sent_ns`` (same machine only)."""
+
+_WINDOW_COUNTERS = ("frames", "missing", "gaps", "restarts", "nan_values")
+
+
+class Pipeline:
+    """Runs one live decoding session.
+
+    Parameters
+    ----------
+    source
+        Where frames come from (started and stopped by :meth:`run`).
+    engine
+        The decoder; its ``window``, ``n_features`` and ``preprocess`` size the ring buffer
+        and the preprocessing.
+    sinks
+        Where predictions go (opened and closed by :meth:`run`).
+    busy_poll
+        Spin on the source instead of sleeping in it: lower latency at low frame rates
+        (no wake-up penalty), at the cost of one busy core.
+    max_frames
+        Stop after this many frames (``None``: until :meth:`stop` or the source ends).
+    max_batch
+        Most frames taken in one go before decoding when behind.
+    frame_interval_s
+        The stream's frame interval, if known; otherwise estimated from the frame times.
+    on_status
+        Called with the pipeline about every ``status_every_s`` seconds, between frames.
+    status_every_s
+        Seconds between ``on_status`` calls.
+    raw_fluorescence
+        The stream carries raw fluorescence: track each neuron's baseline and decode dF/F
+        (with this :class:`BaselineConfig`, or the defaults when True).
+
+    Attributes
+    ----------
+    predictions, skipped, warming, resets
+        Predictions published; frames not decoded because newer ones were waiting; frames
+        received while the window was filling; layout changes (neuron count or labels).
+    latency
+        Per-stage :class:`~rtdecode.stream._latency.LatencyHistogram` (see :data:`STAGES`).
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        engine: Engine,
+        sinks: Sequence[Sink],
+        *,
+        busy_poll: bool = False,
+        max_frames: int | None = None,
+        max_batch: int = 256,
+        frame_interval_s: float | None = None,
+        on_status: Callable[[Pipeline], None] | None = None,
+        status_every_s: float = 1.0,
+        raw_fluorescence: bool | BaselineConfig = False,
+    ) -> None:
+        self.source = source
+        self.engine = engine
+        self.sinks = list(sinks)
+        self.busy_poll = busy_poll
+        self.max_frames = max_frames
+        self.max_batch = max_batch
+        self.frame_interval_s = frame_interval_s
+        self.on_status = on_status
+        self.status_every_s = status_every_s
+        self.baseline_config = (
+            raw_fluorescence
+            if isinstance(raw_fluorescence, BaselineConfig)
+            else BaselineConfig()
+            if raw_fluorescence
+            else None
+        )
+        self.latency = {stage: LatencyHistogram() for stage in STAGES}
+        self.predictions = 0
+        self.skipped = 0
+        self.warming = 0
+        self.resets = 0
+        self.last_state: str | None = None
+        self._stop = threading.Event()
+        self._windower: Windower | None = None
+        self._retired: Counter[str] = Counter()
+        self._labels: tuple[str | None, ...] | None = None
+        self._prepared_interval: float | None = None
+        self._pending = FrameTiming(0, 0.0, -1, 0, 0, -1, -1)
+        self._has_pending = False
+        self._pending_filled = False
+        self._skipped_since = 0
+        self._taken = 0
+        self._prediction = Prediction(0, 0.0, np.zeros(len(engine.states), np.float32), 0, 0)
+        self._started = 0.0
+        self._elapsed = 0.0
+
+    # ------------------------------------------------------------------ control
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish after the frame in hand (thread- and signal-safe)."""
+        self._stop.set()
+
+    @property
+    def frames(self) -> int:
+        """Frames received so far."""
+        return self._counter("frames")
+
+    def _counter(self, name: str) -> int:
+        current = getattr(self._windower, name, 0) if self._windower else 0
+        return self._retired[name] + current
+
+    def run(self) -> dict[str, Any]:
+        """Run until :meth:`stop`, ``max_frames``, or the end of a finite source.
+
+        Returns
+        -------
+        dict
+            The summary (see :meth:`summary`), also handed to every sink's ``close``.
+        """
+        opened: list[Sink] = []
+        try:
+            for sink in self.sinks:
+                sink.open(self.engine.states)
+                opened.append(sink)
+            self.source.start()
+            self._started = time.monotonic()
+            self._loop()
+        finally:
+            self._elapsed = time.monotonic() - self._started if self._started else 0.0
+            self.source.stop()
+            summary = self.summary()
+            for sink in opened:
+                sink.close(summary)
+        return summary
+
+    def _loop(self) -> None:
+        timeout = 0.0 if self.busy_poll else 0.05
+        next_status = time.monotonic() + self.status_every_s
+        while not self._stop.is_set():
+            chunk = self.source.read(timeout)
+            if chunk is not None:
+                self._taken = 0
+                first = self.frames
+                self._ingest(chunk)
+                while self.frames - first < self.max_batch and not self._done():
+                    more = self.source.read(0.0)
+                    if more is None:
+                        break
+                    self._ingest(more)
+                self._decode_pending()
+                if self._done():
+                    break
+            elif self.source.finished:
+                break
+            if self.on_status is not None and time.monotonic() >= next_status:
+                next_status = time.monotonic() + self.status_every_s
+                self.on_status(self)
+
+    def _done(self) -> bool:
+        return self.max_frames is not None and self.frames >= self.max_frames
+
+    # ------------------------------------------------------------------ frames
+    def _ingest(self, chunk: Chunk) -> None:
+        """Preprocess every frame of ``chunk``; the newest stays pending for decoding.
+
+        Every ``max_batch`` frames, the newest is decoded, whatever is still waiting.
+        """
+        windower = self._windower
+        if (
+            windower is None
+            or chunk.n_neurons != windower.n_neurons
+            or (chunk.labels is not None and chunk.labels != self._labels)
+        ):
+            windower = self._new_layout(chunk)
+        sent_ns = -1 if chunk.sent_ns is None else chunk.sent_ns
+        for i in range(chunk.n_frames):
+            if self._done():
+                break
+            t = float(chunk.t[i])
+            windower.push(chunk.data[i], chunk.seq + i, t)
+            preprocessed_ns = time.perf_counter_ns()
+            if self._has_pending:
+                self._retire_pending()
+            pending = self._pending
+            pending.seq = chunk.seq + i
+            pending.t = t
+            pending.sent_ns = sent_ns
+            pending.recv_ns = chunk.recv_ns
+            pending.preprocessed_ns = preprocessed_ns
+            self._has_pending = True
+            self._pending_filled = windower.filled
+            self._taken += 1
+            if self._taken >= self.max_batch:
+                self._decode_pending()
+                self._taken = 0
+
+    def _retire_pending(self) -> None:
+        """Record the pending frame as not decoded (window filling, or a newer frame waits)."""
+        pending = self._pending
+        pending.inferred_ns = pending.published_ns = -1
+        if self._pending_filled:
+            self.skipped += 1
+            self._skipped_since += 1
+        else:
+            self.warming += 1
+        for sink in self.sinks:
+            sink.record_frame(pending)
+        self._has_pending = False
+
+    def _decode_pending(self) -> None:
+        windower = self._windower
+        if not self._has_pending or windower is None:
+            return
+        if not self._pending_filled:
+            self._retire_pending()
+            return
+        self._prepare_for_interval()
+        pending = self._pending
+        window, valid = windower.window_view()
+        probs = self.engine.infer(window, valid)
+        inferred_ns = time.perf_counter_ns()
+        prediction = self._prediction
+        prediction.seq = pending.seq
+        prediction.t = pending.t
+        prediction.probs = probs
+        prediction.state = int(np.argmax(probs))
+        prediction.recv_ns = pending.recv_ns
+        prediction.skipped = self._skipped_since
+        for sink in self.sinks:
+            sink.publish(prediction)
+        published_ns = time.perf_counter_ns()
+        pending.inferred_ns = inferred_ns
+        pending.published_ns = published_ns
+        self.predictions += 1
+        self._skipped_since = 0
+        self.last_state = self.engine.states[prediction.state]
+        latency = self.latency
+        latency["preprocess"].record(pending.preprocessed_ns - pending.recv_ns)
+        latency["infer"].record(inferred_ns - pending.preprocessed_ns)
+        latency["publish"].record(published_ns - inferred_ns)
+        latency["total"].record(published_ns - pending.recv_ns)
+        latency["overhead"].record(
+            published_ns - inferred_ns + pending.preprocessed_ns - pending.recv_ns
+        )
+        if pending.sent_ns >= 0:
+            latency["transport"].record(pending.recv_ns - pending.sent_ns)
+        for sink in self.sinks:
+            sink.record_frame(pending)
+        self._has_pending = False
+
+    # ------------------------------------------------------------------ layout
+    def _new_layout(self, chunk: Chunk) -> Windower:
+        """Start a fresh window and preprocessing state for a new neuron layout."""
+        old = self._windower
+        if old is not None:
+            if self._has_pending:
+                self._retire_pending()
+            for name in _WINDOW_COUNTERS:
+                self._retired[name] += getattr(old, name)
+            self.resets += 1
+            _log.warning(
+                "stream layout changed from %d to %d neurons%s: window and preprocessing reset",
+                old.n_neurons,
+                chunk.n_neurons,
+                "" if chunk.n_neurons != old.n_neurons else " (new neuron labels)",
+            )
+        preprocessor = Preprocessor(chunk.n_neurons, self.engine.preprocess)
+        if preprocessor.n_features != self.engine.n_features:
+            raise ModelError(
+                f"engine '{self.engine.name}' expects {self.engine.n_features} features per "
+                f"neuron but the preprocessing gives {preprocessor.n_features}; use a model "
+                "trained with this version of rtdecode"
+            )
+        baseline = (
+            None
+            if self.baseline_config is None
+            else BaselineTracker(chunk.n_neurons, self.baseline_config)
+        )
+        self._windower = Windower(self.engine.window, preprocessor, baseline)
+        if chunk.labels is not None:
+            self._labels = chunk.labels
+        elif old is None or chunk.n_neurons != old.n_neurons:
+            self._labels = None
+        self._prepared_interval = None
+        # Prepare and warm the engine now, while no prediction waits on it.
+        self.engine.prepare(chunk.n_neurons, self._labels, self.frame_interval_s)
+        window, valid = self._windower.window_view()
+        for _ in range(3):
+            self.engine.infer(window, valid)
+        gc.collect()
+        gc.freeze()  # long-lived objects out of the collector's way: shorter GC pauses
+        return self._windower
+
+    def _prepare_for_interval(self) -> None:
+        """Re-prepare once with the frame interval measured over the first window."""
+        windower = self._windower
+        if self._prepared_interval is not None or self.frame_interval_s is not None:
+            return
+        assert windower is not None
+        interval = windower.interval_estimate()
+        self._prepared_interval = interval if interval is not None else float("nan")
+        if interval is not None:
+            self.engine.prepare(windower.n_neurons, self._labels, interval)
+
+    # ------------------------------------------------------------------ report
+    def summary(self) -> dict[str, Any]:
+        """Counters and per-stage latency percentiles (microseconds)."""
+        malformed = dict(self.source.malformed)
+        frames = self.frames
+        return {
+            "source": self.source.uri,
+            "engine": self.engine.name,
+            "states": list(self.engine.states),
+            "window": self.engine.window,
+            "frames": frames,
+            "predictions": self.predictions,
+            "skipped": self.skipped,
+            "warming": self.warming,
+            "missing_frames": self._counter("missing"),
+            "gaps": self._counter("gaps"),
+            "restarts": self._counter("restarts"),
+            "resets": self.resets,
+            "nan_values": self._counter("nan_values"),
+            "malformed": malformed,
+            "malformed_total": sum(malformed.values()),
+            "duration_s": round(self._elapsed, 3),
+            "frames_per_s": round(frames / self._elapsed, 2) if self._elapsed > 0 else 0.0,
+            "latency_us": {stage: hist.summary_us() for stage, hist in self.latency.items()},
+        }

@@ -1,0 +1,287 @@
+"""Wire protocol v1: encode and parse frame and prediction messages (ZeroMQ multipart).
+
+Frame: ``[b"frame", header, payload]``; header is UTF-8 JSON
+``{"v": 1, "seq": int, "t": float, "shape": [k, n], "dtype": "<f4"}`` with optional
+``"labels"`` (``n`` strings or nulls) and, as compatible extensions, ``"dt"`` (seconds between
+the frames of a multi-frame message; frame ``i`` was taken at ``t + i * dt``, default 0) and
+``"sent_ns"`` (the producer's ``time.perf_counter_ns()`` at send, for latency measurements on
+one machine); the
+payload is the raw C-order little-endian ``(k, n)`` float32 array. Prediction:
+``[b"pred", json]`` with at least ``v, seq, t, state, probs, latency_us``.
+
+Every way a frame message can be wrong has a reason name (:data:`MALFORMED_REASONS`); the
+parser raises :class:`MalformedMessage` carrying it, so a live source can count and survive it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+import numpy as np
+
+__all__ = [
+    "DTYPE",
+    "FRAME_TOPIC",
+    "MALFORMED_REASONS",
+    "MAX_FRAMES_PER_MESSAGE",
+    "MAX_NEURONS",
+    "PRED_TOPIC",
+    "VERSION",
+    "FrameMessage",
+    "MalformedMessage",
+    "encode_frame",
+    "encode_prediction",
+    "parse_frame",
+    "parse_prediction",
+]
+
+VERSION = 1
+FRAME_TOPIC = b"frame"
+PRED_TOPIC = b"pred"
+DTYPE = "<f4"
+MAX_FRAMES_PER_MESSAGE = 4096
+MAX_NEURONS = 65536
+
+MALFORMED_REASONS = (
+    "part_count",  # not exactly three parts
+    "topic",  # first part is not b"frame"
+    "bad_json",  # header is not UTF-8 JSON holding an object
+    "unknown_version",  # "v" missing or not a version this decoder speaks
+    "bad_header",  # seq/t missing or of the wrong type, t not finite
+    "bad_dtype",  # dtype other than "<f4"
+    "bad_shape",  # shape not [k, n] with 1 <= k <= MAX_FRAMES_PER_MESSAGE, 1 <= n <= MAX_NEURONS
+    "size_mismatch",  # payload bytes != k * n * 4
+    "bad_labels",  # labels present but not n strings or nulls
+)
+
+
+class MalformedMessage(ValueError):
+    """A message that does not follow wire protocol v1.
+
+    Parameters
+    ----------
+    reason
+        One of :data:`MALFORMED_REASONS`.
+    detail
+        What exactly was wrong, for the (rate-limited) log.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMessage:
+    """A parsed frame message.
+
+    Attributes
+    ----------
+    seq
+        Sequence number of the first frame; frame ``i`` of the message has ``seq + i``.
+    t
+        Acquisition time of the first frame (seconds).
+    data
+        ``(k, n)`` float32 values (a read-only view of the payload).
+    labels
+        Neuron identities, or ``None`` when the header has none.
+    dt
+        Seconds between the frames of the message (0 when not given).
+    sent_ns
+        Producer's ``perf_counter_ns()`` at send, when given.
+    """
+
+    seq: int
+    t: float
+    dt: float
+    data: np.ndarray
+    labels: tuple[str | None, ...] | None
+    sent_ns: int | None
+
+
+def encode_frame(
+    seq: int,
+    t: float,
+    data: np.ndarray,
+    labels: Sequence[str | None] | None = None,
+    sent_ns: int | None = None,
+    dt: float | None = None,
+) -> list[bytes]:
+    """Build the multipart frame message for ``data`` (``(n,)`` or ``(k, n)`` values).
+
+    Parameters
+    ----------
+    seq
+        Sequence number of the (first) frame.
+    t
+        Acquisition time in seconds.
+    data
+        One frame ``(n,)`` or ``k`` frames ``(k, n)``; converted to little-endian float32.
+    labels
+        Optional neuron identities (``None`` where unknown).
+    sent_ns
+        Optional ``time.perf_counter_ns()`` at send.
+    dt
+        Seconds between the frames of a multi-frame message.
+    """
+    array = np.ascontiguousarray(data, dtype=DTYPE)
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    header: dict[str, Any] = {
+        "v": VERSION,
+        "seq": int(seq),
+        "t": float(t),
+        "shape": [int(array.shape[0]), int(array.shape[1])],
+        "dtype": DTYPE,
+    }
+    if labels is not None:
+        header["labels"] = [None if lab is None else str(lab) for lab in labels]
+    if sent_ns is not None:
+        header["sent_ns"] = int(sent_ns)
+    if dt is not None:
+        header["dt"] = float(dt)
+    return [FRAME_TOPIC, json.dumps(header).encode(), array.tobytes()]
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_frame(parts: Sequence[bytes]) -> FrameMessage:
+    """Parse a multipart frame message.
+
+    Parameters
+    ----------
+    parts
+        The message parts as received.
+
+    Returns
+    -------
+    FrameMessage
+        The frame(s), with ``data`` a zero-copy view of the payload.
+
+    Raises
+    ------
+    MalformedMessage
+        With the reason (one of :data:`MALFORMED_REASONS`) for anything that is not v1.
+    """
+    if len(parts) != 3:
+        raise MalformedMessage("part_count", f"expected 3 parts, got {len(parts)}")
+    topic, raw_header, payload = parts
+    if bytes(topic) != FRAME_TOPIC:
+        raise MalformedMessage("topic", f"expected topic b'frame', got {bytes(topic)[:32]!r}")
+    try:
+        header = json.loads(bytes(raw_header).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MalformedMessage("bad_json", f"header is not UTF-8 JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise MalformedMessage("bad_json", f"header is a JSON {type(header).__name__}, not object")
+    version = header.get("v")
+    if version != VERSION or not _is_int(version):
+        raise MalformedMessage("unknown_version", f"protocol version {version!r}; this speaks 1")
+    seq, t = header.get("seq"), header.get("t")
+    if not _is_int(seq) or not _is_number(t) or not math.isfinite(t):
+        raise MalformedMessage("bad_header", f"need integer seq and finite t, got {seq!r}, {t!r}")
+    sent_ns = header.get("sent_ns")
+    if sent_ns is not None and not _is_int(sent_ns):
+        raise MalformedMessage("bad_header", f"sent_ns must be an integer, got {sent_ns!r}")
+    dt = header.get("dt", 0.0)
+    if not _is_number(dt) or not math.isfinite(dt) or dt < 0:
+        raise MalformedMessage("bad_header", f"dt must be a finite number >= 0, got {dt!r}")
+    dtype = header.get("dtype")
+    if dtype != DTYPE:
+        raise MalformedMessage("bad_dtype", f"dtype {dtype!r}; v1 carries '<f4' only")
+    shape = header.get("shape")
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 2
+        or not all(_is_int(s) for s in shape)
+        or not 1 <= shape[0] <= MAX_FRAMES_PER_MESSAGE
+        or not 1 <= shape[1] <= MAX_NEURONS
+    ):
+        raise MalformedMessage(
+            "bad_shape",
+            f"shape {shape!r}; need [k, n] with 1 <= k <= {MAX_FRAMES_PER_MESSAGE}, "
+            f"1 <= n <= {MAX_NEURONS}",
+        )
+    k, n = shape
+    if len(payload) != k * n * 4:
+        raise MalformedMessage(
+            "size_mismatch", f"payload is {len(payload)} bytes; shape {shape} needs {k * n * 4}"
+        )
+    labels = header.get("labels")
+    if labels is not None:
+        if not isinstance(labels, list) or len(labels) != n:
+            raise MalformedMessage("bad_labels", f"labels must be a list of {n} entries")
+        if not all(lab is None or isinstance(lab, str) for lab in labels):
+            raise MalformedMessage("bad_labels", "labels must be strings or null")
+        labels = tuple(lab if lab else None for lab in labels)
+    data = np.frombuffer(payload, dtype=DTYPE).reshape(k, n)
+    return FrameMessage(
+        seq=seq, t=float(t), dt=float(dt), data=data, labels=labels, sent_ns=sent_ns
+    )
+
+
+def encode_prediction(
+    seq: int,
+    t: float,
+    states: Sequence[str],
+    probs: np.ndarray,
+    latency_us: float,
+    extra: Mapping[str, Any] | None = None,
+) -> list[bytes]:
+    """Build the multipart prediction message.
+
+    Parameters
+    ----------
+    seq, t
+        Sequence number and acquisition time of the frame the prediction is for.
+    states
+        State names, in the order of ``probs``.
+    probs
+        Probability per state.
+    latency_us
+        Frame received to prediction sent in this process, microseconds.
+    extra
+        More keys (the protocol allows them), for example ``{"skipped": 0}``.
+    """
+    best = int(np.argmax(probs))
+    body: dict[str, Any] = {
+        "v": VERSION,
+        "seq": int(seq),
+        "t": float(t),
+        "state": states[best],
+        "probs": {name: float(p) for name, p in zip(states, probs, strict=True)},
+        "latency_us": round(float(latency_us), 1),
+    }
+    if extra:
+        body.update(extra)
+    return [PRED_TOPIC, json.dumps(body).encode()]
+
+
+def parse_prediction(parts: Sequence[bytes]) -> dict[str, Any]:
+    """Parse a prediction message into its JSON object.
+
+    Raises
+    ------
+    MalformedMessage
+        If it is not a v1 prediction.
+    """
+    if len(parts) != 2 or bytes(parts[0]) != PRED_TOPIC:
+        raise MalformedMessage("part_count", "a prediction is [b'pred', json]")
+    try:
+        body = json.loads(bytes(parts[1]).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedMessage("bad_json", f"prediction is not UTF-8 JSON ({exc})") from None
+    if not isinstance(body, dict) or body.get("v") != VERSION:
+        raise MalformedMessage("unknown_version", "prediction is not a v1 JSON object")
+    return body

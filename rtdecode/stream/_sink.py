@@ -1,0 +1,79 @@
+"""The :class:`Sink` interface and the :class:`Prediction` and :class:`FrameTiming` it receives."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FrameTiming", "Prediction", "Sink"]
+
+
+@dataclass(slots=True)
+class Prediction:
+    """The decoder's output for one frame.
+
+    Attributes
+    ----------
+    seq, t
+        Sequence number and acquisition time of the frame decoded.
+    probs
+        ``(len(states),)`` float32 probabilities (owned by the pipeline; copy to keep).
+    state
+        Index of the most probable state.
+    recv_ns
+        ``perf_counter_ns()`` when the frame was received.
+    skipped
+        Frames received since the previous prediction that were not decoded (backpressure).
+    """
+
+    seq: int
+    t: float
+    probs: np.ndarray
+    state: int
+    recv_ns: int
+    skipped: int = 0
+
+
+@dataclass(slots=True)
+class FrameTiming:
+    """Timing of one received frame, all ``time.perf_counter_ns()`` (CLOCK_MONOTONIC).
+
+    ``inferred_ns`` and ``published_ns`` are -1 for frames that were not decoded (window not
+    yet filled, or skipped under backpressure); ``sent_ns`` is -1 when the producer did not say.
+    """
+
+    seq: int
+    t: float
+    sent_ns: int
+    recv_ns: int
+    preprocessed_ns: int
+    inferred_ns: int
+    published_ns: int
+
+
+class Sink(ABC):
+    """Where predictions go.
+
+    Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
+    time-critical call), :meth:`record_frame` per received frame after publishing (off the
+    critical path), :meth:`close` with the run's summary.
+    """
+
+    uri: str
+
+    @abstractmethod
+    def open(self, states: tuple[str, ...]) -> None:
+        """Open the output for predictions over ``states``."""
+
+    @abstractmethod
+    def publish(self, prediction: Prediction) -> None:
+        """Send one prediction now."""
+
+    def record_frame(self, timing: FrameTiming) -> None:  # noqa: B027 - optional hook
+        """Note one frame's timing (only the session file keeps it)."""
+
+    def close(self, summary: dict[str, Any] | None = None) -> None:  # noqa: B027 - optional hook
+        """Flush and close; ``summary`` is the run's end-of-run summary."""

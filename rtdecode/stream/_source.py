@@ -1,0 +1,98 @@
+"""The :class:`Source` interface and the :class:`Chunk` it yields."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Chunk", "Source"]
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """``k`` consecutive frames of one stream, as one source delivered them.
+
+    Attributes
+    ----------
+    data
+        ``(k, n)`` float32 values (NaN/inf allowed: they are data, masked downstream).
+    seq
+        Sequence number of the first frame; frame ``i`` has ``seq + i``.
+    t
+        ``(k,)`` float64 acquisition times in seconds.
+    recv_ns
+        ``time.perf_counter_ns()`` when this process received the chunk.
+    labels
+        Neuron identities (``None`` entries where unknown), or ``None`` for none.
+    sent_ns
+        Producer's ``perf_counter_ns()`` at send, when it said (same machine only).
+    """
+
+    data: np.ndarray
+    seq: int
+    t: np.ndarray
+    recv_ns: int
+    labels: tuple[str | None, ...] | None = None
+    sent_ns: int | None = None
+
+    @property
+    def n_frames(self) -> int:
+        """Frames in the chunk (k)."""
+        return int(self.data.shape[0])
+
+    @property
+    def n_neurons(self) -> int:
+        """Neurons per frame (n)."""
+        return int(self.data.shape[1])
+
+
+class Source(ABC):
+    """A live stream of frames.
+
+    Life cycle: :meth:`start`, then :meth:`read` until done, then :meth:`stop`. Sources never
+    raise on bad input from the wire: they count it in :attr:`malformed` (reason -> count),
+    log it rate-limited, and carry on.
+
+    Attributes
+    ----------
+    uri
+        Where the frames come from, for logs and summaries.
+    malformed
+        Malformed messages seen, by reason.
+    """
+
+    uri: str
+
+    def __init__(self) -> None:
+        self.malformed: Counter[str] = Counter()
+
+    @abstractmethod
+    def start(self) -> None:
+        """Open the connection (may block while resolving a stream)."""
+
+    @abstractmethod
+    def read(self, timeout: float) -> Chunk | None:
+        """Return the next chunk, or ``None`` if none arrived within ``timeout`` seconds.
+
+        ``timeout=0`` polls without waiting. A source may reuse the chunk's arrays on the next
+        call: consume a chunk before reading the next.
+        """
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Close the connection; safe to call twice."""
+
+    @property
+    def finished(self) -> bool:
+        """True once a finite source has delivered everything (live sources: never)."""
+        return False
+
+    def __enter__(self) -> Source:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,160 @@
+"""The :class:`Windower`: a preallocated ring buffer holding the last W preprocessed frames.
+
+Policy (stated once, applied everywhere):
+
+- Every frame goes through the preprocessor into the ring, one row per frame, in order.
+- NaN/inf values are data: the preprocessor carries the neuron's last value forward, marks it
+  invalid in ``valid`` (the engine masks it), and the values are counted.
+- A gap in ``seq`` (frames lost on the way) is filled as if the missing frames had arrived with
+  every value NaN, at evenly spaced times between their neighbours: carried forward and
+  masked. At most ``W`` filler rows are written, since more would only push out the same rows.
+- A ``seq`` that does not increase means the producer restarted: the window and the
+  preprocessing state reset (counted and logged).
+- A change in neuron count needs a new Windower; the pipeline makes one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtdecode.log import get_logger
+from rtdecode.preprocess import Preprocessor
+from rtdecode.stream._baseline import BaselineTracker
+
+__all__ = ["Windower"]
+
+_log = get_logger(__name__)
+
+
+class Windower:
+    """Last-W-frames window over one stream with a fixed neuron count, with no per-frame allocation.
+
+    Each frame's features are written twice, at rows ``i`` and ``i + W`` of a ``2W``-row
+    buffer, so the last ``W`` frames are always one contiguous view (oldest first). Work per
+    frame is O(n * F).
+
+    Parameters
+    ----------
+    window
+        Frames per window (W).
+    preprocessor
+        The stream's :class:`~rtdecode.preprocess.Preprocessor` (its ``n_neurons`` and
+        ``n_features`` size the buffer).
+    baseline
+        For raw fluorescence input: a :class:`BaselineTracker` that turns each frame into
+        dF/F before the preprocessor sees it.
+
+    Attributes
+    ----------
+    frames, missing, gaps, restarts, nan_values
+        Counters: frames pushed, frames lost in ``seq`` gaps, gap events, producer restarts,
+        non-finite values received.
+    """
+
+    def __init__(
+        self, window: int, preprocessor: Preprocessor, baseline: BaselineTracker | None = None
+    ) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1 frame, got {window}")
+        self.window = window
+        self.preprocessor = preprocessor
+        self.baseline = baseline
+        n, f = preprocessor.n_neurons, preprocessor.n_features
+        self.n_neurons = n
+        self._features = np.zeros((2 * window, n, f), dtype=np.float32)
+        self._valid = np.zeros((2 * window, n), dtype=np.bool_)
+        # Views made once, so a frame costs no new array objects.
+        self._rows = [self._features[i] for i in range(2 * window)]
+        self._valid_rows = [self._valid[i] for i in range(2 * window)]
+        self._windows = [self._features[i : i + window] for i in range(window)]
+        self._valid_windows = [self._valid[i : i + window] for i in range(window)]
+        self._missing_frame = np.full(n, np.nan, dtype=np.float32)
+        self._dff = np.zeros(n, dtype=np.float32)
+        self._dff_valid = np.zeros(n, dtype=np.bool_)
+        self._pos = 0
+        self._filled_rows = 0
+        self._last_seq: int | None = None
+        self._last_t = 0.0
+        self._first_t = 0.0
+        self.frames = 0
+        self.missing = 0
+        self.gaps = 0
+        self.restarts = 0
+        self.nan_values = 0
+
+    @property
+    def filled(self) -> bool:
+        """True once W rows have been written since the last reset."""
+        return self._filled_rows >= self.window
+
+    def reset(self) -> None:
+        """Forget the window and the preprocessing state (counters are kept)."""
+        self.preprocessor.reset()
+        if self.baseline is not None:
+            self.baseline.reset()
+        self._pos = 0
+        self._filled_rows = 0
+        self._last_seq = None
+
+    def push(self, frame: np.ndarray, seq: int, t: float) -> None:
+        """Preprocess one ``(n,)`` frame into the ring, applying the gap and restart policy.
+
+        Parameters
+        ----------
+        frame
+            ``(n,)`` float32 values.
+        seq
+            The frame's sequence number.
+        t
+            Its acquisition time in seconds.
+        """
+        last = self._last_seq
+        if last is not None:
+            if seq <= last:
+                self.restarts += 1
+                _log.warning(
+                    "seq went from %d to %d: producer restarted; window and preprocessing reset",
+                    last,
+                    seq,
+                )
+                self.reset()
+            elif seq > last + 1:
+                self._fill_gap(seq - last - 1, t)
+        if self._filled_rows == 0:
+            self._first_t = t
+        self._last_seq = seq
+        self._last_t = t
+        self.frames += 1
+        self.nan_values += self._write(frame, t)
+
+    def _fill_gap(self, lost: int, t: float) -> None:
+        self.missing += lost
+        self.gaps += 1
+        step = (t - self._last_t) / (lost + 1)
+        for j in range(max(0, lost - self.window), lost):
+            self._write(self._missing_frame, self._last_t + (j + 1) * step)
+
+    def _write(self, frame: np.ndarray, t: float) -> int:
+        pos, w = self._pos, self.window
+        if self.baseline is not None:
+            self.baseline.update(frame, t, self._dff, self._dff_valid)
+            frame = self._dff
+        bad = self.preprocessor.update(frame, t, self._rows[pos], self._valid_rows[pos])
+        np.copyto(self._rows[pos + w], self._rows[pos])
+        np.copyto(self._valid_rows[pos + w], self._valid_rows[pos])
+        self._pos = pos + 1 if pos + 1 < w else 0
+        self._filled_rows += 1
+        return bad
+
+    def interval_estimate(self) -> float | None:
+        """Mean seconds between frames since the last reset (``None`` until it is known)."""
+        if self._filled_rows < 2 or not self._last_t > self._first_t:
+            return None
+        return (self._last_t - self._first_t) / (self._filled_rows - 1)
+
+    def window_view(self) -> tuple[np.ndarray, np.ndarray]:
+        """The last W frames: ``(W, n, F)`` float32 features and ``(W, n)`` validity, oldest first.
+
+        Views into the ring: valid until the next :meth:`push`.
+        """
+        return self._windows[self._pos], self._valid_windows[self._pos]

@@ -1,0 +1,73 @@
+"""ZeroMQ PUB sink: prediction messages of wire protocol v1 (binds by default)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import zmq
+
+from rtdecode.errors import SourceError
+from rtdecode.stream._address import Address
+from rtdecode.stream._protocol import encode_prediction
+from rtdecode.stream._sink import Prediction, Sink
+
+__all__ = ["ZmqSink"]
+
+
+class ZmqSink(Sink):
+    """Publish ``[b"pred", json]`` messages on a PUB socket.
+
+    Parameters
+    ----------
+    address
+        Parsed ``zmq+tcp://`` or ``zmq+ipc://`` address; binds unless it says ``?connect``.
+    hwm
+        Send high-water mark: a subscriber that falls this far behind loses predictions
+        instead of slowing the decoder.
+    """
+
+    def __init__(self, address: Address, hwm: int = 1000) -> None:
+        self.uri = address.uri
+        self._address = address
+        self._hwm = hwm
+        self._socket: zmq.Socket[bytes] | None = None
+        self._states: tuple[str, ...] = ()
+
+    def open(self, states: tuple[str, ...]) -> None:
+        """Bind (or connect) the PUB socket."""
+        socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
+        socket.setsockopt(zmq.SNDHWM, self._hwm)
+        socket.setsockopt(zmq.LINGER, 500)
+        try:
+            if self._address.zmq_bind(default=True):
+                socket.bind(self._address.target)
+            else:
+                socket.connect(self._address.target)
+        except zmq.ZMQError as exc:
+            socket.close(linger=0)
+            raise SourceError(
+                f"cannot open sink '{self.uri}' ({exc}); is the port in use by another program?"
+            ) from exc
+        self._socket = socket
+        self._states = states
+
+    def publish(self, prediction: Prediction) -> None:
+        """Send one prediction (never blocks: PUB drops for subscribers that lag)."""
+        assert self._socket is not None, "open() the sink first"
+        latency_us = (time.perf_counter_ns() - prediction.recv_ns) / 1e3
+        message = encode_prediction(
+            prediction.seq,
+            prediction.t,
+            self._states,
+            prediction.probs,
+            latency_us,
+            {"skipped": prediction.skipped} if prediction.skipped else None,
+        )
+        self._socket.send_multipart(message, zmq.NOBLOCK)
+
+    def close(self, summary: dict[str, Any] | None = None) -> None:
+        """Close the socket (waits up to 0.5 s for queued predictions to leave)."""
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None

@@ -1,0 +1,73 @@
+"""`rtdecode bench` end to end: a short run writes the documented JSON and a PNG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rtdecode.bench import ENV_KEYS, SCHEMA, STAGES
+from rtdecode.bench._decoder import run_command_options
+from rtdecode.cli import cli
+
+TOP_KEYS = {"schema", "command", "settings", "environment", "hops", "engines", "missing"}
+STATS_KEYS = {"count", "p50", "p90", "p99", "p99_9", "max", "mean", "jitter"}
+
+
+@pytest.mark.slow
+def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
+    out_json, out_png = tmp_path / "out.json", tmp_path / "out.png"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "bench", "--engine", "torch", "--rate", "200", "--seconds", "0.5", "--min-frames", "50",
+            "--no-ceiling", "--json", str(out_json), "--plot", str(out_png),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out_json.read_text())
+    assert set(doc) == TOP_KEYS and doc["schema"] == SCHEMA
+    assert tuple(doc["environment"]) == ENV_KEYS
+    assert doc["settings"]["rates_hz"] == [200.0] and doc["settings"]["engines"] == ["torch"]
+    (hop,) = doc["hops"]
+    assert hop["neurons"] == 150 and hop["frames_sent"] == 100
+    assert set(hop["latency_us"]) == STATS_KEYS and hop["received"] == 100
+    assert "bare hop" in result.output and "p99.9" in result.output
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if run_command_options() is None:
+        assert doc["engines"] == [] and "not available" in doc["missing"][0]
+        return
+    (engine,) = doc["engines"]
+    assert engine["error"] is None, engine["error"]
+    (rate,) = engine["rates"]
+    assert rate["frames_sent"] == 100 and rate["predictions"] + rate["dropped"] == 100
+    assert set(rate["end_to_end_us"]) == STATS_KEYS
+    assert set(rate["stages_us"]) == {*STAGES, "decoder"}
+    assert rate["overhead_ratio"]["p50"] > 0
+    assert engine["peak_rss_mib"] > 0 and engine["decoder_summary"]
+
+
+def test_bench_rejects_bad_options_with_a_message() -> None:
+    result = CliRunner().invoke(cli, ["bench", "--rate", "0"])
+    assert result.exit_code != 0 and "--rate" in result.output
+    result = CliRunner().invoke(cli, ["bench", "--decoder-env", "OMP_NUM_THREADS"])
+    assert result.exit_code != 0 and "NAME=VALUE" in result.output
+
+
+def test_every_scenario_in_bench_is_a_valid_bench_command_line() -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "scenarios.py"
+    spec = importlib.util.spec_from_file_location("bench_scenarios", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert {"default", "microscope", "microscope-busy-poll", "high-rate", "neurons"} <= set(
+        module.SCENARIOS
+    )
+    command = cli.commands["bench"]
+    for name, (_, options) in module.SCENARIOS.items():
+        context = command.make_context(f"bench {name}", list(options))
+        assert context.params["engines"], name
