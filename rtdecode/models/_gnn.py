@@ -118,18 +118,25 @@ class RelationalGNN(nn.Module):
         h = self.encode(inputs)
         if self.label_embedding is not None:
             h = h + self.label_embedding(label_ids)
-        corr = window_correlation(x[..., 0], valid).unsqueeze(-1)
+        corr = window_correlation(x[..., 0], valid)
+        training = torch.is_grad_enabled()
         for src, dst, wc, upd in zip(
             self.edge_src, self.edge_dst, self.edge_corr, self.update, strict=True
         ):
-            if torch.is_grad_enabled():
-                edges = torch.relu(src(h).unsqueeze(2) + dst(h).unsqueeze(1) + corr * wc)
-            else:  # inference: the same values, built in place in one n x n x edge buffer
-                edges = corr * wc
-                edges += src(h).unsqueeze(2)
-                edges += dst(h).unsqueeze(1)
+            if training:
+                edges = torch.relu(
+                    src(h).unsqueeze(2) + dst(h).unsqueeze(1) + corr.unsqueeze(-1) * wc
+                )
+                message = edges.mean(dim=2)
+            else:
+                # Inference: the same values, channels first (B, E, n, n) so the broadcast adds
+                # run along contiguous rows, built in place in one buffer.
+                edges = corr.unsqueeze(1) * wc.view(1, -1, 1, 1)
+                edges += src(h).transpose(1, 2).unsqueeze(-1)
+                edges += dst(h).transpose(1, 2).unsqueeze(-2)
                 edges.relu_()
-            h = h + upd(torch.cat((h, edges.mean(dim=2)), dim=-1))
+                message = edges.mean(dim=-1).transpose(1, 2)
+            h = h + upd(torch.cat((h, message), dim=-1))
         weights = torch.softmax(self.attention(h).squeeze(-1), dim=-1).unsqueeze(-1)
         role = self.role(h).squeeze(-1)
         # Recent activity projected on the inferred reversal axis: sum_i tanh(role_i) x_i(t).

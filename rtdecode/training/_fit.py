@@ -70,7 +70,7 @@ class TrainConfig:
     neuron_keep: float = 0.7
     label_min_animals: int | None = 2
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
 
 
 def _class_weights(reversal: np.ndarray) -> torch.Tensor:
