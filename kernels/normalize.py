@@ -1,4 +1,9 @@
-"""Causal online normalisation per neuron: running (EWMA) z-score and its time derivative.
+"""Causal online normalisation per neuron: running (EWMA) z-score, its time derivative, and
+a running skewness of the z-score (channel 2, :func:`skew_step`).
+
+The skewness tells what kind of neuron a trace is from its own longer history: a neuron that
+fires in brief bursts (as the reversal interneurons do) is skewed positive, one that is high
+most of the time and dips is skewed negative.
 
 State per neuron: running mean, running variance, number of valid samples seen, last z-score.
 The smoothing factor of a frame is ``max(1 - exp(-dt / tau), 1 / count)``: the first frames
@@ -14,9 +19,18 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["N_FEATURES", "zscore_step", "zscore_step_reference"]
+__all__ = [
+    "N_FEATURES",
+    "SKEW_TAU_FACTOR",
+    "skew_step",
+    "skew_step_reference",
+    "zscore_step",
+    "zscore_step_reference",
+]
 
-N_FEATURES = 2  # channel 0: z-score, channel 1: dz/dt in 1/s
+N_FEATURES = 3  # channel 0: z-score, channel 1: dz/dt in 1/s, channel 2: running skewness
+SKEW_TAU_FACTOR = 2.0  # the skewness averages over this many normalisation time constants
+_Z_CLIP = 10.0
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -116,3 +130,45 @@ def zscore_step_reference(
     out[ok, 1] = dz
     last_z[ok] = z
     return int((~ok).sum())
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def skew_step(
+    dt: float, tau: float, count: np.ndarray, skew: np.ndarray, out: np.ndarray, valid: np.ndarray
+) -> None:
+    """Update the running skewness from this frame's z-scores (call after :func:`zscore_step`).
+
+    Parameters
+    ----------
+    dt
+        Seconds since the previous frame.
+    tau
+        Time constant of the skewness average, in seconds.
+    count
+        ``(n,)`` valid samples per neuron, as advanced by :func:`zscore_step`.
+    skew
+        ``(n,)`` float64 state, updated in place.
+    out
+        ``(n, 3)`` float32: reads channel 0 (z), writes channel 2 (skewness).
+    valid
+        ``(n,)`` bool from :func:`zscore_step`; an invalid neuron keeps its skewness.
+    """
+    decay = 1.0 - math.exp(-dt / tau) if dt > 0.0 else 0.0
+    for i in range(out.shape[0]):
+        if valid[i]:
+            z = min(max(float(out[i, 0]), -_Z_CLIP), _Z_CLIP)
+            alpha = max(decay, 1.0 / count[i])
+            skew[i] += alpha * (z * z * z - skew[i])
+        out[i, 2] = skew[i]
+
+
+def skew_step_reference(
+    dt: float, tau: float, count: np.ndarray, skew: np.ndarray, out: np.ndarray, valid: np.ndarray
+) -> None:
+    """Plain NumPy version of :func:`skew_step` with identical semantics (for tests)."""
+    decay = 1.0 - np.exp(-dt / tau) if dt > 0.0 else 0.0
+    ok = valid.astype(bool)
+    z = np.clip(out[ok, 0].astype(np.float64), -_Z_CLIP, _Z_CLIP)
+    alpha = np.maximum(decay, 1.0 / count[ok])
+    skew[ok] += alpha * (z**3 - skew[ok])
+    out[:, 2] = skew

@@ -6,7 +6,7 @@ import numpy as np
 
 from rtdecode.config import PreprocessConfig
 from rtdecode.errors import ConfigError
-from rtdecode.kernels.normalize import N_FEATURES, zscore_step
+from rtdecode.kernels.normalize import N_FEATURES, SKEW_TAU_FACTOR, skew_step, zscore_step
 
 __all__ = ["N_FEATURES", "Preprocessor", "preprocess_traces"]
 
@@ -23,7 +23,8 @@ class Preprocessor:
 
     Notes
     -----
-    Output channels per neuron: ``[z, dz/dt]`` (see :mod:`rtdecode.kernels.normalize`).
+    Output channels per neuron: ``[z, dz/dt, running skewness of z]`` (see
+    :mod:`rtdecode.kernels.normalize`).
     Non-finite inputs carry the neuron's last z forward and are reported in ``valid``.
     """
 
@@ -38,6 +39,8 @@ class Preprocessor:
         self._var = np.zeros(n_neurons, dtype=np.float64)
         self._count = np.zeros(n_neurons, dtype=np.int64)
         self._last_z = np.zeros(n_neurons, dtype=np.float32)
+        self._skew = np.zeros(n_neurons, dtype=np.float64)
+        self._skew_tau = SKEW_TAU_FACTOR * self.config.tau_s
         self._last_t: float | None = None
         self._min_var = self.config.min_std**2
 
@@ -47,6 +50,7 @@ class Preprocessor:
         self._var.fill(0.0)
         self._count.fill(0)
         self._last_z.fill(0.0)
+        self._skew.fill(0.0)
         self._last_t = None
 
     def update(self, frame: np.ndarray, t: float, out: np.ndarray, valid: np.ndarray) -> int:
@@ -70,7 +74,7 @@ class Preprocessor:
         """
         dt = 0.0 if self._last_t is None else min(t - self._last_t, self.config.max_dt_s)
         self._last_t = t
-        return int(
+        bad = int(
             zscore_step(
                 frame,
                 dt,
@@ -84,6 +88,8 @@ class Preprocessor:
                 valid,
             )
         )
+        skew_step(dt, self._skew_tau, self._count, self._skew, out, valid)
+        return bad
 
 
 def preprocess_traces(

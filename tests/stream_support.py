@@ -12,6 +12,7 @@ import numpy as np
 
 from rtdecode.config import PreprocessConfig
 from rtdecode.engines import Engine
+from rtdecode.preprocess import N_FEATURES
 
 LSL_CFG = Path(tempfile.gettempdir()) / f"rtdecode-tests-lsl-{os.getuid()}.cfg"
 
@@ -22,6 +23,9 @@ def use_local_lsl() -> None:
         "[ports]\nIPv6 = disable\n[lab]\nResolveScope = machine\nKnownPeers = 127.0.0.1\n"
     )
     os.environ["LSLAPICFG"] = str(LSL_CFG)
+
+
+use_local_lsl()  # before any test touches pylsl; subprocesses inherit LSLAPICFG
 
 
 def free_port() -> int:
@@ -40,7 +44,7 @@ class WindowMeanEngine(Engine):
 
     name = "window-mean"
     states = ("forward", "reversal")
-    n_features = 2
+    n_features = N_FEATURES
 
     def __init__(self, window: int = 8, weight: float = 2.0, bias: float = -0.5) -> None:
         self.window = window
@@ -61,7 +65,7 @@ class WindowMeanEngine(Engine):
         )
 
     def infer(self, window: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        assert window.shape == (self.window, self.prepared[-1][0], 2)
+        assert window.shape == (self.window, self.prepared[-1][0], self.n_features)
         count = int(valid.sum())
         mean = float((window[..., 0] * valid).sum() / count) if count else 0.0
         p = 1.0 / (1.0 + np.exp(-(self.weight * mean + self.bias)))

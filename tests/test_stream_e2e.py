@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pytest
 import zmq
-from stream_support import free_port, use_local_lsl
+from stream_support import free_port
 
 from rtdecode.data import bundled_recording
 from rtdecode.engines import load_engine
@@ -155,7 +155,6 @@ LSL_PRODUCER = textwrap.dedent(
 def test_a_plain_lsl_outlet_streams_a_real_recording_into_run(
     short_recording: Path, tmp_path: Path
 ) -> None:
-    use_local_lsl()
     pylsl = pytest.importorskip("pylsl")
     window = load_engine().window
     name = f"rtdecode-e2e-{uuid.uuid4().hex[:8]}"

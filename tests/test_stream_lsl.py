@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from stream_support import WindowMeanEngine, use_local_lsl
+from stream_support import WindowMeanEngine
 
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.stream import (
@@ -21,7 +21,6 @@ from rtdecode.stream import (
     play,
 )
 
-use_local_lsl()
 pylsl = pytest.importorskip("pylsl")
 pytestmark = pytest.mark.lsl
 
@@ -43,7 +42,7 @@ def test_a_real_recording_over_lsl_gives_one_prediction_per_frame(recording: Rec
     pipeline = Pipeline(
         open_source(f"lsl://{name}", resolve_timeout=20),
         engine,
-        [open_sink(f"lsl://{out_name}")],
+        [open_sink(f"lsl://{out_name}", lsl_frame_times=True)],
         max_frames=recording.n_frames,
         max_batch=1,
     )
@@ -66,13 +65,15 @@ def test_a_real_recording_over_lsl_gives_one_prediction_per_frame(recording: Rec
     sender.start()
     sender.join(60)
     decoder.join(60)
-    samples, _ = inlet.pull_chunk(timeout=2.0, max_samples=1000)
+    samples, stamps = inlet.pull_chunk(timeout=2.0, max_samples=1000)
     publisher.close()
     assert result["frames"] == recording.n_frames
     assert result["predictions"] == recording.n_frames - 7 == len(samples)
     assert engine.prepared[-1][1] == recording.labels, "neuron labels come from desc/channels"
     probs = np.asarray(samples)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    frame_stamps = publisher._offset + recording.timestamps[7:] - recording.timestamps[0]
+    np.testing.assert_allclose(stamps, frame_stamps, rtol=0, atol=1e-9)
     interval = engine.prepared[-1][2]
     assert interval == pytest.approx(recording.frame_interval, rel=0.05)
 
@@ -83,3 +84,28 @@ def test_a_missing_lsl_stream_is_a_clear_error() -> None:
     source = open_source("lsl://no-such-stream-here", resolve_timeout=0.5)
     with pytest.raises(SourceError, match="no LSL stream named 'no-such-stream-here'"):
         source.start()
+
+
+@pytest.mark.parametrize("channel_format", ["cf_double64", "cf_int16"])
+def test_any_numeric_lsl_stream_arrives_as_float32_frames(channel_format: str) -> None:
+    name = f"rtdecode-fmt-{uuid.uuid4().hex[:8]}"
+    info = pylsl.StreamInfo(name, "EEG", 3, 100.0, getattr(pylsl, channel_format), name)
+    outlet = pylsl.StreamOutlet(info)
+    source = open_source(f"lsl://{name}", resolve_timeout=20)
+    source.start()
+    try:
+        assert outlet.wait_for_consumers(20)
+        sent = np.array([[1, 2, 3], [4, 5, 6], [-7, 8, 9]])
+        for i, row in enumerate(sent):
+            outlet.push_sample(row.tolist(), 100.0 + 0.5 * i)
+        received, times = [], []
+        while len(received) < len(sent):
+            chunk = source.read(5.0)
+            assert chunk is not None, "samples did not arrive"
+            assert chunk.data.dtype == np.float32 and chunk.labels is None
+            received.extend(chunk.data.copy())
+            times.extend(chunk.t)
+        np.testing.assert_array_equal(np.array(received), sent)
+        np.testing.assert_allclose(np.diff(times), 0.5, atol=1e-6)
+    finally:
+        source.stop()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from stream_support import WindowMeanEngine
+from stream_support import WindowMeanEngine, free_port
 
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
@@ -118,3 +119,24 @@ def test_the_shipped_model_streams_exactly_as_it_decodes_in_batch(tmp_path: Path
     with h5py.File(session) as handle:
         streamed = handle["predictions/probs"][:]
     np.testing.assert_allclose(streamed, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_long_session_keeps_no_memory_per_frame(recording: Recording, tmp_path: Path) -> None:
+    def session(frames: int) -> int:
+        source = ReplaySource(recording, speed=float("inf"), loop=True)
+        sinks = [
+            open_sink(str(tmp_path / f"s{frames}.h5")),
+            open_sink(f"zmq+tcp://127.0.0.1:{free_port()}"),
+        ]
+        pipeline = Pipeline(
+            source, WindowMeanEngine(window=8), sinks, max_batch=1, max_frames=frames
+        )
+        tracemalloc.start()
+        pipeline.run()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return peak
+
+    short, long = session(1_000), session(5_000)
+    print(short, long)
+    assert long - short < 100_000, f"peak traced memory grew {long - short} bytes over 4,000 frames"

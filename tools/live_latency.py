@@ -51,9 +51,9 @@ def _produce(port: int, n: int, rate: float, seconds: float, ready: mp.Event) ->
     period, start = 1.0 / rate, time.perf_counter()
     for seq in range(int(rate * seconds)):
         due = start + seq * period
-        while (now := time.perf_counter()) < due:  # sleep most of the wait, spin the rest
-            if due - now > 0.002:
-                time.sleep(due - now - 0.001)
+        while (now := time.perf_counter()) < due:  # sleep most of the wait, spin the last 0.2 ms
+            if due - now > 0.0003:
+                time.sleep(due - now - 0.0002)
         sock.send_multipart(
             encode_frame(seq, seq * 0.6, frames[seq % len(frames)], sent_ns=time.perf_counter_ns())
         )
@@ -111,7 +111,7 @@ def main() -> None:
     for rate in args.rate:
         summary = measure(rate, args.seconds, args.neurons, args.engine, args.busy_poll)
         results.append(summary)
-        for stage in ("preprocess", "infer", "publish", "total", "transport"):
+        for stage in ("preprocess", "infer", "publish", "total", "overhead", "transport"):
             s = summary["latency_us"][stage]
             if s["count"]:
                 print(

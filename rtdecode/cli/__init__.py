@@ -8,9 +8,11 @@ from rtdecode import __version__
 from rtdecode.cli.bench import bench
 from rtdecode.cli.data import convert, info
 from rtdecode.cli.demo import demo
+from rtdecode.cli.eval import eval_command
 from rtdecode.cli.export import export
 from rtdecode.cli.replay import replay
 from rtdecode.cli.run import run
+from rtdecode.cli.train import train
 from rtdecode.log import configure_logging
 
 __all__ = ["cli", "main"]
@@ -24,7 +26,7 @@ def cli(verbose: int) -> None:
     configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
 
 
-for command in (info, convert, export, demo, run, replay, bench):
+for command in (demo, run, replay, bench, train, eval_command, export, info, convert):
     cli.add_command(command)
 
 

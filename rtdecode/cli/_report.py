@@ -33,6 +33,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         "infer": "inference",
         "publish": "publish",
         "total": "decoder total",
+        "overhead": "total less inference",
         "transport": "producer->received",
     }
     for stage, stats in summary["latency_us"].items():
@@ -48,9 +49,9 @@ def format_summary(summary: dict[str, Any]) -> str:
 def format_status(pipeline: Pipeline, rate: float) -> str:
     """One status line: frames/s, drops, the current state and latency."""
     total = pipeline.latency["total"]
-    p99 = total.percentile(99) / 1e6 if total.count else float("nan")
+    p99 = f"{total.percentile(99) / 1e6:.2f} ms" if total.count else "-"
     return (
         f"{pipeline.frames} frames ({rate:.1f}/s)  drops {pipeline.summary()['missing_frames']}  "
         f"skipped {pipeline.skipped}  malformed {sum(pipeline.source.malformed.values())}  "
-        f"state {pipeline.last_state or '-'}  latency p99 {p99:.2f} ms"
+        f"state {pipeline.last_state or '-'}  latency p99 {p99}"
     )

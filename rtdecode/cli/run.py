@@ -12,9 +12,9 @@ import click
 from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.cli._threads import threads_option
-from rtdecode.engines import load_engine
+from rtdecode.engines import ENGINES, load_engine
 from rtdecode.errors import RtdecodeError
-from rtdecode.stream import Pipeline, open_sink, open_source
+from rtdecode.stream import Pipeline, open_sink, open_source, parse_address
 
 __all__ = ["run"]
 
@@ -49,7 +49,14 @@ class _Console:
     "file). Repeat for several.",
 )
 @click.option("--model", type=click.Path(path_type=Path), help="Model file (default: shipped).")
-@click.option("--engine", "engine_name", default="torch", show_default=True, help="Runtime.")
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(ENGINES),
+    default="torch",
+    show_default=True,
+    help="Inference runtime.",
+)
 @click.option("--max-frames", type=int, help="Stop after this many frames.")
 @click.option("--summary-json", type=click.Path(path_type=Path), help="Write the summary here.")
 @click.option(
@@ -87,12 +94,14 @@ def run(
     values and latency percentiles per stage.
     """
     try:
-        engine = load_engine(model, engine_name)
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
+        stream = open_source(source, resolve_timeout=resolve_timeout)  # bad addresses fail fast
+        lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
+        outputs = [open_sink(uri, attrs, lsl_frame_times=lsl_in) for uri in sinks]
         pipeline = Pipeline(
-            open_source(source, resolve_timeout=resolve_timeout),
-            engine,
-            [open_sink(uri, attrs) for uri in sinks],
+            stream,
+            load_engine(model, engine_name),
+            outputs,
             busy_poll=busy_poll,
             max_frames=max_frames,
             max_batch=1 if decode_every_frame else 256,

@@ -39,6 +39,8 @@ class RelationalGNN(nn.Module):
         Size of the neuron-name vocabulary; 0 for a model that never uses identities.
     n_states
         Output classes.
+    identity_readout
+        With labels: add a linear read-out per neuron name (zero for unlabelled neurons).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class RelationalGNN(nn.Module):
         recent: int = 8,
         n_labels: int = 0,
         n_states: int = 2,
+        identity_readout: bool = True,
     ) -> None:
         super().__init__()
         self.window = window
@@ -62,6 +65,16 @@ class RelationalGNN(nn.Module):
         self.label_embedding = (
             nn.Embedding(n_labels + 1, hidden, padding_idx=0) if n_labels > 0 else None
         )
+        # Per-name linear read-out of a labelled neuron's own inputs (a logistic regression on
+        # identified neurons inside the GNN); unlabelled neurons contribute nothing to it.
+        self.label_readout = (
+            nn.Embedding(n_labels + 1, in_dim * n_states, padding_idx=0)
+            if n_labels > 0 and identity_readout
+            else None
+        )
+        if self.label_readout is not None:
+            nn.init.zeros_(self.label_readout.weight)
+        self.n_states = n_states
         self.edge_src = nn.ModuleList(nn.Linear(hidden, edge_hidden) for _ in range(rounds))
         self.edge_dst = nn.ModuleList(
             nn.Linear(hidden, edge_hidden, bias=False) for _ in range(rounds)
@@ -75,7 +88,9 @@ class RelationalGNN(nn.Module):
         self.attention = nn.Linear(hidden, 1)
         self.role = nn.Linear(hidden, 1)
         self.readout = nn.Sequential(
-            nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_states)
+            nn.Linear(3 * hidden + self.recent * n_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, n_states),
         )
 
     def forward(
@@ -95,10 +110,12 @@ class RelationalGNN(nn.Module):
         Returns
         -------
         logits, role
-            ``(B, n_states)`` state logits and ``(B, n)`` per-neuron role scores (the auxiliary
-            head: how strongly each neuron's activity goes with reversals).
+            ``(B, n_states)`` state logits and ``(B, n)`` per-neuron role scores (how strongly
+            each neuron's activity goes with reversals; trained as an auxiliary target and used
+            by the readout to project the recent activity onto that axis).
         """
-        h = self.encode(node_features(x, valid, self.recent))
+        inputs = node_features(x, valid, self.recent)
+        h = self.encode(inputs)
         if self.label_embedding is not None:
             h = h + self.label_embedding(label_ids)
         corr = window_correlation(x[..., 0], valid).unsqueeze(-1)
@@ -108,5 +125,17 @@ class RelationalGNN(nn.Module):
             edges = torch.relu(src(h).unsqueeze(2) + dst(h).unsqueeze(1) + corr * wc)
             h = h + upd(torch.cat((h, edges.mean(dim=2)), dim=-1))
         weights = torch.softmax(self.attention(h).squeeze(-1), dim=-1).unsqueeze(-1)
-        pooled = torch.cat(((weights * h).sum(dim=1), h.mean(dim=1), h.amax(dim=1)), dim=-1)
-        return self.readout(pooled), self.role(h).squeeze(-1)
+        role = self.role(h).squeeze(-1)
+        # Recent activity projected on the inferred reversal axis: sum_i tanh(role_i) x_i(t).
+        recent = (x[:, -self.recent :] * valid[:, -self.recent :].unsqueeze(-1)).transpose(2, 3)
+        projected = (recent @ torch.tanh(role)[:, None, :, None]).flatten(1)
+        projected = projected / (x.shape[2] ** 0.5)
+        pooled = torch.cat(
+            ((weights * h).sum(dim=1), h.mean(dim=1), h.amax(dim=1), projected), dim=-1
+        )
+        logits = self.readout(pooled)
+        if self.label_readout is not None:
+            b, n, d = inputs.shape
+            per_name = self.label_readout(label_ids).reshape(b, n, self.n_states, d)
+            logits = logits + (per_name * inputs.unsqueeze(2)).sum(dim=(1, 3))
+        return logits, role

@@ -8,11 +8,18 @@ from typing import Any
 from torch import nn
 
 from rtdecode.errors import ModelError
+from rtdecode.models._baselines import DeepSets, IdentifiedGRU, IdentifiedLinear, IdentifiedMLP
 from rtdecode.models._gnn import RelationalGNN
 
 __all__ = ["ARCHITECTURES", "build_network"]
 
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"relational_gnn": RelationalGNN}
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "relational_gnn": RelationalGNN,
+    "identified_linear": IdentifiedLinear,
+    "identified_mlp": IdentifiedMLP,
+    "identified_gru": IdentifiedGRU,
+    "deepsets": DeepSets,
+}
 
 
 def build_network(architecture: str, hyperparameters: dict[str, Any]) -> nn.Module:

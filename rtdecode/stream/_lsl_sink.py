@@ -18,17 +18,21 @@ class LslSink(Sink):
     ----------
     address
         Parsed ``lsl://NAME`` address: the outlet's stream name.
+    frame_times
+        Stamp each prediction with its frame's time (right when the frames came from LSL, so
+        their times are on LSL's clock: recorders then line predictions up with frames).
+        Otherwise samples carry LSL's ``local_clock()`` at publish.
 
     Notes
     -----
     Stream type ``"BehaviorState"``; ``desc/channels`` labels each channel with its state's
-    name (unit ``"probability"``), so LSL viewers and LabRecorder show what it is. Sample time
-    stamps are LSL's ``local_clock()`` at publish, the LSL convention.
+    name (unit ``"probability"``), so LSL viewers and LabRecorder show what it is.
     """
 
-    def __init__(self, address: Address) -> None:
+    def __init__(self, address: Address, frame_times: bool = False) -> None:
         self.uri = address.uri
         self._name = address.target
+        self._frame_times = frame_times
         self._outlet: Any = None
 
     def open(self, states: tuple[str, ...]) -> None:
@@ -48,7 +52,7 @@ class LslSink(Sink):
 
     def publish(self, prediction: Prediction) -> None:
         """Push one sample."""
-        self._outlet.push_sample(prediction.probs)
+        self._outlet.push_sample(prediction.probs, prediction.t if self._frame_times else 0.0)
 
     def close(self, summary: dict[str, Any] | None = None) -> None:
         """Drop the outlet."""

@@ -32,7 +32,7 @@ def open_source(uri: str, resolve_timeout: float = 10.0) -> Source:
     raise SourceError(f"'{uri}' cannot be a source; use zmq+tcp://, zmq+ipc:// or lsl://")
 
 
-def open_sink(uri: str, attrs: dict[str, str] | None = None) -> Sink:
+def open_sink(uri: str, attrs: dict[str, str] | None = None, lsl_frame_times: bool = False) -> Sink:
     """The :class:`Sink` for ``zmq+tcp://``, ``zmq+ipc://``, ``lsl://NAME`` or ``FILE.h5``.
 
     Parameters
@@ -41,6 +41,8 @@ def open_sink(uri: str, attrs: dict[str, str] | None = None) -> Sink:
         Sink address (ZeroMQ sinks bind unless it ends in ``?connect``).
     attrs
         Attributes for a session file's root (source, model, engine, ...).
+    lsl_frame_times
+        An LSL sink stamps predictions with their frame's time (use when the source is LSL).
     """
     address = parse_address(uri, allow_file=True)
     if address.kind == "zmq":
@@ -50,7 +52,7 @@ def open_sink(uri: str, attrs: dict[str, str] | None = None) -> Sink:
     if address.kind == "lsl":
         from rtdecode.stream._lsl_sink import LslSink
 
-        return LslSink(address)
+        return LslSink(address, frame_times=lsl_frame_times)
     from rtdecode.stream._session_file import SessionFile
 
     return SessionFile(address.target, attrs)

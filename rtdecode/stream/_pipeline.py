@@ -33,10 +33,11 @@ __all__ = ["STAGES", "Pipeline"]
 
 _log = get_logger(__name__)
 
-STAGES = ("preprocess", "infer", "publish", "total", "transport")
+STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport")
 """Latency stages: received -> preprocessed -> inferred -> published; ``total`` is received ->
-published (the decoder-added latency); ``transport`` is the producer's send -> received, when
-the producer stamps ``sent_ns`` (same machine only)."""
+published (the decoder-added latency); ``overhead`` is ``total`` less inference (what the live
+path itself adds); ``transport`` is the producer's send -> received, when the producer stamps
+``sent_ns`` (same machine only)."""
 
 _WINDOW_COUNTERS = ("frames", "missing", "gaps", "restarts", "nan_values")
 
@@ -172,20 +173,19 @@ class Pipeline:
         next_status = time.monotonic() + self.status_every_s
         while not self._stop.is_set():
             chunk = self.source.read(timeout)
-            if chunk is None:
-                if self.source.finished:
+            if chunk is not None:
+                self._taken = 0
+                first = self.frames
+                self._ingest(chunk)
+                while self.frames - first < self.max_batch and not self._done():
+                    more = self.source.read(0.0)
+                    if more is None:
+                        break
+                    self._ingest(more)
+                self._decode_pending()
+                if self._done():
                     break
-                continue
-            self._taken = 0
-            first = self.frames
-            self._ingest(chunk)
-            while self.frames - first < self.max_batch and not self._done():
-                more = self.source.read(0.0)
-                if more is None:
-                    break
-                self._ingest(more)
-            self._decode_pending()
-            if self._done():
+            elif self.source.finished:
                 break
             if self.on_status is not None and time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.status_every_s
@@ -274,6 +274,9 @@ class Pipeline:
         latency["infer"].record(inferred_ns - pending.preprocessed_ns)
         latency["publish"].record(published_ns - inferred_ns)
         latency["total"].record(published_ns - pending.recv_ns)
+        latency["overhead"].record(
+            published_ns - inferred_ns + pending.preprocessed_ns - pending.recv_ns
+        )
         if pending.sent_ns >= 0:
             latency["transport"].record(pending.recv_ns - pending.sent_ns)
         for sink in self.sinks:

@@ -13,13 +13,15 @@ processes on one machine)::
     attributes: format ("rtdecode-session"), version (1), states, created (ISO time), and at
         close ``summary`` (the run's summary as JSON)
 
-Rows collect in preallocated blocks and are appended to the file when a block fills, so
-memory stays constant however long the session runs.
+Rows collect in preallocated blocks and are appended to the file when a block fills or every
+``flush_every_s`` seconds (so a crash loses at most that much), between frames; memory stays
+constant however long the session runs.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,12 +82,18 @@ class SessionFile(Sink):
         The ``.h5`` file to create (an existing file is replaced).
     attrs
         More attributes for the file root (source, model, engine, ...).
+    flush_every_s
+        Longest time rows wait in memory before they are written to the file.
     """
 
-    def __init__(self, path: Path | str, attrs: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, path: Path | str, attrs: dict[str, str] | None = None, flush_every_s: float = 5.0
+    ) -> None:
         self.path = Path(path)
         self.uri = str(path)
         self._attrs = attrs or {}
+        self._flush_every = flush_every_s
+        self._next_flush = 0.0
         self._file: h5py.File | None = None
         self._frames: _Table | None = None
         self._preds: _Table | None = None
@@ -125,6 +133,7 @@ class SessionFile(Sink):
             },
         )
         self._file = handle
+        self._next_flush = time.monotonic() + self._flush_every
 
     def publish(self, prediction: Prediction) -> None:
         """Hold the prediction until :meth:`record_frame` brings its frame's timing."""
@@ -148,6 +157,12 @@ class SessionFile(Sink):
             block["latency_us"][i] = (timing.published_ns - timing.recv_ns) / 1e3
             preds.row_done()
             self._pending = None
+        if time.monotonic() >= self._next_flush:
+            self._next_flush = time.monotonic() + self._flush_every
+            frames.flush()
+            preds.flush()
+            assert self._file is not None
+            self._file.flush()
 
     def close(self, summary: dict[str, Any] | None = None) -> None:
         """Write what is left and the summary, and close the file."""

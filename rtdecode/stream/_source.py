@@ -77,7 +77,8 @@ class Source(ABC):
     def read(self, timeout: float) -> Chunk | None:
         """Return the next chunk, or ``None`` if none arrived within ``timeout`` seconds.
 
-        ``timeout=0`` polls without waiting.
+        ``timeout=0`` polls without waiting. A source may reuse the chunk's arrays on the next
+        call: consume a chunk before reading the next.
         """
 
     @abstractmethod

@@ -47,6 +47,9 @@ class TrainConfig:
         Weight of the per-neuron role loss.
     neuron_keep
         Smallest fraction of neurons kept when a batch is subsampled (augmentation).
+    label_min_animals
+        A name gets an embedding when it occurs in this many training animals (``None``: in
+        all of them, as the identified-neuron baselines need).
     seed
         Seed of every random draw.
     threads
@@ -65,6 +68,7 @@ class TrainConfig:
     label_dropout: float = 0.5
     aux_weight: float = 1.0
     neuron_keep: float = 0.7
+    label_min_animals: int | None = 2
     seed: int = 0
     threads: int = 2
 
@@ -79,6 +83,7 @@ def train_model(
     config: TrainConfig,
     preprocess: PreprocessConfig,
     metadata: dict[str, Any] | None = None,
+    device: str = "cpu",
 ) -> ModelFile:
     """Train a network on recordings with behaviour and return it as a model file.
 
@@ -92,6 +97,9 @@ def train_model(
         The preprocessing ``data`` was prepared with (stored in the model file).
     metadata
         Extra values for the model file's ``training`` record.
+    device
+        Where to train (``"cpu"``, or ``"cuda"`` on a machine with a GPU); the model file
+        always holds CPU weights.
     """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -100,20 +108,22 @@ def train_model(
     interval = float(np.median([d.frame_interval for d in data]))
     window = stream_window(config.model_window, interval)
     vocab = (
-        LabelVocabulary.from_recordings(d.labels for d in data)
+        LabelVocabulary.from_recordings(
+            (d.labels for d in data), config.label_min_animals or len(data)
+        )
         if config.use_labels
         else LabelVocabulary(())
     )
     hyper = dict(config.hyperparameters)
     hyper.update(window=config.model_window, n_features=data[0].features.shape[2])
     hyper["n_labels"] = len(vocab)
-    net = build_network(config.architecture, hyper)
+    net = build_network(config.architecture, hyper).to(device)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=1e-4)
     steps_per_epoch = max(1, sum(d.n_frames for d in data) // (4 * config.batch))
     total = max(1, steps_per_epoch * config.epochs)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=total)
     ids = [vocab.encode(d.labels, d.features.shape[1]) for d in data]
-    weights = [_class_weights(d.reversal) for d in data if d.reversal is not None]
+    weights = [_class_weights(d.reversal).to(device) for d in data if d.reversal is not None]
     started = time.perf_counter()
     net.train()
     for epoch in range(config.epochs):
@@ -130,7 +140,7 @@ def train_model(
             label_ids = np.broadcast_to(ids[k][neurons], (config.batch, keep)).copy()
             if rng.random() < config.label_dropout:
                 label_ids[:] = 0
-            else:
+            elif config.label_dropout > 0:
                 label_ids[rng.random(label_ids.shape) < 0.2] = 0
             target = torch.from_numpy(d.reversal[ends].astype(np.int64))
             logits, role = net(
@@ -138,7 +148,7 @@ def train_model(
             )
             loss = nn.functional.cross_entropy(logits, target, weight=weights[k])
             if config.aux_weight > 0:
-                role_target = torch.from_numpy(2.0 * d.role[neurons]).expand_as(role)
+                role_target = torch.from_numpy(2.0 * d.role[neurons]).to(device).expand_as(role)
                 loss = loss + config.aux_weight * nn.functional.mse_loss(role, role_target)
             optimiser.zero_grad()
             loss.backward()
@@ -147,7 +157,7 @@ def train_model(
             scheduler.step()
             losses.append(float(loss.detach()))
         _log.info("epoch %d/%d loss %.4f", epoch + 1, config.epochs, float(np.mean(losses)))
-    net.eval()
+    net.eval().cpu()
     torch.set_num_threads(previous_threads)
     training = {
         "config": {k: v for k, v in asdict(config).items() if k != "hyperparameters"},

@@ -64,7 +64,7 @@ def onset_lag(
     truth = np.asarray(truth, bool)
     predicted = np.asarray(predicted, bool)
     onsets = np.flatnonzero(truth[1:] & ~truth[:-1]) + 1
-    horizon = max(1, round(max_lag_s / frame_interval))
+    horizon = int(max_lag_s / frame_interval + 1e-9)
     lags = []
     for s in onsets:
         hits = np.flatnonzero(predicted[s : s + horizon + 1])

@@ -1,0 +1,111 @@
+"""``rtdecode eval``: a model on every recording in a folder, or the LOWO protocol."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rtdecode.cli.train import recipe_options
+from rtdecode.errors import RtdecodeError
+
+__all__ = ["eval_command"]
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _table(report: dict[str, Any]) -> str:
+    keys = ("frames", "balanced_accuracy", "auroc", "f1", "onset_lag_s", "onsets_detected")
+    lines = [f"{'recording':<16}" + "".join(f"{k[:14]:>16}" for k in keys)]
+    for entry in report["recordings"]:
+        lines.append(f"{entry['id']:<16}" + "".join(f"{_fmt(entry.get(k)):>16}" for k in keys))
+    lines.append(
+        f"{'mean':<16}{'':>16}" + "".join(f"{_fmt(report.get('mean_' + k)):>16}" for k in keys[1:])
+    )
+    return "\n".join(lines)
+
+
+@click.command("eval")
+@click.option(
+    "--data", type=click.Path(path_type=Path), required=True, help="Folder of recordings."
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model file to evaluate as is (default: the shipped model). Not with --protocol.",
+)
+@click.option(
+    "--protocol",
+    type=click.Choice(["lowo"]),
+    default=None,
+    help="lowo: leave one animal out, training the --recipe on the others for each.",
+)
+@click.option("--no-labels", is_flag=True, help="Ignore neuron identities in DATA.")
+@click.option(
+    "--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the report."
+)
+@recipe_options
+def eval_command(
+    data: Path,
+    model: Path | None,
+    protocol: str | None,
+    no_labels: bool,
+    json_out: Path | None,
+    recipe: str,
+    epochs: int | None,
+    seed: int | None,
+) -> None:
+    """Measure a decoder per recording: balanced accuracy, AUROC, F1, reversal-onset lag."""
+    from rtdecode.models import load_model_file
+    from rtdecode.training._evaluate import evaluate_model, lowo, summarise
+    from rtdecode.training._load import prepare_folder
+    from rtdecode.training._presets import preset
+
+    try:
+        if protocol == "lowo":
+            if model is not None:
+                raise click.UsageError("--model and --protocol lowo exclude each other")
+            overrides = {k: v for k, v in (("epochs", epochs), ("seed", seed)) if v is not None}
+            config = preset(recipe, **overrides)
+            if no_labels and config.use_labels:
+                config = preset(recipe, use_labels=False, **overrides)
+            from rtdecode.config import PreprocessConfig
+
+            preprocess = PreprocessConfig()
+            prepared = prepare_folder(data, preprocess, need_behaviour=True)
+            click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals")
+            report = lowo(prepared, config, preprocess, progress=click.echo)
+            report["recipe_name"] = recipe
+        else:
+            loaded = load_model_file(model)
+            prepared = prepare_folder(data, loaded.preprocess, need_behaviour=False)
+            entries = evaluate_model(loaded, prepared, use_labels=not no_labels)
+            report = summarise(
+                entries, protocol="model", model=str(model or "default"), labels=not no_labels
+            )
+    except RtdecodeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(_table(report))
+    if "without_labels" in report:
+        click.echo("without identities:")
+        click.echo(_table(report["without_labels"]))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2, default=_jsonable))
+        click.echo(f"wrote {json_out}")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, tuple | set):
+        return list(value)
+    return str(value)

@@ -1,0 +1,158 @@
+"""Evaluation: a model run causally over whole recordings, per-animal metrics, and LOWO."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rtdecode.config import PreprocessConfig
+from rtdecode.log import get_logger
+from rtdecode.models import ModelFile
+from rtdecode.training._dataset import Prepared
+from rtdecode.training._fit import TrainConfig, predict_recording, train_model
+from rtdecode.training._metrics import auroc, balanced_accuracy, f1_score, onset_lag
+
+__all__ = [
+    "LOWO_FIRST_FRAME",
+    "evaluate_model",
+    "lowo",
+    "lowo_fold",
+    "lowo_report",
+    "recording_metrics",
+    "summarise",
+]
+
+_log = get_logger(__name__)
+THRESHOLD = 0.5
+# LOWO scores frames from here on (76 s at 0.6 s/frame), the same frames for every model whose
+# engine window is at most this long, and after the 60 s running normalisation has settled.
+LOWO_FIRST_FRAME = 127
+
+
+def recording_metrics(prepared: Prepared, frames: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """Metrics of one recording's decoded frames (only counts without behaviour)."""
+    entry: dict[str, Any] = {
+        "id": prepared.id,
+        "frames": len(frames),
+        "neurons": int(prepared.features.shape[1]),
+        "frame_interval_s": round(prepared.frame_interval, 4),
+        "predicted_reversal_fraction": float((probs >= THRESHOLD).mean()) if len(probs) else None,
+    }
+    if prepared.reversal is None:
+        return entry
+    truth = prepared.reversal[frames]
+    predicted = probs >= THRESHOLD
+    lag, detected, onsets = onset_lag(truth, predicted, prepared.frame_interval)
+    entry.update(
+        reversal_fraction=float(truth.mean()),
+        balanced_accuracy=balanced_accuracy(truth, predicted),
+        auroc=auroc(truth, probs),
+        f1=f1_score(truth, predicted),
+        onset_lag_s=lag,
+        onsets_detected=detected,
+        onsets=onsets,
+    )
+    return entry
+
+
+def _mean(entries: list[dict[str, Any]], key: str) -> float | None:
+    values = [e[key] for e in entries if e.get(key) is not None and math.isfinite(e[key])]
+    return float(np.mean(values)) if values else None
+
+
+def summarise(entries: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """The report: per-recording entries plus their means."""
+    report: dict[str, Any] = {"recordings": entries}
+    for key in ("balanced_accuracy", "auroc", "f1", "onset_lag_s", "onsets_detected"):
+        report[f"mean_{key}"] = _mean(entries, key)
+    report.update(extra)
+    return report
+
+
+def evaluate_model(
+    model: ModelFile, data: list[Prepared], use_labels: bool = True
+) -> list[dict[str, Any]]:
+    """Run ``model`` over every recording (no training) and measure it where behaviour exists."""
+    net = model.build()
+    entries = []
+    for prepared in data:
+        frames, probs = predict_recording(model, net, prepared, use_labels=use_labels)
+        entries.append(recording_metrics(prepared, frames, probs))
+    return entries
+
+
+def lowo_fold(
+    data: list[Prepared],
+    held_out: int,
+    config: TrainConfig,
+    preprocess: PreprocessConfig,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """One LOWO fold: train on every animal but ``data[held_out]``, decode that one.
+
+    Frames from :data:`LOWO_FIRST_FRAME` on are scored, the same frames for every model.
+
+    Returns
+    -------
+    dict
+        ``entry`` (metrics with identities), ``without_labels`` (metrics without, or
+        ``None`` for a model without label embeddings), ``frames`` and ``probs`` /
+        ``probs_without_labels`` (the decoded reversal probabilities).
+    """
+    held = data[held_out]
+    train = [d for i, d in enumerate(data) if i != held_out]
+    model = train_model(train, config, preprocess, {"held_out": held.id}, device=device)
+    net = model.build()
+    result: dict[str, Any] = {"without_labels": None, "probs_without_labels": None}
+    both = bool(model.labels) and config.architecture == "relational_gnn"
+    for use_labels in (True, False) if both else (True,):
+        frames, probs = predict_recording(model, net, held, use_labels=use_labels)
+        keep = frames >= LOWO_FIRST_FRAME
+        frames, probs = frames[keep], probs[keep]
+        key = "" if use_labels else "_without_labels"
+        result["without_labels" if key else "entry"] = recording_metrics(held, frames, probs)
+        result["probs" + key] = probs
+        result["frames"] = frames
+    return result
+
+
+def lowo_report(folds: list[dict[str, Any]], config: TrainConfig, seconds: float) -> dict[str, Any]:
+    """Assemble LOWO folds into the report ``rtdecode eval --json`` writes."""
+    report = summarise(
+        [f["entry"] for f in folds],
+        protocol="lowo",
+        first_frame=LOWO_FIRST_FRAME,
+        recipe=dataclasses.asdict(config),
+        seconds=round(seconds, 1),
+    )
+    unlabelled = [f["without_labels"] for f in folds if f["without_labels"] is not None]
+    if len(unlabelled) == len(folds) and config.architecture == "relational_gnn":
+        report["without_labels"] = summarise(unlabelled)
+    return report
+
+
+def lowo(
+    data: list[Prepared],
+    config: TrainConfig,
+    preprocess: PreprocessConfig,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Leave one animal out: train on the others, decode the whole held-out recording causally.
+
+    When the recipe uses identities the held-out animal is decoded twice, with its labels
+    (``recordings``) and without (``without_labels``).
+    """
+    started = time.perf_counter()
+    folds = []
+    for i, held in enumerate(data):
+        folds.append(lowo_fold(data, i, config, preprocess))
+        message = f"{held.id}: balanced accuracy {folds[-1]['entry']['balanced_accuracy']:.3f}"
+        _log.info(message)
+        if progress is not None:
+            progress(message)
+    return lowo_report(folds, config, time.perf_counter() - started)
