@@ -150,6 +150,7 @@ def engine_result(
         "ceiling_steps": step_results,
         "rss_mib": round(first.rss_bytes / 2**20, 1),
         "rss_growth_mib": round((last.rss_bytes - first.rss_bytes) / 2**20, 2),
+        "rss_slope_mib_per_min": _finite(decoder.rss_slope_mib_per_min() or float("nan")),
         "peak_rss_mib": None if peak is None else round(peak / 2**20, 1),
         "decoder_summary": summary,
         "error": "; ".join(errors) or None,
