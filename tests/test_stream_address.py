@@ -24,6 +24,7 @@ from rtdecode.stream import (
     ("uri", "kind", "target", "bind"),
     [
         ("zmq+tcp://127.0.0.1:5555", "zmq", "tcp://127.0.0.1:5555", None),
+        ("zmq+tcp://:5555", "zmq", "tcp://127.0.0.1:5555", None),
         ("zmq+tcp://*:5555?bind", "zmq", "tcp://*:5555", True),
         ("zmq+tcp://scope.lab:6000?connect", "zmq", "tcp://scope.lab:6000", False),
         ("zmq+ipc:///tmp/scope.ipc", "zmq", "ipc:///tmp/scope.ipc", None),

@@ -57,6 +57,12 @@ class _Console:
     show_default=True,
     help="Inference runtime.",
 )
+@click.option(
+    "--window",
+    type=click.IntRange(min=1),
+    help="Frames of history per neuron (default: the model's); a window shorter than the "
+    "model's time span leaves its oldest time points masked.",
+)
 @click.option("--max-frames", type=int, help="Stop after this many frames.")
 @click.option("--summary-json", type=click.Path(path_type=Path), help="Write the summary here.")
 @click.option(
@@ -78,6 +84,7 @@ def run(
     sinks: tuple[str, ...],
     model: Path | None,
     engine_name: str,
+    window: int | None,
     max_frames: int | None,
     summary_json: Path | None,
     busy_poll: bool,
@@ -98,9 +105,12 @@ def run(
         stream = open_source(source, resolve_timeout=resolve_timeout)  # bad addresses fail fast
         lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
         outputs = [open_sink(uri, attrs, lsl_frame_times=lsl_in) for uri in sinks]
+        engine = load_engine(model, engine_name)
+        if window is not None:
+            engine.window = window  # prepare() sizes the engine's buffers from it
         pipeline = Pipeline(
             stream,
-            load_engine(model, engine_name),
+            engine,
             outputs,
             busy_poll=busy_poll,
             max_frames=max_frames,

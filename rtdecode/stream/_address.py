@@ -66,11 +66,12 @@ def parse_address(uri: str, *, allow_file: bool = False) -> Address:
         )
     bind = True if "bind" in query else False if "connect" in query else None
     if parts.scheme == "zmq+tcp":
-        if not parts.hostname or parts.port is None:
+        if parts.port is None:
             raise SourceError(
                 f"address '{uri}' needs a host and port, e.g. zmq+tcp://127.0.0.1:5555"
             )
-        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        hostname = parts.hostname or "127.0.0.1"  # zmq+tcp://:5555 means this machine only
+        host = f"[{hostname}]" if ":" in hostname else hostname
         return Address("zmq", f"tcp://{host}:{parts.port}", bind, uri)
     if parts.scheme == "zmq+ipc":
         path = parts.netloc + parts.path

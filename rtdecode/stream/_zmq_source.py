@@ -28,6 +28,10 @@ class ZmqSource(Source):
     hwm
         Receive high-water mark in messages: at most this many wait in memory; beyond it
         ZeroMQ drops new frames, which the decoder sees and counts as gaps in ``seq``.
+    max_message_bytes
+        Largest message accepted; ZeroMQ disconnects a peer that sends a larger one (it
+        reconnects, and the lost frames show as a gap). With ``hwm`` it bounds the memory the
+        input queue can take.
 
     Notes
     -----
@@ -35,17 +39,21 @@ class ZmqSource(Source):
     filtered out.
     """
 
-    def __init__(self, address: Address, hwm: int = 1000) -> None:
+    def __init__(
+        self, address: Address, hwm: int = 1000, max_message_bytes: int = 16 * 2**20
+    ) -> None:
         super().__init__()
         self.uri = address.uri
         self._address = address
         self._hwm = hwm
+        self._max_bytes = max_message_bytes
         self._socket: zmq.Socket[bytes] | None = None
 
     def start(self) -> None:
         """Create the SUB socket and connect (or bind) it."""
         socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
         socket.setsockopt(zmq.RCVHWM, self._hwm)
+        socket.setsockopt(zmq.MAXMSGSIZE, self._max_bytes)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.SUBSCRIBE, b"")
         try:
