@@ -108,7 +108,11 @@ def _measure_hops(rig: _Rig, n: int) -> dict[float, Phase]:
         rig.warmup(n, FRAME_TOPIC, f"bare hop n={n}", lambda: False)
         return {
             rate: rig.stream(
-                n, rate, rig.settings.frames_at(rate), FRAME_TOPIC, f"bare hop n={n} {rate:g} Hz"
+                n,
+                rate,
+                rig.settings.hop_frames_at(rate),
+                FRAME_TOPIC,
+                f"bare hop n={n} {rate:g} Hz",
             )
             for rate in rig.settings.rates_hz
         }
