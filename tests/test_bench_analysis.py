@@ -83,6 +83,11 @@ def test_a_ceiling_step_with_drops_is_not_sustained() -> None:
     assert not result["sustained"] and result["dropped_fraction"] == pytest.approx(0.5)
     growing = Phase(0, send, np.arange(1000), send + np.arange(1000) * 100_000)
     assert not step_result(growing, 1000.0)["sustained"]
+    # at 20 Hz, a median moving from 10 to 30 ms is scheduling noise, not a backlog
+    slow = np.arange(100, dtype=np.int64) * 50_000_000
+    jittery = Phase(0, slow, np.arange(100), slow + np.repeat([10, 20, 20, 30], 25) * 1_000_000)
+    result = step_result(jittery, 20.0)
+    assert result["backlog_trend"] == pytest.approx(3.0) and result["sustained"]
 
 
 def _columns() -> dict[str, np.ndarray]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["STAGES", "Phase", "backlog_trend", "stage_latencies"]
+__all__ = ["STAGES", "Phase", "backlog_trend", "quarter_medians", "stage_latencies"]
 
 STAGES: tuple[str, ...] = ("receive", "preprocess", "inference", "publish")
 """Consecutive stages of one frame's trip; their latencies add up to the end-to-end latency.
@@ -98,15 +98,21 @@ def stage_latencies(phase: Phase, timings: dict[str, np.ndarray]) -> dict[str, n
     }
 
 
+def quarter_medians(latencies_ns: np.ndarray) -> tuple[float, float]:
+    """Median latency (ns) of the first and of the last quarter of a phase; NaN under 8 samples."""
+    if latencies_ns.size < 8:
+        return float("nan"), float("nan")
+    quarter = latencies_ns.size // 4
+    return float(np.median(latencies_ns[:quarter])), float(np.median(latencies_ns[-quarter:]))
+
+
 def backlog_trend(latencies_ns: np.ndarray) -> float:
     """Median latency of the last quarter over that of the first quarter (1.0 = steady).
 
     A decoder that keeps up holds this near 1; a backlog that grows through the phase drives it
     up. ``nan`` with fewer than 8 samples.
     """
-    if latencies_ns.size < 8:
+    first, last = quarter_medians(latencies_ns)
+    if np.isnan(first):
         return float("nan")
-    quarter = latencies_ns.size // 4
-    first = float(np.median(latencies_ns[:quarter]))
-    last = float(np.median(latencies_ns[-quarter:]))
     return last / first if first > 0 else float("inf")

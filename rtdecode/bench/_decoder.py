@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 
 from rtdecode.bench._peers import BenchError
@@ -110,6 +112,7 @@ class DecoderProcess:
             env={**os.environ, **(env or {})},
         )
         self._process = psutil.Process(self._popen.pid)
+        self._rss_trace: list[tuple[float, int]] = []
 
     def alive(self) -> bool:
         """Whether the decoder is still running."""
@@ -121,6 +124,26 @@ class DecoderProcess:
             times = self._process.cpu_times()
             rss = int(self._process.memory_info().rss)
         return DecoderUsage(times.user + times.system, rss, _peak_rss(self._popen.pid))
+
+    def trace_rss(self, every_s: float = 1.0) -> None:
+        """Record the resident memory now, unless the last record is under ``every_s`` old."""
+        now = time.monotonic()
+        if self._rss_trace and now - self._rss_trace[-1][0] < every_s:
+            return
+        if self.alive():
+            self._rss_trace.append((now, int(self._process.memory_info().rss)))
+
+    def rss_slope_mib_per_min(self) -> float | None:
+        """Growth of resident memory over the second half of the trace (least squares), MiB/min.
+
+        Start-up allocation settles in the first half; a leak keeps the second half rising.
+        ``None`` with fewer than 10 records.
+        """
+        if len(self._rss_trace) < 10:
+            return None
+        half = np.asarray(self._rss_trace[len(self._rss_trace) // 2 :], dtype=np.float64)
+        slope_bytes_per_s = np.polyfit(half[:, 0], half[:, 1], 1)[0]
+        return float(slope_bytes_per_s * 60 / 2**20)
 
     def log_tail(self, lines: int = 15) -> str:
         """The last lines the decoder printed."""

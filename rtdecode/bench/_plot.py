@@ -26,8 +26,8 @@ def _cdf(ax: Any, samples_ns: np.ndarray, **style: Any) -> None:
 def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
     """Draw the benchmark's figure and save it as a PNG.
 
-    Top row: one panel per neuron count and rate with the end-to-end latency CDF of every engine
-    on a log time axis, the bare ZMQ hop dashed, and the deadline in red. Bottom: the median of
+    Top: one panel per neuron count (rows) and rate (columns) with the end-to-end latency CDF of
+    every engine on a log time axis, the bare ZMQ hop dashed, and the deadline in red. Bottom: the median of
     every stage stacked per engine and rate, labelled with the end-to-end p50 and p99.
     """
     import_optional("matplotlib", "plot", "rtdecode bench --plot")
@@ -36,7 +36,8 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [(h["neurons"], h["rate_hz"]) for h in results["hops"]]
+    neurons = list(dict.fromkeys(h["neurons"] for h in results["hops"]))
+    rates = list(dict.fromkeys(h["rate_hz"] for h in results["hops"]))
     engines = sorted({e["engine"] for e in results["engines"]})
     palette = plt.get_cmap("tab10")
     colours = {engine: palette(i % 10) for i, engine in enumerate(engines)}
@@ -47,32 +48,36 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
         for r in e.get("rates", [])
         if r.get("stages_us")
     ]
-    width = max(6.0, 4.2 * len(panels))
-    figure = plt.figure(figsize=(width, 4.2 + 0.35 * max(len(rows), 2)), layout="constrained")
-    grid = figure.add_gridspec(
-        2, max(len(panels), 1), height_ratios=(3, 0.6 + 0.3 * max(len(rows), 2))
+    n_cols, n_rows = max(len(rates), 1), max(len(neurons), 1)
+    bar_height = 0.6 + 0.3 * max(len(rows), 2)
+    figure = plt.figure(
+        figsize=(max(6.0, 4.6 * n_cols), 3.2 * n_rows + bar_height + 0.6), layout="constrained"
     )
+    grid = figure.add_gridspec(n_rows + 1, n_cols, height_ratios=(*[3.0] * n_rows, bar_height))
     first_ax = None
-    for i, (n, rate) in enumerate(panels):
-        ax = figure.add_subplot(grid[0, i], sharex=first_ax, sharey=first_ax)
-        first_ax = first_ax or ax
-        hop = samples.get(("bare hop", n, rate))
-        if hop is not None and hop.size:
-            _cdf(ax, hop, color="0.4", linestyle="--", label="bare ZMQ hop")
-        for engine in engines:
-            got = samples.get((engine, n, rate))
-            if got is not None and got.size:
-                _cdf(ax, got, color=colours[engine], linewidth=2, label=engine)
-        ax.axvline(deadline_ms, color="red", linewidth=1, label=f"deadline {deadline_ms:g} ms")
-        ax.set_xscale("log")
-        ax.set_ylim(0, 1.005)
-        ax.set_title(f"{n} neurons at {rate:g} Hz")
-        ax.set_xlabel("send -> receive latency (ms, log scale)")
-        ax.grid(True, which="both", alpha=0.3)
-        if i == 0:
-            ax.set_ylabel("fraction of frames")
-            ax.legend(loc="lower right", fontsize=8)
-    ax = figure.add_subplot(grid[1, :])
+    for row, n in enumerate(neurons):
+        for col, rate in enumerate(rates):
+            ax = figure.add_subplot(grid[row, col], sharex=first_ax, sharey=first_ax)
+            first_ax = first_ax or ax
+            hop = samples.get(("bare hop", n, rate))
+            if hop is not None and hop.size:
+                _cdf(ax, hop, color="0.4", linestyle="--", label="bare ZMQ hop")
+            for engine in engines:
+                got = samples.get((engine, n, rate))
+                if got is not None and got.size:
+                    _cdf(ax, got, color=colours[engine], linewidth=2, label=engine)
+            ax.axvline(deadline_ms, color="red", linewidth=1, label=f"deadline {deadline_ms:g} ms")
+            ax.set_xscale("log")
+            ax.set_ylim(0, 1.005)
+            ax.set_title(f"{n} neurons at {rate:g} Hz")
+            ax.grid(True, which="both", alpha=0.3)
+            if row == n_rows - 1:
+                ax.set_xlabel("send -> receive latency (ms, log scale)")
+            if col == 0:
+                ax.set_ylabel("fraction of frames")
+            if row == col == 0:
+                ax.legend(loc="lower right", fontsize=8)
+    ax = figure.add_subplot(grid[n_rows, :])
     if rows:
         labels = [f"{engine} n={n} {r['rate_hz']:g} Hz" for engine, n, r in rows]
         left = np.zeros(len(rows))

@@ -43,6 +43,10 @@ def _engine_row(engine: dict[str, Any], rate: dict[str, Any]) -> str:
     )
 
 
+def _slope(mib_per_min: float | None) -> str:
+    return "" if mib_per_min is None else f" (late slope {mib_per_min:+.2f} MiB/min)"
+
+
 def _ceiling_text(engine: dict[str, Any]) -> str:
     steps = engine.get("ceiling_steps") or []
     if not steps:
@@ -97,7 +101,7 @@ def format_table(results: dict[str, Any]) -> str:
         lines.append(
             f"{name}: {_ceiling_text(engine)}; startup {engine['startup_s']:.1f} s, "
             f"peak RSS {engine.get('peak_rss_mib')} MiB, {engine.get('rss_growth_mib', 0):+.1f} MiB "
-            "while measured"
+            f"while measured{_slope(engine.get('rss_slope_mib_per_min'))}"
         )
         counters = engine.get("decoder_summary") or {}
         if counters:

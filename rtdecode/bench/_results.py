@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rtdecode.bench._analysis import STAGES, Phase, backlog_trend, stage_latencies
+from rtdecode.bench._analysis import STAGES, Phase, backlog_trend, quarter_medians, stage_latencies
 from rtdecode.bench._peers import BenchError
 from rtdecode.bench._session import read_timings
 from rtdecode.bench._settings import BenchSettings
@@ -21,7 +21,9 @@ __all__ = ["attach_overhead", "engine_result", "hop_result", "step_result"]
 SUSTAINED_MAX_DROPPED = 0.01
 """A ceiling step fails when more than this fraction of its frames got no prediction ..."""
 SUSTAINED_MAX_TREND = 2.0
-"""... or when its latency grew by more than this factor from first to last quarter ..."""
+"""... or when its median latency grew from first to last quarter by more than this factor ..."""
+SUSTAINED_MAX_GROWTH_FRAMES = 5
+"""... and by more than this many frame intervals (so scheduling noise at low rates is no backlog) ..."""
 SUSTAINED_MIN_RATE = 0.95
 """... or when the producer reached less than this fraction of the asked rate."""
 
@@ -54,10 +56,14 @@ def step_result(step: Phase, rate_hz: float) -> dict[str, Any]:
     missing = step.sent - latencies.size
     dropped = missing / max(step.sent, 1)
     trend = backlog_trend(latencies)
+    first, last = quarter_medians(latencies)
+    growing = (
+        trend > SUSTAINED_MAX_TREND and last - first > SUSTAINED_MAX_GROWTH_FRAMES * 1e9 / rate_hz
+    )
     achieved = step.achieved_rate_hz()
     sustained = (
         missing <= int(SUSTAINED_MAX_DROPPED * step.sent + 1e-9)
-        and not trend > SUSTAINED_MAX_TREND
+        and not growing
         and achieved >= SUSTAINED_MIN_RATE * rate_hz
     )
     return {
@@ -144,6 +150,7 @@ def engine_result(
         "ceiling_steps": step_results,
         "rss_mib": round(first.rss_bytes / 2**20, 1),
         "rss_growth_mib": round((last.rss_bytes - first.rss_bytes) / 2**20, 2),
+        "rss_slope_mib_per_min": _finite(decoder.rss_slope_mib_per_min() or float("nan")),
         "peak_rss_mib": None if peak is None else round(peak / 2**20, 1),
         "decoder_summary": summary,
         "error": "; ".join(errors) or None,

@@ -42,11 +42,15 @@ class _Rig:
         self.producer.close()
         self.consumer.close()
 
-    def _ticker(self, label: str, expected_s: float) -> Callable[[], None]:
+    def _ticker(
+        self, label: str, expected_s: float, also: Callable[[], None] | None = None
+    ) -> Callable[[], None]:
         start = time.monotonic()
 
         def tick() -> None:
             self.progress(f"{label}: {time.monotonic() - start:5.1f}/{expected_s:.1f} s")
+            if also is not None:
+                also()
 
         return tick
 
@@ -73,11 +77,24 @@ class _Rig:
             )
         self.consumer.request(("collect", topic), 10.0)
 
-    def stream(self, n: int, rate_hz: float, frames: int, topic: bytes, label: str) -> Phase:
-        """Stream one measured phase and collect what came back on ``topic``."""
+    def stream(
+        self,
+        n: int,
+        rate_hz: float,
+        frames: int,
+        topic: bytes,
+        label: str,
+        on_tick: Callable[[], None] | None = None,
+    ) -> Phase:
+        """Stream one measured phase and collect what came back on ``topic``.
+
+        ``on_tick`` is called about five times a second while the phase streams.
+        """
         expected = frames / rate_hz
         first, sent = self.producer.request(
-            ("stream", n, rate_hz, frames), expected * 3 + 30, self._ticker(label, expected)
+            ("stream", n, rate_hz, frames),
+            expected * 3 + 30,
+            self._ticker(label, expected, on_tick),
         )
         time.sleep(self.settings.grace_s)
         seqs, received = self.consumer.request(("collect", topic), 30.0)
@@ -91,7 +108,11 @@ def _measure_hops(rig: _Rig, n: int) -> dict[float, Phase]:
         rig.warmup(n, FRAME_TOPIC, f"bare hop n={n}", lambda: False)
         return {
             rate: rig.stream(
-                n, rate, rig.settings.frames_at(rate), FRAME_TOPIC, f"bare hop n={n} {rate:g} Hz"
+                n,
+                rate,
+                rig.settings.hop_frames_at(rate),
+                FRAME_TOPIC,
+                f"bare hop n={n} {rate:g} Hz",
             )
             for rate in rig.settings.rates_hz
         }
@@ -141,7 +162,9 @@ def _measure_engine(
         first_usage = decoder.usage()
         for rate in s.rates_hz:
             before, wall = decoder.usage(), time.perf_counter()
-            phase = rig.stream(n, rate, s.frames_at(rate), PRED_TOPIC, f"{label} {rate:g} Hz")
+            phase = rig.stream(
+                n, rate, s.frames_at(rate), PRED_TOPIC, f"{label} {rate:g} Hz", decoder.trace_rss
+            )
             after = decoder.usage()
             cpu = 100.0 * (after.cpu_s - before.cpu_s) / (time.perf_counter() - wall)
             phases[rate] = (phase, cpu, (after.rss_bytes - first_usage.rss_bytes) / 2**20)

@@ -54,6 +54,8 @@ class BenchSettings:
         Longest wait for the decoder's first predictions.
     grace_s
         Wait after the last frame of a phase for its predictions to arrive.
+    hop_max_s
+        Longest bare-hop measurement per rate (a 10 minute soak needs no 10 minute hop).
     """
 
     engines: tuple[str, ...] = DEFAULT_ENGINES
@@ -73,6 +75,7 @@ class BenchSettings:
     warmup_predictions: int = 30
     startup_timeout_s: float = 120.0
     grace_s: float = 0.5
+    hop_max_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.engines:
@@ -101,6 +104,10 @@ class BenchSettings:
     def frames_at(self, rate_hz: float) -> int:
         """Frames streamed in the measured phase at ``rate_hz``."""
         return max(round(rate_hz * self.seconds), self.min_frames)
+
+    def hop_frames_at(self, rate_hz: float) -> int:
+        """Frames streamed for the bare hop at ``rate_hz``."""
+        return min(self.frames_at(rate_hz), max(round(rate_hz * self.hop_max_s), self.min_frames))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy of the settings."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from rtdecode._optional import import_optional
 from rtdecode.bench import DEFAULT_ENGINES, BenchSettings, format_table, plot_results, run_bench
 from rtdecode.errors import RtdecodeError
 
@@ -203,6 +204,8 @@ def bench(
     names, skipped = _all_engines() if "all" in engines else (tuple(dict.fromkeys(engines)), [])
     status = _StatusLine()
     try:
+        if plot_path is not None:  # fail before minutes of measuring, not after
+            import_optional("matplotlib", "plot", "rtdecode bench --plot")
         settings = BenchSettings(
             engines=names,
             neurons=tuple(dict.fromkeys(neurons)),
