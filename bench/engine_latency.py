@@ -6,6 +6,9 @@ back. Usage::
 
     python bench/engine_latency.py --engine torch --engine onnx --neurons 150 --neurons 302
     python bench/engine_latency.py --engine cuda --engine cuda-fp16 --engine torch   # on a GPU
+
+``--cpu-time`` times the calling thread's CPU time with one thread per engine instead of wall
+time: robust to other processes on a shared machine.
 """
 
 from __future__ import annotations
@@ -25,32 +28,40 @@ from rtdecode.preprocess import preprocess_traces
 WARMUP = 50
 
 
-def make_engine(name: str) -> Engine:
-    """``load_engine`` for the default model, plus ``cuda-fp16`` for the half-precision graph."""
+def make_engine(name: str, model: str | None, one_thread: bool) -> Engine:
+    """``load_engine``, plus ``cuda-fp16`` for the half-precision graph and 1-thread ONNX."""
+    from rtdecode.models import load_model_file
+
     if name == "cuda-fp16":
         from rtdecode.engines._cuda import CudaGraphEngine
-        from rtdecode.models import load_model_file
 
-        return CudaGraphEngine(load_model_file(None), half=True)
-    return load_engine(engine=name)
+        return CudaGraphEngine(load_model_file(model), half=True)
+    if name == "onnx" and one_thread:
+        from rtdecode.engines._onnx import OnnxEngine
+
+        return OnnxEngine(load_model_file(model), threads=1)
+    return load_engine(model, engine=name)
 
 
-def measure(name: str, n_neurons: int, calls: int) -> dict[str, float | int | str]:
+def measure(
+    name: str, n_neurons: int, calls: int, model: str | None = None, cpu_time: bool = False
+) -> dict[str, float | int | str]:
     """Time ``calls`` inferences of engine ``name`` on windows of ``n_neurons`` neurons."""
     recording = bundled_recording()
     columns = np.arange(n_neurons) % recording.n_neurons
     features, valid = preprocess_traces(recording.traces[:, columns], recording.timestamps)
-    engine = make_engine(name)
+    engine = make_engine(name, model, cpu_time)
+    clock = time.thread_time_ns if cpu_time else time.perf_counter_ns
     engine.prepare(n_neurons, None, recording.frame_interval)
     ends = np.arange(engine.window, recording.n_frames)
     samples = np.empty(calls, dtype=np.int64)
     for i in range(WARMUP + calls):
         end = ends[i % len(ends)]
         window, mask = features[end - engine.window : end], valid[end - engine.window : end]
-        start = time.perf_counter_ns()
+        start = clock()
         engine.infer(window, mask)
         if i >= WARMUP:
-            samples[i - WARMUP] = time.perf_counter_ns() - start
+            samples[i - WARMUP] = clock() - start
     us = samples / 1e3
     return {
         "engine": name,
@@ -69,10 +80,14 @@ def main() -> None:
     parser.add_argument("--engine", action="append", default=None)
     parser.add_argument("--neurons", action="append", type=int, default=None)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--model", default=None, help="model file (default: shipped)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--cpu-time", action="store_true", help="thread CPU time, one thread")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    torch.set_num_threads(1 if args.cpu_time else args.threads)
     rows = [
-        measure(engine, n, args.calls)
+        measure(engine, n, args.calls, args.model, args.cpu_time)
         for engine in (args.engine or ["torch", "onnx"])
         for n in (args.neurons or [150, 302])
     ]
@@ -81,6 +96,7 @@ def main() -> None:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "clock": "thread CPU time" if args.cpu_time else "wall",
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
     print(f"environment: {env}")
