@@ -38,3 +38,14 @@ def test_cli_answers_version_and_help() -> None:
     assert helptext.exit_code == 0
     for command in ("info", "convert"):
         assert command in helptext.output
+
+
+def test_protocol_users_do_not_import_torch() -> None:
+    # A microscope-side producer imports rtdecode.stream only to encode frames: it must not pay
+    # torch's seconds of start-up and hundreds of MB.
+    import subprocess
+    import sys
+
+    code = "import sys, rtdecode.stream; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

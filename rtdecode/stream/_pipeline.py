@@ -15,11 +15,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rtdecode.engines import Engine
 from rtdecode.errors import ModelError
 from rtdecode.log import get_logger
 from rtdecode.preprocess import Preprocessor
@@ -28,6 +27,9 @@ from rtdecode.stream._latency import LatencyHistogram
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 from rtdecode.stream._source import Chunk, Source
 from rtdecode.stream._windower import Windower
+
+if TYPE_CHECKING:  # engines pull in torch; protocol-only users (producers) should not pay for it
+    from rtdecode.engines import Engine
 
 __all__ = ["STAGES", "Pipeline"]
 
