@@ -9,7 +9,7 @@ from rtdecode.training._fit import TrainConfig
 
 __all__ = ["PRESETS", "preset"]
 
-_GNN = TrainConfig(epochs=30, label_dropout=0.25)
+_GNN = TrainConfig(epochs=60, label_dropout=0.25)
 _IDENTIFIED = TrainConfig(
     epochs=12,
     use_labels=True,
