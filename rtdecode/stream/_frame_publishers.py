@@ -8,11 +8,11 @@ from typing import Any
 
 import zmq
 
-from rtdecode.errors import SourceError
 from rtdecode.stream._address import Address, parse_address
 from rtdecode.stream._lsl_common import pylsl, set_channel_labels
 from rtdecode.stream._protocol import encode_frame
 from rtdecode.stream._source import Chunk
+from rtdecode.stream._zmq_socket import open_sending_socket
 
 __all__ = ["FramePublisher", "LslFramePublisher", "ZmqFramePublisher", "open_frame_publisher"]
 
@@ -57,19 +57,7 @@ class ZmqFramePublisher(FramePublisher):
 
     def open(self, n_neurons: int, labels: tuple[str | None, ...] | None, interval: float) -> None:
         """Bind (or connect) an XPUB socket and wait for a subscriber if asked."""
-        socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.XPUB)
-        socket.setsockopt(zmq.LINGER, 1000)
-        socket.setsockopt(zmq.SNDHWM, 10000)
-        try:
-            if self._address.zmq_bind(default=True):
-                socket.bind(self._address.target)
-            else:
-                socket.connect(self._address.target)
-        except zmq.ZMQError as exc:
-            socket.close(linger=0)
-            raise SourceError(
-                f"cannot open '{self.uri}' for frames ({exc}); is the port in use?"
-            ) from exc
+        socket = open_sending_socket(self._address, zmq.XPUB, 10000, 1000, "frames")
         if self._wait > 0 and socket.poll(int(self._wait * 1000), zmq.POLLIN):
             socket.recv()  # a subscription message: someone is listening
         self._socket = socket

@@ -7,10 +7,10 @@ from typing import Any
 
 import zmq
 
-from rtdecode.errors import SourceError
 from rtdecode.stream._address import Address
 from rtdecode.stream._protocol import encode_prediction
 from rtdecode.stream._sink import Prediction, Sink
+from rtdecode.stream._zmq_socket import open_sending_socket
 
 __all__ = ["ZmqSink"]
 
@@ -36,19 +36,7 @@ class ZmqSink(Sink):
 
     def open(self, states: tuple[str, ...]) -> None:
         """Bind (or connect) the PUB socket."""
-        socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
-        socket.setsockopt(zmq.SNDHWM, self._hwm)
-        socket.setsockopt(zmq.LINGER, 500)
-        try:
-            if self._address.zmq_bind(default=True):
-                socket.bind(self._address.target)
-            else:
-                socket.connect(self._address.target)
-        except zmq.ZMQError as exc:
-            socket.close(linger=0)
-            raise SourceError(
-                f"cannot open sink '{self.uri}' ({exc}); is the port in use by another program?"
-            ) from exc
+        socket = open_sending_socket(self._address, zmq.PUB, self._hwm, 500, "predictions")
         self._socket = socket
         self._states = states
 
