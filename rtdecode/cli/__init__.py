@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rtdecode import __version__
+from rtdecode._malloc import limit_malloc_arenas
 from rtdecode.cli.bench import bench
 from rtdecode.cli.data import convert, info
 from rtdecode.cli.demo import demo
@@ -32,4 +33,5 @@ for command in (demo, run, replay, bench, train, eval_command, export, info, con
 
 def main() -> None:
     """Entry point of the ``rtdecode`` console script."""
+    limit_malloc_arenas()  # before any thread starts: keeps a long run's memory flat
     cli()
