@@ -1,8 +1,10 @@
 """Keep glibc's allocator from growing without bound in a long-running decoder.
 
 With one malloc arena per thread, buffers that libzmq's I/O thread allocates and the decoder
-thread frees fragment the arenas: a 10-minute run at 1,000 frames/s grew by 45 MiB and kept growing
-about 4 MiB/min, while the same run with a single arena stayed flat (bench/results/soak.json).
+thread frees fragment the arenas: a pipeline fed over ZeroMQ at 1,000 frames/s grew 52 MiB between
+40 s and 130 s with per-thread arenas and stayed flat (+0.03 MiB) with one. The 10-minute soak with
+a session file still grows about 4 MiB/min with the cap (bench/results/soak.json, against
+soak-before-arena-cap.json): that remaining growth is not explained yet.
 """
 
 from __future__ import annotations
