@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 import numpy as np
 
+from rtdecode.cli._options import engine_option, model_option, threads_option
 from rtdecode.cli._report import format_summary
 from rtdecode.cli._signals import stop_on_signals
-from rtdecode.cli._threads import threads_option
 from rtdecode.data import Recording, bundled_recording
-from rtdecode.engines import ENGINES, load_engine
+from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
 from rtdecode.stream import (
     Pipeline,
@@ -87,15 +87,8 @@ def _accuracy(printer: _Printer, recording: Recording, states: tuple[str, ...]) 
 
 @click.command()
 @click.option("--speed", default=30.0, show_default=True, help="Replay speed (1 = real time).")
-@click.option("--model", type=click.Path(path_type=Path), help="Model file (default: shipped).")
-@click.option(
-    "--engine",
-    "engine_name",
-    type=click.Choice(ENGINES),
-    default="torch",
-    show_default=True,
-    help="Inference runtime.",
-)
+@model_option
+@engine_option
 @threads_option
 @click.option("--every", default=20, show_default=True, help="Print every N-th prediction.")
 def demo(speed: float, model: Path | None, engine_name: str, threads: int, every: int) -> None:

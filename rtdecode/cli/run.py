@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
+from rtdecode.cli._options import engine_option, model_option, threads_option
 from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
-from rtdecode.cli._threads import threads_option
-from rtdecode.engines import ENGINES, load_engine
+from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
 from rtdecode.stream import Pipeline, open_sink, open_source, parse_address
 
@@ -48,15 +48,8 @@ class _Console:
     help="zmq+tcp://HOST:PORT (binds a PUB), lsl://NAME (an outlet), or FILE.h5 (session "
     "file). Repeat for several.",
 )
-@click.option("--model", type=click.Path(path_type=Path), help="Model file (default: shipped).")
-@click.option(
-    "--engine",
-    "engine_name",
-    type=click.Choice(ENGINES),
-    default="torch",
-    show_default=True,
-    help="Inference runtime.",
-)
+@model_option
+@engine_option
 @click.option(
     "--window",
     type=click.IntRange(min=1),

@@ -1,11 +1,15 @@
-"""The ``--threads`` option: intra-op threads of the inference runtime in this process."""
+"""Options shared by the commands that decode: ``--model``, ``--engine`` and ``--threads``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 import torch
 
-__all__ = ["threads_option"]
+from rtdecode.engines import ENGINES
+
+__all__ = ["engine_option", "model_option", "threads_option"]
 
 
 def _set_threads(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -22,4 +26,17 @@ threads_option = click.option(
     callback=_set_threads,
     help="Intra-op threads of the torch engine. 1 avoids the tail of thread contention "
     "(with 2 threads on a busy 2-core machine, one forward took 25x longer).",
+)
+
+model_option = click.option(
+    "--model", type=click.Path(path_type=Path), help="Model file (default: shipped)."
+)
+
+engine_option = click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(ENGINES),
+    default="torch",
+    show_default=True,
+    help="Inference runtime.",
 )
