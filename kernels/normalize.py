@@ -21,7 +21,6 @@ from numba import njit
 
 __all__ = [
     "N_FEATURES",
-    "SKEW_TAU_FACTOR",
     "skew_step",
     "skew_step_reference",
     "zscore_step",
@@ -29,7 +28,6 @@ __all__ = [
 ]
 
 N_FEATURES = 3  # channel 0: z-score, channel 1: dz/dt in 1/s, channel 2: running skewness
-SKEW_TAU_FACTOR = 2.0  # the skewness averages over this many normalisation time constants
 _Z_CLIP = 10.0
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from rtdecode.config import PreprocessConfig
 from rtdecode.errors import ConfigError
-from rtdecode.kernels.normalize import N_FEATURES, SKEW_TAU_FACTOR, skew_step, zscore_step
+from rtdecode.kernels.normalize import N_FEATURES, skew_step, zscore_step
 
 __all__ = ["N_FEATURES", "Preprocessor", "preprocess_traces"]
 
@@ -40,7 +40,7 @@ class Preprocessor:
         self._count = np.zeros(n_neurons, dtype=np.int64)
         self._last_z = np.zeros(n_neurons, dtype=np.float32)
         self._skew = np.zeros(n_neurons, dtype=np.float64)
-        self._skew_tau = SKEW_TAU_FACTOR * self.config.tau_s
+        self._skew_tau = self.config.skew_tau_s
         self._last_t: float | None = None
         self._min_var = self.config.min_std**2
 

@@ -35,6 +35,7 @@ def test_absent_section_gives_defaults(tmp_path: Path) -> None:
     [
         ("[preprocess]\ntau = 3\n", r"unknown key\(s\) \['tau'\] in \[preprocess\].*tau_s"),
         ("[preprocess]\ntau_s = -1\n", r"preprocess.tau_s must be > 0 seconds, got -1"),
+        ("[preprocess]\nskew_tau_s = 0\n", r"preprocess.skew_tau_s must be > 0 seconds, got 0"),
         ("[preprocess\n", r"is not valid TOML"),
         ("preprocess = 3\n", r"\[preprocess\] must be a table"),
     ],

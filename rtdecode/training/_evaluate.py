@@ -30,7 +30,7 @@ __all__ = [
 _log = get_logger(__name__)
 THRESHOLD = 0.5
 # LOWO scores frames from here on (76 s at 0.6 s/frame), the same frames for every model whose
-# engine window is at most this long, and after the 60 s running normalisation has settled.
+# engine window is at most this long, once the running normalisation has settled.
 LOWO_FIRST_FRAME = 127
 
 
