@@ -80,3 +80,27 @@ def test_session_rows_reach_the_file_while_the_session_runs(tmp_path: Path) -> N
     )
     session.close()
     assert seen.stdout.split() == ["3", "3"], seen.stderr
+
+
+def _resident_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 2**20
+
+
+def test_session_file_memory_does_not_grow_with_the_session(tmp_path: Path) -> None:
+    # 200,000 frames (over 3 minutes at 1 kHz) write ~12 MiB to the file; the process must not
+    # keep them: HDF5's default chunk cache once held every written chunk.
+    session = SessionFile(tmp_path / "long.h5", flush_every_s=3600.0)
+    session.open(("forward", "reversal"))
+    probs = np.array([0.3, 0.7], np.float32)
+    before = 0.0
+    for seq in range(200_000):
+        if seq == 50_000:
+            before = _resident_mib()
+        if seq % 4 == 0:
+            session.publish(Prediction(seq, seq * 1e-3, probs, 1, seq))
+        decoded = seq if seq % 4 == 0 else -1
+        session.record_frame(FrameTiming(seq, seq * 1e-3, seq, seq, seq, decoded, decoded))
+    grown = _resident_mib() - before
+    session.close()
+    assert grown < 3.0, f"resident memory grew {grown:.1f} MiB over 150,000 session rows"

@@ -102,7 +102,10 @@ class SessionFile(Sink):
     def open(self, states: tuple[str, ...]) -> None:
         """Create the file and its tables."""
         try:
-            handle = h5py.File(self.path, "w")
+            # No chunk cache: rows are written once, in blocks, and never read back; with the
+            # library's default cache HDF5 2.0 kept every written chunk in memory (a 10-minute
+            # 1 kHz session grew by the file's size, ~40 MiB).
+            handle = h5py.File(self.path, "w", rdcc_nbytes=0)
         except OSError as exc:
             raise SourceError(
                 f"cannot create session file {self.path} ({exc}); check the folder exists and "
