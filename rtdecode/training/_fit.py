@@ -58,7 +58,7 @@ class TrainConfig:
 
     architecture: str = "relational_gnn"
     hyperparameters: dict[str, Any] = field(
-        default_factory=lambda: {"hidden": 32, "edge_hidden": 8, "rounds": 2, "recent": 8}
+        default_factory=lambda: {"hidden": 32, "edge_hidden": 8, "rounds": 1, "recent": 2}
     )
     model_window: int = 32
     epochs: int = 12
