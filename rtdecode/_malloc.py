@@ -2,9 +2,8 @@
 
 With one malloc arena per thread, buffers that libzmq's I/O thread allocates and the decoder
 thread frees fragment the arenas: a pipeline fed over ZeroMQ at 1,000 frames/s grew 52 MiB between
-40 s and 130 s with per-thread arenas and stayed flat (+0.03 MiB) with one. The 10-minute soak with
-a session file still grows about 4 MiB/min with the cap (bench/results/soak.json, against
-soak-before-arena-cap.json): that remaining growth is not explained yet.
+40 s and 130 s with per-thread arenas and stayed flat (+0.03 MiB) with one. (The growth left after
+the cap was the session file's HDF5 chunk cache, fixed there; bench/results/soak.json.)
 """
 
 from __future__ import annotations

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import resource
 import socket
 import threading
 import time
 
 import numpy as np
+import psutil
 import torch
 import zmq
 
@@ -69,10 +69,10 @@ def measure(rate: float, seconds: float, n: int, engine_name: str, busy_poll: bo
     )
     producer.start()
     rss: list[float] = []
+    process = psutil.Process()
 
     def sample_rss(_: Pipeline) -> None:
-        with open("/proc/self/statm") as statm:
-            rss.append(int(statm.read().split()[1]) * resource.getpagesize() / 2**20)
+        rss.append(process.memory_info().rss / 2**20)
 
     pipeline = Pipeline(
         open_source(f"zmq+tcp://127.0.0.1:{port}"),
