@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from rtdecode.kernels.baseline import baseline_step, baseline_step_reference
 from stream_support import WindowMeanEngine
 
 from rtdecode.data import Recording, bundled_recording
+from rtdecode.kernels.baseline import baseline_step, baseline_step_reference
 from rtdecode.preprocess import Preprocessor, preprocess_traces
 from rtdecode.stream import Pipeline, ReplaySource, Windower
 from rtdecode.stream._baseline import BaselineConfig, BaselineTracker

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rtdecode.kernels.normalize import N_FEATURES, zscore_step, zscore_step_reference
 
 from rtdecode.config import PreprocessConfig
 from rtdecode.data import Recording
+from rtdecode.kernels.normalize import N_FEATURES, zscore_step, zscore_step_reference
 from rtdecode.preprocess import Preprocessor, preprocess_traces
 
 
