@@ -11,8 +11,6 @@ Keys: ``format`` (``"rtdecode-model"``), ``version``, ``architecture``, ``hyperp
 from __future__ import annotations
 
 import dataclasses
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -137,7 +135,9 @@ def load_model_file(path: Path | str | None = None) -> ModelFile:
         raise ModelError(f"model file {path} does not exist; {fix}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except (
+        Exception
+    ) as exc:  # torch.load raises many kinds (KeyError, UnpicklingError, ...) on foreign bytes
         raise ModelError(
             f"model file {path} is not a readable rtdecode model ({exc.__class__.__name__}); {fix}"
         ) from exc

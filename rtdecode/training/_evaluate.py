@@ -43,7 +43,11 @@ def recording_metrics(prepared: Prepared, frames: np.ndarray, probs: np.ndarray)
         "frame_interval_s": round(prepared.frame_interval, 4),
         "predicted_reversal_fraction": float((probs >= THRESHOLD).mean()) if len(probs) else None,
     }
+    metrics = ("balanced_accuracy", "auroc", "f1", "onset_lag_s", "onsets_detected", "onsets")
     if prepared.reversal is None:
+        return entry
+    if not len(frames):  # too short to fill a window: nothing was scored
+        entry.update(reversal_fraction=None, **dict.fromkeys(metrics))
         return entry
     truth = prepared.reversal[frames]
     predicted = probs >= THRESHOLD
@@ -66,10 +70,16 @@ def _mean(entries: list[dict[str, Any]], key: str) -> float | None:
 
 
 def summarise(entries: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    """The report: per-recording entries plus their means."""
+    """The report: per-recording entries plus the means over recordings with scored frames.
+
+    ``unscored`` lists the recordings with no scored frame (shorter than the window), which
+    take no part in the means.
+    """
     report: dict[str, Any] = {"recordings": entries}
+    scored = [e for e in entries if e["frames"]]
     for key in ("balanced_accuracy", "auroc", "f1", "onset_lag_s", "onsets_detected"):
-        report[f"mean_{key}"] = _mean(entries, key)
+        report[f"mean_{key}"] = _mean(scored, key)
+    report["unscored"] = [e["id"] for e in entries if not e["frames"]]
     report.update(extra)
     return report
 
