@@ -77,7 +77,7 @@ def eval_command(
             config = preset(recipe, **overrides)
             if no_labels and config.use_labels:
                 config = preset(recipe, use_labels=False, **overrides)
-            from rtdecode.config import PreprocessConfig
+            from rtdecode.preprocess import PreprocessConfig
 
             preprocess = PreprocessConfig()
             prepared, unreadable = prepare_readable(data, preprocess, need_behaviour=True)

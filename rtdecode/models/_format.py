@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.errors import ModelError
 from rtdecode.models._registry import build_network
+from rtdecode.preprocess import PreprocessConfig
 
 __all__ = [
     "DEFAULT_MODEL_NAME",

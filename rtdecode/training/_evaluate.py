@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.log import get_logger
 from rtdecode.models import ModelFile
+from rtdecode.preprocess import PreprocessConfig
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._fit import TrainConfig, predict_recording, train_model
 from rtdecode.training._metrics import auroc, balanced_accuracy, f1_score, onset_lag

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.log import get_logger
 from rtdecode.models import LabelVocabulary, ModelFile, build_network
+from rtdecode.preprocess import PreprocessConfig
 from rtdecode.training._dataset import Prepared, stream_window, windows
 
 __all__ = ["TrainConfig", "predict_recording", "train_model"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.data import discover_recordings, load_recording
 from rtdecode.errors import DataFormatError, RtdecodeError
+from rtdecode.preprocess import PreprocessConfig
 from rtdecode.training._dataset import Prepared, prepare_recording
 
 __all__ = ["prepare_folder", "prepare_readable"]
