@@ -50,3 +50,13 @@ def test_protocol_users_do_not_import_torch() -> None:
     code = "import sys, rtdecode.stream; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_benchmark_does_not_import_the_command_line() -> None:
+    # rtdecode.bench drives `rtdecode run` as a process (python -m rtdecode), never through cli.
+    users = [
+        p.name
+        for p in (ROOT / "rtdecode" / "bench").glob("*.py")
+        if "rtdecode.cli" in p.read_text()
+    ]
+    assert not users, f"rtdecode/bench modules that reach into rtdecode.cli: {users}"
