@@ -113,14 +113,13 @@ def eval_command(
         json_out.write_text(json.dumps(report, indent=2, default=_jsonable))
         click.echo(f"wrote {json_out}")
     if unreadable:
-        _echo_unreadable(unreadable)
-        raise SystemExit(1)
+        raise SystemExit(1)  # listed above, and in the JSON
 
 
 def _echo_unreadable(unreadable: list[dict[str, str]]) -> None:
     if unreadable:
         n = len(unreadable)
-        click.echo(f"{n} file{'s' * (n != 1)} could not be read and were left out:", err=True)
+        click.echo(f"{n} file{'s' * (n != 1)} could not be read (left out):", err=True)
         for entry in unreadable:
             click.echo(f"  {entry['error']}", err=True)
 

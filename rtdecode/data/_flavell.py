@@ -173,15 +173,16 @@ def read_flavell_h5(path: Path, labels_csv: Path | None = None) -> Recording:
         # Published files exist whose clock kept running after the last kept volume (1,600
         # evenly spaced timestamps for 1,137 frames): the frames are the first volumes, so their
         # times are the first entries.
+        timestamps, entries = timestamps[: traces.shape[0]], timestamps.shape[0]
         _log.warning(
-            "%s: '%s' has %d entries for %d frames; using the first %d",
+            "%s: '%s' has %d entries for %d frames; using the first %d (%.3f s per frame)",
             path,
             TIMESTAMPS_KEY,
-            timestamps.shape[0],
+            entries,
             traces.shape[0],
             traces.shape[0],
+            float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else float("nan"),
         )
-        timestamps = timestamps[: traces.shape[0]]
     if timestamps.ndim != 1 or timestamps.shape[0] != traces.shape[0]:
         raise DataFormatError(
             f"{path}: '{TIMESTAMPS_KEY}' has shape {timestamps.shape} but '{TRACES_KEY}' has "
