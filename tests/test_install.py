@@ -90,6 +90,21 @@ def test_wheel_in_a_fresh_venv_decodes_and_benches_from_the_repository_root(
     where = _run([str(python), "-I", "-c", "import rtdecode; print(rtdecode.__file__)"], 60)
     assert where.returncode == 0 and str(tmp_path / "venv") in where.stdout, where.stdout
 
+    # `python -m pytest` from the root, as a contributor with a non-editable install runs it.
+    tests = _run(
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_kernel_normalize.py",
+        ],
+        300,
+    )
+    assert tests.returncode == 0, tests.stdout[-2000:] + tests.stderr[-2000:]
+
     report = tmp_path / "bench.json"
     bench = _run(
         [
