@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -21,9 +22,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _build_wheel(dist: Path) -> Path:
-    """Build the wheel with pip as a user would; skip only when the build backend cannot be had."""
+    """Build the wheel with pip as a user would; skip only when the build backend cannot be had.
+
+    It builds from a copy of the working tree (links kept as links), so the build leaves no
+    ``build/`` or ``*.egg-info`` in the repository.
+    """
+    source = dist.parent / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "out"
+        ),
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -4,7 +4,7 @@ It loads with ``torch.load(..., weights_only=True)``, so opening a model file ne
 Keys: ``format`` (``"rtdecode-model"``), ``version``, ``architecture``, ``hyperparameters``,
 ``states``, ``window`` (stream frames the engine keeps), ``model_window`` and
 ``frame_interval_s`` (frames the network sees and their spacing), ``preprocess``
-(:class:`~rtdecode.config.PreprocessConfig` fields), ``labels`` (the name vocabulary),
+(:class:`~rtdecode.preprocess.PreprocessConfig` fields), ``labels`` (the name vocabulary),
 ``training`` (metadata) and ``state_dict``.
 """
 
