@@ -4,8 +4,7 @@ Every latency percentile rtdecode reports (the live summary, ``rtdecode bench``,
 ``bench/engine_latency.py``) is the *nearest rank*: the smallest sample with at least q % of
 the samples at or below it (NumPy's ``method="inverted_cdf"``, without its floating-point
 rounding of the rank). It is always a latency that happened, never an interpolation between
-two. :class:`LatencyHistogram` applies the same rank
-to 1 %-wide bins.
+two. :class:`LatencyHistogram` applies the same rank to 1 %-wide bins.
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ class LatencyHistogram:
     """Latency distribution over an unbounded number of samples in constant memory.
 
     Samples go into bins 1 % wide from 100 ns to 100 s; a percentile is the upper edge of the
-    bin holding the nearest-rank sample (so they are never optimistic by more than 1 %), and the maximum is
-    exact.
+    bin holding the nearest-rank sample (so it is never optimistic by more than 1 %), and the
+    maximum is exact.
     """
 
     _log_base = math.log1p(_RESOLUTION)

@@ -43,10 +43,10 @@ def recording_metrics(prepared: Prepared, frames: np.ndarray, probs: np.ndarray)
         "frame_interval_s": round(prepared.frame_interval, 4),
         "predicted_reversal_fraction": float((probs >= THRESHOLD).mean()) if len(probs) else None,
     }
-    metrics = ("balanced_accuracy", "auroc", "f1", "onset_lag_s", "onsets_detected", "onsets")
     if prepared.reversal is None:
         return entry
     if not len(frames):  # too short to fill a window: nothing was scored
+        metrics = ("balanced_accuracy", "auroc", "f1", "onset_lag_s", "onsets_detected", "onsets")
         entry.update(reversal_fraction=None, **dict.fromkeys(metrics))
         return entry
     truth = prepared.reversal[frames]
