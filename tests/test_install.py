@@ -104,6 +104,11 @@ def test_wheel_in_a_fresh_venv_decodes_and_benches_from_the_repository_root(
     where = _run([str(python), "-I", "-c", "import rtdecode; print(rtdecode.__file__)"], 60)
     assert where.returncode == 0 and str(tmp_path / "venv") in where.stdout, where.stdout
 
+    # The decoder itself, from the console script, on the bundled recording.
+    demo = _run([rtdecode, "demo", "--speed", "500", "--every", "400"], 120)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert "decoder total" in demo.stdout
+
     # `python -m pytest` from the root, as a contributor with a non-editable install runs it.
     tests = _run(
         [
