@@ -100,7 +100,7 @@ def test_wheel_in_a_fresh_venv_decodes_and_benches_from_the_repository_root(
         60,
     )
     assert imported.returncode == 0, imported.stderr
-    # The console script: the installed package, from the venv.
+    # Without the working directory on sys.path (-I), the import is the installed wheel.
     where = _run([str(python), "-I", "-c", "import rtdecode; print(rtdecode.__file__)"], 60)
     assert where.returncode == 0 and str(tmp_path / "venv") in where.stdout, where.stdout
 
