@@ -21,8 +21,7 @@ import numpy as np
 
 from rtdecode.errors import ModelError
 from rtdecode.log import get_logger
-from rtdecode.preprocess import Preprocessor
-from rtdecode.stream._baseline import BaselineConfig, BaselineTracker
+from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
 from rtdecode.stream._latency import LatencyHistogram
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 from rtdecode.stream._source import Chunk, Source
