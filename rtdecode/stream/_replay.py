@@ -69,6 +69,12 @@ class ReplaySource(Source):
     faults
         Faults to inject (none by default).
 
+    Attributes
+    ----------
+    behavior_fields
+        The tracked behaviour the recording has, of ``("velocity", "reversal")`` (velocity in
+        mm/s, reversal 0/1); :meth:`behavior_at` gives its values at a frame.
+
     Notes
     -----
     Frame times (``Chunk.t``) are the recording's acquisition times, whatever the speed, so
@@ -105,6 +111,18 @@ class ReplaySource(Source):
         self._jitter_index = -1
         self._jitter = 0.0
         self.dropped = 0
+        tracked = [(name, getattr(recording, name)) for name in ("velocity", "reversal")]
+        tracked = [(name, values) for name, values in tracked if values is not None]
+        self.behavior_fields = tuple(name for name, _ in tracked)
+        self._behavior = (
+            np.stack([values for _, values in tracked], axis=1).astype(np.float32)
+            if tracked
+            else np.zeros((recording.n_frames, 0), np.float32)
+        )
+
+    def behavior_at(self, seq: int) -> np.ndarray:
+        """The recording's behaviour at frame ``seq`` (values of :attr:`behavior_fields`)."""
+        return self._behavior[seq % self.recording.n_frames]
 
     @property
     def finished(self) -> bool:
