@@ -7,19 +7,25 @@ import math
 import struct
 import threading
 import time
+import tracemalloc
+import uuid
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import zmq
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stream_support import WindowMeanEngine, free_port
 
+from rtdecode.cli import cli
 from rtdecode.data import Recording, bundled_recording
+from rtdecode.errors import SourceError
 from rtdecode.stream import (
     BEHAVIOR_MALFORMED_REASONS,
+    BehaviorReceiver,
     BehaviorTrack,
     MalformedMessage,
     Pipeline,
@@ -246,3 +252,78 @@ def test_replayed_behaviour_is_recorded_and_aligned_to_every_decoded_frame(
     np.testing.assert_array_equal(table["t"], recording.timestamps)
     np.testing.assert_array_equal(table["velocity"], recording.velocity)
     np.testing.assert_array_equal(table["reversal"], recording.reversal)
+
+
+def test_a_behaviour_socket_of_its_own_counts_whatever_is_not_behaviour() -> None:
+    port = free_port()
+    producer = zmq.Context.instance().socket(zmq.PUB)
+    producer.bind(f"tcp://127.0.0.1:{port}")
+    track = BehaviorTrack()
+    receiver = BehaviorReceiver(f"zmq+tcp://127.0.0.1:{port}", track)
+    receiver.start()
+    try:
+        time.sleep(0.3)
+        producer.send_multipart(encode_behavior(0, 1.0, {"reversal": 1}))
+        producer.send_multipart(encode_frame(0, 1.0, np.ones(3)))  # frames belong elsewhere
+        producer.send_multipart([b"tracking", b"{}", b""])
+        producer.send_multipart(encode_behavior(1, 1.1, {"reversal": 0}))
+        deadline = time.monotonic() + 10
+        while track.samples < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)  # the reader moves the source's counts after each read
+    finally:
+        receiver.stop()
+        producer.close(linger=0)
+    assert track.samples == 2 and track.target_at(1.2) == 0
+    assert track.summary()["malformed"] == {"topic": 2}
+
+
+@pytest.mark.lsl
+def test_an_lsl_behaviour_stream_needs_labelled_channels() -> None:
+    pylsl = pytest.importorskip("pylsl")
+    name = f"rtdecode-beh-{uuid.uuid4().hex[:8]}"
+    info = pylsl.StreamInfo(name, "Behavior", 2, 20.0, pylsl.cf_float32, name)
+    outlet = pylsl.StreamOutlet(info)
+    receiver = BehaviorReceiver(f"lsl://{name}", BehaviorTrack(), resolve_timeout=20)
+    with pytest.raises(SourceError, match="label them 'velocity'"):
+        receiver.start()
+    del outlet
+
+
+def test_replay_behavior_needs_a_recording_with_tracked_behaviour(tmp_path: Path) -> None:
+    worm = tmp_path / "untracked.npz"
+    whole = bundled_recording()
+    np.savez(worm, traces=whole.traces[:20], timestamps=whole.timestamps[:20])
+    result = CliRunner().invoke(
+        cli, ["replay", str(worm), "--to", f"zmq+tcp://127.0.0.1:{free_port()}", "--behavior"]
+    )
+    assert result.exit_code == 1
+    assert "no tracked behaviour" in result.output and "drop --behavior" in result.output
+
+
+def test_a_long_behaviour_stream_keeps_memory_flat() -> None:
+    track = BehaviorTrack(capacity=256)
+    rows = 0
+
+    def record(seq: int, t: float, velocity: float, reversal: float) -> None:
+        nonlocal rows
+        rows += 1
+
+    def stream(first: int, count: int) -> None:
+        for seq in range(first, first + count):
+            track.add(seq, seq * 0.01, 0.02, float(seq % 2))
+            track.target_at(seq * 0.01 - 0.005)
+            if seq % 10 == 0:
+                track.drain(record)
+
+    stream(0, 1000)  # fill the ring
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        stream(1000, 50_000)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, f"{grown} bytes more after 50,000 samples"
+    track.drain(record)
+    assert track.unrecorded == 0 and rows == 51_000, "every sample was handed on once"
