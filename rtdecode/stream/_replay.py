@@ -10,6 +10,7 @@ import numpy as np
 
 from rtdecode.data import Recording
 from rtdecode.errors import ConfigError
+from rtdecode.stream._protocol import BEHAVIOR_FIELDS
 from rtdecode.stream._source import Chunk, Source
 
 __all__ = ["Faults", "ReplaySource"]
@@ -72,8 +73,8 @@ class ReplaySource(Source):
     Attributes
     ----------
     behavior_fields
-        The tracked behaviour the recording has, of ``("velocity", "reversal")`` (velocity in
-        mm/s, reversal 0/1); :meth:`behavior_at` gives its values at a frame.
+        The tracked behaviour the recording has, of ``BEHAVIOR_FIELDS`` (velocity in mm/s,
+        reversal 0/1); :meth:`behavior_at` gives its values at a frame.
 
     Notes
     -----
@@ -111,14 +112,11 @@ class ReplaySource(Source):
         self._jitter_index = -1
         self._jitter = 0.0
         self.dropped = 0
-        tracked = [(name, getattr(recording, name)) for name in ("velocity", "reversal")]
-        tracked = [(name, values) for name, values in tracked if values is not None]
-        self.behavior_fields = tuple(name for name, _ in tracked)
-        self._behavior = (
-            np.stack([values for _, values in tracked], axis=1).astype(np.float32)
-            if tracked
-            else np.zeros((recording.n_frames, 0), np.float32)
-        )
+        fields = [name for name in BEHAVIOR_FIELDS if getattr(recording, name) is not None]
+        self.behavior_fields = tuple(fields)
+        self._behavior = np.zeros((recording.n_frames, len(fields)), np.float32)
+        for j, name in enumerate(fields):
+            self._behavior[:, j] = getattr(recording, name)
 
     def behavior_at(self, seq: int) -> np.ndarray:
         """The recording's behaviour at frame ``seq`` (values of :attr:`behavior_fields`)."""
