@@ -51,6 +51,8 @@ def _behavior_lines(behavior: dict[str, Any] | None) -> list[str]:
     """Summary lines for the tracked behaviour (none when the run had no behaviour track)."""
     if behavior is None:
         return []
+    if not behavior["samples"] and not behavior["malformed_total"]:
+        return [f"behavior none received from {behavior['source']}"]
     malformed = behavior["malformed"]
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(malformed.items())) if malformed else "none"
     return [

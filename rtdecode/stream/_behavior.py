@@ -93,7 +93,7 @@ class BehaviorTrack:
             if last is not None and seq <= last:
                 self.restarts += 1
                 self._floor = self._total
-                self._last_t = -math.inf
+                self._last_t = self._last_query_t = -math.inf  # perhaps a new clock
                 _log.warning(
                     "behavior:restart",
                     f"{self.uri}: behaviour seq went from {last} to {seq}: producer restarted",
@@ -136,8 +136,7 @@ class BehaviorTrack:
         Uses the latest sample taken at or before ``t``, if it is no older than ``max_age_s``.
         """
         with self._lock:
-            if t > self._last_query_t:
-                self._last_query_t = t
+            self._last_query_t = t  # the latest frame's time (frames may restart their clock)
             i = self._latest_at(t)
             if i < 0 or self._t[i] < t - self.max_age_s:
                 self.frames_missing += 1
