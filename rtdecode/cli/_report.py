@@ -16,6 +16,7 @@ def _ms(value: float | None) -> str:
 def format_summary(summary: dict[str, Any]) -> str:
     """The end-of-run summary: counters, then latency percentiles per stage in ms."""
     malformed = summary["malformed"]
+    failed = summary.get("sinks_failed", {})
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(malformed.items())) if malformed else "none"
     lines = [
         f"source {summary['source']}, engine {summary['engine']}, "
@@ -26,6 +27,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"NaN/inf values {summary['nan_values']}  resets {summary['resets']}  "
         f"producer restarts {summary['restarts']}",
         f"malformed messages {summary['malformed_total']} ({reasons})",
+        *(f"sink {uri} FAILED and was dropped: {error}" for uri, error in failed.items()),
         f"{'latency (ms)':<22}{'p50':>9}{'p99':>9}{'p99.9':>9}{'max':>9}{'count':>9}",
     ]
     names = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,8 +14,8 @@ from rtdecode.cli._options import engine_option, model_option, threads_option
 from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.engines import load_engine
-from rtdecode.errors import RtdecodeError
-from rtdecode.stream import Pipeline, open_sink, open_source, parse_address
+from rtdecode.errors import ConfigError, RtdecodeError
+from rtdecode.stream import Pipeline, SessionFile, open_sink, open_source, parse_address
 
 __all__ = ["run"]
 
@@ -32,6 +33,17 @@ class _Console:
         self._last = (now, frames)
         line = format_status(pipeline, rate)
         click.echo(f"\r{line:<110}" if self._tty else line, err=True, nl=not self._tty)
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """Refuse, before anything runs, an output file that could not be written at the end."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder; give a file name")
+    if not folder.is_dir():
+        raise ConfigError(f"{what} {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{what} {path} is not writable; choose a folder you can write to")
 
 
 @click.command()
@@ -59,6 +71,9 @@ class _Console:
 @click.option("--max-frames", type=int, help="Stop after this many frames.")
 @click.option("--summary-json", type=click.Path(path_type=Path), help="Write the summary here.")
 @click.option(
+    "--overwrite", is_flag=True, help="Replace an existing session file (refused by default)."
+)
+@click.option(
     "--busy-poll", is_flag=True, help="Spin instead of sleeping: lower latency, one core."
 )
 @click.option(
@@ -80,6 +95,7 @@ def run(
     window: int | None,
     max_frames: int | None,
     summary_json: Path | None,
+    overwrite: bool,
     busy_poll: bool,
     decode_every_frame: bool,
     raw_fluorescence: bool,
@@ -97,7 +113,13 @@ def run(
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
         stream = open_source(source, resolve_timeout=resolve_timeout)  # bad addresses fail fast
         lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
-        outputs = [open_sink(uri, attrs, lsl_frame_times=lsl_in) for uri in sinks]
+        if summary_json is not None:
+            _check_writable(summary_json, "--summary-json")
+        outputs = [
+            open_sink(uri, attrs, lsl_frame_times=lsl_in, overwrite=overwrite) for uri in sinks
+        ]
+        # Session files open last: a network sink that cannot bind fails before any file is made.
+        outputs.sort(key=lambda sink: isinstance(sink, SessionFile))
         engine = load_engine(model, engine_name)
         if window is not None:
             engine.window = window  # prepare() sizes the engine's buffers from it
@@ -121,4 +143,9 @@ def run(
         click.echo("", err=True)
     click.echo(format_summary(summary))
     if summary_json is not None:
-        summary_json.write_text(json.dumps(summary, indent=2))
+        try:
+            summary_json.write_text(json.dumps(summary, indent=2))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot write --summary-json {summary_json} ({exc})"
+            ) from exc

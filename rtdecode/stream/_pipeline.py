@@ -6,6 +6,9 @@ preprocessed (the causal state needs every frame, and it costs microseconds), bu
 several frames are waiting, only the newest window is decoded; the others are counted as
 ``skipped``. When the decoder keeps up, every frame gets its prediction once the window has
 filled.
+
+A sink that fails with an ``OSError`` (a full disk under the session file) is dropped from the
+run, logged and reported (``sinks_failed`` in the summary); decoding and the other sinks go on.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ class Pipeline:
     predictions, skipped, warming, resets
         Predictions published; frames not decoded because newer ones were waiting; frames
         received while the window was filling; layout changes (neuron count or labels).
+    sinks_failed
+        Sinks dropped after an ``OSError``: their address -> the error.
     latency
         Per-stage :class:`~rtdecode.stream._latency.LatencyHistogram` (see :data:`STAGES`).
     """
@@ -117,6 +122,7 @@ class Pipeline:
         self.skipped = 0
         self.warming = 0
         self.resets = 0
+        self.sinks_failed: dict[str, str] = {}
         self.last_state: str | None = None
         self._stop = threading.Event()
         self._windower: Windower | None = None
@@ -189,6 +195,12 @@ class Pipeline:
                     break
             elif self.source.finished:
                 break
+            else:
+                for sink in self.sinks:
+                    try:
+                        sink.idle()
+                    except OSError as exc:
+                        self._drop_sink(sink, exc)
             if self.on_status is not None and time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.status_every_s
                 self.on_status(self)
@@ -241,8 +253,17 @@ class Pipeline:
         else:
             self.warming += 1
         for sink in self.sinks:
-            sink.record_frame(pending)
+            try:
+                sink.record_frame(pending)
+            except OSError as exc:
+                self._drop_sink(sink, exc)
         self._has_pending = False
+
+    def _drop_sink(self, sink: Sink, exc: OSError) -> None:
+        """Take a failed sink out of the run (:meth:`run` still closes it), log and report it."""
+        self.sinks = [s for s in self.sinks if s is not sink]  # the loop in progress goes on
+        self.sinks_failed[sink.uri] = str(exc)
+        _log.error("sink %s failed and was dropped, decoding goes on: %s", sink.uri, exc)
 
     def _decode_pending(self) -> None:
         windower = self._windower
@@ -264,7 +285,10 @@ class Pipeline:
         prediction.recv_ns = pending.recv_ns
         prediction.skipped = self._skipped_since
         for sink in self.sinks:
-            sink.publish(prediction)
+            try:
+                sink.publish(prediction)
+            except OSError as exc:
+                self._drop_sink(sink, exc)
         published_ns = time.perf_counter_ns()
         pending.inferred_ns = inferred_ns
         pending.published_ns = published_ns
@@ -282,7 +306,10 @@ class Pipeline:
         if pending.sent_ns >= 0:
             latency["transport"].record(pending.recv_ns - pending.sent_ns)
         for sink in self.sinks:
-            sink.record_frame(pending)
+            try:
+                sink.record_frame(pending)
+            except OSError as exc:
+                self._drop_sink(sink, exc)
         self._has_pending = False
 
     # ------------------------------------------------------------------ layout
@@ -360,6 +387,7 @@ class Pipeline:
             "nan_values": self._counter("nan_values"),
             "malformed": malformed,
             "malformed_total": sum(malformed.values()),
+            "sinks_failed": dict(self.sinks_failed),
             "duration_s": round(self._elapsed, 3),
             "frames_per_s": round(frames / self._elapsed, 2) if self._elapsed > 0 else 0.0,
             "latency_us": {stage: hist.summary_us() for stage, hist in self.latency.items()},

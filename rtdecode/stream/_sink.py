@@ -59,7 +59,9 @@ class Sink(ABC):
 
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
-    critical path), :meth:`close` with the run's summary.
+    critical path), :meth:`idle` while no frame arrives, :meth:`close` with the run's summary.
+    An ``OSError`` from :meth:`publish`, :meth:`record_frame` or :meth:`idle` drops the sink
+    from the run (logged and reported in the summary); the others carry on.
     """
 
     uri: str
@@ -74,6 +76,9 @@ class Sink(ABC):
 
     def record_frame(self, timing: FrameTiming) -> None:  # noqa: B027 - optional hook
         """Note one frame's timing (only the session file keeps it)."""
+
+    def idle(self) -> None:  # noqa: B027 - optional hook
+        """Called while the pipeline waits for frames (at least every 50 ms): a chance to flush."""
 
     def close(self, summary: dict[str, Any] | None = None) -> None:  # noqa: B027 - optional hook
         """Flush and close; ``summary`` is the run's end-of-run summary."""
