@@ -16,6 +16,7 @@ from rtdecode.cli._signals import stop_on_signals
 from rtdecode.engines import load_engine
 from rtdecode.errors import ConfigError, RtdecodeError
 from rtdecode.stream import Pipeline, SessionFile, open_sink, open_source, parse_address
+from rtdecode.stream._pipeline import MAX_NEURONS
 
 __all__ = ["run"]
 
@@ -82,6 +83,14 @@ def _check_writable(path: Path, what: str) -> None:
     help="Never skip frames when behind: latency grows instead, until the bounded input queue "
     "(1,000 messages) overflows and drops.",
 )
+@click.option(
+    "--max-neurons",
+    type=click.IntRange(min=1),
+    default=MAX_NEURONS,
+    show_default=True,
+    help="Refuse (count as malformed) frames with more neurons: the model's memory grows with "
+    "the square of the neuron count.",
+)
 @click.option("--raw-fluorescence", is_flag=True, help="Input is raw F: decode dF/F (baseline).")
 @click.option("--frame-interval", type=float, help="Seconds per frame (default: measured).")
 @click.option("--resolve-timeout", default=10.0, show_default=True, help="LSL look-up, s.")
@@ -98,6 +107,7 @@ def run(
     overwrite: bool,
     busy_poll: bool,
     decode_every_frame: bool,
+    max_neurons: int,
     raw_fluorescence: bool,
     frame_interval: float | None,
     resolve_timeout: float,
@@ -133,6 +143,7 @@ def run(
             frame_interval_s=frame_interval,
             on_status=None if quiet else _Console(),
             raw_fluorescence=raw_fluorescence,
+            max_neurons=max_neurons,
         )
         click.echo(f"decoding {source} -> {', '.join(sinks) or 'no sink'} (Ctrl-C stops)", err=True)
         with stop_on_signals(pipeline.stop):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rtdecode.errors import ModelError
-from rtdecode.log import get_logger
+from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.preprocess import Preprocessor
 from rtdecode.stream._baseline import BaselineConfig, BaselineTracker
 from rtdecode.stream._latency import LatencyHistogram
@@ -34,15 +34,21 @@ from rtdecode.stream._windower import Windower
 if TYPE_CHECKING:  # engines pull in torch; protocol-only users (producers) should not pay for it
     from rtdecode.engines import Engine
 
-__all__ = ["STAGES", "Pipeline"]
+__all__ = ["MAX_NEURONS", "STAGES", "Pipeline"]
 
 _log = get_logger(__name__)
+_rate_limited = RateLimitedLog(_log)
 
-STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport")
+MAX_NEURONS = 2048
+"""Most neurons per frame decoded by default (the GNN's memory grows with the square)."""
+
+STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport", "skipped")
 """Latency stages: received -> preprocessed -> inferred -> published; ``total`` is received ->
 published (the decoder-added latency); ``overhead`` is ``total`` less inference (what the live
 path itself adds); ``transport`` is the producer's send -> received, when the producer stamps
-``sent_ns`` (same machine only)."""
+``sent_ns`` (same machine only); ``skipped`` is, for frames not decoded because newer ones
+waited, received -> the prediction that replaced theirs published (how long the output lagged
+behind them)."""
 
 _WINDOW_COUNTERS = ("frames", "missing", "gaps", "restarts", "nan_values")
 
@@ -75,6 +81,9 @@ class Pipeline:
     raw_fluorescence
         The stream carries raw fluorescence: track each neuron's baseline and decode dF/F
         (with this :class:`BaselineConfig`, or the defaults when True).
+    max_neurons
+        Frames with more neurons are refused, counted as malformed (``too_many_neurons``)
+        and logged: the engine's memory grows with the square of the neuron count.
 
     Attributes
     ----------
@@ -100,6 +109,7 @@ class Pipeline:
         on_status: Callable[[Pipeline], None] | None = None,
         status_every_s: float = 1.0,
         raw_fluorescence: bool | BaselineConfig = False,
+        max_neurons: int = MAX_NEURONS,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -110,6 +120,7 @@ class Pipeline:
         self.frame_interval_s = frame_interval_s
         self.on_status = on_status
         self.status_every_s = status_every_s
+        self.max_neurons = max_neurons
         self.baseline_config = (
             raw_fluorescence
             if isinstance(raw_fluorescence, BaselineConfig)
@@ -133,6 +144,7 @@ class Pipeline:
         self._has_pending = False
         self._pending_filled = False
         self._skipped_since = 0
+        self._skipped_recv = np.zeros(2 * max_batch + 1, np.int64)  # their recv_ns
         self._taken = 0
         self._prediction = Prediction(0, 0.0, np.zeros(len(engine.states), np.float32), 0, 0)
         self._started = 0.0
@@ -214,6 +226,14 @@ class Pipeline:
 
         Every ``max_batch`` frames, the newest is decoded, whatever is still waiting.
         """
+        if chunk.n_neurons > self.max_neurons:
+            self.source.malformed["too_many_neurons"] += 1
+            _rate_limited.warning(
+                "too_many_neurons",
+                f"{self.source.uri}: refused a frame of {chunk.n_neurons} neurons; this decoder "
+                f"serves at most {self.max_neurons} (--max-neurons)",
+            )
+            return
         windower = self._windower
         if (
             windower is None
@@ -249,6 +269,8 @@ class Pipeline:
         pending.inferred_ns = pending.published_ns = -1
         if self._pending_filled:
             self.skipped += 1
+            if self._skipped_since < len(self._skipped_recv):
+                self._skipped_recv[self._skipped_since] = pending.recv_ns
             self._skipped_since += 1
         else:
             self.warming += 1
@@ -293,7 +315,7 @@ class Pipeline:
         pending.inferred_ns = inferred_ns
         pending.published_ns = published_ns
         self.predictions += 1
-        self._skipped_since = 0
+        skipped, self._skipped_since = self._skipped_since, 0
         self.last_state = self.engine.states[prediction.state]
         latency = self.latency
         latency["preprocess"].record(pending.preprocessed_ns - pending.recv_ns)
@@ -305,6 +327,9 @@ class Pipeline:
         )
         if pending.sent_ns >= 0:
             latency["transport"].record(pending.recv_ns - pending.sent_ns)
+        if skipped:
+            for recv_ns in self._skipped_recv[: min(skipped, len(self._skipped_recv))]:
+                latency["skipped"].record(published_ns - int(recv_ns))
         for sink in self.sinks:
             try:
                 sink.record_frame(pending)
