@@ -15,6 +15,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+import psutil
 import pytest
 import zmq
 from stream_support import WindowMeanEngine, free_port
@@ -161,6 +162,7 @@ def test_when_behind_the_time_of_skipped_frames_is_reported() -> None:
 
 COMPILE_CHECK = """
 import numpy as np
+import psutil
 from rtdecode.kernels.baseline import baseline_step
 from rtdecode.kernels.normalize import skew_step, zscore_step
 from rtdecode.preprocess import Preprocessor
@@ -188,3 +190,40 @@ def test_no_kernel_is_compiled_on_the_live_path() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "0"], "kernels compiled after the first frame"
+
+
+def test_big_messages_do_not_pile_up_in_memory_while_the_decoder_is_busy() -> None:
+    frames = _frames(10)
+    rss: list[int] = []
+
+    class StallingEngine(WindowMeanEngine):
+        calls = 0
+
+        def infer(self, window: np.ndarray, valid: np.ndarray) -> np.ndarray:
+            StallingEngine.calls += 1
+            if StallingEngine.calls == 4:  # the first decode, after three warm-up calls
+                time.sleep(2.0)
+            return super().infer(window, valid)
+
+    def produce(producer: zmq.Socket[bytes]) -> int:
+        time.sleep(0.2)
+        for seq in range(W):
+            producer.send_multipart(encode_frame(seq, seq * 0.6, frames[seq]))
+        time.sleep(0.3)  # the decoder is now inside its 2 s inference
+        process = psutil.Process()
+        rss.append(process.memory_info().rss)
+        big = np.zeros((4, 65536), np.float32)  # 1 MiB each, 300 MiB in all
+        for i in range(300):
+            producer.send_multipart(encode_frame(W + 4 * i, 10.0 + i, big, dt=0.001))
+        for _ in range(10):
+            time.sleep(0.1)
+            rss.append(process.memory_info().rss)
+        while True:  # the decoder's subscription again: it reconnected
+            assert producer.poll(10_000), "the decoder never came back"
+            if producer.recv() == b"\x01":
+                return W
+
+    summary = run_pipeline(produce, StallingEngine(window=W))
+    grown = (max(rss) - rss[0]) / 2**20
+    assert grown < 64, f"resident memory grew {grown:.0f} MiB while the decoder was busy"
+    assert summary["malformed"] == {"too_large": 1}
