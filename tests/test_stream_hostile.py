@@ -227,3 +227,29 @@ def test_big_messages_do_not_pile_up_in_memory_while_the_decoder_is_busy() -> No
     grown = (max(rss) - rss[0]) / 2**20
     assert grown < 64, f"resident memory grew {grown:.0f} MiB while the decoder was busy"
     assert summary["malformed"] == {"too_large": 1}
+
+
+def test_a_producer_that_goes_away_and_comes_back_is_not_counted_as_malformed() -> None:
+    port = free_port()
+    source = open_source(f"zmq+tcp://127.0.0.1:{port}")
+    pipeline = Pipeline(source, WindowMeanEngine(window=W), [], max_batch=1)
+    thread = threading.Thread(target=pipeline.run)
+    thread.start()
+    frames = _frames(20)
+    try:
+        for half in (0, 1):  # the producer (a microscope program) restarts between halves
+            producer: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.XPUB)
+            producer.bind(f"tcp://127.0.0.1:{port}")
+            assert producer.poll(10_000), "the decoder never subscribed"
+            producer.recv()
+            for seq in range(10 * half, 10 * half + 10):
+                producer.send_multipart(encode_frame(seq, seq * 0.6, frames[seq]))
+            deadline = time.monotonic() + 30
+            while pipeline.frames < 10 * half + 10 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            producer.close(linger=0)
+            time.sleep(1.0)  # longer than the source waits before it calls a loss its own
+    finally:
+        pipeline.stop()
+        thread.join(30)
+    assert pipeline.frames == 20 and dict(source.malformed) == {}
