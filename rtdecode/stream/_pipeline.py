@@ -29,7 +29,7 @@ from rtdecode.stream._baseline import BaselineConfig, BaselineTracker
 from rtdecode.stream._latency import LatencyHistogram
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 from rtdecode.stream._source import Chunk, Source
-from rtdecode.stream._windower import Windower
+from rtdecode.stream._windower import Windower, compile_kernels
 
 if TYPE_CHECKING:  # engines pull in torch; protocol-only users (producers) should not pay for it
     from rtdecode.engines import Engine
@@ -177,6 +177,7 @@ class Pipeline:
             for sink in self.sinks:
                 sink.open(self.engine.states)
                 opened.append(sink)
+            compile_kernels(self.engine.preprocess, self.baseline_config)  # not on a frame's time
             self.source.start()
             self._started = time.monotonic()
             self._loop()

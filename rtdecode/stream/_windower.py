@@ -15,18 +15,19 @@ Policy (stated once, applied everywhere):
 - A change in neuron count needs a new Windower; the pipeline makes one.
 - Nothing is compiled on the live path: the kernels' Numba specialisations for read-only frames
   (views of a wire message) and writable ones (gap fillers, LSL and replay frames) are compiled
-  when the Windower is made, before its first frame.
+  by :func:`compile_kernels`, before the first frame.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from rtdecode.config import PreprocessConfig
 from rtdecode.log import get_logger
 from rtdecode.preprocess import Preprocessor
-from rtdecode.stream._baseline import BaselineTracker
+from rtdecode.stream._baseline import BaselineConfig, BaselineTracker
 
-__all__ = ["MAX_GAP_FRAMES", "Windower"]
+__all__ = ["MAX_GAP_FRAMES", "Windower", "compile_kernels"]
 
 _log = get_logger(__name__)
 
@@ -34,15 +35,24 @@ MAX_GAP_FRAMES = 1_000_000
 """Largest forward jump in ``seq`` counted as lost frames (over 15 minutes at 1 kHz)."""
 
 
-def _compile_kernels(preprocessor: Preprocessor, baseline: BaselineTracker | None) -> None:
-    """Run one-neuron copies of the preprocessing on read-only and on writable frames.
+def compile_kernels(config: PreprocessConfig, baseline: BaselineConfig | None = None) -> None:
+    """Compile every kernel specialisation the live path uses, on one-neuron scratch state.
 
-    Numba compiles one specialisation per argument type, and read-only arrays are a type of
-    their own: without this, the first gap in ``seq`` compiled one on the live path (0.35 s).
+    Numba compiles one specialisation per argument type, and read-only arrays (frames viewed in
+    a wire message) are a type apart from writable ones (gap fillers, LSL and replay frames):
+    without this, the first gap in ``seq`` compiled one on the live path (0.35 s). Cheap once
+    compiled; :class:`Windower` calls it, and the pipeline before its first frame.
+
+    Parameters
+    ----------
+    config
+        The preprocessing settings.
+    baseline
+        The baseline settings, for raw fluorescence input.
     """
-    scratch = Preprocessor(1, preprocessor.config)
-    tracker = None if baseline is None else BaselineTracker(1, baseline.config)
-    out = np.zeros((1, preprocessor.n_features), np.float32)
+    scratch = Preprocessor(1, config)
+    tracker = None if baseline is None else BaselineTracker(1, baseline)
+    out = np.zeros((1, scratch.n_features), np.float32)
     valid = np.zeros(1, np.bool_)
     dff = np.zeros(1, np.float32)
     for writeable in (False, True):
@@ -109,7 +119,7 @@ class Windower:
         self.gaps = 0
         self.restarts = 0
         self.nan_values = 0
-        _compile_kernels(preprocessor, baseline)
+        compile_kernels(preprocessor.config, None if baseline is None else baseline.config)
 
     @property
     def filled(self) -> bool:
