@@ -37,7 +37,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         "total": "decoder total",
         "overhead": "total less inference",
         "transport": "producer->received",
-        "skipped": "skipped: recv->next pred",
+        "skipped": "skipped->next pred",
     }
     for stage, stats in summary["latency_us"].items():
         if not stats["count"]:

@@ -38,7 +38,7 @@ class _Console:
 
 def _check_writable(path: Path, what: str) -> None:
     """Refuse, before anything runs, an output file that could not be written at the end."""
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     if path.is_dir():
         raise ConfigError(f"{what} {path} is a folder; give a file name")
     if not folder.is_dir():
