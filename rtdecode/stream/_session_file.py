@@ -296,5 +296,7 @@ class SessionFile(Sink):
             if summary is not None:
                 with h5py.File(self.path, "r+", locking=False) as handle:
                     handle.attrs["summary"] = json.dumps(summary)
+        except OSError as exc:
+            _log.error("session file %s: the summary was not written (%s)", self.path, exc)
         finally:
             self._release()
