@@ -59,8 +59,10 @@ class Sink(ABC):
 
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
-    critical path), :meth:`record_behavior` per behaviour sample between frames, :meth:`close`
-    with the run's summary.
+    critical path), :meth:`record_behavior` per behaviour sample between frames, :meth:`idle`
+    while no frame arrives, :meth:`close` with the run's summary. An ``OSError`` from
+    :meth:`publish`, :meth:`record_frame`, :meth:`record_behavior` or :meth:`idle` drops the
+    sink from the run (logged and reported in the summary); the others carry on.
     """
 
     uri: str
@@ -80,6 +82,9 @@ class Sink(ABC):
         self, seq: int, t: float, velocity: float, reversal: float
     ) -> None:
         """Note one behaviour sample (velocity mm/s, reversal 0/1, NaN when unknown)."""
+
+    def idle(self) -> None:  # noqa: B027 - optional hook
+        """Called while the pipeline waits for frames (at least every 50 ms): a chance to flush."""
 
     def close(self, summary: dict[str, Any] | None = None) -> None:  # noqa: B027 - optional hook
         """Flush and close; ``summary`` is the run's end-of-run summary."""
