@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from rtdecode.cli._options import insecure_option
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.data import bundled_recording, load_recording
 from rtdecode.errors import RtdecodeError
@@ -41,6 +42,7 @@ __all__ = ["replay"]
     help="Wait up to this long for a first subscriber before sending.",
 )
 @click.option("--max-frames", type=int, default=None, help="Stop after this many frames.")
+@insecure_option
 def replay(
     path: Path | None,
     to: str,
@@ -54,6 +56,7 @@ def replay(
     seed: int,
     wait_s: float,
     max_frames: int | None,
+    insecure: bool,
 ) -> None:
     """Play recording PATH (default: the bundled one) to a decoder, like a live microscope.
 
@@ -64,7 +67,7 @@ def replay(
         recording = load_recording(path) if path is not None else bundled_recording()
         faults = Faults(drop, jitter_ms / 1e3, nan, burst_every, burst_size, seed)
         source = ReplaySource(recording, speed=speed, loop=loop, faults=faults)
-        publisher = open_frame_publisher(to, wait_subscribers_s=wait_s)
+        publisher = open_frame_publisher(to, wait_subscribers_s=wait_s, insecure=insecure)
         publisher.open(recording.n_neurons, source.labels, recording.frame_interval)
         if isinstance(publisher, LslFramePublisher):
             publisher.wait_for_consumers(wait_s)

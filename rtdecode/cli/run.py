@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from rtdecode.cli._options import engine_option, model_option, threads_option
+from rtdecode.cli._options import engine_option, insecure_option, model_option, threads_option
 from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.engines import load_engine
@@ -71,6 +71,7 @@ class _Console:
 @click.option("--frame-interval", type=float, help="Seconds per frame (default: measured).")
 @click.option("--resolve-timeout", default=10.0, show_default=True, help="LSL look-up, s.")
 @threads_option
+@insecure_option
 @click.option("--quiet", is_flag=True, help="No live status line.")
 def run(
     source: str,
@@ -86,6 +87,7 @@ def run(
     frame_interval: float | None,
     resolve_timeout: float,
     threads: int,
+    insecure: bool,
     quiet: bool,
 ) -> None:
     """Decode behaviour from a live stream until Ctrl-C, SIGTERM or --max-frames.
@@ -95,9 +97,10 @@ def run(
     """
     try:
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
-        stream = open_source(source, resolve_timeout=resolve_timeout)  # bad addresses fail fast
+        # bad addresses (and plain-text binds beyond loopback) fail fast
+        stream = open_source(source, resolve_timeout=resolve_timeout, insecure=insecure)
         lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
-        outputs = [open_sink(uri, attrs, lsl_frame_times=lsl_in) for uri in sinks]
+        outputs = [open_sink(uri, attrs, lsl_in, insecure) for uri in sinks]
         engine = load_engine(model, engine_name)
         if window is not None:
             engine.window = window  # prepare() sizes the engine's buffers from it

@@ -1,4 +1,17 @@
-"""LSL inlet source: any numeric LSL stream, its channel labels taken as neuron labels."""
+"""LSL inlet source: any numeric LSL stream, its channel labels taken as neuron labels.
+
+LSL has no sequence numbers, so frames are numbered here from their time stamps and the
+stream's nominal rate: a hole of more than half a frame interval after the expected time of
+the next frame means ``round(hole / interval)`` frames were lost, and the numbering skips them
+(the window then fills them as a gap, like a ZeroMQ ``seq`` gap). A time stamp that goes back
+by more than half an interval, or a hole longer than ``max_hole_s``, is a restart. A stream
+with an irregular rate (nominal rate 0) is numbered as it arrives.
+
+An outlet that goes away is looked for again by name. When it comes back with the same
+non-empty ``source_id`` and channel count, numbering goes on (frames lost while it was away
+are counted from the time stamps); any other outlet of that name is a new stream: counted as a
+restart, the window and preprocessing start afresh.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rtdecode.errors import SourceError
-from rtdecode.log import get_logger
+from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream._address import Address
 from rtdecode.stream._lsl_common import channel_labels, pylsl
 from rtdecode.stream._source import Chunk, Source
@@ -16,7 +29,54 @@ from rtdecode.stream._source import Chunk, Source
 __all__ = ["LslSource"]
 
 _log = get_logger(__name__)
+_waiting_log = RateLimitedLog(_log, interval_s=30.0)
 _NUMPY_TYPES = {1: np.float32, 2: np.float64, 4: np.int32, 5: np.int16, 6: np.int8, 7: np.int64}
+_OFFSET_EVERY_S = 5.0
+
+
+class _Dejitter:
+    """Least-squares line ``t = a + b * seq`` over past frames, older frames forgotten.
+
+    Fitting against frame numbers that include lost frames keeps a hole from bending the
+    line (liblsl's own dejitter fits against received samples and smears a hole over the
+    next frames). Sums are kept around the newest frame, so they stay small.
+
+    Parameters
+    ----------
+    halflife_frames
+        Frames after which a frame's weight in the fit halves.
+    """
+
+    def __init__(self, halflife_frames: float) -> None:
+        self._keep = 0.5 ** (1.0 / max(halflife_frames, 1.0))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every frame."""
+        self._x0 = 0
+        self._y0 = 0.0
+        self._w = self._sx = self._sy = self._sxx = self._sxy = 0.0
+
+    def add(self, seq: int, t: float) -> None:
+        """Add frame ``seq`` received at time ``t``, re-centring the sums on it."""
+        k = self._keep
+        dx, dy = float(seq - self._x0), t - self._y0
+        w, sx, sy = self._w * k, self._sx * k, self._sy * k
+        sxx, sxy = self._sxx * k, self._sxy * k
+        # Move the origin to (seq, t), then add the point (0, 0) with weight 1.
+        self._sxx = sxx - 2 * dx * sx + dx * dx * w
+        self._sxy = sxy - dx * sy - dy * sx + dx * dy * w
+        self._sx, self._sy, self._w = sx - dx * w, sy - dy * w, w + 1.0
+        self._x0, self._y0 = seq, t
+
+    def predict(self, seq: int) -> float | None:
+        """The fitted time of frame ``seq`` (``None`` until 8 frames have been added)."""
+        det = self._w * self._sxx - self._sx * self._sx
+        if self._w < 8 or det <= 1e-12 * max(self._w * self._sxx, 1e-300):
+            return None
+        slope = (self._w * self._sxy - self._sx * self._sy) / det
+        intercept = (self._sy - slope * self._sx) / self._w
+        return self._y0 + intercept + slope * (seq - self._x0)
 
 
 class LslSource(Source):
@@ -25,31 +85,69 @@ class LslSource(Source):
     Parameters
     ----------
     address
-        Parsed ``lsl://NAME`` address.
+        Parsed ``lsl://NAME`` address (``?dejitter`` smooths the time stamps).
     resolve_timeout
-        Seconds to look for the stream before giving up.
+        Seconds to look for the stream at start before giving up.
     max_chunk
         Largest number of samples taken in one read.
+    max_hole_s
+        A hole in the time stamps longer than this is a restart, not lost frames.
+
+    Attributes
+    ----------
+    restarts
+        Times a different outlet (another ``source_id``, channel count, or none) took over.
+    reconnects
+        Times the stream was lost and found again (any outlet).
+    lost_frames
+        Frames inferred lost from the time stamps (also counted as the window's gaps).
+    clock_offset_s
+        Latest LSL clock correction: the outlet host's clock minus this one (s); already
+        applied to the time stamps.
 
     Notes
     -----
-    LSL has no sequence numbers: frames are numbered as they arrive, so losses inside LSL
-    are not seen as gaps. Times are the LSL time stamps (seconds). Samples are pulled into a
-    preallocated buffer; the chunk's arrays are reused by the next :meth:`read`.
+    Times are LSL time stamps on this machine's LSL clock (clock-corrected). Samples are
+    pulled into a preallocated buffer; the chunk's arrays are reused by the next :meth:`read`.
     """
 
-    def __init__(self, address: Address, resolve_timeout: float = 10.0, max_chunk: int = 1024):
+    def __init__(
+        self,
+        address: Address,
+        resolve_timeout: float = 10.0,
+        max_chunk: int = 1024,
+        max_hole_s: float = 3600.0,
+    ):
         super().__init__()
         self.uri = address.uri
         self._name = address.target
         self._resolve_timeout = resolve_timeout
         self._max_chunk = max_chunk
+        self._max_hole_s = max_hole_s
+        self._dejitter_on = address.dejitter
         self._inlet: Any = None
-        self._seq = 0
+        self._resolver: Any = None
+        self._started = False
+        self._identity: tuple[str, int] | None = None
         self._labels: tuple[str | None, ...] | None = None
         self._raw: np.ndarray = np.zeros(0)
         self._data: np.ndarray = np.zeros((0, 0), np.float32)
+        self._stamps = np.zeros(max_chunk, np.float64)
+        self._times = np.zeros(max_chunk, np.float64)
+        self._lo = self._hi = 0
+        self._recv_ns = 0
+        self._interval: float | None = None
+        self._fit = _Dejitter(1.0)
+        self._next_seq = 0
+        self._last_t: float | None = None
+        self._lost_at = 0.0
+        self._next_offset = 0.0
+        self.restarts = 0
+        self.reconnects = 0
+        self.lost_frames = 0
+        self.clock_offset_s: float | None = None
 
+    # ------------------------------------------------------------------ connection
     def start(self) -> None:
         """Resolve the stream by name and open an inlet."""
         lsl = pylsl(f"reading LSL stream '{self._name}'")
@@ -59,27 +157,118 @@ class LslSource(Source):
                 f"no LSL stream named '{self._name}' found within {self._resolve_timeout:g} s; "
                 "is its outlet running on this network (or on this machine, see LSLAPICFG)?"
             )
-        fmt = found[0].channel_format()
+        self._open(found[0], self._resolve_timeout)
+        self._started = True
+
+    def _open(self, found: Any, timeout: float) -> None:
+        """Open an inlet on ``found``; on a reconnect, decide whether it is the same stream."""
+        lsl = pylsl("reading LSL")
+        fmt = found.channel_format()
         if fmt not in _NUMPY_TYPES:
             raise SourceError(
                 f"LSL stream '{self._name}' carries channel format {fmt} (strings?); "
                 "rtdecode reads numeric streams only"
             )
-        inlet = lsl.StreamInlet(found[0], max_buflen=60, recover=True)
-        info = inlet.info(timeout=self._resolve_timeout)
-        self._labels = channel_labels(info)
+        # recover=False: a lost outlet raises LostError at once, and is looked for by name
+        # (liblsl's recovery waits forever for the same source_id, or never for none).
+        inlet = lsl.StreamInlet(
+            found, max_buflen=60, recover=False, processing_flags=lsl.proc_clocksync
+        )
+        info = inlet.info(timeout=timeout)
+        inlet.open_stream(timeout=timeout)
         n = info.channel_count()
+        identity = (info.source_id(), n)
+        srate = info.nominal_srate()
+        if self._identity is not None:
+            same = bool(identity[0]) and identity == self._identity
+            if same:
+                _log.warning(
+                    "LSL stream '%s' is back (source_id '%s'); frames lost while it was away "
+                    "are counted from its time stamps",
+                    self._name,
+                    identity[0],
+                )
+            else:
+                self.restarts += 1
+                self._restart_numbering()
+                _log.warning(
+                    "LSL stream '%s' came back as another outlet (source_id '%s', %d channels; "
+                    "was '%s', %d): counted as a restart, window and preprocessing reset",
+                    self._name,
+                    identity[0],
+                    n,
+                    *self._identity,
+                )
+        self._identity = identity
+        self._labels = channel_labels(info)
         self._raw = np.zeros((self._max_chunk, n), dtype=_NUMPY_TYPES[fmt])
         self._data = self._raw if fmt == 1 else np.zeros((self._max_chunk, n), np.float32)
-        inlet.open_stream(timeout=self._resolve_timeout)
+        interval = 1.0 / srate if srate > 0 else None
+        if interval != self._interval:
+            self._interval = interval
+            self._restart_numbering()
+        self._fit = _Dejitter(60.0 / interval if interval else 1.0)
         self._inlet = inlet
-        _log.info("LSL stream '%s': %d channels, labels %s", self._name, n, bool(self._labels))
+        self.clock_offset_s = float(inlet.time_correction(timeout=timeout))
+        self._next_offset = time.monotonic() + _OFFSET_EVERY_S
+        _log.info(
+            "LSL stream '%s': %d channels at %g Hz, labels %s, clock offset %.6f s",
+            self._name,
+            n,
+            srate,
+            bool(self._labels),
+            self.clock_offset_s,
+        )
 
+    def _restart_numbering(self) -> None:
+        """Make the next frame's number 0 (the window sees a restart) and forget the fit."""
+        self._next_seq = 0
+        self._last_t = None
+        self._fit.reset()
+
+    def _lost(self) -> None:
+        self._inlet.close_stream()
+        self._inlet = None
+        self._lost_at = time.monotonic()
+        self.reconnects += 1
+        _log.warning("LSL stream '%s' was lost; looking for it by name", self._name)
+
+    def _reconnect(self, timeout: float) -> bool:
+        """Look for the stream again without blocking; open the newest outlet found."""
+        lsl = pylsl("reading LSL")
+        if self._resolver is None:
+            self._resolver = lsl.ContinuousResolver(prop="name", value=self._name)
+        found = self._resolver.results()
+        if found:
+            newest = max(found, key=lambda info: info.created_at())
+            try:
+                self._open(newest, min(self._resolve_timeout, 5.0))
+            except (SourceError, TimeoutError, lsl.util.LostError) as exc:
+                _waiting_log.warning(f"lsl-open:{self._name}", f"LSL stream '{self._name}': {exc}")
+            else:
+                self._resolver = None
+                return True
+        _waiting_log.warning(
+            f"lsl-wait:{self._name}",
+            f"LSL stream '{self._name}' still away after "
+            f"{time.monotonic() - self._lost_at:.0f} s; still looking for it",
+        )
+        time.sleep(timeout)
+        return False
+
+    # ------------------------------------------------------------------ frames
     def read(self, timeout: float) -> Chunk | None:
-        """Return the samples that arrived (at least one), or ``None`` after ``timeout`` s."""
-        if self._inlet is None:
+        """Return the samples that arrived (at least one), or ``None`` after ``timeout`` s.
+
+        Frames on both sides of a hole or a restart come in separate chunks.
+        """
+        if not self._started:
             raise SourceError(f"source '{self.uri}' is not started; call start() first")
-        lost_error = pylsl("reading LSL").util.LostError
+        if self._lo < self._hi:
+            return self._number()
+        if self._inlet is None and not self._reconnect(timeout):
+            return None
+        lsl = pylsl("reading LSL")
         try:
             _, stamps = self._inlet.pull_chunk(
                 timeout=timeout,
@@ -88,22 +277,88 @@ class LslSource(Source):
                 min_samples=1,
                 as_numpy=True,
             )
-        except lost_error:
-            _log.warning("LSL stream '%s' was lost; waiting for it to come back", self._name)
-            time.sleep(min(timeout, 0.1))
+        except lsl.util.LostError:
+            self._lost()
             return None
-        recv_ns = time.perf_counter_ns()
+        self._recv_ns = time.perf_counter_ns()
         k = len(stamps)
         if k == 0:
             return None
         if self._data is not self._raw:
             np.copyto(self._data[:k], self._raw[:k], casting="unsafe")
-        seq = self._seq
-        self._seq += k
-        return Chunk(self._data[:k], seq, np.asarray(stamps, np.float64), recv_ns, self._labels)
+        self._stamps[:k] = stamps
+        self._lo, self._hi = 0, k
+        if time.monotonic() >= self._next_offset:
+            self._refresh_clock_offset()
+        return self._number()
+
+    def _refresh_clock_offset(self) -> None:
+        """Read liblsl's latest clock correction (it re-measures it every few seconds)."""
+        self._next_offset = time.monotonic() + _OFFSET_EVERY_S
+        try:
+            self.clock_offset_s = float(self._inlet.time_correction(timeout=0.1))
+        except (TimeoutError, pylsl("reading LSL").util.LostError):
+            pass  # no fresh estimate: keep the last one (a loss shows at the next pull)
+
+    def _number(self) -> Chunk:
+        """Number the pending samples up to the first hole; the rest wait for the next read."""
+        lo, hi = self._lo, self._hi
+        first = self._frame_seq(float(self._stamps[lo]))
+        self._accept(lo, first)
+        end = lo + 1
+        while end < hi and self._frame_seq(float(self._stamps[end])) == self._next_seq:
+            self._accept(end, self._next_seq)
+            end += 1
+        self._lo = end
+        return Chunk(self._data[lo:end], first, self._times[lo:end], self._recv_ns, self._labels)
+
+    def _frame_seq(self, t: float) -> int:
+        """The number of the frame stamped ``t``, from the expected time of the next frame."""
+        interval, last = self._interval, self._last_t
+        if interval is None or last is None:
+            return self._next_seq
+        expected = self._fit.predict(self._next_seq)
+        if expected is None:
+            expected = last + interval
+        late = (t - expected) / interval
+        if t < last - 0.5 * interval or late * interval > self._max_hole_s:
+            return 0  # back in time, or an absurd hole: a restart
+        return self._next_seq + (round(late) if late >= 0.5 else 0)
+
+    def _accept(self, i: int, seq: int) -> None:
+        """Record sample ``i`` as frame ``seq``: count a hole before it, set its time."""
+        t = float(self._stamps[i])
+        if seq > self._next_seq and self._last_t is not None:
+            lost = seq - self._next_seq
+            self.lost_frames += lost
+            _waiting_log.warning(
+                f"lsl-hole:{self._name}",
+                f"LSL stream '{self._name}': {lost} frames missing before t={t:.3f}",
+            )
+        elif seq == 0 and self._last_t is not None:
+            self._fit.reset()
+        self._times[i] = t
+        if self._interval is not None:
+            self._fit.add(seq, t)
+            fitted = self._fit.predict(seq) if self._dejitter_on else None
+            if fitted is not None:
+                self._times[i] = fitted
+        self._next_seq = seq + 1
+        self._last_t = t
+
+    def stats(self) -> dict[str, Any]:
+        """LSL health: restarts, reconnects, frames lost and the clock offset."""
+        return {
+            "lsl_restarts": self.restarts,
+            "lsl_reconnects": self.reconnects,
+            "lsl_lost_frames": self.lost_frames,
+            "clock_offset_s": self.clock_offset_s,
+        }
 
     def stop(self) -> None:
         """Close the inlet."""
         if self._inlet is not None:
             self._inlet.close_stream()
             self._inlet = None
+        self._resolver = None
+        self._started = False

@@ -12,6 +12,7 @@ from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream._address import Address
 from rtdecode.stream._protocol import MalformedMessage, parse_frame
 from rtdecode.stream._source import Chunk, Source
+from rtdecode.stream._zmq_socket import AllowedClients, check_exposure, close_socket, open_socket
 
 __all__ = ["ZmqSource"]
 
@@ -32,6 +33,13 @@ class ZmqSource(Source):
         Largest message accepted; ZeroMQ disconnects a peer that sends a larger one (it
         reconnects, and the lost frames show as a gap). With ``hwm`` it bounds the memory the
         input queue can take.
+    insecure
+        Allow a plain-text bind beyond loopback (otherwise refused: use CURVE keys).
+
+    Raises
+    ------
+    SourceError
+        For a plain-text bind beyond loopback without ``insecure``.
 
     Notes
     -----
@@ -40,33 +48,32 @@ class ZmqSource(Source):
     """
 
     def __init__(
-        self, address: Address, hwm: int = 1000, max_message_bytes: int = 16 * 2**20
+        self,
+        address: Address,
+        hwm: int = 1000,
+        max_message_bytes: int = 16 * 2**20,
+        insecure: bool = False,
     ) -> None:
         super().__init__()
+        check_exposure(address, address.zmq_bind(default=False), insecure)
         self.uri = address.uri
         self._address = address
         self._hwm = hwm
         self._max_bytes = max_message_bytes
         self._socket: zmq.Socket[bytes] | None = None
+        self._allowed: AllowedClients | None = None
 
     def start(self) -> None:
         """Create the SUB socket and connect (or bind) it."""
-        socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
-        socket.setsockopt(zmq.RCVHWM, self._hwm)
-        socket.setsockopt(zmq.MAXMSGSIZE, self._max_bytes)
-        socket.setsockopt(zmq.LINGER, 0)
-        socket.setsockopt(zmq.SUBSCRIBE, b"")
-        try:
-            if self._address.zmq_bind(default=False):
-                socket.bind(self._address.target)
-            else:
-                socket.connect(self._address.target)
-        except zmq.ZMQError as exc:
-            socket.close()
-            raise SourceError(
-                f"cannot open source '{self.uri}' ({exc}); check the host, port or path"
-            ) from exc
-        self._socket = socket
+        options: dict[int, int | bytes] = {
+            zmq.RCVHWM: self._hwm,
+            zmq.MAXMSGSIZE: self._max_bytes,
+            zmq.LINGER: 0,
+            zmq.SUBSCRIBE: b"",
+        }
+        self._socket, self._allowed = open_socket(
+            self._address, zmq.SUB, bind_default=False, options=options, what="frames"
+        )
 
     def read(self, timeout: float) -> Chunk | None:
         """Return the next valid frame message, or ``None`` after ``timeout`` seconds.
@@ -99,8 +106,12 @@ class ZmqSource(Source):
             t = message.t + message.dt * np.arange(k, dtype=np.float64)
             return Chunk(message.data, message.seq, t, recv_ns, message.labels, message.sent_ns)
 
+    def stats(self) -> dict[str, int]:
+        """Connections refused for an unknown CURVE key (a CURVE server source only)."""
+        return {} if self._allowed is None else {"refused_clients": self._allowed.refused}
+
     def stop(self) -> None:
         """Close the socket."""
         if self._socket is not None:
-            self._socket.close(linger=0)
+            close_socket(self._socket, 0)
             self._socket = None
