@@ -32,6 +32,7 @@ _log = get_logger(__name__)
 _waiting_log = RateLimitedLog(_log, interval_s=30.0)
 _NUMPY_TYPES = {1: np.float32, 2: np.float64, 4: np.int32, 5: np.int16, 6: np.int8, 7: np.int64}
 _OFFSET_EVERY_S = 5.0
+_WAIT_WARN_S = 10.0  # away longer than this: a reminder every 30 s
 
 
 class _Dejitter:
@@ -69,12 +70,19 @@ class _Dejitter:
         self._sx, self._sy, self._w = sx - dx * w, sy - dy * w, w + 1.0
         self._x0, self._y0 = seq, t
 
-    def predict(self, seq: int) -> float | None:
-        """The fitted time of frame ``seq`` (``None`` until 8 frames have been added)."""
-        det = self._w * self._sxx - self._sx * self._sx
-        if self._w < 8 or det <= 1e-12 * max(self._w * self._sxx, 1e-300):
+    def predict(self, seq: int, interval: float) -> float | None:
+        """The fitted time of frame ``seq`` (``None`` before the first frame).
+
+        Until 8 frames are in, the slope is the nominal ``interval`` and only the offset is
+        fitted (a free slope over a few jittered frames can be far off).
+        """
+        if self._w <= 0:
             return None
-        slope = (self._w * self._sxy - self._sx * self._sy) / det
+        det = self._w * self._sxx - self._sx * self._sx
+        if self._w < 8 or det <= 1e-12 * self._w * self._sxx:
+            slope = interval
+        else:
+            slope = (self._w * self._sxy - self._sx * self._sy) / det
         intercept = (self._sy - slope * self._sx) / self._w
         return self._y0 + intercept + slope * (seq - self._x0)
 
@@ -248,11 +256,12 @@ class LslSource(Source):
             else:
                 self._resolver = None
                 return True
-        _waiting_log.warning(
-            f"lsl-wait:{self._name}",
-            f"LSL stream '{self._name}' still away after "
-            f"{time.monotonic() - self._lost_at:.0f} s; still looking for it",
-        )
+        away_s = time.monotonic() - self._lost_at
+        if away_s > _WAIT_WARN_S:
+            _waiting_log.warning(
+                f"lsl-wait:{self._name}",
+                f"LSL stream '{self._name}' away for {away_s:.0f} s; still looking for it",
+            )
         time.sleep(timeout)
         return False
 
@@ -317,7 +326,7 @@ class LslSource(Source):
         interval, last = self._interval, self._last_t
         if interval is None or last is None:
             return self._next_seq
-        expected = self._fit.predict(self._next_seq)
+        expected = self._fit.predict(self._next_seq, interval)
         if expected is None:
             expected = last + interval
         late = (t - expected) / interval
@@ -340,7 +349,7 @@ class LslSource(Source):
         self._times[i] = t
         if self._interval is not None:
             self._fit.add(seq, t)
-            fitted = self._fit.predict(seq) if self._dejitter_on else None
+            fitted = self._fit.predict(seq, self._interval) if self._dejitter_on else None
             if fitted is not None:
                 self._times[i] = fitted
         self._next_seq = seq + 1

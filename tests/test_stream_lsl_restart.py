@@ -1,0 +1,236 @@
+"""LSL outlets that go away and come back, holes in the time stamps, the clock offset.
+
+Real outlets and inlets, resolved on this machine only (see stream_support.use_local_lsl).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pytest
+from stream_support import WindowMeanEngine
+
+from rtdecode.stream import Pipeline, open_source
+from rtdecode.stream._source import Source
+
+pylsl = pytest.importorskip("pylsl")
+pytestmark = pytest.mark.lsl
+
+RATE = 100.0
+
+
+def _outlet(name: str, source_id: str, n: int = 3) -> Any:
+    info = pylsl.StreamInfo(name, "Calcium", n, RATE, pylsl.cf_float32, source_id)
+    return pylsl.StreamOutlet(info)
+
+
+def _push(outlet: Any, frames: Iterable[int], t0: float, n: int = 3) -> None:
+    """Push frames numbered ``frames`` stamped ``t0 + i / RATE``; channel 0 holds ``i``."""
+    assert outlet.wait_for_consumers(20), "the source's inlet never connected"
+    for i in frames:
+        outlet.push_sample([float(i)] + [0.0] * (n - 1), t0 + i / RATE)
+
+
+def _reconnect(source: Source, outlet: Any) -> None:
+    """Keep reading (as the decoder does) until the source has found ``outlet``."""
+    deadline = time.monotonic() + 20
+    while not outlet.have_consumers():
+        assert time.monotonic() < deadline, "the source did not find the new outlet"
+        assert source.read(0.05) is None
+
+
+def _read(source: Source, count: int, timeout_s: float = 20.0) -> tuple[list[int], np.ndarray]:
+    """Read ``count`` frames: their sequence numbers and their channel-0 values."""
+    seqs: list[int] = []
+    values: list[float] = []
+    deadline = time.monotonic() + timeout_s
+    while len(seqs) < count:
+        assert time.monotonic() < deadline, f"only {len(seqs)} of {count} frames arrived"
+        chunk = source.read(0.05)
+        if chunk is not None:
+            seqs.extend(chunk.seq + i for i in range(chunk.n_frames))
+            values.extend(chunk.data[:, 0])
+    return seqs, np.array(values)
+
+
+@pytest.fixture
+def name() -> str:
+    return f"rtdecode-restart-{uuid.uuid4().hex[:8]}"
+
+
+def test_frames_lost_while_the_outlet_was_away_are_counted(name: str) -> None:
+    source = open_source(f"lsl://{name}", resolve_timeout=20)
+    outlet = _outlet(name, "scope-1")
+    source.start()
+    try:
+        t0 = pylsl.local_clock()
+        _push(outlet, range(50), t0)
+        seqs, values = _read(source, 50)
+        del outlet  # the acquisition program stops; the microscope does not
+        assert source.read(0.2) is None
+        outlet = _outlet(name, "scope-1")  # back, same source: frames 50..79 never sent
+        _reconnect(source, outlet)
+        _push(outlet, range(80, 130), t0)
+        seqs, values = _read(source, 50)
+        assert seqs == list(range(80, 130)), "numbering skips the frames lost while away"
+        np.testing.assert_array_equal(values, np.arange(80, 130))
+        assert source.stats()["lsl_lost_frames"] == 30
+        assert source.stats()["lsl_restarts"] == 0 and source.stats()["lsl_reconnects"] == 1
+    finally:
+        source.stop()
+
+
+def test_a_hole_inside_one_stream_is_counted_and_splits_the_chunk(name: str) -> None:
+    source = open_source(f"lsl://{name}", resolve_timeout=20)
+    outlet = _outlet(name, "scope-1")
+    source.start()
+    try:
+        t0 = pylsl.local_clock()
+        _push(outlet, [*range(20), *range(27, 40)], t0)
+        time.sleep(0.3)  # all in the inlet's buffer: one pull takes both sides of the hole
+        chunk = source.read(1.0)
+        assert chunk is not None and (chunk.seq, chunk.n_frames) == (0, 20)
+        chunk = source.read(1.0)
+        assert chunk is not None and (chunk.seq, chunk.n_frames) == (27, 13)
+        assert source.stats()["lsl_lost_frames"] == 7
+    finally:
+        source.stop()
+
+
+def test_time_stamp_jitter_is_not_taken_for_loss(name: str) -> None:
+    """Stamps off by up to a quarter interval either way: no frame is counted lost."""
+    source = open_source(f"lsl://{name}", resolve_timeout=20)
+    outlet = _outlet(name, "scope-1")
+    source.start()
+    try:
+        t0 = pylsl.local_clock()
+        jitter = np.random.default_rng(0).uniform(-0.25, 0.25, 300) / RATE
+        assert outlet.wait_for_consumers(20)
+        for i in range(300):
+            outlet.push_sample([float(i), 0.0, 0.0], t0 + i / RATE + jitter[i])
+        seqs, _ = _read(source, 300)
+        assert seqs == list(range(300)) and source.stats()["lsl_lost_frames"] == 0
+    finally:
+        source.stop()
+
+
+def test_dejitter_smooths_time_stamps_without_hiding_a_hole(name: str) -> None:
+    source = open_source(f"lsl://{name}?dejitter", resolve_timeout=20)
+    outlet = _outlet(name, "scope-1")
+    source.start()
+    try:
+        t0 = pylsl.local_clock()
+        jitter = np.random.default_rng(1).uniform(-0.3, 0.3, 400) / RATE
+        kept = [i for i in range(400) if not 200 <= i < 230]
+        assert outlet.wait_for_consumers(20)
+        for i in kept:
+            outlet.push_sample([float(i), 0.0, 0.0], t0 + i / RATE + jitter[i])
+        times: list[float] = []
+        seqs: list[int] = []
+        while len(seqs) < len(kept):
+            chunk = source.read(5.0)
+            assert chunk is not None
+            seqs.extend(chunk.seq + i for i in range(chunk.n_frames))
+            times.extend(chunk.t)
+        assert seqs == kept and source.stats()["lsl_lost_frames"] == 30
+        late = np.array(times[50:]) - (t0 + np.array(kept[50:]) / RATE)
+        assert np.abs(late).max() < 0.1 / RATE, "fitted times are within 10% of an interval"
+        assert np.abs(jitter[kept[50:]]).max() > 0.25 / RATE, "the raw stamps were not"
+    finally:
+        source.stop()
+
+
+def test_an_outlet_back_with_another_source_id_is_a_restart(name: str) -> None:
+    source = open_source(f"lsl://{name}", resolve_timeout=20)
+    outlet = _outlet(name, "scope-1")
+    source.start()
+    try:
+        t0 = pylsl.local_clock()
+        _push(outlet, range(30), t0)
+        _read(source, 30)
+        del outlet
+        assert source.read(0.2) is None
+        outlet = _outlet(name, "scope-2")
+        _reconnect(source, outlet)
+        _push(outlet, range(1000, 1010), t0)
+        seqs, values = _read(source, 10)
+        assert seqs == list(range(10)), "numbering starts again: the window resets"
+        np.testing.assert_array_equal(values, np.arange(1000, 1010))
+        stats = source.stats()
+        assert (stats["lsl_restarts"], stats["lsl_lost_frames"]) == (1, 0)
+    finally:
+        source.stop()
+
+
+def test_an_outlet_back_with_another_channel_count_resets_the_layout(name: str) -> None:
+    engine = WindowMeanEngine(window=4)
+    pipeline = Pipeline(
+        open_source(f"lsl://{name}", resolve_timeout=20), engine, [], max_frames=60, max_batch=1
+    )
+    outlet = _outlet(name, "scope-1", n=3)
+    result: dict[str, Any] = {}
+    decoder = threading.Thread(target=lambda: result.update(pipeline.run()))
+    decoder.start()
+    try:
+        t0 = pylsl.local_clock()
+        _push(outlet, range(30), t0, n=3)
+        deadline = time.monotonic() + 20
+        while pipeline.frames < 30 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        del outlet
+        outlet = _outlet(name, "scope-1", n=5)  # same source_id, other layout
+        _push(outlet, range(30, 60), t0, n=5)
+        decoder.join(30)
+    finally:
+        pipeline.stop()
+        decoder.join(10)
+    assert result["frames"] == 60
+    counts = [n for n, _, _ in engine.prepared]
+    assert counts[0] == 3 and counts[-1] == 5 and set(counts) == {3, 5}
+    assert result["resets"] == 1 and result["source_stats"]["lsl_restarts"] == 1
+    assert result["predictions"] == 60 - 2 * 3, "each layout fills its own window"
+
+
+def test_an_outlet_back_without_source_id_is_found_without_a_warning_storm(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = open_source(f"lsl://{name}", resolve_timeout=20)
+    outlet = _outlet(name, "")
+    source.start()
+    try:
+        t0 = pylsl.local_clock()
+        _push(outlet, range(20), t0)
+        _read(source, 20)
+        with caplog.at_level(logging.WARNING, logger="rtdecode"):
+            del outlet
+            away_until = time.monotonic() + 2.0
+            while time.monotonic() < away_until:  # the decoder's loop: 20 reads a second
+                assert source.read(0.05) is None
+            away = [r for r in caplog.records if r.name.startswith("rtdecode")]
+            assert len(away) == 1, [r.getMessage() for r in away]
+            outlet = _outlet(name, "")
+            _reconnect(source, outlet)
+            _push(outlet, range(20, 30), t0)
+            seqs, _ = _read(source, 10)
+        assert seqs == list(range(10)) and source.stats()["lsl_restarts"] == 1
+    finally:
+        source.stop()
+
+
+def test_the_clock_offset_is_measured(name: str) -> None:
+    source = open_source(f"lsl://{name}", resolve_timeout=20)
+    outlet = _outlet(name, "scope-1")
+    source.start()
+    try:
+        offset = source.stats()["clock_offset_s"]
+        assert isinstance(offset, float) and abs(offset) < 1e-3, "same machine: about 0"
+        _push(outlet, range(5), pylsl.local_clock())
+        _read(source, 5)
+    finally:
+        source.stop()
