@@ -92,14 +92,19 @@ def _allowed_clients(curve: Curve, uri: str) -> AllowedClients:
 
 
 def check_exposure(address: Address, binds: bool, insecure: bool) -> None:
-    """Refuse a plain-text bind that other machines could reach, unless ``insecure``.
+    """Check the key files, and refuse a plain-text bind others could reach unless ``insecure``.
+
+    Called when a source or sink is made, so that a bad address fails before decoding starts.
 
     Raises
     ------
     SourceError
-        Naming the address and the ways out (CURVE keys, a loopback address, ``--insecure``).
+        Naming the address and the ways out (CURVE keys, a loopback address, ``--insecure``),
+        or the key file that cannot be used.
     """
-    if binds and address.curve is None and not address.loopback and not insecure:
+    if address.curve is not None:
+        _keys(address)
+    elif binds and not address.loopback and not insecure:
         raise SourceError(
             f"refusing to bind '{address.uri}' without encryption: anyone who can reach it "
             "could send frames or read predictions. Add CURVE keys (make them with 'rtdecode "
@@ -108,33 +113,41 @@ def check_exposure(address: Address, binds: bool, insecure: bool) -> None:
         )
 
 
-def _apply_curve(socket: zmq.Socket[bytes], address: Address) -> AllowedClients | None:
-    """Set CURVE options before bind/connect; start the authenticator for a server."""
-    global _authenticator
+def _keys(address: Address) -> tuple[bytes, bytes, bytes | AllowedClients]:
+    """This side's public and secret keys, and the server's public key or the allowed clients."""
     curve = address.curve
-    if curve is None:
-        return None
+    assert curve is not None
     public, secret = _load(curve.key, "key pair", address.uri)
     if secret is None:
         raise SourceError(
             f"address '{address.uri}': '{curve.key}' holds no secret key; give key= the "
             "NAME.key_secret file (NAME.key is the public half, for the other side)"
         )
+    if curve.server_key is not None:
+        return public, secret, _load(curve.server_key, "server key", address.uri)[0]
+    return public, secret, _allowed_clients(curve, address.uri)
+
+
+def _apply_curve(socket: zmq.Socket[bytes], address: Address) -> AllowedClients | None:
+    """Set CURVE options before bind/connect; start the authenticator for a server."""
+    global _authenticator
+    if address.curve is None:
+        return None
+    public, secret, other = _keys(address)
     socket.curve_publickey = public
     socket.curve_secretkey = secret
-    if curve.server_key is not None:
-        socket.curve_serverkey = _load(curve.server_key, "server key", address.uri)[0]
+    if isinstance(other, bytes):
+        socket.curve_serverkey = other
         return None
-    allowed = _allowed_clients(curve, address.uri)
     if _authenticator is None:
         _authenticator = ThreadAuthenticator(zmq.Context.instance())
         _authenticator.start()
     domain = f"rtdecode-{next(_domains)}"
-    _authenticator.configure_curve_callback(domain, allowed)
+    _authenticator.configure_curve_callback(domain, other)
     socket.zap_domain = domain.encode()
     socket.curve_server = True
     _servers[id(socket)] = domain
-    return allowed
+    return other
 
 
 def open_socket(
