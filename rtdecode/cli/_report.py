@@ -17,7 +17,11 @@ def _source_stats(stats: dict[str, Any]) -> list[str]:
     """One line of the source's own health figures, when it has some."""
     if not stats:
         return []
-    return ["source: " + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in stats.items())]
+    shown = (
+        f"{k.replace('_', ' ')} {v:.3g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+        for k, v in stats.items()
+    )
+    return ["source: " + "  ".join(shown)]
 
 
 def format_summary(summary: dict[str, Any]) -> str:
