@@ -214,13 +214,12 @@ class LslSource(Source):
         interval = 1.0 / srate if srate > 0 else None
         if interval != self._interval:
             self._interval = interval
+            self._fit = _Dejitter(60.0 / interval if interval else 1.0)
             self._restart_numbering()
-        self._fit = _Dejitter(60.0 / interval if interval else 1.0)
         self._inlet = inlet
-        self.clock_offset_s = float(inlet.time_correction(timeout=timeout))
-        self._next_offset = time.monotonic() + _OFFSET_EVERY_S
+        self._refresh_clock_offset(timeout)
         _log.info(
-            "LSL stream '%s': %d channels at %g Hz, labels %s, clock offset %.6f s",
+            "LSL stream '%s': %d channels at %g Hz, labels %s, clock offset %s s",
             self._name,
             n,
             srate,
@@ -298,14 +297,14 @@ class LslSource(Source):
         self._stamps[:k] = stamps
         self._lo, self._hi = 0, k
         if time.monotonic() >= self._next_offset:
-            self._refresh_clock_offset()
+            self._refresh_clock_offset(0.1)
         return self._number()
 
-    def _refresh_clock_offset(self) -> None:
+    def _refresh_clock_offset(self, timeout: float) -> None:
         """Read liblsl's latest clock correction (it re-measures it every few seconds)."""
         self._next_offset = time.monotonic() + _OFFSET_EVERY_S
         try:
-            self.clock_offset_s = float(self._inlet.time_correction(timeout=0.1))
+            self.clock_offset_s = float(self._inlet.time_correction(timeout=timeout))
         except (TimeoutError, pylsl("reading LSL").util.LostError):
             pass  # no fresh estimate: keep the last one (a loss shows at the next pull)
 
