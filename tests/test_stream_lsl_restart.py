@@ -6,10 +6,13 @@ Real outlets and inlets, resolved on this machine only (see stream_support.use_l
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -234,3 +237,57 @@ def test_the_clock_offset_is_measured(name: str) -> None:
         _read(source, 5)
     finally:
         source.stop()
+
+
+_PRODUCER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import stream_support  # local-only LSL
+import pylsl
+name, source_id, t0, start = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+info = pylsl.StreamInfo(name, "Calcium", 3, {rate}, pylsl.cf_float32, source_id)
+outlet = pylsl.StreamOutlet(info)
+outlet.wait_for_consumers(30)
+i = start
+while True:  # the microscope's schedule: frame i at t0 + i / rate, until killed
+    time.sleep(max(0.0, t0 + i / {rate} - pylsl.local_clock()))
+    outlet.push_sample([float(i), 0.0, 0.0], t0 + i / {rate})
+    i += 1
+"""
+
+
+def test_a_producer_killed_and_restarted_loses_exactly_the_frames_it_missed(name: str) -> None:
+    """kill -9 of the acquisition process; it comes back where the microscope is by then."""
+    script = _PRODUCER.format(tests=str(Path(__file__).parent), rate=RATE)
+    t0 = pylsl.local_clock()
+
+    def producer(start: int) -> subprocess.Popen[bytes]:
+        args = [sys.executable, "-c", script, name, "scope-1", repr(t0), str(start)]
+        return subprocess.Popen(args, stderr=subprocess.DEVNULL)
+
+    first = producer(0)
+    source = open_source(f"lsl://{name}", resolve_timeout=30)
+    second = None
+    try:
+        source.start()
+        seqs, _ = _read(source, 50)
+        first.kill()
+        first.wait(10)
+        chunk = source.read(0.2)
+        while chunk is not None:  # what was in flight before the kill
+            seqs.extend(chunk.seq + i for i in range(chunk.n_frames))
+            chunk = source.read(0.2)
+        time.sleep(0.3)  # away: the microscope goes on
+        resume = int(np.ceil((pylsl.local_clock() - t0) * RATE))
+        second = producer(resume)
+        after, values = _read(source, 20, timeout_s=30)
+    finally:
+        source.stop()
+        for process in (first, second):
+            if process is not None:
+                process.kill()
+                process.wait(10)
+    assert seqs == list(range(len(seqs))), "nothing lost before the kill"
+    assert after == list(range(resume, resume + len(after))) and int(values[0]) == resume
+    assert source.stats()["lsl_lost_frames"] == resume - len(seqs) > 20
+    assert source.stats()["lsl_restarts"] == 0
