@@ -89,6 +89,21 @@ def test_frames_lost_while_the_outlet_was_away_are_counted(name: str) -> None:
         source.stop()
 
 
+def test_frames_still_queued_when_the_outlet_goes_are_counted(name: str) -> None:
+    source = open_source(f"lsl://{name}", resolve_timeout=20)
+    outlet = _outlet(name, "scope-1")
+    source.start()
+    try:
+        _push(outlet, range(100), pylsl.local_clock())
+        time.sleep(0.3)  # all queued in the inlet; the decoder is busy elsewhere
+        del outlet
+        time.sleep(0.3)
+        assert source.read(0.1) is None, "liblsl drops what it held when the outlet goes"
+        assert source.stats()["lsl_dropped_on_loss"] == 100
+    finally:
+        source.stop()
+
+
 def test_a_hole_inside_one_stream_is_counted_and_splits_the_chunk(name: str) -> None:
     source = open_source(f"lsl://{name}", resolve_timeout=20)
     outlet = _outlet(name, "scope-1")

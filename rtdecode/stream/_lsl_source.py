@@ -109,6 +109,10 @@ class LslSource(Source):
         Times the stream was lost and found again (any outlet).
     lost_frames
         Frames inferred lost from the time stamps (also counted as the window's gaps).
+    dropped_on_loss
+        Frames liblsl had received but not yet handed over when the outlet went away: it
+        drops them. When the same outlet comes back, they are inside the hole counted in
+        ``lost_frames`` too.
     clock_offset_s
         Latest LSL clock correction: the outlet host's clock minus this one (s); already
         applied to the time stamps.
@@ -153,6 +157,7 @@ class LslSource(Source):
         self.restarts = 0
         self.reconnects = 0
         self.lost_frames = 0
+        self.dropped_on_loss = 0
         self.clock_offset_s: float | None = None
 
     # ------------------------------------------------------------------ connection
@@ -177,8 +182,9 @@ class LslSource(Source):
                 f"LSL stream '{self._name}' carries channel format {fmt} (strings?); "
                 "rtdecode reads numeric streams only"
             )
-        # recover=False: a lost outlet raises LostError at once, and is looked for by name
-        # (liblsl's recovery waits forever for the same source_id, or never for none).
+        # recover=False: a lost outlet raises LostError at once, and is looked for by name.
+        # With liblsl's own recovery, pull_chunk(timeout=0.5) blocked for over 20 s once the
+        # outlet was gone (pylsl 1.18), and it only ever looks for the same source_id.
         inlet = lsl.StreamInlet(
             found, max_buflen=60, recover=False, processing_flags=lsl.proc_clocksync
         )
@@ -234,11 +240,21 @@ class LslSource(Source):
         self._fit.reset()
 
     def _lost(self) -> None:
+        """Close the lost inlet, counting the samples liblsl held for us and now drops."""
+        # liblsl drops the samples it had received but not yet handed over, and adds one
+        # end marker to the count (measured with pylsl 1.18: n queued -> n + 1 available).
+        dropped = max(0, int(self._inlet.samples_available()) - 1)
+        self.dropped_on_loss += dropped
         self._inlet.close_stream()
         self._inlet = None
         self._lost_at = time.monotonic()
         self.reconnects += 1
-        _log.warning("LSL stream '%s' was lost; looking for it by name", self._name)
+        _log.warning(
+            "LSL stream '%s' was lost (%d frames received but not yet decoded were dropped "
+            "with it); looking for it by name",
+            self._name,
+            dropped,
+        )
 
     def _reconnect(self, timeout: float) -> bool:
         """Look for the stream again without blocking; open the newest outlet found."""
@@ -360,6 +376,7 @@ class LslSource(Source):
             "lsl_restarts": self.restarts,
             "lsl_reconnects": self.reconnects,
             "lsl_lost_frames": self.lost_frames,
+            "lsl_dropped_on_loss": self.dropped_on_loss,
             "clock_offset_s": self.clock_offset_s,
         }
 
