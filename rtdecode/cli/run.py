@@ -100,7 +100,9 @@ def run(
         # bad addresses (and plain-text binds beyond loopback) fail fast
         stream = open_source(source, resolve_timeout=resolve_timeout, insecure=insecure)
         lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
-        outputs = [open_sink(uri, attrs, lsl_in, insecure) for uri in sinks]
+        outputs = [
+            open_sink(uri, attrs, lsl_frame_times=lsl_in, insecure=insecure) for uri in sinks
+        ]
         engine = load_engine(model, engine_name)
         if window is not None:
             engine.window = window  # prepare() sizes the engine's buffers from it
