@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from stream_support import WindowMeanEngine
 
+from rtdecode.cli._report import format_summary
 from rtdecode.stream import Pipeline, open_source
 from rtdecode.stream._source import Source
 
@@ -213,6 +214,8 @@ def test_an_outlet_back_with_another_channel_count_resets_the_layout(name: str) 
     assert counts[0] == 3 and counts[-1] == 5 and set(counts) == {3, 5}
     assert result["resets"] == 1 and result["source_stats"]["lsl_restarts"] == 1
     assert result["predictions"] == 60 - 2 * 3, "each layout fills its own window"
+    printed = format_summary(result)
+    assert "lsl restarts 1" in printed and "clock offset s" in printed
 
 
 def test_an_outlet_back_without_source_id_is_found_without_a_warning_storm(
