@@ -1,11 +1,7 @@
 """LSL inlet source: any numeric LSL stream, its channel labels taken as neuron labels.
 
-LSL has no sequence numbers, so frames are numbered here from their time stamps and the
-stream's nominal rate: a hole of more than half a frame interval after the expected time of
-the next frame means ``round(hole / interval)`` frames were lost, and the numbering skips them
-(the window then fills them as a gap, like a ZeroMQ ``seq`` gap). A time stamp that goes back
-by more than half an interval, or a hole longer than ``max_hole_s``, is a restart. A stream
-with an irregular rate (nominal rate 0) is numbered as it arrives.
+LSL has no sequence numbers: frames are numbered from their time stamps
+(:mod:`rtdecode.stream._lsl_numbering`), so that lost frames show as gaps, as in ZeroMQ.
 
 An outlet that goes away is looked for again by name. When it comes back with the same
 non-empty ``source_id`` and channel count, numbering goes on (frames lost while it was away
@@ -24,6 +20,7 @@ from rtdecode.errors import SourceError
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream._address import Address
 from rtdecode.stream._lsl_common import channel_labels, pylsl
+from rtdecode.stream._lsl_numbering import FrameNumbers
 from rtdecode.stream._source import Chunk, Source
 
 __all__ = ["LslSource"]
@@ -33,58 +30,6 @@ _waiting_log = RateLimitedLog(_log, interval_s=30.0)
 _NUMPY_TYPES = {1: np.float32, 2: np.float64, 4: np.int32, 5: np.int16, 6: np.int8, 7: np.int64}
 _OFFSET_EVERY_S = 5.0
 _WAIT_WARN_S = 10.0  # away longer than this: a reminder every 30 s
-
-
-class _Dejitter:
-    """Least-squares line ``t = a + b * seq`` over past frames, older frames forgotten.
-
-    Fitting against frame numbers that include lost frames keeps a hole from bending the
-    line (liblsl's own dejitter fits against received samples and smears a hole over the
-    next frames). Sums are kept around the newest frame, so they stay small.
-
-    Parameters
-    ----------
-    halflife_frames
-        Frames after which a frame's weight in the fit halves.
-    """
-
-    def __init__(self, halflife_frames: float) -> None:
-        self._keep = 0.5 ** (1.0 / max(halflife_frames, 1.0))
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every frame."""
-        self._x0 = 0
-        self._y0 = 0.0
-        self._w = self._sx = self._sy = self._sxx = self._sxy = 0.0
-
-    def add(self, seq: int, t: float) -> None:
-        """Add frame ``seq`` received at time ``t``, re-centring the sums on it."""
-        k = self._keep
-        dx, dy = float(seq - self._x0), t - self._y0
-        w, sx, sy = self._w * k, self._sx * k, self._sy * k
-        sxx, sxy = self._sxx * k, self._sxy * k
-        # Move the origin to (seq, t), then add the point (0, 0) with weight 1.
-        self._sxx = sxx - 2 * dx * sx + dx * dx * w
-        self._sxy = sxy - dx * sy - dy * sx + dx * dy * w
-        self._sx, self._sy, self._w = sx - dx * w, sy - dy * w, w + 1.0
-        self._x0, self._y0 = seq, t
-
-    def predict(self, seq: int, interval: float) -> float | None:
-        """The fitted time of frame ``seq`` (``None`` before the first frame).
-
-        Until 8 frames are in, the slope is the nominal ``interval`` and only the offset is
-        fitted (a free slope over a few jittered frames can be far off).
-        """
-        if self._w <= 0:
-            return None
-        det = self._w * self._sxx - self._sx * self._sx
-        if self._w < 8 or det <= 1e-12 * self._w * self._sxx:
-            slope = interval
-        else:
-            slope = (self._w * self._sxy - self._sx * self._sy) / det
-        intercept = (self._sy - slope * self._sx) / self._w
-        return self._y0 + intercept + slope * (seq - self._x0)
 
 
 class LslSource(Source):
@@ -135,8 +80,7 @@ class LslSource(Source):
         self._name = address.target
         self._resolve_timeout = resolve_timeout
         self._max_chunk = max_chunk
-        self._max_hole_s = max_hole_s
-        self._dejitter_on = address.dejitter
+        self._numbers = FrameNumbers(address.dejitter, max_hole_s)
         self._inlet: Any = None
         self._resolver: Any = None
         self._started = False
@@ -148,15 +92,10 @@ class LslSource(Source):
         self._times = np.zeros(max_chunk, np.float64)
         self._lo = self._hi = 0
         self._recv_ns = 0
-        self._interval: float | None = None
-        self._fit = _Dejitter(1.0)
-        self._next_seq = 0
-        self._last_t: float | None = None
         self._lost_at = 0.0
         self._next_offset = 0.0
         self.restarts = 0
         self.reconnects = 0
-        self.lost_frames = 0
         self.dropped_on_loss = 0
         self.clock_offset_s: float | None = None
 
@@ -204,7 +143,7 @@ class LslSource(Source):
                 )
             else:
                 self.restarts += 1
-                self._restart_numbering()
+                self._numbers.restart()
                 _log.warning(
                     "LSL stream '%s' came back as another outlet (source_id '%s', %d channels; "
                     "was '%s', %d): counted as a restart, window and preprocessing reset",
@@ -217,11 +156,7 @@ class LslSource(Source):
         self._labels = channel_labels(info)
         self._raw = np.zeros((self._max_chunk, n), dtype=_NUMPY_TYPES[fmt])
         self._data = self._raw if fmt == 1 else np.zeros((self._max_chunk, n), np.float32)
-        interval = 1.0 / srate if srate > 0 else None
-        if interval != self._interval:
-            self._interval = interval
-            self._fit = _Dejitter(60.0 / interval if interval else 1.0)
-            self._restart_numbering()
+        self._numbers.set_rate(srate)
         self._inlet = inlet
         self._refresh_clock_offset(timeout)
         _log.info(
@@ -232,12 +167,6 @@ class LslSource(Source):
             bool(self._labels),
             self.clock_offset_s,
         )
-
-    def _restart_numbering(self) -> None:
-        """Make the next frame's number 0 (the window sees a restart) and forget the fit."""
-        self._next_seq = 0
-        self._last_t = None
-        self._fit.reset()
 
     def _lost(self) -> None:
         """Close the lost inlet, counting the samples liblsl held for us and now drops."""
@@ -326,49 +255,31 @@ class LslSource(Source):
 
     def _number(self) -> Chunk:
         """Number the pending samples up to the first hole; the rest wait for the next read."""
+        numbers, stamps = self._numbers, self._stamps
         lo, hi = self._lo, self._hi
-        first = self._frame_seq(float(self._stamps[lo]))
-        self._accept(lo, first)
-        end = lo + 1
-        while end < hi and self._frame_seq(float(self._stamps[end])) == self._next_seq:
-            self._accept(end, self._next_seq)
+        first = numbers.seq_of(float(stamps[lo]))
+        end = lo
+        seq = first
+        while True:
+            lost, self._times[end] = numbers.accept(seq, float(stamps[end]))
+            if lost:
+                _waiting_log.warning(
+                    f"lsl-hole:{self._name}",
+                    f"LSL stream '{self._name}': {lost} frames missing before t={stamps[end]:.3f}",
+                )
             end += 1
+            if end == hi:
+                break
+            seq = numbers.seq_of(float(stamps[end]))
+            if seq != numbers.next_seq:
+                break
         self._lo = end
         return Chunk(self._data[lo:end], first, self._times[lo:end], self._recv_ns, self._labels)
 
-    def _frame_seq(self, t: float) -> int:
-        """The number of the frame stamped ``t``, from the expected time of the next frame."""
-        interval, last = self._interval, self._last_t
-        if interval is None or last is None:
-            return self._next_seq
-        expected = self._fit.predict(self._next_seq, interval)
-        if expected is None:
-            expected = last + interval
-        late = (t - expected) / interval
-        if t < last - 0.5 * interval or late * interval > self._max_hole_s:
-            return 0  # back in time, or an absurd hole: a restart
-        return self._next_seq + (round(late) if late >= 0.5 else 0)
-
-    def _accept(self, i: int, seq: int) -> None:
-        """Record sample ``i`` as frame ``seq``: count a hole before it, set its time."""
-        t = float(self._stamps[i])
-        if seq > self._next_seq and self._last_t is not None:
-            lost = seq - self._next_seq
-            self.lost_frames += lost
-            _waiting_log.warning(
-                f"lsl-hole:{self._name}",
-                f"LSL stream '{self._name}': {lost} frames missing before t={t:.3f}",
-            )
-        elif seq == 0 and self._last_t is not None:
-            self._fit.reset()
-        self._times[i] = t
-        if self._interval is not None:
-            self._fit.add(seq, t)
-            fitted = self._fit.predict(seq, self._interval) if self._dejitter_on else None
-            if fitted is not None:
-                self._times[i] = fitted
-        self._next_seq = seq + 1
-        self._last_t = t
+    @property
+    def lost_frames(self) -> int:
+        """Frames inferred lost from the time stamps."""
+        return self._numbers.lost
 
     def stats(self) -> dict[str, Any]:
         """LSL health: restarts, reconnects, frames lost and the clock offset."""
