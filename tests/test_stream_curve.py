@@ -162,6 +162,7 @@ def test_insecure_and_connecting_sides_are_not_refused() -> None:
     assert open_sink("zmq+tcp://0.0.0.0:5556", insecure=True) is not None
     assert open_source("zmq+tcp://192.0.2.7:5555") is not None, "a source connects by default"
     assert open_sink("zmq+tcp://127.0.0.1:5557?bind") is not None, "loopback stays easy"
+    assert open_sink("zmq+tcp://[::1]:5557") is not None and open_sink("zmq+tcp://localhost:5")
     assert open_sink("zmq+ipc:///tmp/rtdecode-x.ipc") is not None, "ipc is this machine only"
 
 
@@ -188,3 +189,33 @@ def test_bad_key_options_are_clear_errors(keys: Path, query: str, message: str) 
     uri = f"zmq+tcp://127.0.0.1:{free_port()}?bind&" + query.format(d=keys)
     with pytest.raises(SourceError, match=message):
         open_source(uri)
+
+
+def test_a_key_added_to_the_clients_folder_gets_in_without_a_restart(keys: Path) -> None:
+    port = free_port()
+    sink = open_sink(f"zmq+tcp://127.0.0.1:{port}?{_server_options(keys)}")
+    sink.open(("forward", "reversal"))
+    reader = _client_socket(keys, "stranger", zmq.SUB)
+    reader.setsockopt(zmq.SUBSCRIBE, b"pred")
+    reader.connect(f"tcp://127.0.0.1:{port}")
+    prediction = Prediction(0, 0.0, np.array([0.7, 0.3], np.float32), 0, 0)
+
+    def received_within(seconds: float) -> int:
+        count = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            sink.publish(prediction)
+            while reader.poll(10):
+                reader.recv_multipart()
+                count += 1
+        return count
+
+    try:
+        assert received_within(1.0) == 0
+        (keys / "allowed" / "stranger.key").write_bytes((keys / "stranger.key").read_bytes())
+        reader.disconnect(f"tcp://127.0.0.1:{port}")  # a refused client does not retry by itself
+        reader.connect(f"tcp://127.0.0.1:{port}")
+        assert received_within(5.0) > 0, "the client got in once its key was in the folder"
+    finally:
+        reader.close()
+        sink.close()
