@@ -7,6 +7,7 @@ bound beyond loopback here.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from rtdecode.cli import cli
 from rtdecode.errors import SourceError
 from rtdecode.stream import encode_frame, open_frame_publisher, open_sink, open_source
 from rtdecode.stream._sink import Prediction
+from rtdecode.stream._source import Chunk
 
 
 @pytest.fixture
@@ -219,3 +221,36 @@ def test_a_key_added_to_the_clients_folder_gets_in_without_a_restart(keys: Path)
     finally:
         reader.close()
         sink.close()
+
+
+def test_a_refused_source_says_why_and_gets_in_once_its_key_is_allowed(
+    keys: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    publisher = open_frame_publisher(f"zmq+tcp://127.0.0.1:{port}?{_server_options(keys)}")
+    publisher.open(4, None, 0.01)
+    client = f"key={keys / 'stranger.key_secret'}&server_key={keys / 'decoder.key'}"
+    source = open_source(f"zmq+tcp://127.0.0.1:{port}?{client}")
+    source.start()
+    frame = np.arange(4, dtype=np.float32)[None, :]
+
+    def frames_within(seconds: float) -> int:
+        """Frames received before the first chunk arrives or ``seconds`` pass."""
+        count = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and count == 0:
+            publisher.send(Chunk(frame, count, np.zeros(1), 0))
+            chunk = source.read(0.02)
+            count += 0 if chunk is None else chunk.n_frames
+        return count
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="rtdecode"):
+            assert frames_within(1.5) == 0
+        assert source.stats()["handshake_failures"] >= 1
+        assert "refused this side's key" in caplog.text
+        (keys / "allowed" / "stranger.key").write_bytes((keys / "stranger.key").read_bytes())
+        assert frames_within(10.0) > 0, "the source connected again and got in"
+    finally:
+        source.stop()
+        publisher.close()

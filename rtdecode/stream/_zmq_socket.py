@@ -10,17 +10,19 @@ beyond loopback without CURVE is refused unless the user said ``--insecure``.
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils.monitor import recv_monitor_message
 
 from rtdecode.errors import SourceError
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream._address import Address, Curve
 
-__all__ = ["AllowedClients", "check_exposure", "close_socket", "open_socket"]
+__all__ = ["AllowedClients", "HandshakeWatch", "check_exposure", "close_socket", "open_socket"]
 
 _log = RateLimitedLog(get_logger(__name__), interval_s=10.0)
 _authenticator: ThreadAuthenticator | None = None
@@ -64,6 +66,72 @@ class AllowedClients:
             f"{self.folder} ({self.refused} refused so far)",
         )
         return False
+
+
+class HandshakeWatch:
+    """Watches the CURVE handshakes of a socket that connects with ``server_key``.
+
+    A failed handshake is logged (rate-limited) and counted. After a refusal of this side's
+    key, ZeroMQ never tries again; the watch connects again every ``retry_s`` seconds, so the
+    stream starts once the key is in the server's clients folder.
+
+    Parameters
+    ----------
+    socket
+        The connected socket.
+    address
+        Its address.
+    retry_s
+        Seconds between new attempts after a refusal.
+
+    Attributes
+    ----------
+    failures
+        Failed handshakes so far.
+    """
+
+    _EVENTS = (
+        zmq.EVENT_HANDSHAKE_FAILED_AUTH
+        | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    )
+
+    def __init__(self, socket: zmq.Socket[bytes], address: Address, retry_s: float = 5.0) -> None:
+        self._socket = socket
+        self._address = address
+        self._retry_s = retry_s
+        self._monitor = socket.get_monitor_socket(self._EVENTS)
+        self._retry_at: float | None = None
+        self.failures = 0
+
+    def check(self) -> None:
+        """Take the handshake events that arrived; connect again when a refusal is old enough."""
+        while self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor)["event"]
+            self.failures += 1
+            refused = event == zmq.EVENT_HANDSHAKE_FAILED_AUTH
+            hint = (
+                "the server refused this side's key: add its public key (NAME.key) to the "
+                "server's clients folder"
+                if refused
+                else "is server_key the server's public key, and does the server use CURVE?"
+            )
+            _log.warning(
+                f"handshake:{self._address.uri}",
+                f"{self._address.uri}: CURVE handshake failed ({hint}); "
+                f"{self.failures} failed so far",
+            )
+            if refused:
+                self._retry_at = time.monotonic() + self._retry_s
+        if self._retry_at is not None and time.monotonic() >= self._retry_at:
+            self._retry_at = None
+            self._socket.disconnect(self._address.target)
+            self._socket.connect(self._address.target)
+
+    def close(self) -> None:
+        """Stop watching (before the socket closes)."""
+        self._socket.disable_monitor()
+        self._monitor.close(linger=0)
 
 
 def _load(path: str, what: str, uri: str) -> tuple[bytes, bytes | None]:

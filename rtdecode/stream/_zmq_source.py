@@ -12,7 +12,13 @@ from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream._address import Address
 from rtdecode.stream._protocol import MalformedMessage, parse_frame
 from rtdecode.stream._source import Chunk, Source
-from rtdecode.stream._zmq_socket import AllowedClients, check_exposure, close_socket, open_socket
+from rtdecode.stream._zmq_socket import (
+    AllowedClients,
+    HandshakeWatch,
+    check_exposure,
+    close_socket,
+    open_socket,
+)
 
 __all__ = ["ZmqSource"]
 
@@ -62,6 +68,7 @@ class ZmqSource(Source):
         self._max_bytes = max_message_bytes
         self._socket: zmq.Socket[bytes] | None = None
         self._allowed: AllowedClients | None = None
+        self._watch: HandshakeWatch | None = None
 
     def start(self) -> None:
         """Create the SUB socket and connect (or bind) it."""
@@ -74,6 +81,9 @@ class ZmqSource(Source):
         self._socket, self._allowed = open_socket(
             self._address, zmq.SUB, bind_default=False, options=options, what="frames"
         )
+        curve = self._address.curve
+        if curve is not None and curve.server_key is not None:
+            self._watch = HandshakeWatch(self._socket, self._address)
 
     def read(self, timeout: float) -> Chunk | None:
         """Return the next valid frame message, or ``None`` after ``timeout`` seconds.
@@ -87,6 +97,8 @@ class ZmqSource(Source):
         while True:
             remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
             if not socket.poll(remaining_ms, zmq.POLLIN):
+                if self._watch is not None:
+                    self._watch.check()  # only while idle: nothing arrives when it fails
                 return None
             parts = socket.recv_multipart(zmq.NOBLOCK)
             recv_ns = time.perf_counter_ns()
@@ -107,11 +119,18 @@ class ZmqSource(Source):
             return Chunk(message.data, message.seq, t, recv_ns, message.labels, message.sent_ns)
 
     def stats(self) -> dict[str, int]:
-        """Connections refused for an unknown CURVE key (a CURVE server source only)."""
-        return {} if self._allowed is None else {"refused_clients": self._allowed.refused}
+        """CURVE: connections refused (a server source), failed handshakes (a client source)."""
+        if self._allowed is not None:
+            return {"refused_clients": self._allowed.refused}
+        if self._watch is not None:
+            return {"handshake_failures": self._watch.failures}
+        return {}
 
     def stop(self) -> None:
         """Close the socket."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         if self._socket is not None:
             close_socket(self._socket, 0)
             self._socket = None
