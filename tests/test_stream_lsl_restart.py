@@ -20,7 +20,9 @@ import pytest
 from stream_support import WindowMeanEngine
 
 from rtdecode.cli._report import format_summary
+from rtdecode.errors import SourceError
 from rtdecode.stream import Pipeline, open_source
+from rtdecode.stream._lsl_common import set_channel_labels
 from rtdecode.stream._source import Source
 
 pylsl = pytest.importorskip("pylsl")
@@ -309,3 +311,33 @@ def test_a_producer_killed_and_restarted_loses_exactly_the_frames_it_missed(name
     assert after == list(range(resume, resume + len(after))) and int(values[0]) == resume
     assert source.stats()["lsl_lost_frames"] == resume - len(seqs) > 20
     assert source.stats()["lsl_restarts"] == 0
+
+
+def test_a_counter_channel_numbers_frames_exactly_and_is_no_neuron(name: str) -> None:
+    info = pylsl.StreamInfo(name, "Calcium", 4, RATE, pylsl.cf_double64, "scope-1")
+    set_channel_labels(info, ["AVA", "frame", "AVB", "RIM"], "a.u.", "Calcium")
+    outlet = pylsl.StreamOutlet(info)
+    source = open_source(f"lsl://{name}?counter=frame", resolve_timeout=20)
+    source.start()
+    try:
+        assert outlet.wait_for_consumers(20)
+        t = pylsl.local_clock()  # one stamp for all: the counter, not the stamps, numbers
+        for count in [*range(100, 150), *range(160, 200), *range(5, 10)]:
+            outlet.push_sample([0.5, float(count), float(count), 2.0], t)
+        first = source.read(5.0)
+        assert first is not None and first.labels == ("AVA", "AVB", "RIM")
+        np.testing.assert_array_equal(first.data[0], [0.5, 100.0, 2.0])
+        seqs = [first.seq + i for i in range(first.n_frames)]
+        more, _ = _read(source, 95 - len(seqs))
+        assert seqs + more == [*range(50), *range(60, 100), *range(5)], "going back: restart"
+        assert source.stats()["lsl_lost_frames"] == 10
+    finally:
+        source.stop()
+
+
+def test_a_missing_counter_channel_is_a_clear_error(name: str) -> None:
+    outlet = _outlet(name, "scope-1")
+    source = open_source(f"lsl://{name}?counter=frame", resolve_timeout=20)
+    with pytest.raises(SourceError, match="no channel labelled 'frame'"):
+        source.start()
+    del outlet

@@ -1,7 +1,7 @@
 """Stream addresses: ``zmq+tcp://HOST:PORT``, ``zmq+ipc://PATH``, ``lsl://NAME``, ``FILE.h5``.
 
 Options follow ``?``: ``bind``/``connect`` and the CURVE key files ``key``, ``clients`` and
-``server_key`` for ZeroMQ; ``dejitter`` for LSL.
+``server_key`` for ZeroMQ; ``dejitter`` and ``counter`` for LSL.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ class Address:
         CURVE keys (ZeroMQ only), or ``None`` for plain text.
     dejitter
         LSL only: smooth the time stamps (``?dejitter``).
+    counter
+        LSL only: label of a frame-counter channel that numbers the frames (``?counter=``).
     """
 
     kind: str
@@ -64,6 +66,7 @@ class Address:
     uri: str
     curve: Curve | None = None
     dejitter: bool = False
+    counter: str | None = None
 
     def zmq_bind(self, default: bool) -> bool:
         """Whether a ZeroMQ socket at this address binds, given the role's default."""
@@ -106,9 +109,15 @@ def parse_address(uri: str, *, allow_file: bool = False) -> Address:
         name = parts.netloc + parts.path
         if not name:
             raise SourceError(f"address '{uri}' needs a stream name, e.g. lsl://rtdecode")
-        if set(query) - {"dejitter"}:
-            raise SourceError(f"address '{uri}': unknown options {sorted(query)}; use ?dejitter")
-        return Address("lsl", name, None, uri, dejitter="dejitter" in query)
+        counter = query.get("counter", [""])[-1] or None
+        if set(query) - {"dejitter", "counter"} or ("counter" in query) == (counter is None):
+            raise SourceError(
+                f"address '{uri}': unknown options {sorted(query)}; use ?dejitter, or "
+                "?counter=LABEL to number frames from the channel labelled LABEL"
+            )
+        if counter is not None and "dejitter" in query:
+            raise SourceError(f"address '{uri}': ?dejitter applies without ?counter only")
+        return Address("lsl", name, None, uri, dejitter="dejitter" in query, counter=counter)
     unknown = sorted(set(query) - {"bind", "connect", *_CURVE_OPTIONS})
     if unknown or ("bind" in query and "connect" in query):
         raise SourceError(

@@ -1,14 +1,18 @@
-"""Frame numbers for a stream without sequence numbers, from its time stamps and nominal rate.
+"""Frame numbers for LSL streams: from the time stamps and nominal rate, or a counter channel.
 
-A frame that arrives more than half an interval after the expected time of the next frame
+From time stamps (:class:`FrameNumbers`): a frame that arrives more than half an interval after the expected time of the next frame
 means ``round(late / interval)`` frames were lost; the expected time comes from a line fitted to
 the past frames' (number, stamp) pairs, so that jitter is not taken for loss. A stamp that goes
 back by more than half an interval, or a hole longer than ``max_hole_s``, is a restart.
+
+From a frame counter channel (:class:`CounterNumbers`): exact, whatever the stamps do.
 """
 
 from __future__ import annotations
 
-__all__ = ["FrameNumbers"]
+import math
+
+__all__ = ["CounterNumbers", "FrameNumbers"]
 
 
 class TimeLine:
@@ -135,3 +139,55 @@ class FrameNumbers:
         self.next_seq = seq + 1
         self._last_t = t
         return lost, out
+
+
+class CounterNumbers:
+    """Numbers frames from a frame-counter channel.
+
+    The counter's value after a restart becomes frame 0; a counter that goes back, or jumps
+    by more than ``max_jump`` frames, is a restart; a smaller jump counts the frames in between
+    as lost. Same interface as :class:`FrameNumbers`.
+
+    Parameters
+    ----------
+    max_jump
+        Largest jump taken as lost frames.
+    """
+
+    def __init__(self, max_jump: int = 10**7) -> None:
+        self._max_jump = max_jump
+        self._base: int | None = None
+        self.next_seq = 0
+        self.lost = 0
+
+    def set_rate(self, rate_hz: float) -> None:
+        """The nominal rate plays no part in counting."""
+
+    def restart(self) -> None:
+        """Make the next counter value frame 0."""
+        self._base = None
+        self.next_seq = 0
+
+    def seq_of(self, counter: float) -> int:
+        """The number of the frame whose counter reads ``counter`` (0 for a restart).
+
+        A restart re-bases the counter here, so asking again for the same frame gives 0 again.
+        A counter that is not a finite number is taken as the next frame.
+        """
+        if not math.isfinite(counter):
+            return self.next_seq
+        value = int(counter)
+        if self._base is None:
+            self._base = value - self.next_seq
+        seq = value - self._base
+        if seq < self.next_seq or seq - self.next_seq > self._max_jump:
+            self._base = value
+            return 0
+        return seq
+
+    def accept(self, seq: int, t: float) -> tuple[int, float]:
+        """Record frame ``seq`` stamped ``t``; return the frames lost before it and ``t``."""
+        lost = max(0, seq - self.next_seq)
+        self.lost += lost
+        self.next_seq = seq + 1
+        return lost, t

@@ -1,7 +1,8 @@
 """LSL inlet source: any numeric LSL stream, its channel labels taken as neuron labels.
 
-LSL has no sequence numbers: frames are numbered from their time stamps
-(:mod:`rtdecode.stream._lsl_numbering`), so that lost frames show as gaps, as in ZeroMQ.
+LSL has no sequence numbers: frames are numbered from their time stamps, or from a
+frame-counter channel named by ``?counter=LABEL`` (:mod:`rtdecode.stream._lsl_numbering`), so
+that lost frames show as gaps, as in ZeroMQ.
 
 An outlet that goes away is looked for again by name. When it comes back with the same
 non-empty ``source_id`` and channel count, numbering goes on (frames lost while it was away
@@ -20,7 +21,7 @@ from rtdecode.errors import SourceError
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream._address import Address
 from rtdecode.stream._lsl_common import channel_labels, pylsl
-from rtdecode.stream._lsl_numbering import FrameNumbers
+from rtdecode.stream._lsl_numbering import CounterNumbers, FrameNumbers
 from rtdecode.stream._source import Chunk, Source
 
 __all__ = ["LslSource"]
@@ -53,7 +54,7 @@ class LslSource(Source):
     reconnects
         Times the stream was lost and found again (any outlet).
     lost_frames
-        Frames inferred lost from the time stamps (also counted as the window's gaps).
+        Frames lost, from the time stamps or the counter (also the window's gaps).
     dropped_on_loss
         Frames liblsl had received but not yet handed over when the outlet went away: it
         drops them. When the same outlet comes back, they are inside the hole counted in
@@ -80,7 +81,13 @@ class LslSource(Source):
         self._name = address.target
         self._resolve_timeout = resolve_timeout
         self._max_chunk = max_chunk
-        self._numbers = FrameNumbers(address.dejitter, max_hole_s)
+        self._counter_label = address.counter
+        self._counter: int | None = None  # column of the counter channel
+        self._numbers: FrameNumbers | CounterNumbers = (
+            FrameNumbers(address.dejitter, max_hole_s)
+            if address.counter is None
+            else CounterNumbers()
+        )
         self._inlet: Any = None
         self._resolver: Any = None
         self._started = False
@@ -89,6 +96,7 @@ class LslSource(Source):
         self._raw: np.ndarray = np.zeros(0)
         self._data: np.ndarray = np.zeros((0, 0), np.float32)
         self._stamps = np.zeros(max_chunk, np.float64)
+        self._counts = np.zeros(max_chunk, np.float64)
         self._times = np.zeros(max_chunk, np.float64)
         self._lo = self._hi = 0
         self._recv_ns = 0
@@ -132,12 +140,13 @@ class LslSource(Source):
         n = info.channel_count()
         identity = (info.source_id(), n)
         srate = info.nominal_srate()
+        labels, counter = self._split_counter(channel_labels(info))
         if self._identity is not None:
             same = bool(identity[0]) and identity == self._identity
             if same:
                 _log.warning(
                     "LSL stream '%s' is back (source_id '%s'); frames lost while it was away "
-                    "are counted from its time stamps",
+                    "are counted",
                     self._name,
                     identity[0],
                 )
@@ -153,9 +162,11 @@ class LslSource(Source):
                     *self._identity,
                 )
         self._identity = identity
-        self._labels = channel_labels(info)
+        self._labels, self._counter = labels, counter
         self._raw = np.zeros((self._max_chunk, n), dtype=_NUMPY_TYPES[fmt])
-        self._data = self._raw if fmt == 1 else np.zeros((self._max_chunk, n), np.float32)
+        copy = fmt != 1 or counter is not None
+        n_data = n - (counter is not None)
+        self._data = np.zeros((self._max_chunk, n_data), np.float32) if copy else self._raw
         self._numbers.set_rate(srate)
         self._inlet = inlet
         self._refresh_clock_offset(timeout)
@@ -167,6 +178,22 @@ class LslSource(Source):
             bool(self._labels),
             self.clock_offset_s,
         )
+
+    def _split_counter(
+        self, labels: tuple[str | None, ...] | None
+    ) -> tuple[tuple[str | None, ...] | None, int | None]:
+        """The neuron labels, and the column of the ``?counter=`` channel (``None``: none)."""
+        name = self._counter_label
+        if name is None:
+            return labels, None
+        if labels is None or name not in labels:
+            raise SourceError(
+                f"LSL stream '{self._name}' has no channel labelled '{name}' (asked for by "
+                f"?counter=); its labels: {labels}"
+            )
+        column = labels.index(name)
+        rest = labels[:column] + labels[column + 1 :]
+        return (None if all(label is None for label in rest) else rest), column
 
     def _lost(self) -> None:
         """Close the lost inlet, counting the samples liblsl held for us and now drops."""
@@ -237,7 +264,12 @@ class LslSource(Source):
         k = len(stamps)
         if k == 0:
             return None
-        if self._data is not self._raw:
+        c = self._counter
+        if c is not None:  # the counter numbers the frames; it is no neuron
+            np.copyto(self._data[:k, :c], self._raw[:k, :c], casting="unsafe")
+            np.copyto(self._data[:k, c:], self._raw[:k, c + 1 :], casting="unsafe")
+            self._counts[:k] = self._raw[:k, c]
+        elif self._data is not self._raw:
             np.copyto(self._data[:k], self._raw[:k], casting="unsafe")
         self._stamps[:k] = stamps
         self._lo, self._hi = 0, k
@@ -256,8 +288,9 @@ class LslSource(Source):
     def _number(self) -> Chunk:
         """Number the pending samples up to the first hole; the rest wait for the next read."""
         numbers, stamps = self._numbers, self._stamps
+        keys = stamps if self._counter is None else self._counts
         lo, hi = self._lo, self._hi
-        first = numbers.seq_of(float(stamps[lo]))
+        first = numbers.seq_of(float(keys[lo]))
         end = lo
         seq = first
         while True:
@@ -270,7 +303,7 @@ class LslSource(Source):
             end += 1
             if end == hi:
                 break
-            seq = numbers.seq_of(float(stamps[end]))
+            seq = numbers.seq_of(float(keys[end]))
             if seq != numbers.next_seq:
                 break
         self._lo = end
@@ -278,7 +311,7 @@ class LslSource(Source):
 
     @property
     def lost_frames(self) -> int:
-        """Frames inferred lost from the time stamps."""
+        """Frames lost, from the time stamps or the counter."""
         return self._numbers.lost
 
     def stats(self) -> dict[str, Any]:
