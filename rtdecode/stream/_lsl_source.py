@@ -51,8 +51,8 @@ class LslSource(Source):
     ----------
     restarts
         Times a different outlet (another ``source_id``, channel count, or none) took over.
-    reconnects
-        Times the stream was lost and found again (any outlet).
+    losses
+        Times the outlet went away (each time it is looked for again by name).
     lost_frames
         Frames lost, from the time stamps or the counter (also the window's gaps).
     dropped_on_loss
@@ -103,7 +103,7 @@ class LslSource(Source):
         self._lost_at = 0.0
         self._next_offset = 0.0
         self.restarts = 0
-        self.reconnects = 0
+        self.losses = 0
         self.dropped_on_loss = 0
         self.clock_offset_s: float | None = None
 
@@ -204,7 +204,7 @@ class LslSource(Source):
         self._inlet.close_stream()
         self._inlet = None
         self._lost_at = time.monotonic()
-        self.reconnects += 1
+        self.losses += 1
         _log.warning(
             "LSL stream '%s' was lost (%d frames received but not yet decoded were dropped "
             "with it); looking for it by name",
@@ -315,10 +315,10 @@ class LslSource(Source):
         return self._numbers.lost
 
     def stats(self) -> dict[str, Any]:
-        """LSL health: restarts, reconnects, frames lost and the clock offset."""
+        """LSL health: restarts, losses, frames lost or dropped, and the clock offset."""
         return {
             "lsl_restarts": self.restarts,
-            "lsl_reconnects": self.reconnects,
+            "lsl_losses": self.losses,
             "lsl_lost_frames": self.lost_frames,
             "lsl_dropped_on_loss": self.dropped_on_loss,
             "clock_offset_s": self.clock_offset_s,
