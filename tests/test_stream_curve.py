@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -214,6 +215,11 @@ def test_a_key_added_to_the_clients_folder_gets_in_without_a_restart(keys: Path)
 
     try:
         assert received_within(1.0) == 0
+        shutil.rmtree(keys / "allowed")  # an unreadable folder refuses, and nothing dies
+        reader.disconnect(f"tcp://127.0.0.1:{port}")
+        reader.connect(f"tcp://127.0.0.1:{port}")
+        assert received_within(1.0) == 0
+        (keys / "allowed").mkdir()
         (keys / "allowed" / "stranger.key").write_bytes((keys / "stranger.key").read_bytes())
         reader.disconnect(f"tcp://127.0.0.1:{port}")  # a refused client does not retry by itself
         reader.connect(f"tcp://127.0.0.1:{port}")

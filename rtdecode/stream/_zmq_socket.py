@@ -57,13 +57,16 @@ class AllowedClients:
 
     def callback(self, domain: str, key: bytes) -> bool:
         """Called by the authenticator for each connection: True lets the client in."""
-        if key in self.keys():
-            return True
+        try:
+            if key in self.keys():
+                return True
+            why = f"its public key {key.decode()} is not in {self.folder}"
+        except (OSError, ValueError) as exc:  # never let the authenticator's thread die
+            why = f"the clients folder cannot be read ({exc})"
         self.refused += 1
         _log.warning(
             f"refused:{self.uri}",
-            f"{self.uri}: refused a CURVE client whose public key {key.decode()} is not in "
-            f"{self.folder} ({self.refused} refused so far)",
+            f"{self.uri}: refused a CURVE client: {why} ({self.refused} refused so far)",
         )
         return False
 
