@@ -19,7 +19,8 @@ LSL_CFG = Path(tempfile.gettempdir()) / f"rtdecode-tests-lsl-{os.getuid()}.cfg"
 def use_local_lsl() -> None:
     """Make liblsl resolve on this machine only (call before pylsl is first used)."""
     LSL_CFG.write_text(
-        "[ports]\nIPv6 = disable\n[lab]\nResolveScope = machine\nKnownPeers = 127.0.0.1\n"
+        "[ports]\nIPv6 = disable\n[multicast]\nResolveScope = machine\n"
+        "[lab]\nKnownPeers = 127.0.0.1\n"
     )
     os.environ["LSLAPICFG"] = str(LSL_CFG)
 

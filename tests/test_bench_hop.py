@@ -13,7 +13,7 @@ from rtdecode.bench._consumer import consumer_main
 from rtdecode.bench._peers import Peer, new_event
 from rtdecode.bench._producer import _Streamer, frames_for, producer_main
 from rtdecode.bench._results import hop_result
-from rtdecode.bench._wire import FRAME_TOPIC
+from rtdecode.bench._wire import FRAME_TOPIC, BenchKeys
 from rtdecode.data import bundled_recording
 from rtdecode.stream import parse_frame
 
@@ -99,3 +99,29 @@ def test_bare_hop_delivers_every_frame_and_matches_send_times_by_seq(rig) -> Non
     # a stream of another neuron count on the same sockets keeps numbering
     first_302, sent_302 = producer.request(("stream", 302, 1000.0, 50), 60.0)
     assert first_302 == first + 300 and sent_302.size == 50
+
+
+def test_bench_hop_with_curve_keys_reaches_only_the_keyed_consumer(tmp_path) -> None:
+    keys = BenchKeys.make(tmp_path / "keys")
+    ready = new_event()
+    producer = Peer("producer", producer_main, ready, keys)
+    consumer = Peer("consumer", consumer_main, ready, keys)
+    stranger = zmq.Context.instance().socket(zmq.SUB)  # no keys: must get nothing
+    try:
+        endpoint = producer.reply(60.0)
+        stranger.setsockopt(zmq.SUBSCRIBE, b"")
+        stranger.connect(endpoint)
+        consumer.request(("listen", endpoint, FRAME_TOPIC), 10.0)
+        consumer.request(("arm", FRAME_TOPIC, 5), 10.0)
+        producer.request(("warmup", 150, 200.0, 20.0), 40.0)
+        assert ready.is_set(), "the keyed consumer never saw a frame through CURVE"
+        consumer.request(("collect", FRAME_TOPIC), 10.0)
+        first, _ = producer.request(("stream", 150, 500.0, 100), 60.0)
+        time.sleep(0.5)
+        seqs, _ = consumer.request(("collect", FRAME_TOPIC), 10.0)
+        np.testing.assert_array_equal(seqs[seqs >= first], np.arange(first, first + 100))
+        assert not stranger.poll(0), "a subscriber without keys received frames"
+    finally:
+        stranger.close(0)
+        producer.close()
+        consumer.close()

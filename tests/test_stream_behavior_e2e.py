@@ -104,7 +104,7 @@ def _assert_recorded_behaviour(table: dict[str, np.ndarray]) -> None:
         table["t"] - table["t"][0],
         recording.timestamps[:FRAMES] - recording.timestamps[0],
         rtol=0,
-        atol=1e-6,
+        atol=1e-4,  # LSL's clock correction moves stamps by microseconds as its offset updates
     )
 
 
@@ -149,9 +149,10 @@ def test_replayed_behaviour_over_a_second_lsl_stream_reaches_the_session_file(
     assert behavior["frames_missing"] <= behavior["late"]
     table = _behavior_table(tmp_path)
     _assert_recorded_behaviour(table)
-    # Frames and behaviour are stamped on one clock: each decoded frame has its sample's time.
+    # Frames and behaviour are stamped on one clock: each decoded frame has its sample's time
+    # (to the microseconds by which the two inlets' clock-correction estimates differ).
     nearest = np.abs(table["t"][:, None] - table["pred_t"][None, :]).min(axis=0)
-    assert nearest.max() < 1e-6
+    assert nearest.max() < 1e-4
 
 
 def test_run_counts_late_missing_and_malformed_behaviour(tmp_path: Path) -> None:

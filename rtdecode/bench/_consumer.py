@@ -14,7 +14,7 @@ from multiprocessing.synchronize import Event
 import numpy as np
 import zmq
 
-from rtdecode.bench._wire import message_seq
+from rtdecode.bench._wire import BenchKeys, message_seq
 
 __all__ = ["consumer_main"]
 
@@ -48,7 +48,7 @@ class _Record:
         return seqs, times
 
 
-def consumer_main(conn: Connection, ready: Event) -> None:
+def consumer_main(conn: Connection, ready: Event, keys: BenchKeys | None = None) -> None:
     """Serve receiving commands until told to stop (the target of the consumer process).
 
     Commands (tuples received on ``conn``), each answered on ``conn``:
@@ -65,6 +65,8 @@ def consumer_main(conn: Connection, ready: Event) -> None:
     socket = context.socket(zmq.SUB)
     socket.setsockopt(zmq.LINGER, 0)
     socket.setsockopt(zmq.RCVHWM, 100_000)
+    if keys is not None:
+        keys.make_client(socket)  # a CURVE client of the producer and of the decoder's sink
     poller = zmq.Poller()
     poller.register(socket, zmq.POLLIN)
     poller.register(conn.fileno(), zmq.POLLIN)

@@ -16,6 +16,7 @@ import numpy as np
 import psutil
 
 from rtdecode.bench._peers import BenchError
+from rtdecode.bench._wire import BenchKeys
 
 __all__ = ["DecoderProcess", "DecoderUsage"]
 
@@ -58,6 +59,8 @@ class DecoderProcess:
     env
         Environment variables set for the decoder on top of this process's own
         (``OMP_NUM_THREADS``, ``MALLOC_MMAP_THRESHOLD_``, ...).
+    keys
+        CURVE keys: the source connects as a client, the sink binds as a server.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class DecoderProcess:
         stem: Path,
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        keys: BenchKeys | None = None,
     ) -> None:
         self.session_path = stem.with_name(f"{stem.name}.h5")
         self.summary_path = stem.with_name(f"{stem.name}.summary.json")
@@ -81,9 +85,9 @@ class DecoderProcess:
             "rtdecode",
             "run",
             "--source",
-            f"zmq+{source}",
+            f"zmq+{source}" + ("" if keys is None else f"?{keys.client_query}"),
             "--sink",
-            f"zmq+{self.sink}",
+            f"zmq+{self.sink}" + ("" if keys is None else f"?{keys.server_query}"),
             "--sink",
             str(self.session_path),
             "--engine",

@@ -17,7 +17,9 @@ from multiprocessing.synchronize import Event
 import numpy as np
 import zmq
 
-from rtdecode.stream import encode_frame
+from rtdecode.bench._wire import BenchKeys
+from rtdecode.stream import encode_frame, parse_address
+from rtdecode.stream._zmq_socket import close_socket, open_socket
 
 __all__ = ["frames_for", "producer_main"]
 
@@ -84,7 +86,7 @@ class _Streamer:
         return first, sent[:count]
 
 
-def producer_main(conn: Connection, ready: Event) -> None:
+def producer_main(conn: Connection, ready: Event, keys: BenchKeys | None = None) -> None:
     """Serve streaming commands until told to stop (the target of the producer process).
 
     Commands (tuples received on ``conn``), each answered on ``conn``:
@@ -94,14 +96,18 @@ def producer_main(conn: Connection, ready: Event) -> None:
       ``timeout_s`` has passed -> ``(first_seq, send_ns)``
     - ``("stop",)`` -> ``None``, then exit.
 
-    The first message on ``conn`` is the bound endpoint ``"tcp://127.0.0.1:PORT"``.
+    The first message on ``conn`` is the bound endpoint ``"tcp://127.0.0.1:PORT"``. With
+    ``keys``, the socket is a CURVE server that lets in the bench's client key.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller stops us on Ctrl-C
-    context = zmq.Context()
-    socket = context.socket(zmq.PUB)
-    socket.setsockopt(zmq.LINGER, 0)
-    socket.setsockopt(zmq.SNDHWM, 100_000)
-    socket.bind("tcp://127.0.0.1:*")
+    query = "" if keys is None else f"&{keys.server_query}"
+    socket, _ = open_socket(
+        parse_address(f"zmq+tcp://127.0.0.1:0?bind{query}"),
+        zmq.PUB,
+        bind_default=True,
+        options={zmq.LINGER: 0, zmq.SNDHWM: 100_000},
+        what="frames",
+    )
     streamer = _Streamer(socket)
     conn.send(socket.getsockopt_string(zmq.LAST_ENDPOINT))
     try:
@@ -119,5 +125,4 @@ def producer_main(conn: Connection, ready: Event) -> None:
             else:
                 conn.send(ValueError(f"unknown producer command {command!r}"))
     finally:
-        socket.close(0)
-        context.term()
+        close_socket(socket, 0)

@@ -75,7 +75,8 @@ def format_table(results: dict[str, Any]) -> str:
         f"{env['python']} | torch {packages.get('torch')} | onnxruntime "
         f"{packages.get('onnxruntime')} | git {(env.get('git_sha') or '?')[:10]} | load "
         f"{'/'.join(f'{x:.1f}' for x in env['load_average'])}",
-        "latency in ms, producer send -> consumer receive; x hop = that / bare ZMQ hop (p50/p99);",
+        "latency in ms, producer send -> consumer receive; x hop = that / bare ZMQ hop (p50/p99)"
+        + ("; every hop CURVE-encrypted;" if results["settings"].get("curve") else ";"),
         "infer50 = inference p50, dec99 = frame received -> prediction sent p99; "
         f"miss = later than {results['settings']['deadline_ms']:g} ms; cpu% of one core",
         "",

@@ -17,7 +17,7 @@ from rtdecode.bench._plot import Samples
 from rtdecode.bench._producer import producer_main
 from rtdecode.bench._results import attach_overhead, engine_result, hop_result, step_result
 from rtdecode.bench._settings import BenchSettings
-from rtdecode.bench._wire import FRAME_TOPIC, PRED_TOPIC, free_tcp_port
+from rtdecode.bench._wire import FRAME_TOPIC, PRED_TOPIC, BenchKeys, free_tcp_port
 
 __all__ = ["SCHEMA", "run_bench"]
 
@@ -30,12 +30,13 @@ Progress = Callable[[str], None]
 class _Rig:
     """The producer and consumer processes, shared by every measurement of one run."""
 
-    def __init__(self, settings: BenchSettings, progress: Progress) -> None:
+    def __init__(self, settings: BenchSettings, progress: Progress, workdir: Path) -> None:
         self.settings = settings
         self.progress = progress
+        self.keys = BenchKeys.make(workdir / "keys") if settings.curve else None
         self.ready = new_event()
-        self.producer = Peer("producer", producer_main, self.ready)
-        self.consumer = Peer("consumer", consumer_main, self.ready)
+        self.producer = Peer("producer", producer_main, self.ready, self.keys)
+        self.consumer = Peer("consumer", consumer_main, self.ready, self.keys)
         self.endpoint: str = self.producer.reply(60.0)
 
     def close(self) -> None:
@@ -145,7 +146,13 @@ def _measure_engine(
     rig.consumer.request(("listen", sink, PRED_TOPIC), 10.0)
     started = time.monotonic()
     decoder = DecoderProcess(
-        engine, rig.endpoint, port, workdir / f"{engine}-n{n}", tuple(extra), dict(s.decoder_env)
+        engine,
+        rig.endpoint,
+        port,
+        workdir / f"{engine}-n{n}",
+        tuple(extra),
+        dict(s.decoder_env),
+        rig.keys,
     )
     phases: dict[float, tuple[Phase, float, float]] = {}
     steps: list[Phase] = []
@@ -239,7 +246,7 @@ def run_bench(
     hops: list[dict[str, Any]] = []
     engines: list[dict[str, Any]] = []
     samples: Samples = {}
-    rig = _Rig(settings, report)
+    rig = _Rig(settings, report, workdir)
     try:
         for n in settings.neurons:
             hop_phases = _measure_hops(rig, n)

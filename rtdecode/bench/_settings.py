@@ -56,6 +56,9 @@ class BenchSettings:
         Wait after the last frame of a phase for its predictions to arrive.
     hop_max_s
         Longest bare-hop measurement per rate (a 10 minute soak needs no 10 minute hop).
+    curve
+        Encrypt and authenticate every hop with ZeroMQ CURVE keys (what a bind beyond
+        loopback needs), to measure what that costs.
     """
 
     engines: tuple[str, ...] = DEFAULT_ENGINES
@@ -76,6 +79,7 @@ class BenchSettings:
     startup_timeout_s: float = 120.0
     grace_s: float = 0.5
     hop_max_s: float = 30.0
+    curve: bool = False
 
     def __post_init__(self) -> None:
         if not self.engines:

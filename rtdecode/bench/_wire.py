@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
+from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["FRAME_TOPIC", "PRED_TOPIC", "free_tcp_port", "message_seq"]
+import zmq
+import zmq.auth
+
+__all__ = ["FRAME_TOPIC", "PRED_TOPIC", "BenchKeys", "free_tcp_port", "message_seq"]
 
 FRAME_TOPIC = b"frame"
 """First part of a protocol v1 frame message (ARCHITECTURE.md)."""
@@ -26,3 +31,45 @@ def free_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class BenchKeys:
+    """CURVE keys of a ``bench --curve`` run: the binding sides are servers, the rest clients.
+
+    The producer and the decoder's prediction sink bind with the server key pair and let in
+    the client key; the decoder's source and the consumer connect with the client key pair.
+
+    Parameters
+    ----------
+    folder
+        Where :meth:`make` wrote them.
+    """
+
+    folder: str
+
+    @classmethod
+    def make(cls, folder: Path) -> BenchKeys:
+        """Write a server and a client key pair, and the folder of allowed clients."""
+        allowed = folder / "allowed"
+        allowed.mkdir(parents=True, exist_ok=True)
+        zmq.auth.create_certificates(str(folder), "server")
+        public, _ = zmq.auth.create_certificates(str(folder), "client")
+        (allowed / "client.key").write_bytes(Path(public).read_bytes())
+        return cls(str(folder))
+
+    @property
+    def server_query(self) -> str:
+        """Address options of a binding side."""
+        return f"key={self.folder}/server.key_secret&clients={self.folder}/allowed"
+
+    @property
+    def client_query(self) -> str:
+        """Address options of a connecting side."""
+        return f"key={self.folder}/client.key_secret&server_key={self.folder}/server.key"
+
+    def make_client(self, socket: zmq.Socket[bytes]) -> None:
+        """Set a socket's CURVE client options (before it connects)."""
+        public, secret = zmq.auth.load_certificate(f"{self.folder}/client.key_secret")
+        socket.curve_publickey, socket.curve_secretkey = public, secret
+        socket.curve_serverkey = zmq.auth.load_certificate(f"{self.folder}/server.key")[0]

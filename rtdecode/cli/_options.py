@@ -1,4 +1,4 @@
-"""Options shared by the commands that decode: ``--model``, ``--engine`` and ``--threads``."""
+"""Options shared by several commands: ``--model``, ``--engine``, ``--threads``, ``--insecure``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from rtdecode.engines import ENGINES
 
-__all__ = ["engine_option", "model_option", "threads_option"]
+__all__ = ["engine_option", "insecure_option", "model_option", "threads_option"]
 
 
 def _set_threads(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -39,4 +39,11 @@ engine_option = click.option(
     default="torch",
     show_default=True,
     help="Inference runtime.",
+)
+
+insecure_option = click.option(
+    "--insecure",
+    is_flag=True,
+    help="Allow a ZeroMQ bind beyond loopback without CURVE keys: anyone who can reach the "
+    "port can send frames or read predictions.",
 )

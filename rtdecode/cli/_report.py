@@ -13,6 +13,17 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value / 1e3:.3f}"
 
 
+def _source_stats(stats: dict[str, Any]) -> list[str]:
+    """One line of the source's own health figures, when it has some."""
+    if not stats:
+        return []
+    shown = (
+        f"{k.replace('_', ' ')} {v:.3g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+        for k, v in stats.items()
+    )
+    return ["source: " + "  ".join(shown)]
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """The end-of-run summary: counters, then latency percentiles per stage in ms."""
     malformed = summary["malformed"]
@@ -29,6 +40,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"malformed messages {summary['malformed_total']} ({reasons})",
         *_behavior_lines(summary.get("behavior")),
         *(f"sink {uri} FAILED and was dropped: {error}" for uri, error in failed.items()),
+        *_source_stats(summary.get("source_stats") or {}),
         f"{'latency (ms)':<22}{'p50':>9}{'p99':>9}{'p99.9':>9}{'max':>9}{'count':>9}",
     ]
     names = {

@@ -164,6 +164,11 @@ class _StatusLine:
     help="Step the rate up to find the throughput ceiling.",
 )
 @click.option(
+    "--curve",
+    is_flag=True,
+    help="Encrypt and authenticate every hop with ZeroMQ CURVE keys, to measure their cost.",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -193,6 +198,7 @@ def bench(
     busy_poll: bool,
     decoder_env: tuple[str, ...],
     ceiling: bool,
+    curve: bool,
     json_path: Path | None,
     plot_path: Path | None,
     workdir: Path | None,
@@ -219,6 +225,7 @@ def bench(
             threads=threads,
             model=None if model is None else str(model.resolve()),
             ceiling_rates_hz=BenchSettings().ceiling_rates_hz if ceiling else (),
+            curve=curve,
         )
         with tempfile.TemporaryDirectory(prefix="rtdecode-bench-") as scratch:
             results, samples = run_bench(settings, workdir or Path(scratch), status)

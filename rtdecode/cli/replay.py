@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from rtdecode.cli._options import insecure_option
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.data import bundled_recording, load_recording
 from rtdecode.errors import ConfigError, RtdecodeError
@@ -47,6 +48,7 @@ __all__ = ["replay"]
     help="Send the recording's tracked behaviour (velocity, reversal) too: 'behavior' messages "
     "before each frame on the same ZeroMQ socket, or a second LSL outlet NAME-behavior.",
 )
+@insecure_option
 def replay(
     path: Path | None,
     to: str,
@@ -61,6 +63,7 @@ def replay(
     wait_s: float,
     max_frames: int | None,
     behavior: bool,
+    insecure: bool,
 ) -> None:
     """Play recording PATH (default: the bundled one) to a decoder, like a live microscope.
 
@@ -71,7 +74,7 @@ def replay(
         recording = load_recording(path) if path is not None else bundled_recording()
         faults = Faults(drop, jitter_ms / 1e3, nan, burst_every, burst_size, seed)
         source = ReplaySource(recording, speed=speed, loop=loop, faults=faults)
-        publisher = open_frame_publisher(to, wait_subscribers_s=wait_s)
+        publisher = open_frame_publisher(to, wait_subscribers_s=wait_s, insecure=insecure)
         publisher.open(recording.n_neurons, source.labels, recording.frame_interval)
         if behavior:
             if not source.behavior_fields:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from rtdecode.cli._options import engine_option, model_option, threads_option
+from rtdecode.cli._options import engine_option, insecure_option, model_option, threads_option
 from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.engines import load_engine
@@ -116,6 +116,7 @@ def _check_writable(path: Path, what: str) -> None:
     help="Oldest behaviour sample (s before the frame) that may give a frame its target.",
 )
 @threads_option
+@insecure_option
 @click.option("--quiet", is_flag=True, help="No live status line.")
 def run(
     source: str,
@@ -135,6 +136,7 @@ def run(
     behavior_source: str | None,
     behavior_max_age: float,
     threads: int,
+    insecure: bool,
     quiet: bool,
 ) -> None:
     """Decode behaviour from a live stream until Ctrl-C, SIGTERM or --max-frames.
@@ -144,12 +146,14 @@ def run(
     """
     try:
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
-        stream = open_source(source, resolve_timeout=resolve_timeout)  # bad addresses fail fast
+        # bad addresses (and plain-text binds beyond loopback) fail fast
+        stream = open_source(source, resolve_timeout=resolve_timeout, insecure=insecure)
         lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
         if summary_json is not None:
             _check_writable(summary_json, "--summary-json")
         outputs = [
-            open_sink(uri, attrs, lsl_frame_times=lsl_in, overwrite=overwrite) for uri in sinks
+            open_sink(uri, attrs, lsl_frame_times=lsl_in, overwrite=overwrite, insecure=insecure)
+            for uri in sinks
         ]
         # Session files open last: a network sink that cannot bind fails before any file is made.
         outputs.sort(key=lambda sink: isinstance(sink, SessionFile))

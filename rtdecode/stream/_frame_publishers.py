@@ -15,7 +15,7 @@ from rtdecode.stream._address import Address, parse_address
 from rtdecode.stream._lsl_common import pylsl, set_channel_labels
 from rtdecode.stream._protocol import encode_behavior, encode_frame
 from rtdecode.stream._source import Chunk
-from rtdecode.stream._zmq_socket import open_sending_socket
+from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socket
 
 __all__ = ["FramePublisher", "LslFramePublisher", "ZmqFramePublisher", "open_frame_publisher"]
 
@@ -56,9 +56,14 @@ class ZmqFramePublisher(FramePublisher):
     wait_subscribers_s
         After binding, wait up to this long for a first subscriber before sending (PUB drops
         what it sends while nobody is subscribed).
+    insecure
+        Allow a plain-text bind beyond loopback (otherwise refused: use CURVE keys).
     """
 
-    def __init__(self, address: Address, wait_subscribers_s: float = 0.0) -> None:
+    def __init__(
+        self, address: Address, wait_subscribers_s: float = 0.0, insecure: bool = False
+    ) -> None:
+        check_exposure(address, address.zmq_bind(default=True), insecure)
         self.uri = address.uri
         self._address = address
         self._wait = wait_subscribers_s
@@ -69,7 +74,10 @@ class ZmqFramePublisher(FramePublisher):
 
     def open(self, n_neurons: int, labels: tuple[str | None, ...] | None, interval: float) -> None:
         """Bind (or connect) an XPUB socket and wait for a subscriber if asked."""
-        socket = open_sending_socket(self._address, zmq.XPUB, 10000, 1000, "frames")
+        options: dict[int, int | bytes] = {zmq.SNDHWM: 10000, zmq.LINGER: 1000}
+        socket, _ = open_socket(
+            self._address, zmq.XPUB, bind_default=True, options=options, what="frames"
+        )
         if self._wait > 0 and socket.poll(int(self._wait * 1000), zmq.POLLIN):
             socket.recv()  # a subscription message: someone is listening
         self._socket = socket
@@ -103,7 +111,7 @@ class ZmqFramePublisher(FramePublisher):
     def close(self) -> None:
         """Close the socket (waits up to 1 s for queued frames to leave)."""
         if self._socket is not None:
-            self._socket.close()
+            close_socket(self._socket)
             self._socket = None
 
 
@@ -184,9 +192,14 @@ class LslFramePublisher(FramePublisher):
         self._behavior_outlet = None
 
 
-def open_frame_publisher(uri: str, wait_subscribers_s: float = 0.0) -> FramePublisher:
-    """A :class:`FramePublisher` for ``zmq+tcp://``, ``zmq+ipc://`` or ``lsl://`` ``uri``."""
+def open_frame_publisher(
+    uri: str, wait_subscribers_s: float = 0.0, insecure: bool = False
+) -> FramePublisher:
+    """A :class:`FramePublisher` for ``zmq+tcp://``, ``zmq+ipc://`` or ``lsl://`` ``uri``.
+
+    ``insecure`` allows a plain-text ZeroMQ bind beyond loopback.
+    """
     address = parse_address(uri)
     if address.kind == "zmq":
-        return ZmqFramePublisher(address, wait_subscribers_s)
+        return ZmqFramePublisher(address, wait_subscribers_s, insecure)
     return LslFramePublisher(address)

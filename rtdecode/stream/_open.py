@@ -10,7 +10,7 @@ from rtdecode.stream._source import Source
 __all__ = ["open_sink", "open_source"]
 
 
-def open_source(uri: str, resolve_timeout: float = 10.0) -> Source:
+def open_source(uri: str, resolve_timeout: float = 10.0, insecure: bool = False) -> Source:
     """The :class:`Source` for ``zmq+tcp://HOST:PORT``, ``zmq+ipc://PATH`` or ``lsl://NAME``.
 
     Parameters
@@ -19,12 +19,14 @@ def open_source(uri: str, resolve_timeout: float = 10.0) -> Source:
         Source address (ZeroMQ sources connect unless it ends in ``?bind``).
     resolve_timeout
         Seconds to look for an LSL stream.
+    insecure
+        Allow a plain-text ZeroMQ bind beyond loopback (refused otherwise).
     """
     address = parse_address(uri)
     if address.kind == "zmq":
         from rtdecode.stream._zmq_source import ZmqSource
 
-        return ZmqSource(address)
+        return ZmqSource(address, insecure=insecure)
     if address.kind == "lsl":
         from rtdecode.stream._lsl_source import LslSource
 
@@ -37,6 +39,7 @@ def open_sink(
     attrs: dict[str, str] | None = None,
     lsl_frame_times: bool = False,
     overwrite: bool = False,
+    insecure: bool = False,
 ) -> Sink:
     """The :class:`Sink` for ``zmq+tcp://``, ``zmq+ipc://``, ``lsl://NAME`` or ``FILE.h5``.
 
@@ -50,12 +53,14 @@ def open_sink(
         An LSL sink stamps predictions with their frame's time (use when the source is LSL).
     overwrite
         A session file may replace an existing file (otherwise an existing file is refused).
+    insecure
+        Allow a plain-text ZeroMQ bind beyond loopback (refused otherwise).
     """
     address = parse_address(uri, allow_file=True)
     if address.kind == "zmq":
         from rtdecode.stream._zmq_sink import ZmqSink
 
-        return ZmqSink(address)
+        return ZmqSink(address, insecure=insecure)
     if address.kind == "lsl":
         from rtdecode.stream._lsl_sink import LslSink
 

@@ -447,6 +447,7 @@ class Pipeline:
             "malformed": malformed,
             "malformed_total": sum(malformed.values()),
             "sinks_failed": dict(self.sinks_failed),
+            "source_stats": self.source.stats(),
             "duration_s": round(self._elapsed, 3),
             "frames_per_s": round(frames / self._elapsed, 2) if self._elapsed > 0 else 0.0,
             "latency_us": {stage: hist.summary_us() for stage, hist in self.latency.items()},

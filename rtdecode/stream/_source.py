@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -93,6 +93,10 @@ class Source(ABC):
     @abstractmethod
     def stop(self) -> None:
         """Close the connection; safe to call twice."""
+
+    def stats(self) -> dict[str, Any]:
+        """Health figures particular to this kind of source (LSL restarts, clock offset...)."""
+        return {}
 
     @property
     def finished(self) -> bool:

@@ -10,7 +10,7 @@ import zmq
 from rtdecode.stream._address import Address
 from rtdecode.stream._protocol import encode_prediction
 from rtdecode.stream._sink import Prediction, Sink
-from rtdecode.stream._zmq_socket import open_sending_socket
+from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socket
 
 __all__ = ["ZmqSink"]
 
@@ -25,9 +25,17 @@ class ZmqSink(Sink):
     hwm
         Send high-water mark: a subscriber that falls this far behind loses predictions
         instead of slowing the decoder.
+    insecure
+        Allow a plain-text bind beyond loopback (otherwise refused: use CURVE keys).
+
+    Raises
+    ------
+    SourceError
+        For a plain-text bind beyond loopback without ``insecure``.
     """
 
-    def __init__(self, address: Address, hwm: int = 1000) -> None:
+    def __init__(self, address: Address, hwm: int = 1000, insecure: bool = False) -> None:
+        check_exposure(address, address.zmq_bind(default=True), insecure)
         self.uri = address.uri
         self._address = address
         self._hwm = hwm
@@ -36,8 +44,10 @@ class ZmqSink(Sink):
 
     def open(self, states: tuple[str, ...]) -> None:
         """Bind (or connect) the PUB socket."""
-        socket = open_sending_socket(self._address, zmq.PUB, self._hwm, 500, "predictions")
-        self._socket = socket
+        options: dict[int, int | bytes] = {zmq.SNDHWM: self._hwm, zmq.LINGER: 500}
+        self._socket, _ = open_socket(
+            self._address, zmq.PUB, bind_default=True, options=options, what="predictions"
+        )
         self._states = states
 
     def publish(self, prediction: Prediction) -> None:
@@ -57,5 +67,5 @@ class ZmqSink(Sink):
     def close(self, summary: dict[str, Any] | None = None) -> None:
         """Close the socket (waits up to 0.5 s for queued predictions to leave)."""
         if self._socket is not None:
-            self._socket.close()
+            close_socket(self._socket)
             self._socket = None

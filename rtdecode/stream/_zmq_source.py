@@ -20,6 +20,13 @@ from rtdecode.stream._protocol import (
     parse_frame,
 )
 from rtdecode.stream._source import Chunk, Source
+from rtdecode.stream._zmq_socket import (
+    AllowedClients,
+    HandshakeWatch,
+    check_exposure,
+    close_socket,
+    open_socket,
+)
 
 __all__ = ["ZmqSource"]
 
@@ -44,6 +51,13 @@ class ZmqSource(Source):
         Largest message part accepted (the protocol's own limit by default, so every valid
         message fits). With ``hwm`` it bounds the input queue's memory: ``hwm`` messages of
         two parts (header, payload) of at most this size.
+    insecure
+        Allow a plain-text bind beyond loopback (otherwise refused: use CURVE keys).
+
+    Raises
+    ------
+    SourceError
+        For a plain-text bind beyond loopback without ``insecure``.
 
     Notes
     -----
@@ -56,9 +70,14 @@ class ZmqSource(Source):
     """
 
     def __init__(
-        self, address: Address, hwm: int = 1000, max_message_bytes: int = MAX_PART_BYTES
+        self,
+        address: Address,
+        hwm: int = 1000,
+        max_message_bytes: int = MAX_PART_BYTES,
+        insecure: bool = False,
     ) -> None:
         super().__init__()
+        check_exposure(address, address.zmq_bind(default=False), insecure)
         self.uri = address.uri
         self._address = address
         self._hwm = hwm
@@ -67,25 +86,27 @@ class ZmqSource(Source):
         self._monitor: zmq.Socket[bytes] | None = None
         self._lost_at: float | None = None
         self._unchecked = 0
+        self._allowed: AllowedClients | None = None
+        self._watch: HandshakeWatch | None = None
 
     def start(self) -> None:
-        """Create the SUB socket and connect (or bind) it."""
-        socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
-        socket.setsockopt(zmq.RCVHWM, self._hwm)
-        socket.setsockopt(zmq.MAXMSGSIZE, self._max_bytes)
-        socket.setsockopt(zmq.LINGER, 0)
-        socket.setsockopt(zmq.SUBSCRIBE, b"")
-        try:
-            if self._address.zmq_bind(default=False):
-                socket.bind(self._address.target)
-            else:
-                self._monitor = socket.get_monitor_socket(_WATCHED)
-                socket.connect(self._address.target)
-        except zmq.ZMQError as exc:
-            socket.close()
-            raise SourceError(
-                f"cannot open source '{self.uri}' ({exc}); check the host, port or path"
-            ) from exc
+        """Create the SUB socket and connect (or bind) it; watch a connection it makes."""
+        options: dict[int, int | bytes] = {
+            zmq.RCVHWM: self._hwm,
+            zmq.MAXMSGSIZE: self._max_bytes,
+            zmq.LINGER: 0,
+            zmq.SUBSCRIBE: b"",
+        }
+        socket, self._allowed = open_socket(
+            self._address, zmq.SUB, bind_default=False, options=options, what="frames"
+        )
+        if not self._address.zmq_bind(default=False):
+            events = _WATCHED
+            curve = self._address.curve
+            if curve is not None and curve.server_key is not None:
+                self._watch = HandshakeWatch(socket, self._address)
+                events |= HandshakeWatch.EVENTS
+            self._monitor = socket.get_monitor_socket(events)
         self._socket = socket
 
     def read(self, timeout: float) -> Chunk | None:
@@ -140,15 +161,25 @@ class ZmqSource(Source):
         behavior.add(sample.seq, sample.t, sample.velocity, sample.reversal)
 
     def _watch_connection(self) -> None:
-        """Reconnect when ZeroMQ dropped the producer for a part over the size limit."""
+        """Take the monitor's events: CURVE handshakes, and a connection ZeroMQ gave up on.
+
+        ZeroMQ drops the producer for a part over the size limit and, on the connecting side,
+        never reconnects: reconnect, and count the message as malformed (``too_large``).
+        """
         self._unchecked = 0
         monitor, socket = self._monitor, self._socket
         if monitor is None or socket is None:
             return
+        watch = self._watch
         while monitor.poll(0):
             event = recv_monitor_message(monitor)["event"]
+            if watch is not None and event & HandshakeWatch.EVENTS:
+                watch.handle(event)
+                continue
             # A reconnect attempt means the producer went away (or came back): not our limit.
             self._lost_at = time.monotonic() if event == zmq.EVENT_DISCONNECTED else None
+        if watch is not None:
+            watch.tick()
         if self._lost_at is not None and time.monotonic() - self._lost_at > _SILENT_S:
             self._lost_at = None
             self.malformed["too_large"] += 1
@@ -160,11 +191,21 @@ class ZmqSource(Source):
             socket.disconnect(self._address.target)
             socket.connect(self._address.target)
 
+    def stats(self) -> dict[str, int]:
+        """CURVE: connections refused (a server source), failed handshakes (a client source)."""
+        if self._allowed is not None:
+            return {"refused_clients": self._allowed.refused}
+        if self._watch is not None:
+            return {"handshake_failures": self._watch.failures}
+        return {}
+
     def stop(self) -> None:
-        """Close the socket."""
-        if self._monitor is not None:
+        """Close the socket (and its monitor)."""
+        self._watch = None
+        if self._monitor is not None and self._socket is not None:
+            self._socket.disable_monitor()
             self._monitor.close(linger=0)
             self._monitor = None
         if self._socket is not None:
-            self._socket.close(linger=0)
+            close_socket(self._socket, 0)
             self._socket = None
