@@ -6,12 +6,19 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from rtdecode.cli._options import engine_option, model_option, threads_option
 from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
+from rtdecode.cli._trigger import (
+    build_controller,
+    format_trigger_summary,
+    policy_config,
+    trigger_options,
+)
 from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
 from rtdecode.stream import Pipeline, open_sink, open_source, parse_address
@@ -72,6 +79,7 @@ class _Console:
 @click.option("--resolve-timeout", default=10.0, show_default=True, help="LSL look-up, s.")
 @threads_option
 @click.option("--quiet", is_flag=True, help="No live status line.")
+@trigger_options
 def run(
     source: str,
     sinks: tuple[str, ...],
@@ -87,17 +95,33 @@ def run(
     resolve_timeout: float,
     threads: int,
     quiet: bool,
+    trigger: str | None,
+    **trigger_flags: Any,
 ) -> None:
     """Decode behaviour from a live stream until Ctrl-C, SIGTERM or --max-frames.
 
     Prints a summary at the end: frames, predictions, drops, gaps, malformed messages, NaN
-    values and latency percentiles per stage.
+    values and latency percentiles per stage (and, with --trigger, pulses, suppressed
+    triggers by reason, arm/disarm events and trigger latency).
+
+    With --trigger the loop is closed: the policy runs on every prediction and, with --arm,
+    drives the --trigger-out outputs, under a watchdog that disarms and turns the light off
+    when frames stop, the decoder falls behind, the neuron layout resets or malformed input
+    floods in. Outputs are in their safe state at start, at stop, on SIGINT/SIGTERM and on
+    any error.
     """
     try:
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
         stream = open_source(source, resolve_timeout=resolve_timeout)  # bad addresses fail fast
         lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
+        policy = policy_config(trigger, trigger_flags)
+        if policy is not None:
+            attrs["policy"] = policy.to_json()
         outputs = [open_sink(uri, attrs, lsl_frame_times=lsl_in) for uri in sinks]
+        controller = None
+        if policy is not None:  # first sink: the pulse goes out before predictions are sent
+            controller = build_controller(policy, trigger_flags, stream, outputs)
+            outputs.insert(0, controller)
         engine = load_engine(model, engine_name)
         if window is not None:
             engine.window = window  # prepare() sizes the engine's buffers from it
@@ -120,5 +144,8 @@ def run(
     if not quiet:
         click.echo("", err=True)
     click.echo(format_summary(summary))
+    if controller is not None:
+        summary["trigger"] = controller.summary()
+        click.echo(format_trigger_summary(summary["trigger"]))
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary, indent=2))

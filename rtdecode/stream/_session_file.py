@@ -10,8 +10,13 @@ processes on one machine)::
     /predictions/{seq, t, state, probs, latency_us}
         one row per prediction; probs is (P, n_states) float32, state an index into
         the ``states`` attribute
-    attributes: format ("rtdecode-session"), version (1), states, created (ISO time), and at
-        close ``summary`` (the run's summary as JSON)
+    /triggers/{seq, t, kind, reason, pulse_ms, latency_us}
+        one row per closed-loop event (``rtdecode run --trigger``): the frame behind it, kind
+        (fire, sham, suppressed, arm, disarm, off), reason, pulse width, and frame received ->
+        output byte written (NaN where nothing was written); empty without a trigger
+    attributes: format ("rtdecode-session"), version (1), states, created (ISO time),
+        ``policy`` (the trigger policy as JSON, with a trigger), and at close ``summary``
+        (the run's summary as JSON)
 
 Rows collect in preallocated blocks and are appended to the file when a block fills or every
 ``flush_every_s`` seconds (so a crash loses at most that much), between frames; memory stays
@@ -24,13 +29,16 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 
 from rtdecode.errors import SourceError
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
+
+if TYPE_CHECKING:
+    from rtdecode.trigger._event import TriggerEvent
 
 __all__ = ["FRAME_COLUMNS", "SessionFile"]
 
@@ -97,6 +105,7 @@ class SessionFile(Sink):
         self._file: h5py.File | None = None
         self._frames: _Table | None = None
         self._preds: _Table | None = None
+        self._triggers: _Table | None = None
         self._pending: Prediction | None = None
 
     def open(self, states: tuple[str, ...]) -> None:
@@ -135,12 +144,35 @@ class SessionFile(Sink):
                 "latency_us": (f8, ()),
             },
         )
+        label = np.dtype("S16")
+        self._triggers = _Table(
+            handle.create_group("triggers"),
+            {
+                "seq": (i8, ()),
+                "t": (f8, ()),
+                "kind": (label, ()),
+                "reason": (label, ()),
+                "pulse_ms": (f8, ()),
+                "latency_us": (f8, ()),
+            },
+        )
         self._file = handle
         self._next_flush = time.monotonic() + self._flush_every
 
     def publish(self, prediction: Prediction) -> None:
         """Hold the prediction until :meth:`record_frame` brings its frame's timing."""
         self._pending = prediction
+
+    def record_trigger(self, event: TriggerEvent) -> None:
+        """Append one closed-loop event (call from the decoding thread)."""
+        table = self._triggers
+        assert table is not None, "open() the session file first"
+        i, block = table.fill, table.block
+        for name in ("seq", "t", "pulse_ms", "latency_us"):
+            block[name][i] = getattr(event, name)
+        block["kind"][i] = event.kind.encode()
+        block["reason"][i] = event.reason.encode()
+        table.row_done()
 
     def record_frame(self, timing: FrameTiming) -> None:
         """Append one frame's timing row (and its prediction's row, if it was decoded)."""
@@ -164,7 +196,8 @@ class SessionFile(Sink):
             self._next_flush = time.monotonic() + self._flush_every
             frames.flush()
             preds.flush()
-            assert self._file is not None
+            assert self._file is not None and self._triggers is not None
+            self._triggers.flush()
             self._file.flush()
 
     def close(self, summary: dict[str, Any] | None = None) -> None:
@@ -172,8 +205,10 @@ class SessionFile(Sink):
         if self._file is None:
             return
         assert self._frames is not None and self._preds is not None
+        assert self._triggers is not None
         self._frames.flush()
         self._preds.flush()
+        self._triggers.flush()
         if summary is not None:
             self._file.attrs["summary"] = json.dumps(summary)
         self._file.close()

@@ -27,6 +27,8 @@ class Prediction:
         ``perf_counter_ns()`` when the frame was received.
     skipped
         Frames received since the previous prediction that were not decoded (backpressure).
+    uncertain
+        The decoder abstains on this frame (the trigger policy never fires on it).
     """
 
     seq: int
@@ -35,6 +37,7 @@ class Prediction:
     state: int
     recv_ns: int
     skipped: int = 0
+    uncertain: bool = False
 
 
 @dataclass(slots=True)
@@ -59,7 +62,8 @@ class Sink(ABC):
 
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
-    critical path), :meth:`close` with the run's summary.
+    critical path), :meth:`layout_reset` when the neuron layout changes, :meth:`close` with the
+    run's summary.
     """
 
     uri: str
@@ -74,6 +78,9 @@ class Sink(ABC):
 
     def record_frame(self, timing: FrameTiming) -> None:  # noqa: B027 - optional hook
         """Note one frame's timing (only the session file keeps it)."""
+
+    def layout_reset(self) -> None:  # noqa: B027 - optional hook
+        """The stream's neuron layout changed: no predictions until the new window fills."""
 
     def close(self, summary: dict[str, Any] | None = None) -> None:  # noqa: B027 - optional hook
         """Flush and close; ``summary`` is the run's end-of-run summary."""
