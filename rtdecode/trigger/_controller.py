@@ -210,7 +210,7 @@ class TriggerController(Sink):
         if timing.published_ns < 0:
             self._seq, self._t = timing.seq, timing.t
         self._arrivals.append(timing.recv_ns)
-        if len(self._arrivals) == self._arrivals.maxlen and timing.seq % 16 == 0:
+        if len(self._arrivals) >= 4 and (self._interval_s is None or timing.seq % 16 == 0):
             gaps = np.diff(np.asarray(self._arrivals))
             gaps = gaps[gaps > 0]
             if len(gaps):
