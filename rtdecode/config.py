@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from rtdecode.errors import ConfigError
 
-__all__ = ["PreprocessConfig", "from_dict", "load_toml"]
+__all__ = ["PreprocessConfig", "from_dict", "load_toml", "read_toml"]
 
 T = TypeVar("T")
 
@@ -74,14 +74,21 @@ def load_toml(path: Path | str, cls: type[T], section: str) -> T:
         The table name in the file, for example ``"preprocess"``.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            document = tomllib.load(handle)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist; check the path") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    values = document.get(section, {})
+    values = read_toml(path).get(section, {})
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path}: [{section}] must be a table, got {values!r}")
     return from_dict(cls, values, section)
+
+
+def read_toml(path: Path | str) -> dict[str, Any]:
+    """Read a whole TOML file, with errors that name the file and what is wrong."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist; check the path") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"config file {path} is a folder; give the path of a .toml file") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc

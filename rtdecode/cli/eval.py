@@ -14,6 +14,13 @@ from rtdecode.errors import RtdecodeError
 
 __all__ = ["eval_command"]
 
+_HEADINGS = {
+    "balanced_accuracy": "bal. accuracy",
+    "onset_hit_rate": "onsets caught",
+    "false_triggers_per_min": "false trig/min",
+    "trigger_lag_s": "trig. lag s",
+}
+
 
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -22,8 +29,10 @@ def _fmt(value: Any) -> str:
 
 
 def _table(report: dict[str, Any]) -> str:
-    keys = ("frames", "balanced_accuracy", "auroc", "f1", "onset_lag_s", "onsets_detected")
-    lines = [f"{'recording':<16}" + "".join(f"{k[:14]:>16}" for k in keys)]
+    from rtdecode.training._evaluate import METRIC_KEYS
+
+    keys = ("frames", *METRIC_KEYS)
+    lines = [f"{'recording':<16}" + "".join(f"{_HEADINGS.get(k, k):>16}" for k in keys)]
     for entry in report["recordings"]:
         lines.append(f"{entry['id']:<16}" + "".join(f"{_fmt(entry.get(k)):>16}" for k in keys))
     lines.append(
@@ -63,7 +72,8 @@ def eval_command(
     epochs: int | None,
     seed: int | None,
 ) -> None:
-    """Measure a decoder per recording: balanced accuracy, AUROC, F1, reversal-onset lag."""
+    """Measure a decoder per recording: per frame (balanced accuracy, AUROC, F1) and per event
+    (reversal onsets caught by the default trigger policy, false triggers per minute, lag)."""
     from rtdecode.models import load_model_file
     from rtdecode.training._evaluate import evaluate_model, lowo, summarise
     from rtdecode.training._load import prepare_folder
