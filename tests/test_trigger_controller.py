@@ -24,7 +24,7 @@ policies = st.builds(
     min_frames=st.integers(1, 3),
     pulse_ms=st.floats(1.0, 500.0),
     refractory_s=st.floats(0.0, 20.0),
-    max_per_min=st.floats(1.0, 30.0),
+    max_per_min=st.integers(1, 30),
     max_pulses=st.none() | st.integers(0, 20),
     max_light_s=st.none() | st.floats(0.0, 5.0),
 )

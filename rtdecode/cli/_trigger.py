@@ -25,7 +25,7 @@ POLICY_FLAGS = {
     "min_frames": (int, "Frames the probability must stay above --on."),
     "pulse_ms": (float, "Pulse width, ms."),
     "refractory_s": (float, "Least time between pulses, s."),
-    "max_per_min": (float, "Rate cap: pulses in any minute."),
+    "max_per_min": (int, "Rate cap: pulses in any minute."),
     "max_pulses": (int, "Session dose cap: pulses."),
     "max_light_s": (float, "Session dose cap: total light-on seconds."),
     "stale_ms": (
