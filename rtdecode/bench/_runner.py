@@ -17,6 +17,7 @@ from rtdecode.bench._plot import Samples
 from rtdecode.bench._producer import producer_main
 from rtdecode.bench._results import attach_overhead, engine_result, hop_result, step_result
 from rtdecode.bench._settings import BenchSettings
+from rtdecode.bench._trigger import measure_trigger
 from rtdecode.bench._wire import FRAME_TOPIC, PRED_TOPIC, free_tcp_port
 
 __all__ = ["SCHEMA", "run_bench"]
@@ -272,6 +273,8 @@ def run_bench(
     finally:
         rig.close()
     attach_overhead(engines, hops)
+    report("trigger path: 2,000 pulses into an emulated device on a pty")
+    trigger = measure_trigger()
     results = {
         "schema": SCHEMA,
         "settings": settings.to_dict(),
@@ -280,6 +283,7 @@ def run_bench(
         ),
         "hops": hops,
         "engines": engines,
+        "trigger": trigger,
         "missing": missing,
     }
     return results, samples

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 
 from rtdecode.trigger._device_protocol import HEARTBEAT_TIMEOUT_S, MAX_PULSE_MS, VERSION_REPLY
 
-__all__ = ["DeviceEmulator", "LightChange"]
+__all__ = ["CHILD_COMMAND", "DeviceEmulator", "LightChange", "serve_in_child"]
 
 _ALLOWED = frozenset(b"PHOV0123456789\n")
+
+CHILD_COMMAND = "from rtdecode.trigger._emulator import serve_in_child; serve_in_child()"
+"""``python -c`` this to run the device in a process of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,3 +176,24 @@ class DeviceEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def serve_in_child() -> None:
+    """Serve on a new pty in this process (run as a child: see :data:`CHILD_COMMAND`).
+
+    Prints the port's path, serves until stdin closes, then prints one JSON line: pulses
+    received, protocol errors, lines. A device in its own process shares no interpreter lock
+    with the host, as a real device does not: use it to measure the host's latency.
+    """
+    import json
+    import sys
+
+    with DeviceEmulator() as device:
+        print(device.port, flush=True)
+        sys.stdin.read()
+        summary = {
+            "pulses": len(device.pulses()),
+            "errors": device.errors,
+            "lines": len(device.lines),
+        }
+    print(json.dumps(summary), flush=True)
