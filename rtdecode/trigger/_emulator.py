@@ -148,6 +148,7 @@ class DeviceEmulator:
             self._on_until = now + int(body[1:]) * 1_000_000
         else:
             self.errors.append(f"line the protocol does not have: {line!r}")
+            os.write(self._master, b"E " + body + b"\n")  # as the firmware answers
 
     def _switch(self, now: int, on: bool, cause: str) -> None:
         self.light.append(LightChange(now, on, cause))
