@@ -5,6 +5,7 @@ disarmed or in a dry run."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from trigger_support import STATES, feed, pulses
@@ -116,3 +117,24 @@ def test_dry_run_logs_what_would_have_fired() -> None:
     assert [e.seq for e in would] == [1, 4] and device.pulses() == []
     kinds = [e.kind for e in controller.events]
     assert kinds[0] == "arm" and kinds[-1] == "disarm"  # a dry run rehearses arming too
+
+
+def test_state_rule_holds_the_light_and_turns_it_off_when_the_state_ends() -> None:
+    config = PolicyConfig(
+        rule="state", on=0.6, off=0.4, max_state_s=8.0, refractory_s=0.0, max_light_s=12.0
+    )
+    probs = [0.1, 0.9, 0.9, 0.9, 0.1, 0.9, 0.9, 0.1]  # two reversals of 3 s and 2 s
+    controller, device = run_session(
+        config, Safety(armed=True, watchdog_s=600.0, frame_clock=True), probs, [1.0], False
+    )
+    kinds = [(e.kind, e.seq) for e in controller.events if e.kind in ("fire", "off", "suppressed")]
+    # the second hold fits the 12 s light cap only because the first one was cut short at 3 s
+    assert kinds == [("fire", 1), ("off", 4), ("fire", 5), ("off", 7)], controller.events
+    assert [ms for _, ms in device.pulses()] == [8000, 8000]
+    assert [(c.on, c.cause) for c in device.light] == [
+        (True, "pulse"),
+        (False, "off"),
+        (True, "pulse"),
+        (False, "off"),
+    ]
+    assert controller.guard.light_s == pytest.approx(5.0)

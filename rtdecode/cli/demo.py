@@ -97,11 +97,11 @@ def _trigger_report(
         ("trigger", "frame received -> byte written"),
         ("added", "decision -> byte written"),
     ):
-        stats = controller.latency[name].summary_us()
-        if stats["count"]:
+        hist = controller.latency[name]
+        if hist.count:
             lines.append(
-                f"trigger latency, {label}: p50 {stats['p50'] / 1e3:.3f} ms, p99 "
-                f"{stats['p99'] / 1e3:.3f} ms, max {stats['max'] / 1e3:.3f} ms"
+                f"trigger latency, {label}: p50 {hist.percentile(50) / 1e6:.3f} ms, p99 "
+                f"{hist.percentile(99) / 1e6:.3f} ms, max {hist.max_ns / 1e6:.3f} ms"
             )
     return "\n".join(lines)
 

@@ -239,6 +239,7 @@ class TriggerController(Sink):
                 event = self._event(prediction, "off", "", 0.0)
                 if self.armed and not self.safety.dry_run:
                     self._write(event, drivers=True)
+                    self.guard.cut_short(now_s)
                 self._record(event)
         else:
             self._record(self._event(prediction, "suppressed", decision.reason, decision.pulse_ms))

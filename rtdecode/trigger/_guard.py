@@ -38,6 +38,7 @@ class DoseGuard:
         self._recent: deque[float] = deque()
         self.pulses = 0
         self.light_s = 0.0
+        self._last = (0.0, 0.0)
 
     def refusal(self, now_s: float, pulse_ms: float) -> str:
         """Why a pulse of ``pulse_ms`` at ``now_s`` may not be driven (``""``: it may)."""
@@ -59,3 +60,12 @@ class DoseGuard:
         self._recent.append(now_s)
         self.pulses += 1
         self.light_s += pulse_ms / 1e3
+        self._last = (now_s, pulse_ms / 1e3)
+
+    def cut_short(self, now_s: float) -> None:
+        """The last pulse was turned off at ``now_s``: count only the light it gave."""
+        start, length = self._last
+        unused = length - (now_s - start)
+        if unused > 0:
+            self.light_s -= unused
+            self._last = (start, now_s - start)
