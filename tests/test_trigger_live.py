@@ -112,7 +112,9 @@ def rig(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def off_after(rig: Rig, t_ns: int) -> int:
     """When the device received the first ``O`` (light off) after ``t_ns``."""
-    assert rig.device.wait_for(lambda: any(t > t_ns and line == b"O\n" for t, line in rig.device.lines))
+    assert rig.device.wait_for(
+        lambda: any(t > t_ns and line == b"O\n" for t, line in rig.device.lines)
+    )
     return next(t for t, line in rig.device.lines if t > t_ns and line == b"O\n")
 
 
