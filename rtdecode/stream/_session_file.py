@@ -10,6 +10,9 @@ processes on one machine)::
     /predictions/{seq, t, state, probs, latency_us}
         one row per prediction; probs is (P, n_states) float32, state an index into
         the ``states`` attribute
+    /behavior/{seq, t, velocity, reversal}
+        one row per behaviour sample received (velocity in mm/s, reversal 0/1; NaN where the
+        sample did not carry it or the tracker lost the animal); empty without behaviour
     /triggers/{seq, t, kind, reason, pulse_ms, latency_us}
         one row per closed-loop event (``rtdecode run --trigger``): the frame behind it, kind
         (fire, sham, suppressed, arm, disarm, off), reason, pulse width, and frame received ->
@@ -40,9 +43,10 @@ from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 if TYPE_CHECKING:
     from rtdecode.trigger._event import TriggerEvent
 
-__all__ = ["FRAME_COLUMNS", "SessionFile"]
+__all__ = ["BEHAVIOR_COLUMNS", "FRAME_COLUMNS", "SessionFile"]
 
 FRAME_COLUMNS = ("seq", "t", "sent_ns", "recv_ns", "preprocessed_ns", "inferred_ns", "published_ns")
+BEHAVIOR_COLUMNS = ("seq", "t", "velocity", "reversal")
 _BLOCK = 2048
 
 
@@ -106,6 +110,7 @@ class SessionFile(Sink):
         self._frames: _Table | None = None
         self._preds: _Table | None = None
         self._triggers: _Table | None = None
+        self._behavior: _Table | None = None
         self._pending: Prediction | None = None
 
     def open(self, states: tuple[str, ...]) -> None:
@@ -143,6 +148,10 @@ class SessionFile(Sink):
                 "probs": (np.dtype(np.float32), (len(states),)),
                 "latency_us": (f8, ()),
             },
+        )
+        self._behavior = _Table(
+            handle.create_group("behavior"),
+            {name: (i8 if name == "seq" else f8, ()) for name in BEHAVIOR_COLUMNS},
         )
         label = np.dtype("S16")
         self._triggers = _Table(
@@ -196,18 +205,32 @@ class SessionFile(Sink):
             self._next_flush = time.monotonic() + self._flush_every
             frames.flush()
             preds.flush()
-            assert self._file is not None and self._triggers is not None
+            assert self._file is not None and self._behavior is not None
+            assert self._triggers is not None
+            self._behavior.flush()
             self._triggers.flush()
             self._file.flush()
+
+    def record_behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
+        """Append one behaviour sample's row."""
+        table = self._behavior
+        assert table is not None, "open() the session file first"
+        i, block = table.fill, table.block
+        block["seq"][i] = seq
+        block["t"][i] = t
+        block["velocity"][i] = velocity
+        block["reversal"][i] = reversal
+        table.row_done()
 
     def close(self, summary: dict[str, Any] | None = None) -> None:
         """Write what is left and the summary, and close the file."""
         if self._file is None:
             return
         assert self._frames is not None and self._preds is not None
-        assert self._triggers is not None
+        assert self._behavior is not None and self._triggers is not None
         self._frames.flush()
         self._preds.flush()
+        self._behavior.flush()
         self._triggers.flush()
         if summary is not None:
             self._file.attrs["summary"] = json.dumps(summary)

@@ -62,8 +62,8 @@ class Sink(ABC):
 
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
-    critical path), :meth:`layout_reset` when the neuron layout changes, :meth:`close` with the
-    run's summary.
+    critical path), :meth:`record_behavior` per behaviour sample between frames,
+    :meth:`layout_reset` when the neuron layout changes, :meth:`close` with the run's summary.
     """
 
     uri: str
@@ -78,6 +78,11 @@ class Sink(ABC):
 
     def record_frame(self, timing: FrameTiming) -> None:  # noqa: B027 - optional hook
         """Note one frame's timing (only the session file keeps it)."""
+
+    def record_behavior(  # noqa: B027 - optional hook
+        self, seq: int, t: float, velocity: float, reversal: float
+    ) -> None:
+        """Note one behaviour sample (velocity mm/s, reversal 0/1, NaN when unknown)."""
 
     def layout_reset(self) -> None:  # noqa: B027 - optional hook
         """The stream's neuron layout changed: no predictions until the new window fills."""

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.events import onset_indices, score_events
 from rtdecode.log import get_logger
 from rtdecode.models import ModelFile
+from rtdecode.preprocess import PreprocessConfig
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._fit import STATES, TrainConfig, predict_recording, train_model
 from rtdecode.training._metrics import auroc, balanced_accuracy, f1_score
@@ -68,6 +68,11 @@ def recording_metrics(
     }
     if prepared.reversal is None:
         return entry
+    if not len(frames):  # too short to fill a window: nothing was scored
+        entry.update(
+            reversal_fraction=None, onsets=None, triggers=None, **dict.fromkeys(METRIC_KEYS)
+        )
+        return entry
     truth = prepared.reversal[frames]
     predicted = probs >= THRESHOLD
     entry.update(
@@ -76,20 +81,22 @@ def recording_metrics(
         auroc=auroc(truth, probs),
         f1=f1_score(truth, predicted),
     )
-    if len(frames):
-        entry.update(_trigger_metrics(truth, probs, frames * prepared.frame_interval, policy))
+    entry.update(_trigger_metrics(truth, probs, frames, prepared.frame_interval, policy))
     return entry
 
 
 def _trigger_metrics(
-    truth: np.ndarray, probs: np.ndarray, t: np.ndarray, policy: PolicyConfig | None
+    truth: np.ndarray,
+    probs: np.ndarray,
+    frames: np.ndarray,
+    frame_interval: float,
+    policy: PolicyConfig | None,
 ) -> dict[str, Any]:
     """The trigger policy's fires over decoded frames, scored against behavioural onsets."""
-    both = np.stack([1.0 - probs, probs], axis=1)
-    decisions = replay_policy(both, t, STATES, policy)
+    t = frames * frame_interval
+    decisions = replay_policy(np.stack([1.0 - probs, probs], axis=1), t, STATES, policy)
     fires = np.array([t[i] for i, decision in decisions if decision.kind == "fire"])
-    interval = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
-    score = score_events(fires, t[onset_indices(truth)], float(t[-1] - t[0]) + interval)
+    score = score_events(fires, t[onset_indices(truth)], len(frames) * frame_interval)
     return {
         "onsets": score.onsets,
         "triggers": score.events,
@@ -105,10 +112,16 @@ def _mean(entries: list[dict[str, Any]], key: str) -> float | None:
 
 
 def summarise(entries: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    """The report: per-recording entries plus their means."""
+    """The report: per-recording entries plus the means over recordings with scored frames.
+
+    ``unscored`` lists the recordings with no scored frame (shorter than the window), which
+    take no part in the means.
+    """
     report: dict[str, Any] = {"recordings": entries}
+    scored = [e for e in entries if e["frames"]]
     for key in METRIC_KEYS:
-        report[f"mean_{key}"] = _mean(entries, key)
+        report[f"mean_{key}"] = _mean(scored, key)
+    report["unscored"] = [e["id"] for e in entries if not e["frames"]]
     report.update(extra)
     return report
 

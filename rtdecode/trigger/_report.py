@@ -14,7 +14,7 @@ import html
 import io
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +85,12 @@ class Session:
                     triggers=triggers,
                     policy=json.loads(handle.attrs["policy"]) if "policy" in handle.attrs else {},
                 )
-                if "behavior" in handle and len(handle["behavior/t"]):
-                    session.behaviour_t = handle["behavior/t"][:]
-                    session.reversal = handle["behavior/reversal"][:].astype(bool)
+                if "behavior" in handle:
+                    flag = handle["behavior/reversal"][:]
+                    known = np.isfinite(flag)  # NaN: the sample did not say, or the animal was lost
+                    if known.any():
+                        session.behaviour_t = handle["behavior/t"][:][known]
+                        session.reversal = flag[known] > 0.5
         except OSError as exc:
             raise DataFormatError(f"cannot read session file {path} ({exc})") from exc
         if not len(session.t):
@@ -149,7 +152,7 @@ def session_summary(session: Session) -> dict[str, Any]:
             times = trig["t"][kinds == kind] if len(kinds) else np.zeros(0)
             if kind == "sham" and not len(times):
                 continue
-            summary[f"{kind}_score"] = score_events(times, onsets, duration).as_dict()
+            summary[f"{kind}_score"] = asdict(score_events(times, onsets, duration))
     return summary
 
 
