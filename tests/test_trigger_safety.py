@@ -51,7 +51,8 @@ def test_an_exception_in_the_decoder_leaves_the_light_off() -> None:
         # a 5 s pulse was on when the decoder failed: the host cut it, not the pulse's end
         assert device.light[-1].cause == "off"
         assert device.pulses() and device.errors == []
-    assert controller.events[-1].kind == "disarm" and not controller.armed
+    last = controller.events[-1]
+    assert (last.kind, last.reason) == ("disarm", "error") and not controller.armed
 
 
 def test_yoked_sham_replays_the_pulse_times_of_an_earlier_session(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ cannot hold a light on.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -178,8 +179,8 @@ class TriggerController(Sink):
         if self._watchdog is not None:
             self._watchdog.join(2.0)
         with self._lock:
-            if self.armed:
-                self._set_armed(False, "stop" if summary is not None else "error")
+            if self.armed:  # closed while an exception unwinds the pipeline: reason "error"
+                self._set_armed(False, "error" if sys.exc_info()[1] is not None else "stop")
             self._drive_safe()
             for out in self.outputs:
                 out.close()
