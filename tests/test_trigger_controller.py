@@ -138,3 +138,23 @@ def test_state_rule_holds_the_light_and_turns_it_off_when_the_state_ends() -> No
         (False, "off"),
     ]
     assert controller.guard.light_s == pytest.approx(5.0)
+
+
+def test_poisson_sham_matches_the_rate_the_policy_would_have_had() -> None:
+    config = PolicyConfig(on=0.6, off=0.4, refractory_s=2.0, max_per_min=30, pulse_ms=10.0)
+    # an hour at 2 frames/s with an onset every 20 s
+    probs = [0.9 if i % 40 == 39 else 0.1 for i in range(7200)]
+    controller, device = run_session(
+        config, Safety(armed=True, watchdog_s=600.0, frame_clock=True), probs, [0.5], True
+    )
+    withheld = [e for e in controller.events if e.reason == "sham"]
+    shams = pulses(controller)
+    # every onset, but those on the frames run_session marks uncertain (abstain)
+    assert len(withheld) == sum(1 for i in range(39, 7200, 40) if i % 7 != 3) == 154
+    assert all(e.kind == "sham" for e in shams)
+    assert 129 <= len(shams) <= 179  # Poisson with mean ~154: within 2 s.d.
+    times = np.array([e.t for e in shams])
+    onset_times = np.array([e.t for e in withheld])
+    # unrelated to the brain: few shams land on the frames where the policy would have fired
+    assert np.isin(times, onset_times).sum() < 0.2 * len(shams)
+    assert len(device.pulses()) == len(shams)
