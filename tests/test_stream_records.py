@@ -74,7 +74,7 @@ def test_session_rows_reach_the_file_while_the_session_runs(tmp_path: Path) -> N
         session.record_frame(FrameTiming(seq, 0.0, -1, 0, 1, 2, 3))
     reader = (  # another process reads while the session still writes
         "import h5py, sys\n"
-        "with h5py.File(sys.argv[1], 'r', locking=False) as f:\n"
+        "with h5py.File(sys.argv[1], 'r', libver='latest', swmr=True, locking=False) as f:\n"
         "    print(len(f['frames/seq']), len(f['predictions/seq']))\n"
     )
     seen = subprocess.run(

@@ -16,6 +16,7 @@ def _ms(value: float | None) -> str:
 def format_summary(summary: dict[str, Any]) -> str:
     """The end-of-run summary: counters, then latency percentiles per stage in ms."""
     malformed = summary["malformed"]
+    failed = summary.get("sinks_failed", {})
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(malformed.items())) if malformed else "none"
     lines = [
         f"source {summary['source']}, engine {summary['engine']}, "
@@ -27,6 +28,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"producer restarts {summary['restarts']}",
         f"malformed messages {summary['malformed_total']} ({reasons})",
         *_behavior_lines(summary.get("behavior")),
+        *(f"sink {uri} FAILED and was dropped: {error}" for uri, error in failed.items()),
         f"{'latency (ms)':<22}{'p50':>9}{'p99':>9}{'p99.9':>9}{'max':>9}{'count':>9}",
     ]
     names = {
@@ -36,6 +38,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         "total": "decoder total",
         "overhead": "total less inference",
         "transport": "producer->received",
+        "skipped": "skipped->next pred",
     }
     for stage, stats in summary["latency_us"].items():
         if not stats["count"]:

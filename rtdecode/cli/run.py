@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,15 +21,17 @@ from rtdecode.cli._trigger import (
     trigger_options,
 )
 from rtdecode.engines import load_engine
-from rtdecode.errors import RtdecodeError
+from rtdecode.errors import ConfigError, RtdecodeError
 from rtdecode.stream import (
     BehaviorReceiver,
     BehaviorTrack,
     Pipeline,
+    SessionFile,
     open_sink,
     open_source,
     parse_address,
 )
+from rtdecode.stream._pipeline import MAX_NEURONS
 
 __all__ = ["run"]
 
@@ -46,6 +49,17 @@ class _Console:
         self._last = (now, frames)
         line = format_status(pipeline, rate)
         click.echo(f"\r{line:<110}" if self._tty else line, err=True, nl=not self._tty)
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """Refuse, before anything runs, an output file that could not be written at the end."""
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder; give a file name")
+    if not folder.is_dir():
+        raise ConfigError(f"{what} {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{what} {path} is not writable; choose a folder you can write to")
 
 
 @click.command()
@@ -73,6 +87,9 @@ class _Console:
 @click.option("--max-frames", type=int, help="Stop after this many frames.")
 @click.option("--summary-json", type=click.Path(path_type=Path), help="Write the summary here.")
 @click.option(
+    "--overwrite", is_flag=True, help="Replace an existing session file (refused by default)."
+)
+@click.option(
     "--busy-poll", is_flag=True, help="Spin instead of sleeping: lower latency, one core."
 )
 @click.option(
@@ -80,6 +97,14 @@ class _Console:
     is_flag=True,
     help="Never skip frames when behind: latency grows instead, until the bounded input queue "
     "(1,000 messages) overflows and drops.",
+)
+@click.option(
+    "--max-neurons",
+    type=click.IntRange(min=1),
+    default=MAX_NEURONS,
+    show_default=True,
+    help="Refuse (count as malformed) frames with more neurons: the model's memory grows with "
+    "the square of the neuron count.",
 )
 @click.option("--raw-fluorescence", is_flag=True, help="Input is raw F: decode dF/F (baseline).")
 @click.option("--frame-interval", type=float, help="Seconds per frame (default: measured).")
@@ -108,8 +133,10 @@ def run(
     window: int | None,
     max_frames: int | None,
     summary_json: Path | None,
+    overwrite: bool,
     busy_poll: bool,
     decode_every_frame: bool,
+    max_neurons: int,
     raw_fluorescence: bool,
     frame_interval: float | None,
     resolve_timeout: float,
@@ -139,7 +166,13 @@ def run(
         policy = policy_config(trigger, trigger_flags)
         if policy is not None:
             attrs["policy"] = policy.to_json()
-        outputs = [open_sink(uri, attrs, lsl_frame_times=lsl_in) for uri in sinks]
+        if summary_json is not None:
+            _check_writable(summary_json, "--summary-json")
+        outputs = [
+            open_sink(uri, attrs, lsl_frame_times=lsl_in, overwrite=overwrite) for uri in sinks
+        ]
+        # Session files open last: a network sink that cannot bind fails before any file is made.
+        outputs.sort(key=lambda sink: isinstance(sink, SessionFile))
         track = BehaviorTrack(behavior_max_age, uri=behavior_source or source)
         receiver = None
         if behavior_source is None:
@@ -164,6 +197,7 @@ def run(
             on_status=None if quiet else _Console(),
             raw_fluorescence=raw_fluorescence,
             behavior=track,
+            max_neurons=max_neurons,
         )
         if receiver is not None:
             receiver.start()
@@ -183,4 +217,9 @@ def run(
         summary["trigger"] = controller.summary()
         click.echo(format_trigger_summary(summary["trigger"]))
     if summary_json is not None:
-        summary_json.write_text(json.dumps(summary, indent=2))
+        try:
+            summary_json.write_text(json.dumps(summary, indent=2))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot write --summary-json {summary_json} ({exc})"
+            ) from exc

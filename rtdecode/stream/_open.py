@@ -32,7 +32,12 @@ def open_source(uri: str, resolve_timeout: float = 10.0) -> Source:
     raise SourceError(f"'{uri}' cannot be a source; use zmq+tcp://, zmq+ipc:// or lsl://")
 
 
-def open_sink(uri: str, attrs: dict[str, str] | None = None, lsl_frame_times: bool = False) -> Sink:
+def open_sink(
+    uri: str,
+    attrs: dict[str, str] | None = None,
+    lsl_frame_times: bool = False,
+    overwrite: bool = False,
+) -> Sink:
     """The :class:`Sink` for ``zmq+tcp://``, ``zmq+ipc://``, ``lsl://NAME`` or ``FILE.h5``.
 
     Parameters
@@ -43,6 +48,8 @@ def open_sink(uri: str, attrs: dict[str, str] | None = None, lsl_frame_times: bo
         Attributes for a session file's root (source, model, engine, ...).
     lsl_frame_times
         An LSL sink stamps predictions with their frame's time (use when the source is LSL).
+    overwrite
+        A session file may replace an existing file (otherwise an existing file is refused).
     """
     address = parse_address(uri, allow_file=True)
     if address.kind == "zmq":
@@ -55,4 +62,4 @@ def open_sink(uri: str, attrs: dict[str, str] | None = None, lsl_frame_times: bo
         return LslSink(address, frame_times=lsl_frame_times)
     from rtdecode.stream._session_file import SessionFile
 
-    return SessionFile(address.target, attrs)
+    return SessionFile(address.target, attrs, overwrite=overwrite)

@@ -6,6 +6,9 @@ preprocessed (the causal state needs every frame, and it costs microseconds), bu
 several frames are waiting, only the newest window is decoded; the others are counted as
 ``skipped``. When the decoder keeps up, every frame gets its prediction once the window has
 filled.
+
+A sink that fails with an ``OSError`` (a full disk under the session file) is dropped from the
+run, logged and reported (``sinks_failed`` in the summary); decoding and the other sinks go on.
 """
 
 from __future__ import annotations
@@ -20,26 +23,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rtdecode.errors import ModelError
-from rtdecode.log import get_logger
+from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
 from rtdecode.stream._behavior import BehaviorTrack
 from rtdecode.stream._latency import LatencyHistogram
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 from rtdecode.stream._source import Chunk, Source
-from rtdecode.stream._windower import Windower
+from rtdecode.stream._windower import Windower, compile_kernels
 
 if TYPE_CHECKING:  # engines pull in torch; protocol-only users (producers) should not pay for it
     from rtdecode.engines import Engine
 
-__all__ = ["STAGES", "Pipeline"]
+__all__ = ["MAX_NEURONS", "STAGES", "Pipeline"]
 
 _log = get_logger(__name__)
+_rate_limited = RateLimitedLog(_log)
 
-STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport")
+MAX_NEURONS = 2048
+"""Most neurons per frame decoded by default (the GNN's memory grows with the square)."""
+
+STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport", "skipped")
 """Latency stages: received -> preprocessed -> inferred -> published; ``total`` is received ->
 published (the decoder-added latency); ``overhead`` is ``total`` less inference (what the live
 path itself adds); ``transport`` is the producer's send -> received, when the producer stamps
-``sent_ns`` (same machine only)."""
+``sent_ns`` (same machine only); ``skipped`` is, for frames not decoded because newer ones
+waited, received -> the prediction that replaced theirs published (how long the output lagged
+behind them)."""
 
 _WINDOW_COUNTERS = ("frames", "missing", "gaps", "restarts", "nan_values")
 
@@ -81,6 +90,9 @@ class Pipeline:
         Called after each prediction is published with the prediction and its frame's aligned
         target (:meth:`BehaviorTrack.target_at`: 1 reversal, 0 not, ``None`` unknown); needs
         ``behavior``. The prediction's arrays are reused: copy what you keep.
+    max_neurons
+        Frames with more neurons are refused, counted as malformed (``too_many_neurons``)
+        and logged: the engine's memory grows with the square of the neuron count.
 
     Attributes
     ----------
@@ -89,6 +101,8 @@ class Pipeline:
         received while the window was filling; layout changes (neuron count or labels).
     last_target
         The aligned target of the latest prediction (``None`` without behaviour).
+    sinks_failed
+        Sinks dropped after an ``OSError``: their address -> the error.
     latency
         Per-stage :class:`~rtdecode.stream._latency.LatencyHistogram` (see :data:`STAGES`).
     """
@@ -108,6 +122,7 @@ class Pipeline:
         raw_fluorescence: bool | BaselineConfig = False,
         behavior: BehaviorTrack | None = None,
         on_target: Callable[[Prediction, int | None], None] | None = None,
+        max_neurons: int = MAX_NEURONS,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -118,6 +133,7 @@ class Pipeline:
         self.frame_interval_s = frame_interval_s
         self.on_status = on_status
         self.status_every_s = status_every_s
+        self.max_neurons = max_neurons
         self.baseline_config = (
             raw_fluorescence
             if isinstance(raw_fluorescence, BaselineConfig)
@@ -130,6 +146,7 @@ class Pipeline:
         self.skipped = 0
         self.warming = 0
         self.resets = 0
+        self.sinks_failed: dict[str, str] = {}
         self.last_state: str | None = None
         self._stop = threading.Event()
         self._windower: Windower | None = None
@@ -140,6 +157,7 @@ class Pipeline:
         self._has_pending = False
         self._pending_filled = False
         self._skipped_since = 0
+        self._skipped_recv = np.zeros(2 * max_batch + 1, np.int64)  # their recv_ns
         self._taken = 0
         self._prediction = Prediction(0, 0.0, np.zeros(len(engine.states), np.float32), 0, 0)
         self._started = 0.0
@@ -176,6 +194,7 @@ class Pipeline:
             for sink in self.sinks:
                 sink.open(self.engine.states)
                 opened.append(sink)
+            compile_kernels(self.engine.preprocess, self.baseline_config)  # not on a frame's time
             self.source.start()
             self._started = time.monotonic()
             self._loop()
@@ -208,6 +227,12 @@ class Pipeline:
                     break
             elif self.source.finished:
                 break
+            else:
+                for sink in self.sinks:
+                    try:
+                        sink.idle()
+                    except OSError as exc:
+                        self._drop_sink(sink, exc)
             if self.behavior is not None:
                 self.behavior.drain(self._record_behavior)
             if self.on_status is not None and time.monotonic() >= next_status:
@@ -223,6 +248,14 @@ class Pipeline:
 
         Every ``max_batch`` frames, the newest is decoded, whatever is still waiting.
         """
+        if chunk.n_neurons > self.max_neurons:
+            self.source.malformed["too_many_neurons"] += 1
+            _rate_limited.warning(
+                "too_many_neurons",
+                f"{self.source.uri}: refused a frame of {chunk.n_neurons} neurons; this decoder "
+                f"serves at most {self.max_neurons} (--max-neurons)",
+            )
+            return
         windower = self._windower
         if (
             windower is None
@@ -258,12 +291,23 @@ class Pipeline:
         pending.inferred_ns = pending.published_ns = -1
         if self._pending_filled:
             self.skipped += 1
+            if self._skipped_since < len(self._skipped_recv):
+                self._skipped_recv[self._skipped_since] = pending.recv_ns
             self._skipped_since += 1
         else:
             self.warming += 1
         for sink in self.sinks:
-            sink.record_frame(pending)
+            try:
+                sink.record_frame(pending)
+            except OSError as exc:
+                self._drop_sink(sink, exc)
         self._has_pending = False
+
+    def _drop_sink(self, sink: Sink, exc: OSError) -> None:
+        """Take a failed sink out of the run (:meth:`run` still closes it), log and report it."""
+        self.sinks = [s for s in self.sinks if s is not sink]  # the loop in progress goes on
+        self.sinks_failed[sink.uri] = str(exc)
+        _log.error("sink %s failed and was dropped, decoding goes on: %s", sink.uri, exc)
 
     def _decode_pending(self) -> None:
         windower = self._windower
@@ -285,12 +329,15 @@ class Pipeline:
         prediction.recv_ns = pending.recv_ns
         prediction.skipped = self._skipped_since
         for sink in self.sinks:
-            sink.publish(prediction)
+            try:
+                sink.publish(prediction)
+            except OSError as exc:
+                self._drop_sink(sink, exc)
         published_ns = time.perf_counter_ns()
         pending.inferred_ns = inferred_ns
         pending.published_ns = published_ns
         self.predictions += 1
-        self._skipped_since = 0
+        skipped, self._skipped_since = self._skipped_since, 0
         self.last_state = self.engine.states[prediction.state]
         latency = self.latency
         latency["preprocess"].record(pending.preprocessed_ns - pending.recv_ns)
@@ -306,13 +353,22 @@ class Pipeline:
             self.last_target = self.behavior.target_at(pending.t)
             if self.on_target is not None:
                 self.on_target(prediction, self.last_target)
+        if skipped:
+            for recv_ns in self._skipped_recv[: min(skipped, len(self._skipped_recv))]:
+                latency["skipped"].record(published_ns - int(recv_ns))
         for sink in self.sinks:
-            sink.record_frame(pending)
+            try:
+                sink.record_frame(pending)
+            except OSError as exc:
+                self._drop_sink(sink, exc)
         self._has_pending = False
 
     def _to_sinks(self, seq: int, t: float, velocity: float, reversal: float) -> None:
         for sink in self.sinks:
-            sink.record_behavior(seq, t, velocity, reversal)
+            try:
+                sink.record_behavior(seq, t, velocity, reversal)
+            except OSError as exc:
+                self._drop_sink(sink, exc)
 
     # ------------------------------------------------------------------ layout
     def _new_layout(self, chunk: Chunk) -> Windower:
@@ -392,6 +448,7 @@ class Pipeline:
             "nan_values": self._counter("nan_values"),
             "malformed": malformed,
             "malformed_total": sum(malformed.values()),
+            "sinks_failed": dict(self.sinks_failed),
             "duration_s": round(self._elapsed, 3),
             "frames_per_s": round(frames / self._elapsed, 2) if self._elapsed > 0 else 0.0,
             "latency_us": {stage: hist.summary_us() for stage, hist in self.latency.items()},

@@ -37,6 +37,8 @@ __all__ = [
     "MALFORMED_REASONS",
     "MAX_FRAMES_PER_MESSAGE",
     "MAX_NEURONS",
+    "MAX_PART_BYTES",
+    "MAX_SEQ",
     "PRED_TOPIC",
     "VERSION",
     "BehaviorMessage",
@@ -61,15 +63,20 @@ MAX_BEHAVIOR_FIELDS = 64
 DTYPE = "<f4"
 MAX_FRAMES_PER_MESSAGE = 4096
 MAX_NEURONS = 65536
+MAX_PART_BYTES = 256 * 2**10
+"""Largest message part (header or payload) a decoder receives: ``k * n * 4`` must fit."""
+MAX_SEQ = 2**63 - 1
 
 MALFORMED_REASONS = (
     "part_count",  # not exactly three parts
     "topic",  # first part is not b"frame"
     "bad_json",  # header is not UTF-8 JSON holding an object
     "unknown_version",  # "v" missing or not a version this decoder speaks
-    "bad_header",  # seq/t missing or of the wrong type, t not finite
+    "bad_header",  # seq/t missing or of the wrong type, t not finite, seq or sent_ns not in
+    # 0 .. MAX_SEQ (int64, as the session file stores them)
     "bad_dtype",  # dtype other than "<f4"
-    "bad_shape",  # shape not [k, n] with 1 <= k <= MAX_FRAMES_PER_MESSAGE, 1 <= n <= MAX_NEURONS
+    "bad_shape",  # shape not [k, n] with 1 <= k <= MAX_FRAMES_PER_MESSAGE, 1 <= n <= MAX_NEURONS,
+    # k * n * 4 <= MAX_PART_BYTES
     "size_mismatch",  # payload bytes != k * n * 4
     "bad_labels",  # labels present but not n strings or nulls
 )
@@ -201,6 +208,8 @@ def _parse_header(parts: Sequence[bytes], topic: bytes) -> tuple[dict[str, Any],
     seq, t = header.get("seq"), header.get("t")
     if not _is_int(seq) or not _is_number(t) or not math.isfinite(t):
         raise MalformedMessage("bad_header", f"need integer seq and finite t, got {seq!r}, {t!r}")
+    if not 0 <= seq <= MAX_SEQ:
+        raise MalformedMessage("bad_header", f"seq must be in 0 .. 2**63 - 1, got {seq}")
     return header, parts[2]
 
 
@@ -225,8 +234,8 @@ def parse_frame(parts: Sequence[bytes]) -> FrameMessage:
     header, payload = _parse_header(parts, FRAME_TOPIC)
     seq, t = header["seq"], header["t"]
     sent_ns = header.get("sent_ns")
-    if sent_ns is not None and not _is_int(sent_ns):
-        raise MalformedMessage("bad_header", f"sent_ns must be an integer, got {sent_ns!r}")
+    if sent_ns is not None and not (_is_int(sent_ns) and 0 <= sent_ns <= MAX_SEQ):
+        raise MalformedMessage("bad_header", f"sent_ns must be in 0 .. 2**63 - 1, got {sent_ns!r}")
     dt = header.get("dt", 0.0)
     if not _is_number(dt) or not math.isfinite(dt) or dt < 0:
         raise MalformedMessage("bad_header", f"dt must be a finite number >= 0, got {dt!r}")
@@ -240,11 +249,14 @@ def parse_frame(parts: Sequence[bytes]) -> FrameMessage:
         or not all(_is_int(s) for s in shape)
         or not 1 <= shape[0] <= MAX_FRAMES_PER_MESSAGE
         or not 1 <= shape[1] <= MAX_NEURONS
+        or shape[0] * shape[1] * 4 > MAX_PART_BYTES
+        or seq + shape[0] - 1 > MAX_SEQ
     ):
         raise MalformedMessage(
             "bad_shape",
             f"shape {shape!r}; need [k, n] with 1 <= k <= {MAX_FRAMES_PER_MESSAGE}, "
-            f"1 <= n <= {MAX_NEURONS}",
+            f"1 <= n <= {MAX_NEURONS}, k * n * 4 <= {MAX_PART_BYTES} bytes and "
+            "seq + k - 1 <= 2**63 - 1",
         )
     k, n = shape
     if len(payload) != k * n * 4:

@@ -21,14 +21,27 @@ processes on one machine)::
         ``policy`` (the trigger policy as JSON, with a trigger), and at close ``summary``
         (the run's summary as JSON)
 
-Rows collect in preallocated blocks and are appended to the file when a block fills or every
-``flush_every_s`` seconds (so a crash loses at most that much), between frames; memory stays
-constant however long the session runs.
+Rows collect in preallocated blocks and are appended to the file when a block fills, and at
+least every ``flush_every_s`` seconds (at the next frame, or while the pipeline waits for one:
+:meth:`SessionFile.idle`), so a crash loses at most that much; memory stays constant however
+long the session runs.
+
+Safety: the file is written in HDF5's single-writer/multiple-reader (SWMR) mode, so another
+program can read it while it grows, and after a crash, with
+``h5py.File(path, "r", libver="latest", swmr=True)``. An existing file is refused unless
+``overwrite`` is given, and the file is locked (``flock``) before anything is truncated, so a
+second session pointed at the file of a running one fails without touching it. When less than
+:data:`RESERVE_BYTES` remain free for the file (disk or file-size limit), writing stops with an
+``OSError`` and the file is closed cleanly, keeping every row written so far readable.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
+import resource
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,15 +51,20 @@ import h5py
 import numpy as np
 
 from rtdecode.errors import SourceError
+from rtdecode.log import get_logger
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 
 if TYPE_CHECKING:
     from rtdecode.trigger._event import TriggerEvent
 
-__all__ = ["BEHAVIOR_COLUMNS", "FRAME_COLUMNS", "SessionFile"]
+__all__ = ["BEHAVIOR_COLUMNS", "FRAME_COLUMNS", "RESERVE_BYTES", "SessionFile"]
+
+_log = get_logger(__name__)
 
 FRAME_COLUMNS = ("seq", "t", "sent_ns", "recv_ns", "preprocessed_ns", "inferred_ns", "published_ns")
 BEHAVIOR_COLUMNS = ("seq", "t", "velocity", "reversal")
+RESERVE_BYTES = 4 * 2**20
+"""Writing stops while less than this is free for the file: room to close it cleanly."""
 _BLOCK = 2048
 
 
@@ -70,10 +88,14 @@ class _Table:
         }
         self.fill = 0
 
-    def row_done(self) -> None:
-        self.fill += 1
-        if self.fill == _BLOCK:
-            self.flush()
+    @property
+    def full(self) -> bool:
+        return self.fill == _BLOCK
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes the rows waiting in the block take once written (whole chunks, as HDF5 does)."""
+        return 0 if self.fill == 0 else sum(block.nbytes for block in self.block.values())
 
     def flush(self) -> None:
         if self.fill == 0:
@@ -91,40 +113,73 @@ class SessionFile(Sink):
     Parameters
     ----------
     path
-        The ``.h5`` file to create (an existing file is replaced).
+        The ``.h5`` file to create.
     attrs
         More attributes for the file root (source, model, engine, ...).
     flush_every_s
         Longest time rows wait in memory before they are written to the file.
+    overwrite
+        Replace an existing file (by default an existing file is refused).
     """
 
     def __init__(
-        self, path: Path | str, attrs: dict[str, str] | None = None, flush_every_s: float = 5.0
+        self,
+        path: Path | str,
+        attrs: dict[str, str] | None = None,
+        flush_every_s: float = 5.0,
+        overwrite: bool = False,
     ) -> None:
         self.path = Path(path)
         self.uri = str(path)
         self._attrs = attrs or {}
         self._flush_every = flush_every_s
+        self._overwrite = overwrite
         self._next_flush = 0.0
+        self._lock_fd: int | None = None
         self._file: h5py.File | None = None
         self._frames: _Table | None = None
         self._preds: _Table | None = None
-        self._triggers: _Table | None = None
         self._behavior: _Table | None = None
+        self._triggers: _Table | None = None
         self._pending: Prediction | None = None
 
+    def _claim(self) -> int:
+        """Create (or, with ``overwrite``, open) the file without truncating it, and lock it."""
+        flags = os.O_RDWR | os.O_CREAT | (0 if self._overwrite else os.O_EXCL)
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except FileExistsError:
+            raise SourceError(
+                f"session file {self.path} already exists; choose another name, or pass "
+                "--overwrite to replace it"
+            ) from None
+        except OSError as exc:
+            raise SourceError(
+                f"cannot create session file {self.path} ({exc.strerror}); check the folder "
+                "exists and is writable"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise SourceError(
+                f"session file {self.path} is in use by another running session; choose "
+                "another name"
+            ) from None
+        return fd
+
     def open(self, states: tuple[str, ...]) -> None:
-        """Create the file and its tables."""
+        """Claim and lock the file, then create its tables (SWMR mode: readable while written)."""
+        self._lock_fd = self._claim()
         try:
             # No chunk cache: rows are written once, in blocks, and never read back; with the
             # library's default cache HDF5 2.0 kept every written chunk in memory (a 10-minute
-            # 1 kHz session grew by the file's size, ~40 MiB).
-            handle = h5py.File(self.path, "w", rdcc_nbytes=0)
+            # 1 kHz session grew by the file's size, ~40 MiB). HDF5's own lock is off: ours
+            # (flock on the claim) is held for the whole session and covers the truncation.
+            handle = h5py.File(self.path, "w", libver="latest", locking=False, rdcc_nbytes=0)
         except OSError as exc:
-            raise SourceError(
-                f"cannot create session file {self.path} ({exc}); check the folder exists and "
-                "is writable"
-            ) from exc
+            self._release()
+            raise SourceError(f"cannot create session file {self.path} ({exc})") from exc
         handle.attrs.update(
             {
                 "format": "rtdecode-session",
@@ -165,6 +220,7 @@ class SessionFile(Sink):
                 "latency_us": (f8, ()),
             },
         )
+        handle.swmr_mode = True
         self._file = handle
         self._next_flush = time.monotonic() + self._flush_every
 
@@ -173,24 +229,36 @@ class SessionFile(Sink):
         self._pending = prediction
 
     def record_trigger(self, event: TriggerEvent) -> None:
-        """Append one closed-loop event (call from the decoding thread)."""
+        """Append one closed-loop event (from the decoding thread; ``OSError`` as for
+        :meth:`record_frame`)."""
         table = self._triggers
-        assert table is not None, "open() the session file first"
+        if table is None:
+            return  # closed after an error
         i, block = table.fill, table.block
         for name in ("seq", "t", "pulse_ms", "latency_us"):
             block[name][i] = getattr(event, name)
         block["kind"][i] = event.kind.encode()
         block["reason"][i] = event.reason.encode()
-        table.row_done()
+        table.fill += 1
+        if table.full:
+            self._flush()
 
     def record_frame(self, timing: FrameTiming) -> None:
-        """Append one frame's timing row (and its prediction's row, if it was decoded)."""
+        """Append one frame's timing row (and its prediction's row, if it was decoded).
+
+        Raises
+        ------
+        OSError
+            When writing a block to the file failed, or too little room is left for it; the
+            file is then closed (see :meth:`close`) and the session file is done.
+        """
         frames, preds = self._frames, self._preds
-        assert frames is not None and preds is not None, "open() the session file first"
+        if frames is None or preds is None:
+            return  # closed after an error
         i, block = frames.fill, frames.block
         for name in FRAME_COLUMNS:
             block[name][i] = getattr(timing, name)
-        frames.row_done()
+        frames.fill += 1
         pending = self._pending
         if pending is not None and pending.seq == timing.seq and timing.published_ns >= 0:
             i, block = preds.fill, preds.block
@@ -199,40 +267,99 @@ class SessionFile(Sink):
             block["state"][i] = pending.state
             block["probs"][i] = pending.probs
             block["latency_us"][i] = (timing.published_ns - timing.recv_ns) / 1e3
-            preds.row_done()
+            preds.fill += 1
             self._pending = None
-        if time.monotonic() >= self._next_flush:
-            self._next_flush = time.monotonic() + self._flush_every
+        if frames.full or preds.full or time.monotonic() >= self._next_flush:
+            self._flush()
+
+    def idle(self) -> None:
+        """Write the rows waiting in memory if they have waited ``flush_every_s`` (see above)."""
+        if self._frames is not None and time.monotonic() >= self._next_flush:
+            self._flush()
+
+    def _room(self) -> int:
+        """Bytes the file may still grow by: free disk space, and the file-size limit."""
+        assert self._lock_fd is not None
+        disk = os.statvfs(self._lock_fd)
+        room = disk.f_bavail * disk.f_frsize
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY:
+            room = min(room, limit - os.fstat(self._lock_fd).st_size)
+        return room
+
+    def _flush(self) -> None:
+        frames, preds, behavior = self._frames, self._preds, self._behavior
+        triggers, handle = self._triggers, self._file
+        assert frames is not None and preds is not None and behavior is not None
+        assert triggers is not None and handle is not None
+        self._next_flush = time.monotonic() + self._flush_every
+        needed = sum(t.pending_bytes for t in (frames, preds, behavior, triggers))
+        if needed == 0:
+            return
+        try:
+            room = self._room()
+            if room < needed + RESERVE_BYTES:
+                raise OSError(
+                    errno.ENOSPC,
+                    f"only {room / 2**20:.1f} MiB left for the session file (keeping "
+                    f"{RESERVE_BYTES / 2**20:.0f} MiB to close it cleanly); free some space",
+                )
             frames.flush()
             preds.flush()
-            assert self._file is not None and self._behavior is not None
-            assert self._triggers is not None
-            self._behavior.flush()
-            self._triggers.flush()
-            self._file.flush()
+            behavior.flush()
+            triggers.flush()
+            handle.flush()
+        except OSError:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """Stop writing after a failure: close the file, keep no HDF5 object, drop the rows."""
+        self._frames = self._preds = self._behavior = self._triggers = None
+        handle, self._file = self._file, None
+        if handle is not None:
+            try:
+                handle.close()
+            except (OSError, RuntimeError) as exc:
+                _log.error("session file %s: could not close it cleanly (%s)", self.path, exc)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
 
     def record_behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
-        """Append one behaviour sample's row."""
+        """Append one behaviour sample's row (``OSError`` as for :meth:`record_frame`)."""
         table = self._behavior
-        assert table is not None, "open() the session file first"
+        if table is None:
+            return  # closed after an error
         i, block = table.fill, table.block
         block["seq"][i] = seq
         block["t"][i] = t
         block["velocity"][i] = velocity
         block["reversal"][i] = reversal
-        table.row_done()
+        table.fill += 1
+        if table.full:
+            self._flush()
 
     def close(self, summary: dict[str, Any] | None = None) -> None:
-        """Write what is left and the summary, and close the file."""
+        """Write what is left and the summary (attribute ``summary``), and close the file."""
         if self._file is None:
+            return  # never opened, or closed after an error
+        try:
+            self._flush()
+        except OSError as exc:
+            _log.error("session file %s: its last rows were not written (%s)", self.path, exc)
             return
-        assert self._frames is not None and self._preds is not None
-        assert self._behavior is not None and self._triggers is not None
-        self._frames.flush()
-        self._preds.flush()
-        self._behavior.flush()
-        self._triggers.flush()
-        if summary is not None:
-            self._file.attrs["summary"] = json.dumps(summary)
-        self._file.close()
+        self._frames = self._preds = self._behavior = self._triggers = None
+        self._file.close()  # SWMR mode creates no new attribute: reopen for the summary
         self._file = None
+        try:
+            if summary is not None:
+                with h5py.File(self.path, "r+", locking=False) as handle:
+                    handle.attrs["summary"] = json.dumps(summary)
+        except OSError as exc:
+            _log.error("session file %s: the summary was not written (%s)", self.path, exc)
+        finally:
+            self._release()

@@ -62,8 +62,11 @@ class Sink(ABC):
 
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
-    critical path), :meth:`record_behavior` per behaviour sample between frames,
-    :meth:`layout_reset` when the neuron layout changes, :meth:`close` with the run's summary.
+    critical path), :meth:`record_behavior` per behaviour sample between frames, :meth:`idle`
+    while no frame arrives, :meth:`layout_reset` when the neuron layout changes, :meth:`close`
+    with the run's summary. An ``OSError`` from :meth:`publish`, :meth:`record_frame`,
+    :meth:`record_behavior` or :meth:`idle` drops the sink from the run (logged and reported in
+    the summary); the others carry on.
     """
 
     uri: str
@@ -83,6 +86,9 @@ class Sink(ABC):
         self, seq: int, t: float, velocity: float, reversal: float
     ) -> None:
         """Note one behaviour sample (velocity mm/s, reversal 0/1, NaN when unknown)."""
+
+    def idle(self) -> None:  # noqa: B027 - optional hook
+        """Called while the pipeline waits for frames (at least every 50 ms): a chance to flush."""
 
     def layout_reset(self) -> None:  # noqa: B027 - optional hook
         """The stream's neuron layout changed: no predictions until the new window fills."""

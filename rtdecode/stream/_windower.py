@@ -10,19 +10,57 @@ Policy (stated once, applied everywhere):
   masked. At most ``W`` filler rows are written, since more would only push out the same rows.
 - A ``seq`` that does not increase means the producer restarted: the window and the
   preprocessing state reset (counted and logged).
+- A ``seq`` that jumps ahead by more than :data:`MAX_GAP_FRAMES` is no loss the stream could
+  have had: it is treated as a restart too (logged), not as billions of lost frames.
 - A change in neuron count needs a new Windower; the pipeline makes one.
+- Nothing is compiled on the live path: the kernels' Numba specialisations for read-only frames
+  (views of a wire message) and writable ones (gap fillers, LSL and replay frames) are compiled
+  by :func:`compile_kernels`, before the first frame.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from rtdecode.config import PreprocessConfig
 from rtdecode.log import get_logger
-from rtdecode.preprocess import BaselineTracker, Preprocessor
+from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
 
-__all__ = ["Windower"]
+__all__ = ["MAX_GAP_FRAMES", "Windower", "compile_kernels"]
 
 _log = get_logger(__name__)
+
+MAX_GAP_FRAMES = 1_000_000
+"""Largest forward jump in ``seq`` counted as lost frames (over 15 minutes at 1 kHz)."""
+
+
+def compile_kernels(config: PreprocessConfig, baseline: BaselineConfig | None = None) -> None:
+    """Compile every kernel specialisation the live path uses, on one-neuron scratch state.
+
+    Numba compiles one specialisation per argument type, and read-only arrays (frames viewed in
+    a wire message) are a type apart from writable ones (gap fillers, LSL and replay frames):
+    without this, the first gap in ``seq`` compiled one on the live path (0.35 s). Cheap once
+    compiled; :class:`Windower` calls it, and the pipeline before its first frame.
+
+    Parameters
+    ----------
+    config
+        The preprocessing settings.
+    baseline
+        The baseline settings, for raw fluorescence input.
+    """
+    scratch = Preprocessor(1, config)
+    tracker = None if baseline is None else BaselineTracker(1, baseline)
+    out = np.zeros((1, scratch.n_features), np.float32)
+    valid = np.zeros(1, np.bool_)
+    dff = np.zeros(1, np.float32)
+    for writeable in (False, True):
+        frame = np.zeros(1, np.float32)
+        frame.flags.writeable = writeable
+        for t in (0.0, 1.0):
+            if tracker is not None:
+                tracker.update(frame, t, dff, valid)
+            scratch.update(frame, t, out, valid)
 
 
 class Windower:
@@ -80,6 +118,7 @@ class Windower:
         self.gaps = 0
         self.restarts = 0
         self.nan_values = 0
+        compile_kernels(preprocessor.config, None if baseline is None else baseline.config)
 
     @property
     def filled(self) -> bool:
@@ -109,12 +148,14 @@ class Windower:
         """
         last = self._last_seq
         if last is not None:
-            if seq <= last:
+            if seq <= last or seq - last - 1 > MAX_GAP_FRAMES:
                 self.restarts += 1
                 _log.warning(
-                    "seq went from %d to %d: producer restarted; window and preprocessing reset",
+                    "seq went from %d to %d: producer restarted (a jump over %d frames counts "
+                    "as one); window and preprocessing reset",
                     last,
                     seq,
+                    MAX_GAP_FRAMES,
                 )
                 self.reset()
             elif seq > last + 1:

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from rtdecode.errors import SourceError
 from rtdecode.log import RateLimitedLog, get_logger
@@ -13,6 +14,7 @@ from rtdecode.stream._address import Address
 from rtdecode.stream._behavior import BehaviorTrack
 from rtdecode.stream._protocol import (
     BEHAVIOR_TOPIC,
+    MAX_PART_BYTES,
     MalformedMessage,
     parse_behavior,
     parse_frame,
@@ -22,6 +24,10 @@ from rtdecode.stream._source import Chunk, Source
 __all__ = ["ZmqSource"]
 
 _log = RateLimitedLog(get_logger(__name__))
+
+_WATCHED = zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECTED | zmq.EVENT_CONNECT_RETRIED
+_SILENT_S = 0.5  # a connection lost with no reconnect attempt this long after: ZeroMQ gave up
+_CHECK_EVERY = 256  # messages between two looks at the connection while messages flow
 
 
 class ZmqSource(Source):
@@ -35,19 +41,22 @@ class ZmqSource(Source):
         Receive high-water mark in messages: at most this many wait in memory; beyond it
         ZeroMQ drops new frames, which the decoder sees and counts as gaps in ``seq``.
     max_message_bytes
-        Largest message accepted; ZeroMQ disconnects a peer that sends a larger one (it
-        reconnects, and the lost frames show as a gap). With ``hwm`` it bounds the memory the
-        input queue can take.
+        Largest message part accepted (the protocol's own limit by default, so every valid
+        message fits). With ``hwm`` it bounds the input queue's memory: ``hwm`` messages of
+        two parts (header, payload) of at most this size.
 
     Notes
     -----
     Subscribes to every topic so that messages with a wrong topic are counted, not silently
     filtered out. Behaviour messages go to :attr:`behavior` when it is set (their malformed
-    ones are counted there).
+    ones are counted there). ZeroMQ drops a peer that sends a larger part and, when this
+    socket is the one that connected, never reconnects: the source watches the connection and
+    reconnects itself, counting the message as malformed (``too_large``). A ``?bind`` source's
+    producer reconnects by itself; the frames lost meanwhile show as a gap in ``seq``.
     """
 
     def __init__(
-        self, address: Address, hwm: int = 1000, max_message_bytes: int = 16 * 2**20
+        self, address: Address, hwm: int = 1000, max_message_bytes: int = MAX_PART_BYTES
     ) -> None:
         super().__init__()
         self.uri = address.uri
@@ -55,6 +64,9 @@ class ZmqSource(Source):
         self._hwm = hwm
         self._max_bytes = max_message_bytes
         self._socket: zmq.Socket[bytes] | None = None
+        self._monitor: zmq.Socket[bytes] | None = None
+        self._lost_at: float | None = None
+        self._unchecked = 0
 
     def start(self) -> None:
         """Create the SUB socket and connect (or bind) it."""
@@ -67,6 +79,7 @@ class ZmqSource(Source):
             if self._address.zmq_bind(default=False):
                 socket.bind(self._address.target)
             else:
+                self._monitor = socket.get_monitor_socket(_WATCHED)
                 socket.connect(self._address.target)
         except zmq.ZMQError as exc:
             socket.close()
@@ -88,7 +101,11 @@ class ZmqSource(Source):
         while True:
             remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
             if not socket.poll(remaining_ms, zmq.POLLIN):
+                self._watch_connection()
                 return None
+            self._unchecked += 1
+            if self._unchecked >= _CHECK_EVERY:
+                self._watch_connection()
             parts = socket.recv_multipart(zmq.NOBLOCK)
             recv_ns = time.perf_counter_ns()
             behavior = self.behavior
@@ -122,8 +139,32 @@ class ZmqSource(Source):
             return
         behavior.add(sample.seq, sample.t, sample.velocity, sample.reversal)
 
+    def _watch_connection(self) -> None:
+        """Reconnect when ZeroMQ dropped the producer for a part over the size limit."""
+        self._unchecked = 0
+        monitor, socket = self._monitor, self._socket
+        if monitor is None or socket is None:
+            return
+        while monitor.poll(0):
+            event = recv_monitor_message(monitor)["event"]
+            # A reconnect attempt means the producer went away (or came back): not our limit.
+            self._lost_at = time.monotonic() if event == zmq.EVENT_DISCONNECTED else None
+        if self._lost_at is not None and time.monotonic() - self._lost_at > _SILENT_S:
+            self._lost_at = None
+            self.malformed["too_large"] += 1
+            _log.warning(
+                "malformed:too_large",
+                f"{self.uri}: a message part over {self._max_bytes} bytes made ZeroMQ drop "
+                "the connection; reconnected (frames lost meanwhile show as a gap)",
+            )
+            socket.disconnect(self._address.target)
+            socket.connect(self._address.target)
+
     def stop(self) -> None:
         """Close the socket."""
+        if self._monitor is not None:
+            self._monitor.close(linger=0)
+            self._monitor = None
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None

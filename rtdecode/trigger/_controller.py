@@ -356,10 +356,16 @@ class TriggerController(Sink):
             self._unlogged.append(event)
 
     def _drain(self) -> None:
+        """Hand queued events to the event logs; a log that fails (disk full) is dropped, and
+        the loop goes on: losing the log must not stop the trigger or its watchdog."""
         while self._unlogged:
             event = self._unlogged.popleft()
-            for log in self.event_logs:
-                log(event)
+            for log in list(self.event_logs):
+                try:
+                    log(event)
+                except OSError as exc:
+                    _log.error("trigger event log failed (%s): events are no longer logged", exc)
+                    self.event_logs.remove(log)
 
     # ------------------------------------------------------------------ watchdog
     def watchdog_s(self) -> float | None:

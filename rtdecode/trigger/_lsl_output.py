@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rtdecode.stream._lsl_common import pylsl
@@ -9,6 +10,8 @@ from rtdecode.trigger._event import TriggerEvent
 from rtdecode.trigger._outputs import TriggerOutput
 
 __all__ = ["LslMarkerOutput"]
+
+_LINGER_S = 0.25
 
 
 class LslMarkerOutput(TriggerOutput):
@@ -36,5 +39,8 @@ class LslMarkerOutput(TriggerOutput):
         self._outlet.push_sample([event.to_json()])
 
     def close(self) -> None:
-        """Drop the outlet."""
+        """Drop the outlet, after giving connected inlets time to receive the last markers
+        (the final ``disarm`` is pushed just before; dropping the outlet at once can lose it)."""
+        if self._outlet is not None and self._outlet.have_consumers():
+            time.sleep(_LINGER_S)
         self._outlet = None
