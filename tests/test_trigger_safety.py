@@ -70,3 +70,26 @@ def test_yoked_sham_replays_the_pulse_times_of_an_earlier_session(tmp_path: Path
     # a new session starting at t = 7.0 with 0.25 s frames gets its shams at the same offsets
     due = [round(7.0 + 0.25 * i, 2) for i in range(200) if sham.due(0.0, 7.0 + 0.25 * i)]
     assert due == [12.0, 27.0, 42.0]
+
+
+def test_a_failing_event_log_is_dropped_and_the_loop_goes_on() -> None:
+    from trigger_support import feed, pulses
+
+    def disk_full(event: TriggerEvent) -> None:
+        raise OSError(28, "No space left on device")
+
+    config = PolicyConfig(refractory_s=0.0, max_per_min=100)
+    with DeviceEmulator() as device:
+        controller = TriggerController(
+            config,
+            [SerialOutput(device.port)],
+            Safety(armed=True, watchdog_s=60.0, frame_clock=True),
+            event_logs=[disk_full],
+        )
+        controller.open(STATES)
+        for seq in range(6):
+            feed(controller, seq, float(seq), 0.9 if seq % 2 else 0.1)
+            controller.record_frame(FrameTiming(seq, float(seq), -1, 0, 0, 1, 1))
+        controller.close({})
+        assert device.wait_for(lambda: len(device.pulses()) == 3)
+    assert controller.event_logs == [] and len(pulses(controller)) == 3
