@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from stream_support import WindowMeanEngine
-from trigger_support import STATES
+from trigger_support import STATES, feed, pulses
 
 from rtdecode.data import bundled_recording
 from rtdecode.stream import FrameTiming, Pipeline, Prediction, ReplaySource, SessionFile
@@ -73,7 +73,6 @@ def test_yoked_sham_replays_the_pulse_times_of_an_earlier_session(tmp_path: Path
 
 
 def test_a_failing_event_log_is_dropped_and_the_loop_goes_on() -> None:
-    from trigger_support import feed, pulses
 
     def disk_full(event: TriggerEvent) -> None:
         raise OSError(28, "No space left on device")
