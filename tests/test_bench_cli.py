@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from rtdecode.bench import ENV_KEYS, SCHEMA, STAGES
 from rtdecode.cli import cli
 
-TOP_KEYS = {"schema", "command", "settings", "environment", "hops", "engines", "missing"}
+TOP_KEYS = {"schema", "command", "settings", "environment", "hops", "engines", "trigger", "missing"}
 STATS_KEYS = {"count", "p50", "p90", "p99", "p99_9", "max", "mean", "jitter"}
 
 
@@ -35,6 +35,10 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
     assert set(hop["latency_us"]) == STATS_KEYS and hop["received"] == 100
     assert "bare hop" in result.output and "p99.9" in result.output
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    trigger = doc["trigger"]  # the trigger path's own row: every pulse reached the pty device
+    assert trigger["pulses"] == trigger["device_pulses"] == 2000 and trigger["device_errors"] == 0
+    assert trigger["decision_to_written_us"]["count"] == 2000
+    assert "trigger decision->byte written (pty)" in result.output
     (engine,) = doc["engines"]
     assert engine["error"] is None, engine["error"]
     (rate,) = engine["rates"]

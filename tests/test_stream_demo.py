@@ -23,3 +23,24 @@ def test_demo_prints_predictions_beside_behaviour_then_accuracy_and_latency() ->
     assert accuracy and 0.0 <= float(accuracy.group(1)) <= 1.0, out
     assert "frames 800" in out and "malformed messages 0" in out
     assert re.search(r"^decoder total\s+\d+\.\d{3}\s+\d+\.\d{3}", out, re.M), out
+
+
+def test_demo_trigger_drives_an_emulated_device_and_scores_the_pulses() -> None:
+    result = subprocess.run(
+        [*RTDECODE, "demo", "--trigger", "--speed", "100", "--every", "1000"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    sent = re.search(
+        r"trigger: (\d+) pulses written to the emulated device .*; it got (\d+) \(0 protocol errors\)",
+        out,
+    )
+    assert sent and int(sent.group(1)) == int(sent.group(2)) > 0, out
+    caught = re.search(r"reversal onsets caught (\d+)/(\d+) .*false triggers (\d+\.\d+)/min", out)
+    assert caught and int(caught.group(2)) > 0 and int(caught.group(1)) <= int(caught.group(2)), out
+    assert re.search(r"trigger latency, frame received -> byte written: p50 \d+\.\d{3} ms", out), (
+        out
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtdecode.bench._trigger import format_trigger_row
+
 __all__ = ["format_table"]
 
 _HEAD = (
@@ -115,6 +117,8 @@ def format_table(results: dict[str, Any]) -> str:
     decoder_env = env["engine_settings"].get("decoder_env")
     if decoder_env:
         lines.append("decoder environment: " + " ".join(f"{k}={v}" for k, v in decoder_env.items()))
+    if results.get("trigger"):
+        lines.append(format_trigger_row(results["trigger"]))
     for note in results.get("missing", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)

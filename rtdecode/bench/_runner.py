@@ -17,6 +17,7 @@ from rtdecode.bench._plot import Samples
 from rtdecode.bench._producer import producer_main
 from rtdecode.bench._results import attach_overhead, engine_result, hop_result, step_result
 from rtdecode.bench._settings import BenchSettings
+from rtdecode.bench._trigger import measure_trigger
 from rtdecode.bench._wire import FRAME_TOPIC, PRED_TOPIC, BenchKeys, free_tcp_port
 
 __all__ = ["SCHEMA", "run_bench"]
@@ -262,6 +263,8 @@ def run_bench(
     finally:
         rig.close()
     attach_overhead(engines, hops)
+    report("trigger path: 2,000 pulses into an emulated device on a pty")
+    trigger = measure_trigger()
     results = {
         "schema": SCHEMA,
         "settings": settings.to_dict(),
@@ -270,6 +273,7 @@ def run_bench(
         ),
         "hops": hops,
         "engines": engines,
+        "trigger": trigger,
         "missing": [],
     }
     return results, samples

@@ -13,6 +13,7 @@ from rtdecode.cli.eval import eval_command
 from rtdecode.cli.export import export
 from rtdecode.cli.keys import keys
 from rtdecode.cli.replay import replay
+from rtdecode.cli.report import report
 from rtdecode.cli.run import run
 from rtdecode.cli.train import train
 from rtdecode.log import configure_logging
@@ -28,7 +29,7 @@ def cli(verbose: int) -> None:
     configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
 
 
-for command in (demo, run, replay, bench, train, eval_command, export, info, convert, keys):
+for command in (demo, run, replay, report, bench, train, eval_command, export, info, convert, keys):
     cli.add_command(command)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -16,6 +17,7 @@ from rtdecode.cli._signals import stop_on_signals
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
+from rtdecode.events import onset_indices, score_events
 from rtdecode.stream import (
     Pipeline,
     Prediction,
@@ -27,6 +29,8 @@ from rtdecode.stream import (
     parse_address,
     play,
 )
+from rtdecode.trigger import DeviceEmulator, PolicyConfig, Safety, TriggerController
+from rtdecode.trigger._serial import SerialOutput
 
 __all__ = ["demo"]
 
@@ -69,6 +73,39 @@ class _Printer(Sink):
             )
 
 
+def _trigger_report(
+    controller: TriggerController, device: DeviceEmulator, recording: Recording
+) -> str:
+    """Pulses the emulated device got, onsets caught, false triggers per minute, latency."""
+    fires = [e for e in controller.events if e.kind == "fire"]
+    withheld = Counter(e.reason for e in controller.events if e.kind == "suppressed")
+    lines = [
+        f"trigger: {len(fires)} pulses written to the emulated device on {device.port}; it got "
+        f"{len(device.pulses())} ({len(device.errors)} protocol errors); suppressed: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(withheld.items())) or "none")
+    ]
+    if recording.reversal is not None:
+        onsets = onset_indices(recording.reversal)
+        t = recording.timestamps  # the replay stamps frames with the recording's own times
+        score = score_events(np.array([e.t for e in fires]), t[onsets], float(t[-1] - t[0]))
+        lines.append(
+            f"reversal onsets caught {score.caught}/{score.onsets} ({score.onset_hit_rate:.0%}), "
+            f"false triggers {score.false_per_min:.2f}/min, median lag {score.lag_s:+.2f} s "
+            "(from 2.4 s before to 1.2 s after an onset counts)"
+        )
+    for name, label in (
+        ("trigger", "frame received -> byte written"),
+        ("added", "decision -> byte written"),
+    ):
+        hist = controller.latency[name]
+        if hist.count:
+            lines.append(
+                f"trigger latency, {label}: p50 {hist.percentile(50) / 1e6:.3f} ms, p99 "
+                f"{hist.percentile(99) / 1e6:.3f} ms, max {hist.max_ns / 1e6:.3f} ms"
+            )
+    return "\n".join(lines)
+
+
 def _accuracy(printer: _Printer, recording: Recording, states: tuple[str, ...]) -> str:
     if recording.reversal is None or "reversal" not in states:
         return "no recorded behaviour to compare with"
@@ -91,9 +128,18 @@ def _accuracy(printer: _Printer, recording: Recording, states: tuple[str, ...]) 
 @engine_option
 @threads_option
 @click.option("--every", default=20, show_default=True, help="Print every N-th prediction.")
-def demo(speed: float, model: Path | None, engine_name: str, threads: int, every: int) -> None:
+@click.option(
+    "--trigger",
+    is_flag=True,
+    help="Close the loop too: the default trigger policy, armed, drives an emulated serial "
+    "device on a pty; ends with onsets caught, false triggers per minute and trigger latency.",
+)
+def demo(
+    speed: float, model: Path | None, engine_name: str, threads: int, every: int, trigger: bool
+) -> None:
     """Replay the bundled real recording through ZeroMQ into the decoder, printing predictions
     beside what the worm did, then accuracy and latency."""
+    device = None
     try:
         recording = bundled_recording()
         engine = load_engine(model, engine_name)
@@ -106,12 +152,19 @@ def demo(speed: float, model: Path | None, engine_name: str, threads: int, every
         replay = ReplaySource(recording, speed=speed)
         publisher = ZmqFramePublisher(parse_address(frames_uri), wait_subscribers_s=30.0)
         printer = _Printer(recording, every)
-        pipeline = Pipeline(
-            open_source(frames_uri),
-            engine,
-            [open_sink(preds_uri), printer],
-            max_frames=recording.n_frames,
-        )
+        sinks: list[Sink] = [open_sink(preds_uri), printer]
+        if trigger:
+            device = DeviceEmulator()
+            # The replay runs faster than life: the policy runs on the frames' own times, and
+            # the watchdog allows a second (the default, two frame periods, is 40 ms here).
+            controller = TriggerController(
+                PolicyConfig(),
+                [SerialOutput(device.port)],
+                Safety(armed=True, frame_clock=True, watchdog_s=1.0),
+            )
+            sinks.insert(0, controller)
+            click.echo(f"trigger: default policy, armed, into an emulated device on {device.port}")
+        pipeline = Pipeline(open_source(frames_uri), engine, sinks, max_frames=recording.n_frames)
 
         def produce() -> None:
             publisher.open(recording.n_neurons, replay.labels, recording.frame_interval)
@@ -127,7 +180,12 @@ def demo(speed: float, model: Path | None, engine_name: str, threads: int, every
         sender.join(5.0)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        if device is not None:
+            device.close()
     click.echo("\n" + _accuracy(printer, recording, engine.states))
+    if device is not None:
+        click.echo(_trigger_report(controller, device, recording))
     if model is None:
         click.echo(
             "(the shipped model was trained on the six shared animals, this one among them; "

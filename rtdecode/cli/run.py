@@ -7,12 +7,19 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from rtdecode.cli._options import engine_option, insecure_option, model_option, threads_option
 from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
+from rtdecode.cli._trigger import (
+    build_controller,
+    format_trigger_summary,
+    policy_config,
+    trigger_options,
+)
 from rtdecode.engines import load_engine
 from rtdecode.errors import ConfigError, RtdecodeError
 from rtdecode.stream import (
@@ -118,6 +125,7 @@ def _check_writable(path: Path, what: str) -> None:
 @threads_option
 @insecure_option
 @click.option("--quiet", is_flag=True, help="No live status line.")
+@trigger_options
 def run(
     source: str,
     sinks: tuple[str, ...],
@@ -138,17 +146,29 @@ def run(
     threads: int,
     insecure: bool,
     quiet: bool,
+    trigger: str | None,
+    **trigger_flags: Any,
 ) -> None:
     """Decode behaviour from a live stream until Ctrl-C, SIGTERM or --max-frames.
 
     Prints a summary at the end: frames, predictions, drops, gaps, malformed messages, NaN
-    values, the tracked behaviour's counters and latency percentiles per stage.
+    values, the tracked behaviour's counters and latency percentiles per stage (and, with
+    --trigger, pulses, suppressed triggers by reason, arm/disarm events and trigger latency).
+
+    With --trigger the loop is closed: the policy runs on every prediction and, with --arm,
+    drives the --trigger-out outputs, under a watchdog that disarms and turns the light off
+    when frames stop, the decoder falls behind, the neuron layout resets or malformed input
+    floods in. Outputs are in their safe state at start, at stop, on SIGINT/SIGTERM and on
+    any error.
     """
     try:
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
         # bad addresses (and plain-text binds beyond loopback) fail fast
         stream = open_source(source, resolve_timeout=resolve_timeout, insecure=insecure)
         lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
+        policy = policy_config(trigger, trigger_flags)
+        if policy is not None:
+            attrs["policy"] = policy.to_json()
         if summary_json is not None:
             _check_writable(summary_json, "--summary-json")
         outputs = [
@@ -163,6 +183,10 @@ def run(
             stream.behavior = track
         else:
             receiver = BehaviorReceiver(behavior_source, track, resolve_timeout=resolve_timeout)
+        controller = None
+        if policy is not None:  # first sink: the pulse goes out before predictions are sent
+            controller = build_controller(policy, trigger_flags, stream, outputs, insecure=insecure)
+            outputs.insert(0, controller)
         engine = load_engine(model, engine_name)
         if window is not None:
             engine.window = window  # prepare() sizes the engine's buffers from it
@@ -193,6 +217,9 @@ def run(
     if not quiet:
         click.echo("", err=True)
     click.echo(format_summary(summary))
+    if controller is not None:
+        summary["trigger"] = controller.summary()
+        click.echo(format_trigger_summary(summary["trigger"]))
     if summary_json is not None:
         try:
             summary_json.write_text(json.dumps(summary, indent=2))

@@ -380,6 +380,8 @@ class Pipeline:
             for name in _WINDOW_COUNTERS:
                 self._retired[name] += getattr(old, name)
             self.resets += 1
+            for sink in self.sinks:
+                sink.layout_reset()
             _log.warning(
                 "stream layout changed from %d to %d neurons%s: window and preprocessing reset",
                 old.n_neurons,

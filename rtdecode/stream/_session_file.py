@@ -13,8 +13,13 @@ processes on one machine)::
     /behavior/{seq, t, velocity, reversal}
         one row per behaviour sample received (velocity in mm/s, reversal 0/1; NaN where the
         sample did not carry it or the tracker lost the animal); empty without behaviour
-    attributes: format ("rtdecode-session"), version (1), states, created (ISO time), and at
-        close ``summary`` (the run's summary as JSON)
+    /triggers/{seq, t, kind, reason, pulse_ms, latency_us}
+        one row per closed-loop event (``rtdecode run --trigger``): the frame behind it, kind
+        (fire, sham, suppressed, arm, disarm, off), reason, pulse width, and frame received ->
+        output byte written (NaN where nothing was written); empty without a trigger
+    attributes: format ("rtdecode-session"), version (1), states, created (ISO time),
+        ``policy`` (the trigger policy as JSON, with a trigger), and at close ``summary``
+        (the run's summary as JSON)
 
 Rows collect in preallocated blocks and are appended to the file when a block fills, and at
 least every ``flush_every_s`` seconds (at the next frame, or while the pipeline waits for one:
@@ -40,7 +45,7 @@ import resource
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -48,6 +53,9 @@ import numpy as np
 from rtdecode.errors import SourceError
 from rtdecode.log import get_logger
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
+
+if TYPE_CHECKING:
+    from rtdecode.trigger._event import TriggerEvent
 
 __all__ = ["BEHAVIOR_COLUMNS", "FRAME_COLUMNS", "RESERVE_BYTES", "SessionFile"]
 
@@ -132,6 +140,7 @@ class SessionFile(Sink):
         self._frames: _Table | None = None
         self._preds: _Table | None = None
         self._behavior: _Table | None = None
+        self._triggers: _Table | None = None
         self._pending: Prediction | None = None
 
     def _claim(self) -> int:
@@ -199,6 +208,18 @@ class SessionFile(Sink):
             handle.create_group("behavior"),
             {name: (i8 if name == "seq" else f8, ()) for name in BEHAVIOR_COLUMNS},
         )
+        label = np.dtype("S16")
+        self._triggers = _Table(
+            handle.create_group("triggers"),
+            {
+                "seq": (i8, ()),
+                "t": (f8, ()),
+                "kind": (label, ()),
+                "reason": (label, ()),
+                "pulse_ms": (f8, ()),
+                "latency_us": (f8, ()),
+            },
+        )
         handle.swmr_mode = True
         self._file = handle
         self._next_flush = time.monotonic() + self._flush_every
@@ -206,6 +227,21 @@ class SessionFile(Sink):
     def publish(self, prediction: Prediction) -> None:
         """Hold the prediction until :meth:`record_frame` brings its frame's timing."""
         self._pending = prediction
+
+    def record_trigger(self, event: TriggerEvent) -> None:
+        """Append one closed-loop event (from the decoding thread; ``OSError`` as for
+        :meth:`record_frame`)."""
+        table = self._triggers
+        if table is None:
+            return  # closed after an error
+        i, block = table.fill, table.block
+        for name in ("seq", "t", "pulse_ms", "latency_us"):
+            block[name][i] = getattr(event, name)
+        block["kind"][i] = event.kind.encode()
+        block["reason"][i] = event.reason.encode()
+        table.fill += 1
+        if table.full:
+            self._flush()
 
     def record_frame(self, timing: FrameTiming) -> None:
         """Append one frame's timing row (and its prediction's row, if it was decoded).
@@ -253,11 +289,11 @@ class SessionFile(Sink):
 
     def _flush(self) -> None:
         frames, preds, behavior = self._frames, self._preds, self._behavior
-        handle = self._file
+        triggers, handle = self._triggers, self._file
         assert frames is not None and preds is not None and behavior is not None
-        assert handle is not None
+        assert triggers is not None and handle is not None
         self._next_flush = time.monotonic() + self._flush_every
-        needed = frames.pending_bytes + preds.pending_bytes + behavior.pending_bytes
+        needed = sum(t.pending_bytes for t in (frames, preds, behavior, triggers))
         if needed == 0:
             return
         try:
@@ -271,6 +307,7 @@ class SessionFile(Sink):
             frames.flush()
             preds.flush()
             behavior.flush()
+            triggers.flush()
             handle.flush()
         except OSError:
             self._abandon()
@@ -278,7 +315,7 @@ class SessionFile(Sink):
 
     def _abandon(self) -> None:
         """Stop writing after a failure: close the file, keep no HDF5 object, drop the rows."""
-        self._frames = self._preds = self._behavior = None
+        self._frames = self._preds = self._behavior = self._triggers = None
         handle, self._file = self._file, None
         if handle is not None:
             try:
@@ -315,7 +352,7 @@ class SessionFile(Sink):
         except OSError as exc:
             _log.error("session file %s: its last rows were not written (%s)", self.path, exc)
             return
-        self._frames = self._preds = self._behavior = None
+        self._frames = self._preds = self._behavior = self._triggers = None
         self._file.close()  # SWMR mode creates no new attribute: reopen for the summary
         self._file = None
         try:

@@ -27,6 +27,8 @@ class Prediction:
         ``perf_counter_ns()`` when the frame was received.
     skipped
         Frames received since the previous prediction that were not decoded (backpressure).
+    uncertain
+        The decoder abstains on this frame (the trigger policy never fires on it).
     """
 
     seq: int
@@ -35,6 +37,7 @@ class Prediction:
     state: int
     recv_ns: int
     skipped: int = 0
+    uncertain: bool = False
 
 
 @dataclass(slots=True)
@@ -60,9 +63,10 @@ class Sink(ABC):
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
     critical path), :meth:`record_behavior` per behaviour sample between frames, :meth:`idle`
-    while no frame arrives, :meth:`close` with the run's summary. An ``OSError`` from
-    :meth:`publish`, :meth:`record_frame`, :meth:`record_behavior` or :meth:`idle` drops the
-    sink from the run (logged and reported in the summary); the others carry on.
+    while no frame arrives, :meth:`layout_reset` when the neuron layout changes, :meth:`close`
+    with the run's summary. An ``OSError`` from :meth:`publish`, :meth:`record_frame`,
+    :meth:`record_behavior` or :meth:`idle` drops the sink from the run (logged and reported in
+    the summary); the others carry on.
     """
 
     uri: str
@@ -85,6 +89,9 @@ class Sink(ABC):
 
     def idle(self) -> None:  # noqa: B027 - optional hook
         """Called while the pipeline waits for frames (at least every 50 ms): a chance to flush."""
+
+    def layout_reset(self) -> None:  # noqa: B027 - optional hook
+        """The stream's neuron layout changed: no predictions until the new window fills."""
 
     def close(self, summary: dict[str, Any] | None = None) -> None:  # noqa: B027 - optional hook
         """Flush and close; ``summary`` is the run's end-of-run summary."""

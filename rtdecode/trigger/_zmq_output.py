@@ -1,0 +1,46 @@
+"""ZeroMQ trigger output: every event as ``[b"trigger", json]`` on a PUB socket."""
+
+from __future__ import annotations
+
+import zmq
+
+from rtdecode.stream._address import Address
+from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socket
+from rtdecode.trigger._event import TriggerEvent
+from rtdecode.trigger._outputs import TriggerOutput
+
+__all__ = ["TRIGGER_TOPIC", "ZmqTriggerOutput"]
+
+TRIGGER_TOPIC = b"trigger"
+
+
+class ZmqTriggerOutput(TriggerOutput):
+    """Publish events (binds unless the address says ``?connect``); never blocks.
+
+    Binding beyond loopback needs CURVE keys in the address, or ``insecure``.
+    """
+
+    def __init__(self, address: Address, hwm: int = 1000, insecure: bool = False) -> None:
+        check_exposure(address, address.zmq_bind(default=True), insecure)
+        self.uri = address.uri
+        self._address = address
+        self._hwm = hwm
+        self._socket: zmq.Socket[bytes] | None = None
+
+    def open(self) -> None:
+        """Bind (or connect) the PUB socket."""
+        options: dict[int, int | bytes] = {zmq.SNDHWM: self._hwm, zmq.LINGER: 500}
+        self._socket, _ = open_socket(
+            self._address, zmq.PUB, bind_default=True, options=options, what="triggers"
+        )
+
+    def emit(self, event: TriggerEvent) -> None:
+        """Send one event (dropped for subscribers that lag, never blocking the loop)."""
+        assert self._socket is not None, "open() the output first"
+        self._socket.send_multipart([TRIGGER_TOPIC, event.to_json().encode()], zmq.NOBLOCK)
+
+    def close(self) -> None:
+        """Close the socket (queued events get 0.5 s to leave)."""
+        if self._socket is not None:
+            close_socket(self._socket)
+            self._socket = None
