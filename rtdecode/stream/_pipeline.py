@@ -72,6 +72,14 @@ class Pipeline:
     raw_fluorescence
         The stream carries raw fluorescence: track each neuron's baseline and decode dF/F
         (with this :class:`BaselineConfig`, or the defaults when True).
+    abstain
+        ``(lo, hi)``: a prediction whose reversal probability lies inside is ``uncertain``.
+    max_carried
+        A prediction is ``uncertain`` when more than this fraction of the window's values
+        were carried forward (missing or NaN input).
+    settle_frames
+        After a layout reset, predictions are ``uncertain`` until the new layout has seen
+        this many frames (default: two windows, so the running normalisation has settled).
 
     Attributes
     ----------
@@ -95,6 +103,9 @@ class Pipeline:
         on_status: Callable[[Pipeline], None] | None = None,
         status_every_s: float = 1.0,
         raw_fluorescence: bool | BaselineConfig = False,
+        abstain: tuple[float, float] | None = None,
+        max_carried: float = 0.25,
+        settle_frames: int | None = None,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -112,8 +123,13 @@ class Pipeline:
             if raw_fluorescence
             else None
         )
+        self.abstain = abstain
+        self.max_carried = max_carried
+        self.settle_frames = 2 * engine.window if settle_frames is None else settle_frames
+        self._reversal = engine.states.index("reversal") if "reversal" in engine.states else -1
         self.latency = {stage: LatencyHistogram() for stage in STAGES}
         self.predictions = 0
+        self.uncertain = 0
         self.skipped = 0
         self.warming = 0
         self.resets = 0
@@ -263,6 +279,8 @@ class Pipeline:
         prediction.state = int(np.argmax(probs))
         prediction.recv_ns = pending.recv_ns
         prediction.skipped = self._skipped_since
+        prediction.uncertain = self._uncertain(probs, valid, windower)
+        self.uncertain += prediction.uncertain
         for sink in self.sinks:
             sink.publish(prediction)
         published_ns = time.perf_counter_ns()
@@ -284,6 +302,16 @@ class Pipeline:
         for sink in self.sinks:
             sink.record_frame(pending)
         self._has_pending = False
+
+    def _uncertain(self, probs: np.ndarray, valid: np.ndarray, windower: Windower) -> bool:
+        """Whether this prediction's decided output is ``uncertain`` (see the class notes)."""
+        if self.resets and windower.frames < self.settle_frames:
+            return True
+        if np.count_nonzero(valid) < (1.0 - self.max_carried) * valid.size:
+            return True
+        if self.abstain is None or self._reversal < 0:
+            return False
+        return bool(self.abstain[0] < probs[self._reversal] < self.abstain[1])
 
     # ------------------------------------------------------------------ layout
     def _new_layout(self, chunk: Chunk) -> Windower:
@@ -351,6 +379,7 @@ class Pipeline:
             "window": self.engine.window,
             "frames": frames,
             "predictions": self.predictions,
+            "uncertain": self.uncertain,
             "skipped": self.skipped,
             "warming": self.warming,
             "missing_frames": self._counter("missing"),

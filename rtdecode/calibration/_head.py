@@ -1,0 +1,316 @@
+"""The per-animal head: its features, its fit on the calibration period, and the head-or-shipped choice.
+
+The head is a logistic regression on every neuron's running z-score at the last two frames plus
+the shipped model's logit. It is penalised toward the shipped model: the neuron weights carry a
+strong L2 penalty and the shipped logit a weak one, so with little or uninformative behaviour
+the head reduces to the shipped model with its probabilities rescaled (Platt scaling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtdecode.calibration._logreg import fit_logistic, sigmoid
+from rtdecode.training._metrics import auroc
+
+__all__ = [
+    "CalibrationConfig",
+    "CalibrationResult",
+    "Head",
+    "fit_calibration",
+    "head_features",
+    "recording_head_features",
+]
+
+_EPS = 1e-4
+_RATE = (0.02, 0.98)  # bounds of the tracked reversal rate
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """How an animal's head is fit.
+
+    Parameters
+    ----------
+    seconds
+        Length of the calibration period.
+    holdout
+        Most recent fraction of the calibration frames held back to choose head or shipped.
+    penalty
+        L2 strength on the neuron weights (inputs are running z-scores, about unit scale).
+    shipped_penalty
+        L2 strength on the weight of the shipped model's logit.
+    use_shipped
+        Give the head the shipped model's logit (frames before the shipped model's first
+        prediction are then not used for fitting).
+    margin
+        The head must beat the shipped model's held-back AUROC by more than this.
+    skip_s
+        Seconds at the start of a layout not used for fitting (the running z-score settles).
+    blocks
+        Consecutive blocks of the calibration period for cross-fitting the rescaling of the
+        head's logit (its probabilities are then reliable out of sample).
+    balanced
+        Weight the two behaviour states equally when fitting (probabilities then assume a
+        reversal rate of one half).
+    adapt_frames
+        Time constant, in frames, of the head's tracking of the reversal rate (0: none; see
+        :class:`Head`).
+    """
+
+    seconds: float = 180.0
+    holdout: float = 0.25
+    penalty: float = 30.0
+    shipped_penalty: float = 0.1
+    use_shipped: bool = True
+    margin: float = 0.0
+    skip_s: float = 10.0
+    blocks: int = 4
+    balanced: bool = False
+    adapt_frames: float = 0.0
+
+
+def head_features(
+    z: np.ndarray, valid: np.ndarray, shipped_prob: float, out: np.ndarray
+) -> np.ndarray:
+    """One frame's head features, written into ``out`` without allocating.
+
+    Parameters
+    ----------
+    z
+        ``(2, n)`` running z-scores of the previous and the current frame (channel 0 of the
+        preprocessed window's last two rows).
+    valid
+        ``(2, n)`` whether each value is real (carried-forward values enter as 0).
+    shipped_prob
+        The shipped model's reversal probability for this frame (NaN when it has none yet).
+    out
+        ``(2 n + 1,)`` float64 buffer.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out``: ``[z(t), z(t-1), logit(shipped)]``.
+    """
+    n = z.shape[1]
+    np.multiply(z[1], valid[1], out=out[:n])
+    np.multiply(z[0], valid[0], out=out[n : 2 * n])
+    p = min(max(shipped_prob, _EPS), 1.0 - _EPS)
+    out[2 * n] = np.log(p / (1.0 - p))
+    return out
+
+
+def recording_head_features(
+    features: np.ndarray, valid: np.ndarray, shipped_probs: np.ndarray
+) -> np.ndarray:
+    """:func:`head_features` for every frame of a recording at once.
+
+    Parameters
+    ----------
+    features
+        ``(T, n, F)`` preprocessed features (channel 0 is the running z-score).
+    valid
+        ``(T, n)`` validity.
+    shipped_probs
+        ``(T,)`` shipped reversal probability per frame, NaN where the model had no window yet.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T, 2 n + 1)`` float64; row 0 uses an invalid previous frame.
+    """
+    z = np.where(valid, features[..., 0], 0.0).astype(np.float64)
+    previous = np.vstack([np.zeros((1, z.shape[1])), z[:-1]])
+    p = np.clip(np.asarray(shipped_probs, np.float64), _EPS, 1.0 - _EPS)
+    return np.hstack([z, previous, np.log(p / (1.0 - p))[:, None]])
+
+
+class Head:
+    """A fitted per-animal head: ``sigmoid(features @ w + b)``, optionally following the prior.
+
+    With ``adapt_frames``, the head tracks how often the animal reverses now (label shift: the
+    reversal rate of the calibration period need not hold later) from its own outputs, without
+    behaviour: the logit is shifted by ``logit(rate) - logit(prior)`` and the rate follows the
+    shifted probabilities with an exponential average over ``adapt_frames`` frames. This makes
+    :meth:`predict` stateful; call it once per frame, in order.
+
+    Parameters
+    ----------
+    weights
+        ``(D,)`` weights on :func:`head_features`' layout.
+    bias
+        Intercept.
+    prior
+        Reversal rate of the frames the head was fit on.
+    adapt_frames
+        Time constant of the rate estimate in frames (0: no adaptation).
+    """
+
+    def __init__(
+        self, weights: np.ndarray, bias: float, prior: float = 0.5, adapt_frames: float = 0.0
+    ) -> None:
+        self.weights = np.ascontiguousarray(weights, np.float64)
+        self.bias = float(bias)
+        self.prior = min(max(float(prior), _RATE[0]), _RATE[1])
+        self.adapt_frames = float(adapt_frames)
+        self.rate = self.prior
+
+    def predict(self, features: np.ndarray) -> float:
+        """Reversal probability of one frame's features (updates the rate estimate)."""
+        z = float(self.weights @ features) + self.bias
+        if self.adapt_frames <= 0:
+            return float(0.5 * (1.0 + np.tanh(0.5 * z)))
+        z += _logit(self.rate) - _logit(self.prior)
+        p = float(0.5 * (1.0 + np.tanh(0.5 * z)))
+        rate = self.rate + (p - self.rate) / self.adapt_frames
+        self.rate = min(max(rate, _RATE[0]), _RATE[1])
+        return p
+
+    def predict_many(self, features: np.ndarray) -> np.ndarray:
+        """Reversal probabilities of ``(T, D)`` consecutive frames' features."""
+        if self.adapt_frames <= 0:
+            return sigmoid(features @ self.weights + self.bias)
+        return np.array([self.predict(row) for row in features])
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1.0 - p)))
+
+
+@dataclass
+class CalibrationResult:
+    """The outcome of a calibration.
+
+    Attributes
+    ----------
+    head
+        The fitted head when it was chosen, else ``None``.
+    chosen
+        ``"calibrated"`` (the head decodes from now on) or ``"shipped"``.
+    head_score, shipped_score
+        AUROC of the head (fit without the held-back part) and of the shipped model on the
+        held-back most recent part of the calibration period (NaN when it has one class).
+    frames, holdout_frames
+        Calibration frames used, and how many of them were held back.
+    reason
+        Why this choice, in words (for the log and the session file).
+    """
+
+    head: Head | None
+    chosen: str
+    head_score: float
+    shipped_score: float
+    frames: int
+    holdout_frames: int
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready summary (no weights)."""
+        return {
+            "chosen": self.chosen,
+            "head_score": self.head_score,
+            "shipped_score": self.shipped_score,
+            "frames": self.frames,
+            "holdout_frames": self.holdout_frames,
+            "reason": self.reason,
+        }
+
+
+def _fit(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
+    penalty = np.full(x.shape[1], config.penalty)
+    if config.use_shipped:
+        penalty[-1] = config.shipped_penalty
+    else:
+        x, penalty = x[:, :-1], penalty[:-1]
+    weight, prior = None, float(np.mean(y))
+    if config.balanced:
+        weight = np.where(y, 0.5 / max(prior, _RATE[0]), 0.5 / max(1.0 - prior, _RATE[0]))
+        prior = 0.5
+    w, b = fit_logistic(x, y, penalty, weight)
+    if not config.use_shipped:
+        w = np.append(w, 0.0)
+    return Head(w, b, prior, config.adapt_frames)
+
+
+def _rescaled(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
+    """The head fit on every frame, its logit rescaled (Platt) to out-of-sample reliability.
+
+    The rescaling is fit on cross-fitted logits: the frames are cut into ``config.blocks``
+    consecutive blocks and each block's logits come from a head fit on the other blocks.
+    """
+    head = _fit(x, y, config)
+    logits = np.full(len(y), np.nan)
+    for block in np.array_split(np.arange(len(y)), config.blocks):
+        rest = np.ones(len(y), bool)
+        rest[block] = False
+        if y[rest].any() and not y[rest].all():
+            trial = _fit(x[rest], y[rest], config)
+            logits[block] = x[block] @ trial.weights + trial.bias
+    ok = np.isfinite(logits)
+    if not (y[ok].any() and not y[ok].all()):
+        return head
+    weight = None
+    if config.balanced:
+        rate = min(max(float(y[ok].mean()), _RATE[0]), _RATE[1])
+        weight = np.where(y[ok], 0.5 / rate, 0.5 / (1.0 - rate))
+    (a,), c = fit_logistic(logits[ok, None], y[ok], 1e-3, weight)
+    a = max(a, 0.0)
+    return Head(a * head.weights, a * head.bias + c, head.prior, head.adapt_frames)
+
+
+def fit_calibration(
+    features_over_time: np.ndarray,
+    reversal: np.ndarray,
+    shipped_probs: np.ndarray,
+    config: CalibrationConfig,
+) -> CalibrationResult:
+    """Fit the head on the calibration period and choose it or the shipped model.
+
+    The head is first fit on all but the most recent ``config.holdout`` of the frames and both
+    are scored (AUROC) on that held-back part; the head is chosen only if it beats the shipped
+    model there by more than ``config.margin``, and is then refit on every frame.
+
+    Parameters
+    ----------
+    features_over_time
+        ``(T, D)`` :func:`head_features` rows of the calibration period, oldest first (rows
+        with non-finite values, such as frames before the shipped model's first prediction,
+        are left out).
+    reversal
+        ``(T,)`` tracked reversal state per row.
+    shipped_probs
+        ``(T,)`` the shipped model's reversal probability per row.
+    config
+        Fit settings.
+
+    Returns
+    -------
+    CalibrationResult
+    """
+    x = np.asarray(features_over_time, np.float64)
+    usable = np.isfinite(x).all(axis=1) & np.isfinite(shipped_probs)
+    if not config.use_shipped:
+        usable = np.isfinite(x[:, :-1]).all(axis=1)
+    x, y = x[usable], np.asarray(reversal, bool)[usable]
+    shipped = np.asarray(shipped_probs, np.float64)[usable]
+    n = len(y)
+    cut = n - round(config.holdout * n)
+
+    def result(head: Head | None, h: float, s: float, reason: str) -> CalibrationResult:
+        chosen = "shipped" if head is None else "calibrated"
+        return CalibrationResult(head, chosen, h, s, n, n - cut, reason)
+
+    if cut < 2 or not (y[:cut].any() and not y[:cut].all()):
+        return result(None, float("nan"), float("nan"), "no reversal (or only) before hold-out")
+    if not (y[cut:].any() and not y[cut:].all()):
+        return result(None, float("nan"), float("nan"), "held-back part has one behaviour state")
+    trial = _fit(x[:cut], y[:cut], config)
+    head_score = auroc(y[cut:], trial.predict_many(x[cut:]))
+    shipped_score = auroc(y[cut:], shipped[cut:])
+    if not head_score > shipped_score + config.margin:
+        return result(None, head_score, shipped_score, "head not better on held-back part")
+    return result(
+        _rescaled(x, y, config), head_score, shipped_score, "head better on held-back part"
+    )

@@ -1,0 +1,116 @@
+"""A closed-loop session simulated on a recording: calibrate on its first seconds, score the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rtdecode.calibration._head import (
+    CalibrationConfig,
+    Head,
+    _fit,
+    fit_calibration,
+    recording_head_features,
+)
+from rtdecode.calibration._reliability import expected_calibration_error
+from rtdecode.events import onset_indices, score_events
+from rtdecode.training._dataset import Prepared
+from rtdecode.training._evaluate import THRESHOLD, recording_metrics
+from rtdecode.training._metrics import balanced_accuracy
+
+__all__ = ["BASELINE_PENALTY", "METHODS", "calibration_metrics", "simulate_session"]
+
+METHODS = ("calibrated", "shipped", "baseline")
+"""What a simulated session scores: the head-or-shipped choice, the shipped model alone, and the
+per-animal logistic regression on running z-scores fit on the calibration period."""
+
+BASELINE_PENALTY = 1.0
+"""L2 strength of the plain per-animal logistic regression (scikit-learn's default ``C=1``)."""
+
+
+def calibration_metrics(
+    prepared: Prepared,
+    frames: np.ndarray,
+    probs: np.ndarray,
+    abstain: tuple[float, float],
+) -> dict[str, Any]:
+    """:func:`~rtdecode.training._evaluate.recording_metrics` plus reliability and abstention.
+
+    Adds ``ece`` (expected calibration error), ``coverage`` (fraction of frames decided, i.e.
+    whose probability is outside the abstain band ``(lo, hi)``), ``covered_balanced_accuracy``
+    (balanced accuracy on the decided frames) and, from the onsets of the decided reversal
+    state, ``onset_hit_rate``, ``false_onsets_per_min`` and ``detection_lag_s`` (scored with
+    :func:`rtdecode.events.score_events`).
+    """
+    entry = recording_metrics(prepared, frames, probs)
+    lo, hi = abstain
+    decided = (probs < lo) | (probs > hi)
+    entry["coverage"] = float(decided.mean()) if len(probs) else float("nan")
+    if prepared.reversal is None or not len(frames):
+        return entry
+    truth = prepared.reversal[frames]
+    detected = (probs >= THRESHOLD) & decided
+    t = frames * prepared.frame_interval
+    score = score_events(
+        t[onset_indices(detected)],
+        t[onset_indices(truth)],
+        len(frames) * prepared.frame_interval,
+    )
+    entry.update(
+        ece=expected_calibration_error(truth, probs),
+        covered_balanced_accuracy=balanced_accuracy(truth[decided], probs[decided] >= THRESHOLD),
+        onset_hit_rate=score.onset_hit_rate,
+        false_onsets_per_min=score.false_per_min,
+        detection_lag_s=score.lag_s,
+    )
+    return entry
+
+
+def simulate_session(
+    prepared: Prepared,
+    frames: np.ndarray,
+    shipped: np.ndarray,
+    seconds: float,
+    config: CalibrationConfig,
+) -> dict[str, Any]:
+    """Calibrate on the recording's first ``seconds`` and decode the frames after them.
+
+    Parameters
+    ----------
+    prepared
+        The recording (with behaviour).
+    frames, shipped
+        Frames the shipped model decoded and its reversal probabilities there.
+    seconds
+        Calibration length; frames at or after it are scored.
+    config
+        Head settings (``config.seconds`` is ignored in favour of ``seconds``).
+
+    Returns
+    -------
+    dict
+        ``frames`` (scored), ``probs`` (per method of :data:`METHODS`), ``calibration``
+        (the :class:`~rtdecode.calibration.CalibrationResult` as a dict).
+    """
+    assert prepared.reversal is not None
+    full = np.full(prepared.n_frames, np.nan)
+    full[frames] = shipped
+    x = recording_head_features(prepared.features, prepared.valid, full)
+    first = int(np.ceil(config.skip_s / prepared.frame_interval))
+    end = int(np.ceil(seconds / prepared.frame_interval))
+    rows = slice(first, end)
+    result = fit_calibration(x[rows], prepared.reversal[rows], full[rows], config)
+    baseline = _fit(
+        x[rows],
+        prepared.reversal[rows],
+        CalibrationConfig(penalty=BASELINE_PENALTY, use_shipped=False),
+    )
+    scored = frames[frames >= end]
+    head: Head | None = result.head
+    probs = {
+        "shipped": full[scored],
+        "calibrated": full[scored] if head is None else head.predict_many(x[scored]),
+        "baseline": baseline.predict_many(x[scored]),
+    }
+    return {"frames": scored, "probs": probs, "calibration": result.as_dict()}
