@@ -1,0 +1,139 @@
+"""Self-calibration of a new animal on the bundled recording, reliability, and `uncertain` output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rtdecode.calibration import (
+    CalibrationConfig,
+    expected_calibration_error,
+    fit_calibration,
+    recording_head_features,
+)
+from rtdecode.calibration._live import Calibrator
+from rtdecode.data import Recording, bundled_recording
+from rtdecode.engines import load_engine
+from rtdecode.models import load_model_file
+from rtdecode.stream import Pipeline, ReplaySource
+from rtdecode.stream._sink import Prediction, Sink
+from rtdecode.training import Prepared, auroc, predict_recording, prepare_recording
+
+CALIBRATE_S = 180.0
+
+
+@pytest.fixture(scope="module")
+def session() -> dict[str, Any]:
+    """The bundled animal decoded by the shipped model without identities (a rig without NeuroPAL)."""
+    model = load_model_file()
+    prepared = prepare_recording(bundled_recording(), model.preprocess)
+    frames, probs = predict_recording(model, model.build(), prepared, use_labels=False)
+    shipped = np.full(prepared.n_frames, np.nan)
+    shipped[frames] = probs
+    x = recording_head_features(prepared.features, prepared.valid, shipped)
+    end = int(CALIBRATE_S / prepared.frame_interval)
+    return {"prepared": prepared, "shipped": shipped, "x": x, "end": end}
+
+
+def test_ece_is_zero_when_frequencies_match_and_the_gap_otherwise() -> None:
+    # 10 frames at 0.2 with 2 reversals, 10 at 0.9 with 9: perfectly calibrated.
+    probs = np.r_[np.full(10, 0.2), np.full(10, 0.9)]
+    truth = np.r_[np.ones(2), np.zeros(8), np.ones(9), np.zeros(1)]
+    assert expected_calibration_error(truth, probs) == pytest.approx(0.0)
+    # Always 0.9 but reversing half the time: off by 0.4 everywhere.
+    assert expected_calibration_error(np.r_[np.ones(5), np.zeros(5)], np.full(10, 0.9)) == (
+        pytest.approx(0.4)
+    )
+    # Two bins off by 0.1 and 0.3, weighted by their frames (3 and 1).
+    truth = np.array([0, 0, 0, 1])
+    probs = np.array([0.1, 0.1, 0.1, 0.7])
+    assert expected_calibration_error(truth, probs) == pytest.approx((3 * 0.1 + 0.3) / 4)
+
+
+def test_calibrating_on_the_first_minutes_switches_to_a_better_head(
+    session: dict[str, Any],
+) -> None:
+    prepared: Prepared = session["prepared"]
+    x, shipped, end = session["x"], session["shipped"], session["end"]
+    assert prepared.reversal is not None
+    result = fit_calibration(x[:end], prepared.reversal[:end], shipped[:end], CalibrationConfig())
+    assert result.chosen == "calibrated" and result.head is not None
+    assert result.head_score > result.shipped_score
+    # And after the calibration period, on frames it never saw, the head decodes better.
+    truth = prepared.reversal[end:]
+    head_auroc = auroc(truth, result.head.predict_many(x[end:]))
+    assert head_auroc > auroc(truth, shipped[end:]) + 0.1
+    assert head_auroc > 0.8
+
+
+def test_uninformative_behaviour_keeps_the_shipped_model(session: dict[str, Any]) -> None:
+    x, shipped, end = session["x"], session["shipped"], session["end"]
+    never = np.zeros(end, bool)  # a tracker that never reports a reversal
+    result = fit_calibration(x[:end], never, shipped[:end], CalibrationConfig())
+    assert result.chosen == "shipped" and result.head is None
+    assert "reversal" in result.reason
+
+
+def test_the_live_calibrator_fits_off_thread_and_takes_over(session: dict[str, Any]) -> None:
+    prepared: Prepared = session["prepared"]
+    shipped = session["shipped"]
+    assert prepared.reversal is not None
+    n = prepared.features.shape[1]
+    calibrator = Calibrator(n, prepared.frame_interval, CalibrationConfig(seconds=CALIBRATE_S))
+    heads = []
+    z = np.where(prepared.valid, prepared.features[..., 0], 0.0)
+    for k in np.flatnonzero(np.isfinite(shipped)):
+        features = calibrator.features(z[k - 1 : k + 1], prepared.valid[k - 1 : k + 1], shipped[k])
+        calibrator.add(
+            features, shipped[k], bool(prepared.reversal[k]), k * prepared.frame_interval
+        )
+        heads.append(calibrator.predict(features, shipped[k])[1])
+        if not calibrator.collecting:
+            break
+    result = calibrator.wait(timeout=60)
+    assert result is not None and result.chosen == "calibrated"
+    assert set(heads) == {0}  # the shipped model decoded the whole calibration period
+    k = prepared.n_frames - 1
+    features = calibrator.features(z[k - 1 : k + 1], prepared.valid[k - 1 : k + 1], shipped[k])
+    assert calibrator.predict(features, shipped[k])[1] == 1
+
+
+class _Collect(Sink):
+    """Keeps a copy of every prediction's reversal probability and decided output."""
+
+    uri = "memory"
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, bool]] = []
+
+    def open(self, states: tuple[str, ...]) -> None:
+        self.reversal = states.index("reversal")
+
+    def publish(self, prediction: Prediction) -> None:
+        self.rows.append((float(prediction.probs[self.reversal]), prediction.uncertain))
+
+
+def test_predictions_inside_the_abstain_band_or_on_bad_input_are_uncertain() -> None:
+    whole = bundled_recording()
+    frames = 110
+    traces = whole.traces[:frames].copy()
+    traces[80:] = np.nan  # the microscope loses every neuron from frame 80 on
+    recording = Recording("head", traces, whole.timestamps[:frames], whole.labels)
+    sink = _Collect()
+    band = (0.3, 0.7)
+    engine = load_engine()
+    summary = Pipeline(
+        ReplaySource(recording, speed=float("inf")), engine, [sink], max_batch=1, abstain=band
+    ).run()
+    probs = np.array([p for p, _ in sink.rows])
+    uncertain = np.array([u for _, u in sink.rows])
+    first = engine.window - 1
+    decoded = np.arange(first, frames)
+    # Up to a quarter of the 64-frame window may be carried forward (frame 95 is the last).
+    healthy = decoded < 96
+    expected = (probs > band[0]) & (probs < band[1])
+    np.testing.assert_array_equal(uncertain[healthy], expected[healthy])
+    assert uncertain[decoded >= 96].all()
+    assert summary["uncertain"] == int(uncertain.sum())
