@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import pytest
 
@@ -13,6 +16,7 @@ from rtdecode.calibration import (
     fit_calibration,
     recording_head_features,
 )
+from rtdecode.calibration._earlier import earlier_head
 from rtdecode.calibration._live import Calibrator
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
@@ -22,6 +26,7 @@ from rtdecode.stream._sink import Prediction, Sink
 from rtdecode.training import Prepared, auroc, predict_recording, prepare_recording
 
 CALIBRATE_S = 180.0
+BUNDLED = Path(__file__).parents[1] / "rtdecode" / "resources" / "2022-08-02-31.npz"
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +142,29 @@ def test_predictions_inside_the_abstain_band_or_on_bad_input_are_uncertain() -> 
     np.testing.assert_array_equal(uncertain[healthy], expected[healthy])
     assert uncertain[decoded >= 96].all()
     assert summary["uncertain"] == int(uncertain.sum())
+
+
+def test_an_earlier_recording_of_the_animal_gives_a_head_from_the_first_frame(
+    session: dict[str, Any], tmp_path: Path
+) -> None:
+    prepared: Prepared = session["prepared"]
+    model = load_model_file()
+    head = earlier_head(BUNDLED, model, CalibrationConfig())
+    n = prepared.features.shape[1]
+    calibrator = Calibrator(n, prepared.frame_interval, start=head)
+    k = int(np.flatnonzero(np.isfinite(session["shipped"]))[0])
+    features = calibrator.features(
+        prepared.features[k - 1 : k + 1, :, 0], prepared.valid[k - 1 : k + 1], session["shipped"][k]
+    )
+    assert calibrator.predict(features, session["shipped"][k])[1] == 1
+    # A session file that kept its head gives the same head back.
+    path = tmp_path / "session.h5"
+    with h5py.File(path, "w") as handle:
+        handle.attrs["format"] = "rtdecode-session"
+        handle.attrs["calibration"] = json.dumps(
+            {"weights": head.weights.tolist(), "bias": head.bias}
+        )
+    again = earlier_head(path, model, CalibrationConfig())
+    np.testing.assert_array_equal(again.weights, head.weights)
+    with pytest.raises(ValueError, match="neurons"):
+        Calibrator(n + 1, prepared.frame_interval, start=head)

@@ -8,7 +8,7 @@ the head reduces to the shipped model with its probabilities rescaled (Platt sca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 _EPS = 1e-4
-_RATE = (0.02, 0.98)  # bounds of the tracked reversal rate
+_RATE = (0.02, 0.98)  # bounds of a reversal rate used for class weights
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,6 @@ class CalibrationConfig:
     balanced
         Weight the two behaviour states equally when fitting (probabilities then assume a
         reversal rate of one half).
-    adapt_frames
-        Time constant, in frames, of the head's tracking of the reversal rate (0: none; see
-        :class:`Head`).
     """
 
     seconds: float = 180.0
@@ -69,7 +66,6 @@ class CalibrationConfig:
     skip_s: float = 10.0
     blocks: int = 4
     balanced: bool = False
-    adapt_frames: float = 0.0
 
 
 def head_features(
@@ -128,13 +124,7 @@ def recording_head_features(
 
 
 class Head:
-    """A fitted per-animal head: ``sigmoid(features @ w + b)``, optionally following the prior.
-
-    With ``adapt_frames``, the head tracks how often the animal reverses now (label shift: the
-    reversal rate of the calibration period need not hold later) from its own outputs, without
-    behaviour: the logit is shifted by ``logit(rate) - logit(prior)`` and the rate follows the
-    shifted probabilities with an exponential average over ``adapt_frames`` frames. This makes
-    :meth:`predict` stateful; call it once per frame, in order.
+    """A fitted per-animal head: ``sigmoid(features @ w + b)``.
 
     Parameters
     ----------
@@ -142,41 +132,20 @@ class Head:
         ``(D,)`` weights on :func:`head_features`' layout.
     bias
         Intercept.
-    prior
-        Reversal rate of the frames the head was fit on.
-    adapt_frames
-        Time constant of the rate estimate in frames (0: no adaptation).
     """
 
-    def __init__(
-        self, weights: np.ndarray, bias: float, prior: float = 0.5, adapt_frames: float = 0.0
-    ) -> None:
+    def __init__(self, weights: np.ndarray, bias: float) -> None:
         self.weights = np.ascontiguousarray(weights, np.float64)
         self.bias = float(bias)
-        self.prior = min(max(float(prior), _RATE[0]), _RATE[1])
-        self.adapt_frames = float(adapt_frames)
-        self.rate = self.prior
 
     def predict(self, features: np.ndarray) -> float:
-        """Reversal probability of one frame's features (updates the rate estimate)."""
+        """Reversal probability of one frame's features."""
         z = float(self.weights @ features) + self.bias
-        if self.adapt_frames <= 0:
-            return float(0.5 * (1.0 + np.tanh(0.5 * z)))
-        z += _logit(self.rate) - _logit(self.prior)
-        p = float(0.5 * (1.0 + np.tanh(0.5 * z)))
-        rate = self.rate + (p - self.rate) / self.adapt_frames
-        self.rate = min(max(rate, _RATE[0]), _RATE[1])
-        return p
+        return float(0.5 * (1.0 + np.tanh(0.5 * z)))
 
     def predict_many(self, features: np.ndarray) -> np.ndarray:
-        """Reversal probabilities of ``(T, D)`` consecutive frames' features."""
-        if self.adapt_frames <= 0:
-            return sigmoid(features @ self.weights + self.bias)
-        return np.array([self.predict(row) for row in features])
-
-
-def _logit(p: float) -> float:
-    return float(np.log(p / (1.0 - p)))
+        """Reversal probabilities of ``(T, D)`` features."""
+        return sigmoid(features @ self.weights + self.bias)
 
 
 @dataclass
@@ -206,9 +175,9 @@ class CalibrationResult:
     holdout_frames: int
     reason: str
 
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready summary (no weights)."""
-        return {
+    def as_dict(self, weights: bool = False) -> dict[str, object]:
+        """JSON-ready summary; with ``weights``, also the head's (for ``--calibration-from``)."""
+        out: dict[str, object] = {
             "chosen": self.chosen,
             "head_score": self.head_score,
             "shipped_score": self.shipped_score,
@@ -216,6 +185,9 @@ class CalibrationResult:
             "holdout_frames": self.holdout_frames,
             "reason": self.reason,
         }
+        if weights and self.head is not None:
+            out.update(weights=self.head.weights.tolist(), bias=self.head.bias)
+        return out
 
 
 def _fit(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
@@ -224,14 +196,16 @@ def _fit(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
         penalty[-1] = config.shipped_penalty
     else:
         x, penalty = x[:, :-1], penalty[:-1]
-    weight, prior = None, float(np.mean(y))
-    if config.balanced:
-        weight = np.where(y, 0.5 / max(prior, _RATE[0]), 0.5 / max(1.0 - prior, _RATE[0]))
-        prior = 0.5
-    w, b = fit_logistic(x, y, penalty, weight)
+    w, b = fit_logistic(x, y, penalty, _weights(y) if config.balanced else None)
     if not config.use_shipped:
         w = np.append(w, 0.0)
-    return Head(w, b, prior, config.adapt_frames)
+    return Head(w, b)
+
+
+def _weights(y: np.ndarray) -> np.ndarray:
+    """Sample weights that give both behaviour states the same total weight."""
+    rate = min(max(float(y.mean()), _RATE[0]), _RATE[1])
+    return np.where(y, 0.5 / rate, 0.5 / (1.0 - rate))
 
 
 def _rescaled(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
@@ -251,13 +225,10 @@ def _rescaled(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
     ok = np.isfinite(logits)
     if not (y[ok].any() and not y[ok].all()):
         return head
-    weight = None
-    if config.balanced:
-        rate = min(max(float(y[ok].mean()), _RATE[0]), _RATE[1])
-        weight = np.where(y[ok], 0.5 / rate, 0.5 / (1.0 - rate))
+    weight = _weights(y[ok]) if config.balanced else None
     (a,), c = fit_logistic(logits[ok, None], y[ok], 1e-3, weight)
     a = max(a, 0.0)
-    return Head(a * head.weights, a * head.bias + c, head.prior, head.adapt_frames)
+    return Head(a * head.weights, a * head.bias + c)
 
 
 def fit_calibration(
@@ -270,7 +241,10 @@ def fit_calibration(
 
     The head is first fit on all but the most recent ``config.holdout`` of the frames and both
     are scored (AUROC) on that held-back part; the head is chosen only if it beats the shipped
-    model there by more than ``config.margin``, and is then refit on every frame.
+    model there by more than ``config.margin``, and is then refit on every frame. With
+    ``config.use_shipped`` two heads compete, on the neurons alone and with the shipped logit
+    (which helps when the shipped model is good, i.e. with identities, and hurts when it is
+    near chance).
 
     Parameters
     ----------
@@ -306,11 +280,20 @@ def fit_calibration(
         return result(None, float("nan"), float("nan"), "no reversal (or only) before hold-out")
     if not (y[cut:].any() and not y[cut:].all()):
         return result(None, float("nan"), float("nan"), "held-back part has one behaviour state")
-    trial = _fit(x[:cut], y[:cut], config)
-    head_score = auroc(y[cut:], trial.predict_many(x[cut:]))
+    # Candidates: the head on the neurons alone, and (with use_shipped) with the shipped logit.
+    scores = {}
+    for candidate in {replace(config, use_shipped=False), config}:
+        trial = _fit(x[:cut], y[:cut], candidate)
+        scores[candidate] = auroc(y[cut:], trial.predict_many(x[cut:]))
+    best = max(scores, key=lambda c: (scores[c], not c.use_shipped))
+    head_score = scores[best]
     shipped_score = auroc(y[cut:], shipped[cut:])
     if not head_score > shipped_score + config.margin:
         return result(None, head_score, shipped_score, "head not better on held-back part")
+    inputs = "neurons and shipped logit" if best.use_shipped else "neurons"
     return result(
-        _rescaled(x, y, config), head_score, shipped_score, "head better on held-back part"
+        _rescaled(x, y, best),
+        head_score,
+        shipped_score,
+        f"head ({inputs}) better on held-back part",
     )
