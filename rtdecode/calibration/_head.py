@@ -250,8 +250,8 @@ def fit_calibration(
     ----------
     features_over_time
         ``(T, D)`` :func:`head_features` rows of the calibration period, oldest first (rows
-        with non-finite values, such as frames before the shipped model's first prediction,
-        are left out).
+        with non-finite neuron values are left out; frames before the shipped model's first
+        prediction, NaN in ``shipped_probs``, serve only the head on the neurons alone).
     reversal
         ``(T,)`` tracked reversal state per row.
     shipped_probs
@@ -264,35 +264,45 @@ def fit_calibration(
     CalibrationResult
     """
     x = np.asarray(features_over_time, np.float64)
-    usable = np.isfinite(x).all(axis=1) & np.isfinite(shipped_probs)
-    if not config.use_shipped:
-        usable = np.isfinite(x[:, :-1]).all(axis=1)
-    x, y = x[usable], np.asarray(reversal, bool)[usable]
-    shipped = np.asarray(shipped_probs, np.float64)[usable]
+    rows = np.isfinite(x[:, :-1]).all(axis=1)
+    x, y = x[rows].copy(), np.asarray(reversal, bool)[rows]
+    shipped = np.asarray(shipped_probs, np.float64)[rows]
+    has = np.isfinite(shipped) & np.isfinite(x[:, -1])  # frames the shipped model decoded
+    x[~has, -1] = 0.0
     n = len(y)
     cut = n - round(config.holdout * n)
+    held = (np.arange(n) >= cut) & has
 
     def result(head: Head | None, h: float, s: float, reason: str) -> CalibrationResult:
         chosen = "shipped" if head is None else "calibrated"
-        return CalibrationResult(head, chosen, h, s, n, n - cut, reason)
+        return CalibrationResult(head, chosen, h, s, n, int(held.sum()), reason)
 
-    if cut < 2 or not (y[:cut].any() and not y[:cut].all()):
+    def two_states(mask: np.ndarray) -> bool:
+        return bool(y[mask].any() and not y[mask].all())
+
+    if not two_states(np.arange(n) < cut):
         return result(None, float("nan"), float("nan"), "no reversal (or only) before hold-out")
-    if not (y[cut:].any() and not y[cut:].all()):
+    if not two_states(held):
         return result(None, float("nan"), float("nan"), "held-back part has one behaviour state")
-    # Candidates: the head on the neurons alone, and (with use_shipped) with the shipped logit.
+    # Candidates: the head on the neurons alone (fit on every frame, also those before the
+    # shipped model's first output) and, with use_shipped, with the shipped logit.
     scores = {}
     for candidate in {replace(config, use_shipped=False), config}:
-        trial = _fit(x[:cut], y[:cut], candidate)
-        scores[candidate] = auroc(y[cut:], trial.predict_many(x[cut:]))
+        train = (np.arange(n) < cut) & (has if candidate.use_shipped else True)
+        if two_states(train):
+            trial = _fit(x[train], y[train], candidate)
+            scores[candidate] = auroc(y[held], trial.predict_many(x[held]))
+    if not scores:
+        return result(None, float("nan"), float("nan"), "no reversal (or only) before hold-out")
     best = max(scores, key=lambda c: (scores[c], not c.use_shipped))
     head_score = scores[best]
-    shipped_score = auroc(y[cut:], shipped[cut:])
+    shipped_score = auroc(y[held], shipped[held])
     if not head_score > shipped_score + config.margin:
         return result(None, head_score, shipped_score, "head not better on held-back part")
     inputs = "neurons and shipped logit" if best.use_shipped else "neurons"
+    keep = has if best.use_shipped else np.ones(n, bool)
     return result(
-        _rescaled(x, y, best),
+        _rescaled(x[keep], y[keep], best),
         head_score,
         shipped_score,
         f"head ({inputs}) better on held-back part",
