@@ -26,9 +26,9 @@ demo: $(STAMP)
 	$(BIN)/rtdecode demo
 
 test: $(STAMP)
-	$(BIN)/ruff check rtdecode kernels bench tests tools
-	$(BIN)/ruff format --check rtdecode kernels bench tests tools
-	$(BIN)/mypy rtdecode kernels
+	$(BIN)/ruff check rtdecode bench tests tools
+	$(BIN)/ruff format --check rtdecode bench tests tools
+	$(BIN)/mypy rtdecode
 	$(BIN)/python -m pytest
 
 clean:

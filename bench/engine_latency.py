@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 
 import numpy as np
 import torch
 
+from rtdecode.bench import capture_environment, summarize
 from rtdecode.data import bundled_recording
 from rtdecode.engines import Engine, load_engine
 from rtdecode.preprocess import preprocess_traces
@@ -62,15 +62,16 @@ def measure(
         engine.infer(window, mask)
         if i >= WARMUP:
             samples[i - WARMUP] = clock() - start
-    us = samples / 1e3
+    stats = summarize(samples)  # the percentile definition every rtdecode benchmark uses
+    assert stats is not None
     return {
         "engine": name,
         "neurons": n_neurons,
         "calls": calls,
-        "p50_us": float(np.percentile(us, 50)),
-        "p99_us": float(np.percentile(us, 99)),
-        "p99.9_us": float(np.percentile(us, 99.9)),
-        "max_us": float(us.max()),
+        "p50_us": stats.p50,
+        "p99_us": stats.p99,
+        "p99.9_us": stats.p99_9,
+        "max_us": stats.max,
     }
 
 
@@ -91,14 +92,13 @@ def main() -> None:
         for engine in (args.engine or ["torch", "onnx"])
         for n in (args.neurons or [150, 302])
     ]
-    env = {
-        "cpu": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "clock": "thread CPU time" if args.cpu_time else "wall",
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
+    env = capture_environment(
+        {
+            "torch_threads": torch.get_num_threads(),
+            "clock": "thread CPU time" if args.cpu_time else "wall",
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        }
+    )
     print(f"environment: {env}")
     print(f"{'engine':<10} {'N':>4} {'p50 us':>9} {'p99 us':>9} {'p99.9 us':>9} {'max us':>9}")
     for r in rows:

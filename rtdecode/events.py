@@ -8,8 +8,7 @@ the same thing everywhere.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,10 +62,6 @@ class EventScore:
     caught: int
     false: int
     minutes: float
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON reports."""
-        return asdict(self)
 
 
 def score_events(

@@ -10,7 +10,6 @@ from rtdecode.data import Recording, bundled_recording
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_FLAVELL = ROOT.parent / "shared" / "data" / "flavell2023"
-SHARED_CONNECTOME = ROOT.parent / "shared" / "data" / "connectome"
 
 
 @pytest.fixture(scope="session")

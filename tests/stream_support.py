@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.engines import Engine
-from rtdecode.preprocess import N_FEATURES
+from rtdecode.preprocess import N_FEATURES, PreprocessConfig
 
 LSL_CFG = Path(tempfile.gettempdir()) / f"rtdecode-tests-lsl-{os.getuid()}.cfg"
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from rtdecode.kernels.baseline import baseline_step, baseline_step_reference
 from stream_support import WindowMeanEngine
 
 from rtdecode.data import Recording, bundled_recording
-from rtdecode.preprocess import Preprocessor, preprocess_traces
+from rtdecode.kernels.baseline import baseline_step, baseline_step_reference
+from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor, preprocess_traces
 from rtdecode.stream import Pipeline, ReplaySource, Windower
-from rtdecode.stream._baseline import BaselineConfig, BaselineTracker
 
 
 def _run(kernel, frames: np.ndarray, times: np.ndarray):  # type: ignore[no-untyped-def]

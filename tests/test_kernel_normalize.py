@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rtdecode.kernels.normalize import N_FEATURES, zscore_step, zscore_step_reference
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.data import Recording
-from rtdecode.preprocess import Preprocessor, preprocess_traces
+from rtdecode.kernels.normalize import N_FEATURES, zscore_step, zscore_step_reference
+from rtdecode.preprocess import PreprocessConfig, Preprocessor, preprocess_traces
 
 
 def _run(kernel, frames: np.ndarray, times: np.ndarray, tau: float = 5.0):  # type: ignore[no-untyped-def]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+
 from rtdecode.kernels.normalize import (
     N_FEATURES,
     skew_step,
     skew_step_reference,
     zscore_step,
 )
-
 from rtdecode.preprocess import Preprocessor, preprocess_traces
 
 

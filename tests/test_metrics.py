@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rtdecode.training import auroc, balanced_accuracy, f1_score, onset_lag
+from rtdecode.training import auroc, balanced_accuracy, f1_score
 
 
 def test_auroc_hand_computed() -> None:
@@ -47,12 +47,3 @@ def test_f1_hand_computed() -> None:
     assert f1_score(truth, np.array([1, 0, 1, 0], bool)) == pytest.approx(0.5)
     assert f1_score(truth, truth) == 1.0
     assert f1_score(np.zeros(3, bool), np.zeros(3, bool)) == 0.0
-
-
-def test_onset_lag_hand_computed() -> None:
-    truth = np.array([0, 0, 1, 1, 0, 0, 1, 1], bool)
-    predicted = np.array([0, 0, 0, 1, 0, 0, 0, 0], bool)
-    lag, detected, onsets = onset_lag(truth, predicted, frame_interval=0.5)
-    assert onsets == 2 and detected == 0.5 and lag == pytest.approx(0.5)
-    lag, detected, _ = onset_lag(truth, predicted, frame_interval=0.5, max_lag_s=0.25)
-    assert detected == 0.0 and math.isnan(lag)

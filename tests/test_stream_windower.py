@@ -7,8 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from rtdecode.config import PreprocessConfig
-from rtdecode.preprocess import Preprocessor, preprocess_traces
+from rtdecode.preprocess import PreprocessConfig, Preprocessor, preprocess_traces
 from rtdecode.stream import Windower
 
 W, N = 5, 4

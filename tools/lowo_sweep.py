@@ -35,7 +35,7 @@ _DATA: list[Any] = []
 def _init(folder: str, threads: int) -> None:
     import torch
 
-    from rtdecode.config import PreprocessConfig
+    from rtdecode.preprocess import PreprocessConfig
     from rtdecode.training._load import prepare_folder
 
     torch.set_num_threads(threads)
@@ -43,7 +43,7 @@ def _init(folder: str, threads: int) -> None:
 
 
 def _fold(job: tuple[str, str, dict[str, Any], int, str]) -> tuple[str, int, dict[str, Any]]:
-    from rtdecode.config import PreprocessConfig
+    from rtdecode.preprocess import PreprocessConfig
     from rtdecode.training._evaluate import lowo_fold
     from rtdecode.training._presets import preset
 

@@ -32,7 +32,9 @@ def main() -> None:
         ("balanced_accuracy", "Balanced accuracy"),
         ("auroc", "AUROC"),
         ("f1", "F1 (reversal)"),
-        ("onset_lag_s", "Median reversal-onset lag (s)"),
+        ("onset_hit_rate", "Reversal onsets caught by the default trigger policy"),
+        ("false_triggers_per_min", "False triggers per minute"),
+        ("trigger_lag_s", "Median trigger lag from the behavioural onset (s)"),
     ):
         print(f"### {label}\n")
         print("| model | " + " | ".join(animals) + " | mean |")

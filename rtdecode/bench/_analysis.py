@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rtdecode.stream._latency import percentiles
+
 __all__ = ["STAGES", "Phase", "backlog_trend", "quarter_medians", "stage_latencies"]
 
 STAGES: tuple[str, ...] = ("receive", "preprocess", "inference", "publish")
@@ -99,11 +101,16 @@ def stage_latencies(phase: Phase, timings: dict[str, np.ndarray]) -> dict[str, n
 
 
 def quarter_medians(latencies_ns: np.ndarray) -> tuple[float, float]:
-    """Median latency (ns) of the first and of the last quarter of a phase; NaN under 8 samples."""
+    """Median latency (ns, nearest rank) of the first and of the last quarter of a phase.
+
+    NaN under 8 samples.
+    """
     if latencies_ns.size < 8:
         return float("nan"), float("nan")
     quarter = latencies_ns.size // 4
-    return float(np.median(latencies_ns[:quarter])), float(np.median(latencies_ns[-quarter:]))
+    (first,) = percentiles(latencies_ns[:quarter], [50.0])
+    (last,) = percentiles(latencies_ns[-quarter:], [50.0])
+    return float(first), float(last)
 
 
 def backlog_trend(latencies_ns: np.ndarray) -> float:

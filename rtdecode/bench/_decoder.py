@@ -17,19 +17,7 @@ import psutil
 
 from rtdecode.bench._peers import BenchError
 
-__all__ = ["DecoderProcess", "DecoderUsage", "run_command_options"]
-
-_ENTRY = "from rtdecode.cli import main; main()"
-
-
-def run_command_options() -> set[str] | None:
-    """Return the long option names of ``rtdecode run``, or ``None`` while it does not exist."""
-    from rtdecode.cli import cli
-
-    command = cli.commands.get("run")
-    if command is None:
-        return None
-    return {opt for param in command.params for opt in getattr(param, "opts", ())}
+__all__ = ["DecoderProcess", "DecoderUsage"]
 
 
 @dataclass(frozen=True)
@@ -89,8 +77,8 @@ class DecoderProcess:
         self.sink = f"tcp://127.0.0.1:{sink_port}"
         self.command = [
             sys.executable,
-            "-c",
-            _ENTRY,
+            "-m",
+            "rtdecode",
             "run",
             "--source",
             f"zmq+{source}",

@@ -10,7 +10,7 @@ from typing import Any
 
 from rtdecode.bench._analysis import Phase
 from rtdecode.bench._consumer import consumer_main
-from rtdecode.bench._decoder import DecoderProcess, run_command_options
+from rtdecode.bench._decoder import DecoderProcess
 from rtdecode.bench._env import capture_environment
 from rtdecode.bench._peers import BenchError, Peer, new_event
 from rtdecode.bench._plot import Samples
@@ -120,13 +120,9 @@ def _measure_hops(rig: _Rig, n: int) -> dict[float, Phase]:
         rig.consumer.request(("unlisten", rig.endpoint, FRAME_TOPIC), 10.0)
 
 
-def _decoder_args(settings: BenchSettings, options: set[str]) -> tuple[list[str], list[str]]:
-    """``rtdecode run`` options for the settings, and what the decoder cannot do yet.
-
-    The decoder runs with ``--quiet`` where it has it, so its status line costs nothing.
-    """
-    args: list[str] = ["--quiet"] if "--quiet" in options else []
-    missing: list[str] = []
+def _decoder_args(settings: BenchSettings) -> list[str]:
+    """``rtdecode run`` options for the settings (``--quiet``: the status line costs nothing)."""
+    args = ["--quiet"]
     for wanted, flag, values in (
         (settings.busy_poll, "--busy-poll", []),
         (settings.window is not None, "--window", [str(settings.window)]),
@@ -134,11 +130,8 @@ def _decoder_args(settings: BenchSettings, options: set[str]) -> tuple[list[str]
         (settings.model is not None, "--model", [str(settings.model)]),
     ):
         if wanted:
-            if flag in options:
-                args += [flag, *values]
-            else:
-                missing.append(f"`rtdecode run` has no {flag} option; measured without it")
-    return args, missing
+            args += [flag, *values]
+    return args
 
 
 def _measure_engine(
@@ -242,15 +235,7 @@ def run_bench(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     report = progress or (lambda _line: None)
-    options = run_command_options()
-    missing: list[str] = []
-    extra: list[str] = []
-    if options is None:
-        missing.append(
-            "`rtdecode run` is not available in this install: only the bare ZMQ hop was measured"
-        )
-    else:
-        extra, missing = _decoder_args(settings, options)
+    extra = _decoder_args(settings)
     hops: list[dict[str, Any]] = []
     engines: list[dict[str, Any]] = []
     samples: Samples = {}
@@ -261,8 +246,6 @@ def run_bench(
             for rate, phase in hop_phases.items():
                 hops.append(hop_result(n, rate, phase))
                 samples[("bare hop", n, rate)] = phase.latencies_ns()
-            if options is None:
-                continue
             for engine in settings.engines:
                 try:
                     result = _measure_engine(rig, engine, n, workdir, extra, samples)
@@ -280,6 +263,6 @@ def run_bench(
         ),
         "hops": hops,
         "engines": engines,
-        "missing": missing,
+        "missing": [],
     }
     return results, samples

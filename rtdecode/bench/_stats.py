@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rtdecode.stream._latency import percentiles
+
 __all__ = ["PERCENTILES", "LatencyStats", "summarize"]
 
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 99.9)
@@ -21,8 +23,9 @@ class LatencyStats:
     count
         Number of samples.
     p50, p90, p99, p99_9
-        Percentiles (linear interpolation between order statistics). With fewer than
-        1,000 samples ``p99_9`` lies between the two largest samples; read it with ``count``.
+        Nearest-rank percentiles (:func:`rtdecode.stream._latency.percentiles`, the definition
+        every rtdecode latency uses). With fewer than 1,000 samples ``p99_9`` is the largest
+        sample; read it with ``count``.
     max
         Largest sample.
     mean
@@ -66,7 +69,7 @@ def summarize(samples_ns: np.ndarray) -> LatencyStats | None:
     if samples.size == 0:
         return None
     us = samples.astype(np.float64) / 1e3
-    p50, p90, p99, p999 = np.percentile(us, PERCENTILES)
+    p50, p90, p99, p999 = percentiles(us, PERCENTILES)
     return LatencyStats(
         count=int(us.size),
         p50=float(p50),

@@ -96,9 +96,6 @@ MEAN_KEYS = (
     "coverage",
     "covered_balanced_accuracy",
     "onset_hit_rate",
-    "false_onsets_per_min",
-    "detection_lag_s",
-    "onset_hit_rate",
     "false_triggers_per_min",
     "trigger_lag_s",
 )
@@ -113,7 +110,7 @@ def calibration_table(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Means over recordings per (identities, calibration seconds, method), one row each."""
     rows = []
     keys = sorted({(e["labels"], e["seconds"], METHODS.index(e["method"])) for e in entries})
-    present = [k for k in dict.fromkeys(MEAN_KEYS) if any(k in e for e in entries)]
+    present = [k for k in MEAN_KEYS if any(k in e for e in entries)]
     for labels, seconds, m in keys:
         group = [
             e

@@ -14,10 +14,10 @@ from rtdecode.calibration._head import (
     recording_head_features,
 )
 from rtdecode.calibration._reliability import expected_calibration_error
-from rtdecode.events import onset_indices, score_events
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._evaluate import THRESHOLD, recording_metrics
 from rtdecode.training._metrics import balanced_accuracy
+from rtdecode.trigger import PolicyConfig
 
 __all__ = ["BASELINE_PENALTY", "METHODS", "calibration_metrics", "simulate_session"]
 
@@ -37,32 +37,21 @@ def calibration_metrics(
 ) -> dict[str, Any]:
     """:func:`~rtdecode.training._evaluate.recording_metrics` plus reliability and abstention.
 
-    Adds ``ece`` (expected calibration error), ``coverage`` (fraction of frames decided, i.e.
-    whose probability is outside the abstain band ``(lo, hi)``), ``covered_balanced_accuracy``
-    (balanced accuracy on the decided frames) and, from the onsets of the decided reversal
-    state, ``onset_hit_rate``, ``false_onsets_per_min`` and ``detection_lag_s`` (scored with
-    :func:`rtdecode.events.score_events`).
+    The trigger policy behind the event metrics abstains in the same band. Adds ``ece``
+    (expected calibration error), ``coverage`` (fraction of frames decided, i.e. whose
+    probability is outside the abstain band ``(lo, hi)``) and ``covered_balanced_accuracy``
+    (balanced accuracy on the decided frames).
     """
-    entry = recording_metrics(prepared, frames, probs)
+    entry = recording_metrics(prepared, frames, probs, PolicyConfig(abstain=abstain))
     lo, hi = abstain
-    decided = (probs < lo) | (probs > hi)
+    decided = (probs <= lo) | (probs >= hi)
     entry["coverage"] = float(decided.mean()) if len(probs) else float("nan")
     if prepared.reversal is None or not len(frames):
         return entry
     truth = prepared.reversal[frames]
-    detected = (probs >= THRESHOLD) & decided
-    t = frames * prepared.frame_interval
-    score = score_events(
-        t[onset_indices(detected)],
-        t[onset_indices(truth)],
-        len(frames) * prepared.frame_interval,
-    )
     entry.update(
         ece=expected_calibration_error(truth, probs),
         covered_balanced_accuracy=balanced_accuracy(truth[decided], probs[decided] >= THRESHOLD),
-        onset_hit_rate=score.onset_hit_rate,
-        false_onsets_per_min=score.false_per_min,
-        detection_lag_s=score.lag_s,
     )
     return entry
 

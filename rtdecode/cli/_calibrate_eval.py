@@ -19,8 +19,8 @@ _COLUMNS = (
     "coverage",
     "covered_balanced_accuracy",
     "onset_hit_rate",
-    "false_onsets_per_min",
     "false_triggers_per_min",
+    "trigger_lag_s",
 )
 
 
@@ -36,11 +36,11 @@ def parse_seconds(text: str) -> list[float]:
 
 
 def parse_band(text: str) -> tuple[float, float]:
-    """``"0.35,0.65"`` -> ``(0.35, 0.65)``, with ``0 <= LO <= HI <= 1``."""
+    """``"0.4,0.6"`` -> ``(0.35, 0.65)``, with ``0 <= LO <= HI <= 1``."""
     try:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError as exc:
-        raise click.BadParameter(f"--abstain takes LO,HI like 0.35,0.65, got '{text}'") from exc
+        raise click.BadParameter(f"--abstain takes LO,HI like 0.4,0.6, got '{text}'") from exc
     if not 0.0 <= lo <= hi <= 1.0:
         raise click.BadParameter(f"--abstain needs 0 <= LO <= HI <= 1, got '{text}'")
     return lo, hi

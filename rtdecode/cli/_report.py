@@ -26,6 +26,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"NaN/inf values {summary['nan_values']}  resets {summary['resets']}  "
         f"producer restarts {summary['restarts']}",
         f"malformed messages {summary['malformed_total']} ({reasons})",
+        *_behavior_lines(summary.get("behavior")),
         f"{'latency (ms)':<22}{'p50':>9}{'p99':>9}{'p99.9':>9}{'max':>9}{'count':>9}",
     ]
     names = {
@@ -46,12 +47,37 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _behavior_lines(behavior: dict[str, Any] | None) -> list[str]:
+    """Summary lines for the tracked behaviour (none when the run had no behaviour track)."""
+    if behavior is None:
+        return []
+    if not behavior["samples"] and not behavior["malformed_total"]:
+        return [f"behavior none received from {behavior['source']}"]
+    malformed = behavior["malformed"]
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(malformed.items())) if malformed else "none"
+    return [
+        f"behavior {behavior['samples']} samples  lost {behavior['lost']}  late "
+        f"{behavior['late']}  out of order {behavior['out_of_order']}  restarts "
+        f"{behavior['restarts']}  malformed {behavior['malformed_total']} ({reasons})",
+        f"behavior targets (max age {behavior['max_age_s']:g} s): aligned "
+        f"{behavior['frames_aligned']}  missing {behavior['frames_missing']}  untracked "
+        f"{behavior['frames_untracked']}",
+    ]
+
+
 def format_status(pipeline: Pipeline, rate: float) -> str:
     """One status line: frames/s, drops, the current state and latency."""
     total = pipeline.latency["total"]
     p99 = f"{total.percentile(99) / 1e6:.2f} ms" if total.count else "-"
+    track = pipeline.behavior
+    behavior = (
+        ""
+        if track is None or not (track.samples or track.malformed)
+        else f"  behavior {track.samples} ({track.frames_missing + track.frames_untracked} "
+        "frames unaligned)"
+    )
     return (
         f"{pipeline.frames} frames ({rate:.1f}/s)  drops {pipeline.summary()['missing_frames']}  "
         f"skipped {pipeline.skipped}  malformed {sum(pipeline.source.malformed.values())}  "
-        f"state {pipeline.last_state or '-'}  latency p99 {p99}"
+        f"state {pipeline.last_state or '-'}  latency p99 {p99}{behavior}"
     )

@@ -53,4 +53,9 @@ def convert(source: Path, dest: Path, drop_labels: bool) -> None:
             )
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write {dest} ({exc.strerror or exc}: {exc.filename or dest}); choose a "
+            "path in a folder you can write to"
+        ) from exc
     click.echo(f"wrote {dest}: {recording.summary()}")

@@ -14,6 +14,13 @@ from rtdecode.errors import RtdecodeError
 
 __all__ = ["eval_command"]
 
+_HEADINGS = {
+    "balanced_accuracy": "bal. accuracy",
+    "onset_hit_rate": "onsets caught",
+    "false_triggers_per_min": "false trig/min",
+    "trigger_lag_s": "trig. lag s",
+}
+
 
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -22,8 +29,10 @@ def _fmt(value: Any) -> str:
 
 
 def _table(report: dict[str, Any]) -> str:
-    keys = ("frames", "balanced_accuracy", "auroc", "f1", "onset_lag_s", "onsets_detected")
-    lines = [f"{'recording':<16}" + "".join(f"{k[:14]:>16}" for k in keys)]
+    from rtdecode.training._evaluate import METRIC_KEYS
+
+    keys = ("frames", *METRIC_KEYS)
+    lines = [f"{'recording':<16}" + "".join(f"{_HEADINGS.get(k, k):>16}" for k in keys)]
     for entry in report["recordings"]:
         lines.append(f"{entry['id']:<16}" + "".join(f"{_fmt(entry.get(k)):>16}" for k in keys))
     lines.append(
@@ -63,7 +72,7 @@ def _table(report: dict[str, Any]) -> str:
 )
 @click.option(
     "--abstain",
-    default="0.35,0.65",
+    default="0.4,0.6",
     show_default=True,
     metavar="LO,HI",
     help="With --calibrate: reversal probabilities inside this band are 'uncertain' (coverage).",
@@ -88,7 +97,8 @@ def eval_command(
     epochs: int | None,
     seed: int | None,
 ) -> None:
-    """Measure a decoder per recording: balanced accuracy, AUROC, F1, reversal-onset lag."""
+    """Measure a decoder per recording: per frame (balanced accuracy, AUROC, F1) and per event
+    (reversal onsets caught by the default trigger policy, false triggers per minute, lag)."""
     if calibrate is not None:
         from rtdecode.cli._calibrate_eval import calibrate_eval
 
@@ -108,7 +118,7 @@ def eval_command(
         return
     from rtdecode.models import load_model_file
     from rtdecode.training._evaluate import evaluate_model, lowo, summarise
-    from rtdecode.training._load import prepare_folder
+    from rtdecode.training._load import prepare_readable
     from rtdecode.training._presets import preset
 
     try:
@@ -119,30 +129,51 @@ def eval_command(
             config = preset(recipe, **overrides)
             if no_labels and config.use_labels:
                 config = preset(recipe, use_labels=False, **overrides)
-            from rtdecode.config import PreprocessConfig
+            from rtdecode.preprocess import PreprocessConfig
 
             preprocess = PreprocessConfig()
-            prepared = prepare_folder(data, preprocess, need_behaviour=True)
+            prepared, unreadable = prepare_readable(data, preprocess, need_behaviour=True)
+            _echo_unreadable(unreadable)
+            if len(prepared) < 2:
+                raise click.ClickException(
+                    f"LOWO needs at least two recordings with behaviour (one per animal) in "
+                    f"{data}, found {len(prepared)}; add recordings, or evaluate a trained model "
+                    "on them with 'rtdecode eval --model MODEL'"
+                )
             click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals")
             report = lowo(prepared, config, preprocess, progress=click.echo)
             report["recipe_name"] = recipe
         else:
             loaded = load_model_file(model)
-            prepared = prepare_folder(data, loaded.preprocess, need_behaviour=False)
+            prepared, unreadable = prepare_readable(data, loaded.preprocess, need_behaviour=False)
+            _echo_unreadable(unreadable)
             entries = evaluate_model(loaded, prepared, use_labels=not no_labels)
             report = summarise(
                 entries, protocol="model", model=str(model or "default"), labels=not no_labels
             )
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
+    report["unreadable"] = unreadable
     click.echo(_table(report))
     if "without_labels" in report:
         click.echo("without identities:")
         click.echo(_table(report["without_labels"]))
+    if report["unscored"]:
+        click.echo(f"not scored (shorter than the window): {', '.join(report['unscored'])}")
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, default=_jsonable))
         click.echo(f"wrote {json_out}")
+    if unreadable:
+        raise SystemExit(1)  # listed above, and in the JSON
+
+
+def _echo_unreadable(unreadable: list[dict[str, str]]) -> None:
+    if unreadable:
+        n = len(unreadable)
+        click.echo(f"{n} file{'s' * (n != 1)} could not be read (left out):", err=True)
+        for entry in unreadable:
+            click.echo(f"  {entry['error']}", err=True)
 
 
 def _jsonable(value: Any) -> Any:

@@ -9,7 +9,7 @@ import click
 
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.data import bundled_recording, load_recording
-from rtdecode.errors import RtdecodeError
+from rtdecode.errors import ConfigError, RtdecodeError
 from rtdecode.stream import Faults, LslFramePublisher, ReplaySource, open_frame_publisher, play
 
 __all__ = ["replay"]
@@ -41,6 +41,12 @@ __all__ = ["replay"]
     help="Wait up to this long for a first subscriber before sending.",
 )
 @click.option("--max-frames", type=int, default=None, help="Stop after this many frames.")
+@click.option(
+    "--behavior",
+    is_flag=True,
+    help="Send the recording's tracked behaviour (velocity, reversal) too: 'behavior' messages "
+    "before each frame on the same ZeroMQ socket, or a second LSL outlet NAME-behavior.",
+)
 def replay(
     path: Path | None,
     to: str,
@@ -54,11 +60,12 @@ def replay(
     seed: int,
     wait_s: float,
     max_frames: int | None,
+    behavior: bool,
 ) -> None:
     """Play recording PATH (default: the bundled one) to a decoder, like a live microscope.
 
     Frames follow wire protocol v1 over ZeroMQ (see the README), or go to an LSL outlet with
-    one channel per neuron. Stop with Ctrl-C.
+    one channel per neuron; with --behavior the recorded behaviour goes along. Stop with Ctrl-C.
     """
     try:
         recording = load_recording(path) if path is not None else bundled_recording()
@@ -66,6 +73,13 @@ def replay(
         source = ReplaySource(recording, speed=speed, loop=loop, faults=faults)
         publisher = open_frame_publisher(to, wait_subscribers_s=wait_s)
         publisher.open(recording.n_neurons, source.labels, recording.frame_interval)
+        if behavior:
+            if not source.behavior_fields:
+                raise ConfigError(
+                    f"recording '{recording.id}' has no tracked behaviour (velocity or "
+                    "reversal) to send; drop --behavior"
+                )
+            publisher.open_behavior(source.behavior_fields)
         if isinstance(publisher, LslFramePublisher):
             publisher.wait_for_consumers(wait_s)
         click.echo(
@@ -75,8 +89,11 @@ def replay(
         )
         stop = threading.Event()
         with stop_on_signals(stop.set):
-            sent = play(source, publisher, stop, max_frames)
+            sent = play(source, publisher, stop, max_frames, behavior)
         publisher.close()
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"sent {sent} frames ({source.dropped} dropped by --drop)", err=True)
+    with_behavior = (
+        f" with their behaviour ({', '.join(source.behavior_fields)})" if behavior else ""
+    )
+    click.echo(f"sent {sent} frames{with_behavior} ({source.dropped} dropped by --drop)", err=True)

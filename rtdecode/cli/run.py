@@ -14,7 +14,14 @@ from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
-from rtdecode.stream import Pipeline, open_sink, open_source, parse_address
+from rtdecode.stream import (
+    BehaviorReceiver,
+    BehaviorTrack,
+    Pipeline,
+    open_sink,
+    open_source,
+    parse_address,
+)
 
 __all__ = ["run"]
 
@@ -70,6 +77,19 @@ class _Console:
 @click.option("--raw-fluorescence", is_flag=True, help="Input is raw F: decode dF/F (baseline).")
 @click.option("--frame-interval", type=float, help="Seconds per frame (default: measured).")
 @click.option("--resolve-timeout", default=10.0, show_default=True, help="LSL look-up, s.")
+@click.option(
+    "--behavior-source",
+    help="The tracked behaviour's own stream: zmq+tcp://, zmq+ipc:// ('behavior' messages) or "
+    "lsl://NAME (channels labelled velocity and/or reversal). Default: 'behavior' messages on "
+    "the frame socket, when there are any.",
+)
+@click.option(
+    "--behavior-max-age",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Oldest behaviour sample (s before the frame) that may give a frame its target.",
+)
 @threads_option
 @click.option("--quiet", is_flag=True, help="No live status line.")
 def run(
@@ -85,19 +105,27 @@ def run(
     raw_fluorescence: bool,
     frame_interval: float | None,
     resolve_timeout: float,
+    behavior_source: str | None,
+    behavior_max_age: float,
     threads: int,
     quiet: bool,
 ) -> None:
     """Decode behaviour from a live stream until Ctrl-C, SIGTERM or --max-frames.
 
     Prints a summary at the end: frames, predictions, drops, gaps, malformed messages, NaN
-    values and latency percentiles per stage.
+    values, the tracked behaviour's counters and latency percentiles per stage.
     """
     try:
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
         stream = open_source(source, resolve_timeout=resolve_timeout)  # bad addresses fail fast
         lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
         outputs = [open_sink(uri, attrs, lsl_frame_times=lsl_in) for uri in sinks]
+        track = BehaviorTrack(behavior_max_age, uri=behavior_source or source)
+        receiver = None
+        if behavior_source is None:
+            stream.behavior = track
+        else:
+            receiver = BehaviorReceiver(behavior_source, track, resolve_timeout=resolve_timeout)
         engine = load_engine(model, engine_name)
         if window is not None:
             engine.window = window  # prepare() sizes the engine's buffers from it
@@ -111,10 +139,17 @@ def run(
             frame_interval_s=frame_interval,
             on_status=None if quiet else _Console(),
             raw_fluorescence=raw_fluorescence,
+            behavior=track,
         )
+        if receiver is not None:
+            receiver.start()
         click.echo(f"decoding {source} -> {', '.join(sinks) or 'no sink'} (Ctrl-C stops)", err=True)
-        with stop_on_signals(pipeline.stop):
-            summary = pipeline.run()
+        try:
+            with stop_on_signals(pipeline.stop):
+                summary = pipeline.run()
+        finally:
+            if receiver is not None:
+                receiver.stop()
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     if not quiet:

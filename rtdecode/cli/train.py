@@ -47,8 +47,8 @@ def recipe_options(command: F) -> F:
 @recipe_options
 def train(data: Path, out: Path, recipe: str, epochs: int | None, seed: int | None) -> None:
     """Train a decoder on all recordings in DATA and write it to OUT."""
-    from rtdecode.config import PreprocessConfig
     from rtdecode.models import save_model_file
+    from rtdecode.preprocess import PreprocessConfig
     from rtdecode.training import train_model
     from rtdecode.training._load import prepare_folder
     from rtdecode.training._presets import preset

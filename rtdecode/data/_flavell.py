@@ -10,6 +10,7 @@ import numpy as np
 
 from rtdecode.data._recording import Recording
 from rtdecode.errors import DataFormatError
+from rtdecode.log import get_logger
 
 __all__ = ["labels_csv_for", "read_flavell_h5", "read_labels_csv"]
 
@@ -18,6 +19,7 @@ TIMESTAMPS_KEY = "timing/timestamp_confocal"
 REVERSAL_KEY = "behavior/reversal_vec"
 VELOCITY_KEY = "behavior/velocity"
 SPLITS_KEY = "gcamp/idx_splits"
+_log = get_logger(__name__)
 
 
 def recording_id(path: Path) -> str:
@@ -52,10 +54,18 @@ def read_labels_csv(path: Path, n_neurons: int) -> tuple[str | None, ...]:
         Number of trace columns the CSV must describe.
     """
     try:
-        with path.open(newline="") as handle:
+        # utf-8-sig: spreadsheet programs start "CSV UTF-8" files with a byte-order mark.
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as exc:
         raise DataFormatError(f"labels file {path} cannot be read ({exc}); check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(
+            f"labels file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            'save it as UTF-8 ("CSV UTF-8" in spreadsheet programs)'
+        ) from exc
+    except csv.Error as exc:
+        raise DataFormatError(f"labels file {path} is not a readable CSV file ({exc})") from exc
     if rows and not {"trace_index", "label"} <= set(rows[0]):
         raise DataFormatError(
             f"labels file {path} needs the columns 'trace_index' and 'label', "
@@ -67,6 +77,7 @@ def read_labels_csv(path: Path, n_neurons: int) -> tuple[str | None, ...]:
             "it must have one row per trace column (is it the labels file of another recording?)"
         )
     labels: list[str | None] = [None] * n_neurons
+    seen: dict[int, int] = {}
     for line, row in enumerate(rows, start=2):
         try:
             index = int(row["trace_index"])
@@ -80,6 +91,12 @@ def read_labels_csv(path: Path, n_neurons: int) -> tuple[str | None, ...]:
                 f"labels file {path}, line {line}: trace_index {index} is outside 0..{n_neurons - 1}"
                 "; use the 0-based trace column of this recording"
             )
+        if index in seen:
+            raise DataFormatError(
+                f"labels file {path}: trace_index {index} appears twice (lines {seen[index]} and "
+                f"{line}); give each trace column exactly one row"
+            )
+        seen[index] = line
         label = (row.get("label") or "").strip()
         labels[index] = label if label and not label.endswith("?") else None
     return tuple(labels)
@@ -91,13 +108,35 @@ def _dataset(handle: h5py.File, key: str, path: Path) -> np.ndarray:
             f"{path}: HDF5 key '{key}' is missing; this reader expects the Dag et al. 2023 layout "
             "(see 'Recording formats' in the README, or convert your data with `rtdecode convert`)"
         )
+    node = handle[key]
+    if not isinstance(node, h5py.Dataset):
+        raise DataFormatError(
+            f"{path}: '{key}' is an HDF5 group, not a dataset (an array); this reader expects "
+            "the Dag et al. 2023 layout (see 'Recording formats' in the README)"
+        )
     try:
-        return np.asarray(handle[key][()])
+        return np.asarray(node[()])
     except (OSError, KeyError) as exc:
         raise DataFormatError(
             f"{path}: HDF5 key '{key}' cannot be read ({exc}); the file is probably truncated, "
             "copy it again and compare its checksum"
         ) from exc
+
+
+def _segments(splits: np.ndarray, n_frames: int, path: Path) -> np.ndarray:
+    """``[start, stop)`` frame ranges from ``idx_splits`` (1-based inclusive, (2, k))."""
+    fix = f"'{SPLITS_KEY}' must hold (2, k) 1-based [first; last] frame numbers"
+    if splits.dtype.kind not in "iuf" or splits.size % 2 or splits.size == 0:
+        raise DataFormatError(
+            f"{path}: {fix}, got shape {splits.shape} ({splits.dtype}); fix or delete it"
+        )
+    pairs = np.asarray(splits, dtype=np.int64).reshape(2, -1)
+    segments = np.stack([pairs[0] - 1, pairs[1]], axis=1)
+    if segments.min() < 0 or segments.max() > n_frames or np.any(segments[:, 1] <= segments[:, 0]):
+        raise DataFormatError(
+            f"{path}: {fix} within 1..{n_frames}, got {pairs.tolist()}; fix or delete it"
+        )
+    return segments
 
 
 def read_flavell_h5(path: Path, labels_csv: Path | None = None) -> Recording:
@@ -130,6 +169,20 @@ def read_flavell_h5(path: Path, labels_csv: Path | None = None) -> Recording:
         raise DataFormatError(
             f"{path}: '{TRACES_KEY}' must be 2-D (frames x neurons), got {traces.shape}"
         )
+    if timestamps.ndim == 1 and timestamps.shape[0] > traces.shape[0] >= 1:
+        # Published files exist whose clock kept running after the last kept volume (1,600
+        # evenly spaced timestamps for 1,137 frames): the frames are the first volumes, so their
+        # times are the first entries.
+        timestamps, entries = timestamps[: traces.shape[0]], timestamps.shape[0]
+        _log.warning(
+            "%s: '%s' has %d entries for %d frames; using the first %d (%.3f s per frame)",
+            path,
+            TIMESTAMPS_KEY,
+            entries,
+            traces.shape[0],
+            traces.shape[0],
+            float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else float("nan"),
+        )
     if timestamps.ndim != 1 or timestamps.shape[0] != traces.shape[0]:
         raise DataFormatError(
             f"{path}: '{TIMESTAMPS_KEY}' has shape {timestamps.shape} but '{TRACES_KEY}' has "
@@ -143,10 +196,7 @@ def read_flavell_h5(path: Path, labels_csv: Path | None = None) -> Recording:
             )
     segments = None
     if splits is not None:
-        splits = np.asarray(splits, dtype=np.int64).reshape(2, -1)
-        segments = np.stack(
-            [splits[0] - 1, splits[1]], axis=1
-        )  # 1-based inclusive -> [start, stop)
+        segments = _segments(splits, traces.shape[0], path)
     n_neurons = traces.shape[1]
     csv_path = labels_csv if labels_csv is not None else labels_csv_for(path)
     labels = read_labels_csv(csv_path, n_neurons) if csv_path is not None else (None,) * n_neurons
@@ -155,7 +205,7 @@ def read_flavell_h5(path: Path, labels_csv: Path | None = None) -> Recording:
         traces=traces,
         timestamps=timestamps,
         labels=labels,
-        reversal=None if reversal is None else reversal > 0,
+        reversal=reversal,
         velocity=velocity,
         segments=segments if segments is not None else np.zeros((0, 2), dtype=np.int64),
         source=path,

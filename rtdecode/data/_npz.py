@@ -50,13 +50,12 @@ def read_npz(path: Path) -> Recording:
     if "labels" in arrays:
         raw = [str(x) for x in np.atleast_1d(arrays["labels"])]
         labels = tuple(x or None for x in raw)
-    reversal = arrays.get("reversal")
     return Recording(
         id=str(arrays["id"]) if "id" in arrays else path.stem,
         traces=arrays["traces"],
         timestamps=arrays["timestamps"],
         labels=labels,
-        reversal=None if reversal is None else np.asarray(reversal) > 0,
+        reversal=arrays.get("reversal"),
         velocity=arrays.get("velocity"),
         segments=arrays.get("segments", np.zeros((0, 2), dtype=np.int64)),
         source=path,

@@ -148,7 +148,7 @@ def read_nwb(path: Path) -> Recording:
         traces=traces,
         timestamps=timestamps,
         labels=labels,
-        reversal=None if reversal is None else reversal > 0,
+        reversal=reversal,
         velocity=extra["velocity"],
         source=path,
     )

@@ -12,6 +12,16 @@ from rtdecode.errors import DataFormatError
 __all__ = ["Recording"]
 
 
+def _numbers(value: object, dtype: type, name: str, where: str) -> np.ndarray:
+    """``value`` as a contiguous numeric array, or an error naming the array."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise DataFormatError(
+            f"{where}: {name} holds {array.dtype} values, not numbers; store it as a numeric array"
+        )
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
 @dataclass(frozen=True, eq=False)
 class Recording:
     """One whole-brain recording of one animal.
@@ -48,14 +58,14 @@ class Recording:
 
     def __post_init__(self) -> None:
         where = f"recording '{self.id}'" + (f" ({self.source})" if self.source else "")
-        traces = np.ascontiguousarray(self.traces, dtype=np.float32)
+        traces = _numbers(self.traces, np.float32, "traces", where)
         if traces.ndim != 2 or traces.shape[0] < 1 or traces.shape[1] < 1:
             raise DataFormatError(
                 f"{where}: traces must be a non-empty 2-D array (frames x neurons), "
                 f"got shape {np.shape(self.traces)}; transpose or reshape it before loading"
             )
         n_frames, n_neurons = traces.shape
-        timestamps = np.ascontiguousarray(self.timestamps, dtype=np.float64)
+        timestamps = _numbers(self.timestamps, np.float64, "timestamps", where)
         if timestamps.shape != (n_frames,):
             raise DataFormatError(
                 f"{where}: timestamps has shape {timestamps.shape} but traces has {n_frames} "
@@ -75,11 +85,20 @@ class Recording:
         object.__setattr__(self, "traces", traces)
         object.__setattr__(self, "timestamps", timestamps)
         object.__setattr__(self, "labels", labels)
-        for name, dtype in (("reversal", np.bool_), ("velocity", np.float32)):
+        for name in ("reversal", "velocity"):
             value = getattr(self, name)
             if value is None:
                 continue
-            array = np.ascontiguousarray(value, dtype=dtype)
+            array = _numbers(value, np.float32, name, where)
+            if name == "reversal":
+                bad = int((~np.isfinite(array)).sum())
+                if bad:
+                    raise DataFormatError(
+                        f"{where}: reversal has {bad} non-finite value(s) (NaN marks no "
+                        "tracked behaviour, which a 0/1 label cannot say); drop those frames "
+                        "or the whole reversal array, or set them to 0/1"
+                    )
+                array = np.ascontiguousarray(array > 0)
             if array.shape != (n_frames,):
                 raise DataFormatError(
                     f"{where}: {name} has shape {np.shape(value)} but traces has {n_frames} "

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rtdecode.config import PreprocessConfig
+from rtdecode.preprocess import PreprocessConfig
 
 __all__ = ["Engine"]
 

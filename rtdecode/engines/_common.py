@@ -9,7 +9,6 @@ import numpy as np
 from rtdecode.engines._adapter import WindowAdapter
 from rtdecode.errors import ModelError
 from rtdecode.models import LabelVocabulary, ModelFile
-from rtdecode.preprocess import N_FEATURES
 
 __all__ = ["ModelEngine"]
 
@@ -21,7 +20,9 @@ class ModelEngine:
         self.model = model
         self.states = model.states
         self.window = model.window
-        self.n_features = N_FEATURES
+        # What the network was trained on, from the model file: the pipeline checks it against
+        # what its preprocessing gives, so a model from another feature set is refused.
+        self.n_features = int(model.hyperparameters["n_features"])
         self.preprocess = model.preprocess
         self.vocabulary = LabelVocabulary(model.labels)
         self.n_neurons = 0

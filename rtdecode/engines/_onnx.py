@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from rtdecode._optional import import_optional
-from rtdecode.config import PreprocessConfig
 from rtdecode.engines._base import Engine
 from rtdecode.engines._common import ModelEngine
 from rtdecode.errors import ModelError
 from rtdecode.models import ModelFile
 from rtdecode.models._export import INPUT_NAMES, METADATA_KEY, OUTPUT_NAME, onnx_bytes
+from rtdecode.preprocess import PreprocessConfig
 
 __all__ = ["OnnxEngine", "load_onnx_engine"]
 

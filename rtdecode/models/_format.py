@@ -4,15 +4,13 @@ It loads with ``torch.load(..., weights_only=True)``, so opening a model file ne
 Keys: ``format`` (``"rtdecode-model"``), ``version``, ``architecture``, ``hyperparameters``,
 ``states``, ``window`` (stream frames the engine keeps), ``model_window`` and
 ``frame_interval_s`` (frames the network sees and their spacing), ``preprocess``
-(:class:`~rtdecode.config.PreprocessConfig` fields), ``labels`` (the name vocabulary),
+(:class:`~rtdecode.preprocess.PreprocessConfig` fields), ``labels`` (the name vocabulary),
 ``training`` (metadata) and ``state_dict``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,9 +18,9 @@ from typing import Any
 
 import torch
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.errors import ModelError
 from rtdecode.models._registry import build_network
+from rtdecode.preprocess import PreprocessConfig
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -137,7 +135,9 @@ def load_model_file(path: Path | str | None = None) -> ModelFile:
         raise ModelError(f"model file {path} does not exist; {fix}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except (
+        Exception
+    ) as exc:  # torch.load raises many kinds (KeyError, UnpicklingError, ...) on foreign bytes
         raise ModelError(
             f"model file {path} is not a readable rtdecode model ({exc.__class__.__name__}); {fix}"
         ) from exc

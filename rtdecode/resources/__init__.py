@@ -1,1 +1,1 @@
-"""Data files shipped with rtdecode: a real recording, the connectome prior, the default model."""
+"""Data files shipped with rtdecode: a real recording and the default model."""

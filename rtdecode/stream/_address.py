@@ -66,13 +66,22 @@ def parse_address(uri: str, *, allow_file: bool = False) -> Address:
         )
     bind = True if "bind" in query else False if "connect" in query else None
     if parts.scheme == "zmq+tcp":
-        if parts.port is None:
+        try:
+            port = parts.port
+        except ValueError:  # not an integer, or outside 0-65535
+            port = -1
+        if port is None:
             raise SourceError(
                 f"address '{uri}' needs a host and port, e.g. zmq+tcp://127.0.0.1:5555"
             )
+        if not 1 <= port <= 65535:
+            raise SourceError(
+                f"address '{uri}': the port must be a whole number from 1 to 65535, "
+                "e.g. zmq+tcp://127.0.0.1:5555"
+            )
         hostname = parts.hostname or "127.0.0.1"  # zmq+tcp://:5555 means this machine only
         host = f"[{hostname}]" if ":" in hostname else hostname
-        return Address("zmq", f"tcp://{host}:{parts.port}", bind, uri)
+        return Address("zmq", f"tcp://{host}:{port}", bind, uri)
     if parts.scheme == "zmq+ipc":
         path = parts.netloc + parts.path
         if not path:

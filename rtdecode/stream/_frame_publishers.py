@@ -1,16 +1,19 @@
-"""Frame publishers: the sending side of the fake microscope (ZeroMQ PUB or LSL outlet)."""
+"""Frame publishers: the sending side of the fake microscope (ZeroMQ PUB or LSL outlet), with
+the tracked behaviour beside the frames when asked."""
 
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import zmq
 
 from rtdecode.stream._address import Address, parse_address
 from rtdecode.stream._lsl_common import pylsl, set_channel_labels
-from rtdecode.stream._protocol import encode_frame
+from rtdecode.stream._protocol import encode_behavior, encode_frame
 from rtdecode.stream._source import Chunk
 from rtdecode.stream._zmq_socket import open_sending_socket
 
@@ -29,6 +32,14 @@ class FramePublisher(ABC):
     @abstractmethod
     def send(self, chunk: Chunk) -> None:
         """Send the chunk's frames."""
+
+    @abstractmethod
+    def open_behavior(self, fields: Sequence[str]) -> None:
+        """Get ready to send behaviour samples of ``fields`` (after :meth:`open`)."""
+
+    @abstractmethod
+    def send_behavior(self, seq: int, t: float, values: np.ndarray) -> None:
+        """Send one behaviour sample (one value per field), taken at ``t`` on the frames' clock."""
 
     @abstractmethod
     def close(self) -> None:
@@ -54,6 +65,7 @@ class ZmqFramePublisher(FramePublisher):
         self._socket: zmq.Socket[bytes] | None = None
         self._labels_sent = False
         self._labels: tuple[str | None, ...] | None = None
+        self._fields: tuple[str, ...] = ()
 
     def open(self, n_neurons: int, labels: tuple[str | None, ...] | None, interval: float) -> None:
         """Bind (or connect) an XPUB socket and wait for a subscriber if asked."""
@@ -78,6 +90,16 @@ class ZmqFramePublisher(FramePublisher):
         )
         self._socket.send_multipart(message)
 
+    def open_behavior(self, fields: Sequence[str]) -> None:
+        """Behaviour goes on the frame socket as ``behavior`` messages."""
+        self._fields = tuple(fields)
+
+    def send_behavior(self, seq: int, t: float, values: np.ndarray) -> None:
+        """Send one v1 ``behavior`` message."""
+        assert self._socket is not None, "open() the publisher first"
+        sample = dict(zip(self._fields, values.tolist(), strict=True))
+        self._socket.send_multipart(encode_behavior(seq, t, sample))
+
     def close(self) -> None:
         """Close the socket (waits up to 1 s for queued frames to leave)."""
         if self._socket is not None:
@@ -96,14 +118,18 @@ class LslFramePublisher(FramePublisher):
     Notes
     -----
     Sample time stamps are LSL ``local_clock()`` at open plus the frame's recording time, so
-    at any replay speed the decoder sees the recording's own frame intervals.
+    at any replay speed the decoder sees the recording's own frame intervals. Behaviour goes
+    to a second outlet, ``NAME-behavior`` (type ``"Behavior"``, one channel per field), its
+    samples stamped on the same clock.
     """
 
     def __init__(self, address: Address) -> None:
         self.uri = address.uri
         self._name = address.target
         self._outlet: Any = None
+        self._behavior_outlet: Any = None
         self._offset = 0.0
+        self._interval = 1.0
         self._t0: float | None = None
 
     def open(self, n_neurons: int, labels: tuple[str | None, ...] | None, interval: float) -> None:
@@ -120,21 +146,42 @@ class LslFramePublisher(FramePublisher):
         set_channel_labels(info, labels or (None,) * n_neurons, "a.u.", "Calcium")
         self._outlet = lsl.StreamOutlet(info)
         self._offset = lsl.local_clock()
+        self._interval = interval
 
     def wait_for_consumers(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s for an inlet to connect; return whether one did."""
-        return bool(self._outlet.wait_for_consumers(timeout))
+        """Wait up to ``timeout`` s for inlets on every outlet; return whether they came."""
+        outlets = [o for o in (self._outlet, self._behavior_outlet) if o is not None]
+        return all(bool(outlet.wait_for_consumers(timeout)) for outlet in outlets)
+
+    def _stamp(self, t: float) -> float:
+        """The LSL time stamp of recording time ``t``."""
+        if self._t0 is None:
+            self._t0 = t
+        return self._offset + t - self._t0
 
     def send(self, chunk: Chunk) -> None:
         """Push the chunk's frames with their recording times."""
-        if self._t0 is None:
-            self._t0 = float(chunk.t[0])
         for i in range(chunk.n_frames):
-            self._outlet.push_sample(chunk.data[i], self._offset + float(chunk.t[i]) - self._t0)
+            self._outlet.push_sample(chunk.data[i], self._stamp(float(chunk.t[i])))
+
+    def open_behavior(self, fields: Sequence[str]) -> None:
+        """Create the ``NAME-behavior`` outlet, its channels labelled with ``fields``."""
+        lsl = pylsl(f"publishing behaviour to LSL stream '{self._name}-behavior'")
+        name = f"{self._name}-behavior"
+        info = lsl.StreamInfo(
+            name, "Behavior", len(fields), 1.0 / self._interval, lsl.cf_float32, f"rtdecode-{name}"
+        )
+        set_channel_labels(info, fields, "", "Behavior")
+        self._behavior_outlet = lsl.StreamOutlet(info)
+
+    def send_behavior(self, seq: int, t: float, values: np.ndarray) -> None:
+        """Push one behaviour sample stamped on the frames' clock (LSL numbers samples itself)."""
+        self._behavior_outlet.push_sample(values, self._stamp(t))
 
     def close(self) -> None:
-        """Drop the outlet."""
+        """Drop the outlets."""
         self._outlet = None
+        self._behavior_outlet = None
 
 
 def open_frame_publisher(uri: str, wait_subscribers_s: float = 0.0) -> FramePublisher:

@@ -75,6 +75,11 @@ class LslSource(Source):
         self._inlet = inlet
         _log.info("LSL stream '%s': %d channels, labels %s", self._name, n, bool(self._labels))
 
+    @property
+    def labels(self) -> tuple[str | None, ...] | None:
+        """The stream's channel labels (known once started; ``None`` when it has none)."""
+        return self._labels
+
     def read(self, timeout: float) -> Chunk | None:
         """Return the samples that arrived (at least one), or ``None`` after ``timeout`` s."""
         if self._inlet is None:

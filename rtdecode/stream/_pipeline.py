@@ -21,8 +21,8 @@ import numpy as np
 
 from rtdecode.errors import ModelError
 from rtdecode.log import get_logger
-from rtdecode.preprocess import Preprocessor
-from rtdecode.stream._baseline import BaselineConfig, BaselineTracker
+from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
+from rtdecode.stream._behavior import BehaviorTrack
 from rtdecode.stream._latency import LatencyHistogram
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 from rtdecode.stream._source import Chunk, Source
@@ -80,12 +80,23 @@ class Pipeline:
     settle_frames
         After a layout reset, predictions are ``uncertain`` until the new layout has seen
         this many frames (default: two windows, so the running normalisation has settled).
+    behavior
+        The tracked behaviour (fed by the source when ``source.behavior`` is this track, or by a
+        :class:`~rtdecode.stream._behavior_source.BehaviorReceiver`): each decoded frame is
+        aligned to it, its samples go to the sinks' ``record_behavior`` and its counters to the
+        summary.
+    on_target
+        Called after each prediction is published with the prediction and its frame's aligned
+        target (:meth:`BehaviorTrack.target_at`: 1 reversal, 0 not, ``None`` unknown); needs
+        ``behavior``. The prediction's arrays are reused: copy what you keep.
 
     Attributes
     ----------
     predictions, skipped, warming, resets
         Predictions published; frames not decoded because newer ones were waiting; frames
         received while the window was filling; layout changes (neuron count or labels).
+    last_target
+        The aligned target of the latest prediction (``None`` without behaviour).
     latency
         Per-stage :class:`~rtdecode.stream._latency.LatencyHistogram` (see :data:`STAGES`).
     """
@@ -106,6 +117,8 @@ class Pipeline:
         abstain: tuple[float, float] | None = None,
         max_carried: float = 0.25,
         settle_frames: int | None = None,
+        behavior: BehaviorTrack | None = None,
+        on_target: Callable[[Prediction, int | None], None] | None = None,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -147,6 +160,10 @@ class Pipeline:
         self._prediction = Prediction(0, 0.0, np.zeros(len(engine.states), np.float32), 0, 0)
         self._started = 0.0
         self._elapsed = 0.0
+        self.behavior = behavior
+        self.on_target = on_target
+        self.last_target: int | None = None
+        self._record_behavior = self._to_sinks  # one bound method, made once
 
     # ------------------------------------------------------------------ control
     def stop(self) -> None:
@@ -181,6 +198,8 @@ class Pipeline:
         finally:
             self._elapsed = time.monotonic() - self._started if self._started else 0.0
             self.source.stop()
+            if self.behavior is not None and self._started:  # the sinks are open
+                self.behavior.drain(self._record_behavior)
             summary = self.summary()
             for sink in opened:
                 sink.close(summary)
@@ -205,6 +224,8 @@ class Pipeline:
                     break
             elif self.source.finished:
                 break
+            if self.behavior is not None:
+                self.behavior.drain(self._record_behavior)
             if self.on_status is not None and time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.status_every_s
                 self.on_status(self)
@@ -299,6 +320,10 @@ class Pipeline:
         )
         if pending.sent_ns >= 0:
             latency["transport"].record(pending.recv_ns - pending.sent_ns)
+        if self.behavior is not None:
+            self.last_target = self.behavior.target_at(pending.t)
+            if self.on_target is not None:
+                self.on_target(prediction, self.last_target)
         for sink in self.sinks:
             sink.record_frame(pending)
         self._has_pending = False
@@ -312,6 +337,10 @@ class Pipeline:
         if self.abstain is None or self._reversal < 0:
             return False
         return bool(self.abstain[0] < probs[self._reversal] < self.abstain[1])
+
+    def _to_sinks(self, seq: int, t: float, velocity: float, reversal: float) -> None:
+        for sink in self.sinks:
+            sink.record_behavior(seq, t, velocity, reversal)
 
     # ------------------------------------------------------------------ layout
     def _new_layout(self, chunk: Chunk) -> Windower:
@@ -372,6 +401,7 @@ class Pipeline:
         """Counters and per-stage latency percentiles (microseconds)."""
         malformed = dict(self.source.malformed)
         frames = self.frames
+        behavior = {} if self.behavior is None else {"behavior": self.behavior.summary()}
         return {
             "source": self.source.uri,
             "engine": self.engine.name,
@@ -392,4 +422,5 @@ class Pipeline:
             "duration_s": round(self._elapsed, 3),
             "frames_per_s": round(frames / self._elapsed, 2) if self._elapsed > 0 else 0.0,
             "latency_us": {stage: hist.summary_us() for stage, hist in self.latency.items()},
+            **behavior,
         }

@@ -1,4 +1,4 @@
-"""Wire protocol v1: encode and parse frame and prediction messages (ZeroMQ multipart).
+"""Wire protocol v1: encode and parse frame, behaviour and prediction messages (ZeroMQ multipart).
 
 Frame: ``[b"frame", header, payload]``; header is UTF-8 JSON
 ``{"v": 1, "seq": int, "t": float, "shape": [k, n], "dtype": "<f4"}`` with optional
@@ -7,7 +7,11 @@ the frames of a multi-frame message; frame ``i`` was taken at ``t + i * dt``, de
 ``"sent_ns"`` (the producer's ``time.perf_counter_ns()`` at send, for latency measurements on
 one machine); the
 payload is the raw C-order little-endian ``(k, n)`` float32 array. Prediction:
-``[b"pred", json]`` with at least ``v, seq, t, state, probs, latency_us``.
+``[b"pred", json]`` with at least ``v, seq, t, state, probs, latency_us``. Behaviour (the
+tracked animal, on the frame socket or another): ``[b"behavior", header, payload]``; header is
+UTF-8 JSON ``{"v": 1, "seq": int, "t": float, "fields": [str, ...]}``, the payload one
+little-endian float32 per field (``"velocity"`` in mm/s, forward positive; ``"reversal"`` 0 or
+1; NaN while the tracker has lost the animal; other fields are allowed and ignored).
 
 Every way a frame message can be wrong has a reason name (:data:`MALFORMED_REASONS`); the
 parser raises :class:`MalformedMessage` carrying it, so a live source can count and survive it.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
@@ -24,6 +29,9 @@ from typing import Any, TypeGuard
 import numpy as np
 
 __all__ = [
+    "BEHAVIOR_FIELDS",
+    "BEHAVIOR_MALFORMED_REASONS",
+    "BEHAVIOR_TOPIC",
     "DTYPE",
     "FRAME_TOPIC",
     "MALFORMED_REASONS",
@@ -31,10 +39,14 @@ __all__ = [
     "MAX_NEURONS",
     "PRED_TOPIC",
     "VERSION",
+    "BehaviorMessage",
     "FrameMessage",
     "MalformedMessage",
+    "check_behavior_values",
+    "encode_behavior",
     "encode_frame",
     "encode_prediction",
+    "parse_behavior",
     "parse_frame",
     "parse_prediction",
 ]
@@ -42,6 +54,10 @@ __all__ = [
 VERSION = 1
 FRAME_TOPIC = b"frame"
 PRED_TOPIC = b"pred"
+BEHAVIOR_TOPIC = b"behavior"
+BEHAVIOR_FIELDS = ("velocity", "reversal")
+"""The behaviour fields rtdecode uses: velocity (mm/s, forward positive), reversal (0 or 1)."""
+MAX_BEHAVIOR_FIELDS = 64
 DTYPE = "<f4"
 MAX_FRAMES_PER_MESSAGE = 4096
 MAX_NEURONS = 65536
@@ -56,6 +72,17 @@ MALFORMED_REASONS = (
     "bad_shape",  # shape not [k, n] with 1 <= k <= MAX_FRAMES_PER_MESSAGE, 1 <= n <= MAX_NEURONS
     "size_mismatch",  # payload bytes != k * n * 4
     "bad_labels",  # labels present but not n strings or nulls
+)
+
+BEHAVIOR_MALFORMED_REASONS = (
+    "part_count",  # not exactly three parts
+    "topic",  # first part is not b"behavior"
+    "bad_json",  # header is not UTF-8 JSON holding an object
+    "unknown_version",  # "v" missing or not a version this decoder speaks
+    "bad_header",  # seq/t missing or of the wrong type, t not finite
+    "bad_fields",  # fields not unique strings, too many, or neither velocity nor reversal
+    "size_mismatch",  # payload bytes != 4 * len(fields)
+    "bad_value",  # reversal other than 0, 1 or NaN; velocity infinite
 )
 
 
@@ -156,6 +183,27 @@ def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _parse_header(parts: Sequence[bytes], topic: bytes) -> tuple[dict[str, Any], bytes]:
+    """Check part count, topic, JSON, version, ``seq`` and ``t``; return header and payload."""
+    if len(parts) != 3:
+        raise MalformedMessage("part_count", f"expected 3 parts, got {len(parts)}")
+    if bytes(parts[0]) != topic:
+        raise MalformedMessage("topic", f"expected topic {topic!r}, got {bytes(parts[0])[:32]!r}")
+    try:
+        header = json.loads(bytes(parts[1]).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MalformedMessage("bad_json", f"header is not UTF-8 JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise MalformedMessage("bad_json", f"header is a JSON {type(header).__name__}, not object")
+    version = header.get("v")
+    if version != VERSION or not _is_int(version):
+        raise MalformedMessage("unknown_version", f"protocol version {version!r}; this speaks 1")
+    seq, t = header.get("seq"), header.get("t")
+    if not _is_int(seq) or not _is_number(t) or not math.isfinite(t):
+        raise MalformedMessage("bad_header", f"need integer seq and finite t, got {seq!r}, {t!r}")
+    return header, parts[2]
+
+
 def parse_frame(parts: Sequence[bytes]) -> FrameMessage:
     """Parse a multipart frame message.
 
@@ -174,23 +222,8 @@ def parse_frame(parts: Sequence[bytes]) -> FrameMessage:
     MalformedMessage
         With the reason (one of :data:`MALFORMED_REASONS`) for anything that is not v1.
     """
-    if len(parts) != 3:
-        raise MalformedMessage("part_count", f"expected 3 parts, got {len(parts)}")
-    topic, raw_header, payload = parts
-    if bytes(topic) != FRAME_TOPIC:
-        raise MalformedMessage("topic", f"expected topic b'frame', got {bytes(topic)[:32]!r}")
-    try:
-        header = json.loads(bytes(raw_header).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MalformedMessage("bad_json", f"header is not UTF-8 JSON ({exc})") from None
-    if not isinstance(header, dict):
-        raise MalformedMessage("bad_json", f"header is a JSON {type(header).__name__}, not object")
-    version = header.get("v")
-    if version != VERSION or not _is_int(version):
-        raise MalformedMessage("unknown_version", f"protocol version {version!r}; this speaks 1")
-    seq, t = header.get("seq"), header.get("t")
-    if not _is_int(seq) or not _is_number(t) or not math.isfinite(t):
-        raise MalformedMessage("bad_header", f"need integer seq and finite t, got {seq!r}, {t!r}")
+    header, payload = _parse_header(parts, FRAME_TOPIC)
+    seq, t = header["seq"], header["t"]
     sent_ns = header.get("sent_ns")
     if sent_ns is not None and not _is_int(sent_ns):
         raise MalformedMessage("bad_header", f"sent_ns must be an integer, got {sent_ns!r}")
@@ -229,6 +262,92 @@ def parse_frame(parts: Sequence[bytes]) -> FrameMessage:
     return FrameMessage(
         seq=seq, t=float(t), dt=float(dt), data=data, labels=labels, sent_ns=sent_ns
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BehaviorMessage:
+    """A parsed behaviour message: one sample of the tracked animal.
+
+    Attributes
+    ----------
+    seq
+        The sample's sequence number (a jump is a lost sample).
+    t
+        When the behaviour was observed, in seconds on the frames' clock.
+    velocity
+        Velocity along the body axis in mm/s (forward positive); NaN when not sent or not tracked.
+    reversal
+        1.0 while the animal reverses, 0.0 when not; NaN when not sent or not tracked.
+    """
+
+    seq: int
+    t: float
+    velocity: float
+    reversal: float
+
+
+def encode_behavior(seq: int, t: float, values: Mapping[str, float]) -> list[bytes]:
+    """Build the multipart behaviour message for one sample.
+
+    Parameters
+    ----------
+    seq
+        Sequence number of the sample.
+    t
+        When it was observed, in seconds on the same clock as the frames' ``t``.
+    values
+        Field name -> value, for example ``{"velocity": -0.02, "reversal": 1}``; NaN where the
+        tracker lost the animal.
+    """
+    fields = [str(name) for name in values]
+    header = {"v": VERSION, "seq": int(seq), "t": float(t), "fields": fields}
+    payload = struct.pack(f"<{len(fields)}f", *(float(v) for v in values.values()))
+    return [BEHAVIOR_TOPIC, json.dumps(header).encode(), payload]
+
+
+def parse_behavior(parts: Sequence[bytes]) -> BehaviorMessage:
+    """Parse a multipart behaviour message.
+
+    Raises
+    ------
+    MalformedMessage
+        With the reason (one of :data:`BEHAVIOR_MALFORMED_REASONS`) for anything that is not v1.
+    """
+    header, payload = _parse_header(parts, BEHAVIOR_TOPIC)
+    fields = header.get("fields")
+    if (
+        not isinstance(fields, list)
+        or not 1 <= len(fields) <= MAX_BEHAVIOR_FIELDS
+        or not all(isinstance(name, str) for name in fields)
+        or len(set(fields)) != len(fields)
+        or not any(name in BEHAVIOR_FIELDS for name in fields)
+    ):
+        raise MalformedMessage(
+            "bad_fields",
+            f"fields {fields!r}; need up to {MAX_BEHAVIOR_FIELDS} distinct names including "
+            "'velocity' and/or 'reversal'",
+        )
+    if len(payload) != 4 * len(fields):
+        raise MalformedMessage(
+            "size_mismatch",
+            f"payload is {len(payload)} bytes; {len(fields)} fields need {4 * len(fields)}",
+        )
+    values = dict(zip(fields, struct.unpack(f"<{len(fields)}f", payload), strict=True))
+    velocity = values.get("velocity", math.nan)
+    reversal = values.get("reversal", math.nan)
+    check_behavior_values(velocity, reversal)
+    return BehaviorMessage(header["seq"], float(header["t"]), velocity, reversal)
+
+
+def check_behavior_values(velocity: float, reversal: float) -> None:
+    """Raise :class:`MalformedMessage` (``bad_value``) unless velocity is finite or NaN and
+    reversal is 0, 1 or NaN."""
+    if math.isinf(velocity) or not (math.isnan(reversal) or reversal in (0.0, 1.0)):
+        raise MalformedMessage(
+            "bad_value",
+            f"velocity {velocity!r}, reversal {reversal!r}; velocity must be finite (NaN when "
+            "not tracked), reversal 0, 1 or NaN",
+        )
 
 
 def encode_prediction(

@@ -10,6 +10,7 @@ import numpy as np
 
 from rtdecode.data import Recording
 from rtdecode.errors import ConfigError
+from rtdecode.stream._protocol import BEHAVIOR_FIELDS
 from rtdecode.stream._source import Chunk, Source
 
 __all__ = ["Faults", "ReplaySource"]
@@ -69,6 +70,12 @@ class ReplaySource(Source):
     faults
         Faults to inject (none by default).
 
+    Attributes
+    ----------
+    behavior_fields
+        The tracked behaviour the recording has, of ``BEHAVIOR_FIELDS`` (velocity in mm/s,
+        reversal 0/1); :meth:`behavior_at` gives its values at a frame.
+
     Notes
     -----
     Frame times (``Chunk.t``) are the recording's acquisition times, whatever the speed, so
@@ -105,6 +112,15 @@ class ReplaySource(Source):
         self._jitter_index = -1
         self._jitter = 0.0
         self.dropped = 0
+        fields = [name for name in BEHAVIOR_FIELDS if getattr(recording, name) is not None]
+        self.behavior_fields = tuple(fields)
+        self._behavior = np.zeros((recording.n_frames, len(fields)), np.float32)
+        for j, name in enumerate(fields):
+            self._behavior[:, j] = getattr(recording, name)
+
+    def behavior_at(self, seq: int) -> np.ndarray:
+        """The recording's behaviour at frame ``seq`` (values of :attr:`behavior_fields`)."""
+        return self._behavior[seq % self.recording.n_frames]
 
     @property
     def finished(self) -> bool:

@@ -10,6 +10,9 @@ processes on one machine)::
     /predictions/{seq, t, state, probs, latency_us}
         one row per prediction; probs is (P, n_states) float32, state an index into
         the ``states`` attribute
+    /behavior/{seq, t, velocity, reversal}
+        one row per behaviour sample received (velocity in mm/s, reversal 0/1; NaN where the
+        sample did not carry it or the tracker lost the animal); empty without behaviour
     attributes: format ("rtdecode-session"), version (1), states, created (ISO time), and at
         close ``summary`` (the run's summary as JSON)
 
@@ -32,9 +35,10 @@ import numpy as np
 from rtdecode.errors import SourceError
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 
-__all__ = ["FRAME_COLUMNS", "SessionFile"]
+__all__ = ["BEHAVIOR_COLUMNS", "FRAME_COLUMNS", "SessionFile"]
 
 FRAME_COLUMNS = ("seq", "t", "sent_ns", "recv_ns", "preprocessed_ns", "inferred_ns", "published_ns")
+BEHAVIOR_COLUMNS = ("seq", "t", "velocity", "reversal")
 _BLOCK = 2048
 
 
@@ -97,6 +101,7 @@ class SessionFile(Sink):
         self._file: h5py.File | None = None
         self._frames: _Table | None = None
         self._preds: _Table | None = None
+        self._behavior: _Table | None = None
         self._pending: Prediction | None = None
 
     def open(self, states: tuple[str, ...]) -> None:
@@ -135,6 +140,10 @@ class SessionFile(Sink):
                 "latency_us": (f8, ()),
             },
         )
+        self._behavior = _Table(
+            handle.create_group("behavior"),
+            {name: (i8 if name == "seq" else f8, ()) for name in BEHAVIOR_COLUMNS},
+        )
         self._file = handle
         self._next_flush = time.monotonic() + self._flush_every
 
@@ -164,16 +173,30 @@ class SessionFile(Sink):
             self._next_flush = time.monotonic() + self._flush_every
             frames.flush()
             preds.flush()
-            assert self._file is not None
+            assert self._file is not None and self._behavior is not None
+            self._behavior.flush()
             self._file.flush()
+
+    def record_behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
+        """Append one behaviour sample's row."""
+        table = self._behavior
+        assert table is not None, "open() the session file first"
+        i, block = table.fill, table.block
+        block["seq"][i] = seq
+        block["t"][i] = t
+        block["velocity"][i] = velocity
+        block["reversal"][i] = reversal
+        table.row_done()
 
     def close(self, summary: dict[str, Any] | None = None) -> None:
         """Write what is left and the summary, and close the file."""
         if self._file is None:
             return
         assert self._frames is not None and self._preds is not None
+        assert self._behavior is not None
         self._frames.flush()
         self._preds.flush()
+        self._behavior.flush()
         if summary is not None:
             self._file.attrs["summary"] = json.dumps(summary)
         self._file.close()

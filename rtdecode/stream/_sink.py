@@ -67,7 +67,8 @@ class Sink(ABC):
 
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
-    critical path), :meth:`close` with the run's summary.
+    critical path), :meth:`record_behavior` per behaviour sample between frames, :meth:`close`
+    with the run's summary.
     """
 
     uri: str
@@ -82,6 +83,11 @@ class Sink(ABC):
 
     def record_frame(self, timing: FrameTiming) -> None:  # noqa: B027 - optional hook
         """Note one frame's timing (only the session file keeps it)."""
+
+    def record_behavior(  # noqa: B027 - optional hook
+        self, seq: int, t: float, velocity: float, reversal: float
+    ) -> None:
+        """Note one behaviour sample (velocity mm/s, reversal 0/1, NaN when unknown)."""
 
     def close(self, summary: dict[str, Any] | None = None) -> None:  # noqa: B027 - optional hook
         """Flush and close; ``summary`` is the run's end-of-run summary."""

@@ -5,8 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rtdecode.stream._behavior import BehaviorTrack
 
 __all__ = ["Chunk", "Source"]
 
@@ -62,12 +66,17 @@ class Source(ABC):
         Where the frames come from, for logs and summaries.
     malformed
         Malformed messages seen, by reason.
+    behavior
+        Where behaviour samples that arrive with the frames go (ZeroMQ sources: ``behavior``
+        messages on the frame socket); ``None`` leaves them unread, counted as malformed
+        (``topic``).
     """
 
     uri: str
 
     def __init__(self) -> None:
         self.malformed: Counter[str] = Counter()
+        self.behavior: BehaviorTrack | None = None
 
     @abstractmethod
     def start(self) -> None:

@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtdecode.log import get_logger
-from rtdecode.preprocess import Preprocessor
-from rtdecode.stream._baseline import BaselineTracker
+from rtdecode.preprocess import BaselineTracker, Preprocessor
 
 __all__ = ["Windower"]
 

@@ -10,7 +10,13 @@ import zmq
 from rtdecode.errors import SourceError
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream._address import Address
-from rtdecode.stream._protocol import MalformedMessage, parse_frame
+from rtdecode.stream._behavior import BehaviorTrack
+from rtdecode.stream._protocol import (
+    BEHAVIOR_TOPIC,
+    MalformedMessage,
+    parse_behavior,
+    parse_frame,
+)
 from rtdecode.stream._source import Chunk, Source
 
 __all__ = ["ZmqSource"]
@@ -36,7 +42,8 @@ class ZmqSource(Source):
     Notes
     -----
     Subscribes to every topic so that messages with a wrong topic are counted, not silently
-    filtered out.
+    filtered out. Behaviour messages go to :attr:`behavior` when it is set (their malformed
+    ones are counted there).
     """
 
     def __init__(
@@ -71,7 +78,8 @@ class ZmqSource(Source):
     def read(self, timeout: float) -> Chunk | None:
         """Return the next valid frame message, or ``None`` after ``timeout`` seconds.
 
-        Malformed messages are counted by reason in :attr:`malformed`, logged, and skipped.
+        Malformed messages are counted by reason in :attr:`malformed`, logged, and skipped;
+        behaviour messages are handed to :attr:`behavior` on the way.
         """
         socket = self._socket
         if socket is None:
@@ -83,6 +91,12 @@ class ZmqSource(Source):
                 return None
             parts = socket.recv_multipart(zmq.NOBLOCK)
             recv_ns = time.perf_counter_ns()
+            behavior = self.behavior
+            if behavior is not None and parts[0] == BEHAVIOR_TOPIC:
+                self._take_behavior(parts, behavior)
+                if time.monotonic() >= deadline:
+                    return None
+                continue
             try:
                 message = parse_frame(parts)
             except MalformedMessage as exc:
@@ -98,6 +112,15 @@ class ZmqSource(Source):
             k = message.data.shape[0]
             t = message.t + message.dt * np.arange(k, dtype=np.float64)
             return Chunk(message.data, message.seq, t, recv_ns, message.labels, message.sent_ns)
+
+    @staticmethod
+    def _take_behavior(parts: list[bytes], behavior: BehaviorTrack) -> None:
+        try:
+            sample = parse_behavior(parts)
+        except MalformedMessage as exc:
+            behavior.count_malformed(exc.reason, exc.detail)
+            return
+        behavior.add(sample.seq, sample.t, sample.velocity, sample.reversal)
 
     def stop(self) -> None:
         """Close the socket."""

@@ -2,7 +2,7 @@
 
 from rtdecode.training._dataset import Prepared, prepare_recording, stream_window, windows
 from rtdecode.training._fit import STATES, TrainConfig, predict_recording, train_model
-from rtdecode.training._metrics import auroc, balanced_accuracy, f1_score, onset_lag
+from rtdecode.training._metrics import auroc, balanced_accuracy, f1_score
 
 __all__ = [
     "STATES",
@@ -11,7 +11,6 @@ __all__ = [
     "auroc",
     "balanced_accuracy",
     "f1_score",
-    "onset_lag",
     "predict_recording",
     "prepare_recording",
     "stream_window",

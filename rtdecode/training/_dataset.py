@@ -6,10 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.data import Recording
-from rtdecode.engines._adapter import resample_plan
-from rtdecode.preprocess import preprocess_traces
+from rtdecode.preprocess import PreprocessConfig, preprocess_traces, resample_plan
 
 __all__ = ["Prepared", "prepare_recording", "stream_window", "windows"]
 

@@ -10,15 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from rtdecode.config import PreprocessConfig
+from rtdecode.events import onset_indices, score_events
 from rtdecode.log import get_logger
 from rtdecode.models import ModelFile
+from rtdecode.preprocess import PreprocessConfig
 from rtdecode.training._dataset import Prepared
-from rtdecode.training._fit import TrainConfig, predict_recording, train_model
-from rtdecode.training._metrics import auroc, balanced_accuracy, f1_score, onset_lag
+from rtdecode.training._fit import STATES, TrainConfig, predict_recording, train_model
+from rtdecode.training._metrics import auroc, balanced_accuracy, f1_score
+from rtdecode.trigger import PolicyConfig, replay_policy
 
 __all__ = [
     "LOWO_FIRST_FRAME",
+    "METRIC_KEYS",
     "evaluate_model",
     "lowo",
     "lowo_fold",
@@ -29,13 +32,33 @@ __all__ = [
 
 _log = get_logger(__name__)
 THRESHOLD = 0.5
+METRIC_KEYS = (
+    "balanced_accuracy",
+    "auroc",
+    "f1",
+    "onset_hit_rate",
+    "false_triggers_per_min",
+    "trigger_lag_s",
+)
+"""Keys averaged over recordings into ``mean_*``."""
 # LOWO scores frames from here on (76 s at 0.6 s/frame), the same frames for every model whose
 # engine window is at most this long, once the running normalisation has settled.
 LOWO_FIRST_FRAME = 127
 
 
-def recording_metrics(prepared: Prepared, frames: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
-    """Metrics of one recording's decoded frames (only counts without behaviour)."""
+def recording_metrics(
+    prepared: Prepared,
+    frames: np.ndarray,
+    probs: np.ndarray,
+    policy: PolicyConfig | None = None,
+) -> dict[str, Any]:
+    """Metrics of one recording's decoded frames (only counts without behaviour).
+
+    Per frame: balanced accuracy, AUROC and F1 at :data:`THRESHOLD`. Per event: the trigger
+    ``policy`` (default: :class:`~rtdecode.trigger.PolicyConfig`'s defaults) runs over the
+    decoded frames as it would live, and its fires are scored against the behavioural reversal
+    onsets (:func:`rtdecode.events.score_events`).
+    """
     entry: dict[str, Any] = {
         "id": prepared.id,
         "frames": len(frames),
@@ -45,19 +68,42 @@ def recording_metrics(prepared: Prepared, frames: np.ndarray, probs: np.ndarray)
     }
     if prepared.reversal is None:
         return entry
+    if not len(frames):  # too short to fill a window: nothing was scored
+        entry.update(
+            reversal_fraction=None, onsets=None, triggers=None, **dict.fromkeys(METRIC_KEYS)
+        )
+        return entry
     truth = prepared.reversal[frames]
     predicted = probs >= THRESHOLD
-    lag, detected, onsets = onset_lag(truth, predicted, prepared.frame_interval)
     entry.update(
         reversal_fraction=float(truth.mean()),
         balanced_accuracy=balanced_accuracy(truth, predicted),
         auroc=auroc(truth, probs),
         f1=f1_score(truth, predicted),
-        onset_lag_s=lag,
-        onsets_detected=detected,
-        onsets=onsets,
     )
+    entry.update(_trigger_metrics(truth, probs, frames, prepared.frame_interval, policy))
     return entry
+
+
+def _trigger_metrics(
+    truth: np.ndarray,
+    probs: np.ndarray,
+    frames: np.ndarray,
+    frame_interval: float,
+    policy: PolicyConfig | None,
+) -> dict[str, Any]:
+    """The trigger policy's fires over decoded frames, scored against behavioural onsets."""
+    t = frames * frame_interval
+    decisions = replay_policy(np.stack([1.0 - probs, probs], axis=1), t, STATES, policy)
+    fires = np.array([t[i] for i, decision in decisions if decision.kind == "fire"])
+    score = score_events(fires, t[onset_indices(truth)], len(frames) * frame_interval)
+    return {
+        "onsets": score.onsets,
+        "triggers": score.events,
+        "onset_hit_rate": score.onset_hit_rate,
+        "false_triggers_per_min": score.false_per_min,
+        "trigger_lag_s": score.lag_s,
+    }
 
 
 def _mean(entries: list[dict[str, Any]], key: str) -> float | None:
@@ -66,10 +112,16 @@ def _mean(entries: list[dict[str, Any]], key: str) -> float | None:
 
 
 def summarise(entries: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    """The report: per-recording entries plus their means."""
+    """The report: per-recording entries plus the means over recordings with scored frames.
+
+    ``unscored`` lists the recordings with no scored frame (shorter than the window), which
+    take no part in the means.
+    """
     report: dict[str, Any] = {"recordings": entries}
-    for key in ("balanced_accuracy", "auroc", "f1", "onset_lag_s", "onsets_detected"):
-        report[f"mean_{key}"] = _mean(entries, key)
+    scored = [e for e in entries if e["frames"]]
+    for key in METRIC_KEYS:
+        report[f"mean_{key}"] = _mean(scored, key)
+    report["unscored"] = [e["id"] for e in entries if not e["frames"]]
     report.update(extra)
     return report
 

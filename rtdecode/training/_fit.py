@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.log import get_logger
 from rtdecode.models import LabelVocabulary, ModelFile, build_network
+from rtdecode.preprocess import PreprocessConfig
 from rtdecode.training._dataset import Prepared, stream_window, windows
 
 __all__ = ["TrainConfig", "predict_recording", "train_model"]
@@ -78,12 +78,17 @@ def _class_weights(reversal: np.ndarray) -> torch.Tensor:
     return torch.tensor([0.5 / (1.0 - p), 0.5 / p], dtype=torch.float32)
 
 
+def _on(device: torch.device, *arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """NumPy batches as tensors on the network's device."""
+    return tuple(torch.from_numpy(a).to(device) for a in arrays)
+
+
 def train_model(
     data: list[Prepared],
     config: TrainConfig,
     preprocess: PreprocessConfig,
     metadata: dict[str, Any] | None = None,
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
 ) -> ModelFile:
     """Train a network on recordings with behaviour and return it as a model file.
 
@@ -117,6 +122,7 @@ def train_model(
     hyper = dict(config.hyperparameters)
     hyper.update(window=config.model_window, n_features=data[0].features.shape[2])
     hyper["n_labels"] = len(vocab)
+    device = torch.device(device)
     net = build_network(config.architecture, hyper).to(device)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=1e-4)
     steps_per_epoch = max(1, sum(d.n_frames for d in data) // (4 * config.batch))
@@ -142,10 +148,8 @@ def train_model(
                 label_ids[:] = 0
             elif config.label_dropout > 0:
                 label_ids[rng.random(label_ids.shape) < 0.2] = 0
-            target = torch.from_numpy(d.reversal[ends].astype(np.int64))
-            logits, role = net(
-                torch.from_numpy(x), torch.from_numpy(v), torch.from_numpy(label_ids)
-            )
+            target = torch.from_numpy(d.reversal[ends].astype(np.int64)).to(device)
+            logits, role = net(*_on(device, x, v, label_ids))
             loss = nn.functional.cross_entropy(logits, target, weight=weights[k])
             if config.aux_weight > 0:
                 role_target = torch.from_numpy(2.0 * d.role[neurons]).to(device).expand_as(role)

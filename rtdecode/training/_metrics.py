@@ -1,10 +1,10 @@
-"""Per-animal decoding metrics in plain NumPy: balanced accuracy, AUROC, F1, onset lag."""
+"""Per-animal decoding metrics in plain NumPy: balanced accuracy, AUROC, F1."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["auroc", "balanced_accuracy", "f1_score", "onset_lag"]
+__all__ = ["auroc", "balanced_accuracy", "f1_score"]
 
 
 def balanced_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
@@ -45,32 +45,3 @@ def f1_score(truth: np.ndarray, predicted: np.ndarray) -> float:
     tp = int((truth & predicted).sum())
     denom = int(truth.sum()) + int(predicted.sum())
     return 2.0 * tp / denom if denom else 0.0
-
-
-def onset_lag(
-    truth: np.ndarray, predicted: np.ndarray, frame_interval: float, max_lag_s: float = 10.0
-) -> tuple[float, float, int]:
-    """How fast reversal onsets are detected.
-
-    A true onset is a frame where ``truth`` turns on. It counts as detected when ``predicted``
-    is on at some frame from that onset to ``max_lag_s`` later (while a prediction that was
-    already on at the onset counts with lag 0).
-
-    Returns
-    -------
-    median_lag_s, detected_fraction, n_onsets
-        Median lag in seconds of detected onsets (NaN if none), fraction detected, onset count.
-    """
-    truth = np.asarray(truth, bool)
-    predicted = np.asarray(predicted, bool)
-    onsets = np.flatnonzero(truth[1:] & ~truth[:-1]) + 1
-    horizon = int(max_lag_s / frame_interval + 1e-9)
-    lags = []
-    for s in onsets:
-        hits = np.flatnonzero(predicted[s : s + horizon + 1])
-        if hits.size:
-            lags.append(hits[0] * frame_interval)
-    if not len(onsets):
-        return float("nan"), float("nan"), 0
-    median = float(np.median(lags)) if lags else float("nan")
-    return median, len(lags) / len(onsets), len(onsets)

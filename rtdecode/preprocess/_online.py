@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtdecode.config import PreprocessConfig
 from rtdecode.errors import ConfigError
 from rtdecode.kernels.normalize import N_FEATURES, skew_step, zscore_step
+from rtdecode.preprocess._config import PreprocessConfig
 
 __all__ = ["N_FEATURES", "Preprocessor", "preprocess_traces"]
 

@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from rtdecode.errors import ConfigError
 from rtdecode.kernels.baseline import baseline_step
+from rtdecode.preprocess._config import BaselineConfig
 
-__all__ = ["BaselineConfig", "BaselineTracker"]
-
-
-@dataclass(frozen=True)
-class BaselineConfig:
-    """How the baseline F0 follows raw fluorescence (see :mod:`rtdecode.kernels.baseline`).
-
-    Parameters
-    ----------
-    tau_rise_s
-        Seconds for F0 to follow the signal up (slow: transients should not lift it).
-    tau_fall_s
-        Seconds for F0 to follow the signal down (fast: it tracks the lower envelope).
-    floor
-        Smallest ``|F0|`` divided by (input units).
-    """
-
-    tau_rise_s: float = 60.0
-    tau_fall_s: float = 5.0
-    floor: float = 1e-3
-
-    def __post_init__(self) -> None:
-        for name in ("tau_rise_s", "tau_fall_s", "floor"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"baseline.{name} must be > 0, got {getattr(self, name)}")
+__all__ = ["BaselineTracker"]
 
 
 class BaselineTracker:

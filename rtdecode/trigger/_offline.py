@@ -1,0 +1,46 @@
+"""The trigger policy run over a decoded recording, as it would have run live."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtdecode.trigger._policy import Decision, Policy, PolicyConfig
+
+__all__ = ["replay_policy"]
+
+
+def replay_policy(
+    probs: np.ndarray,
+    t: np.ndarray,
+    states: tuple[str, ...],
+    config: PolicyConfig | None = None,
+    uncertain: np.ndarray | None = None,
+) -> list[tuple[int, Decision]]:
+    """Feed a policy every decoded frame of a recording in order, with frame times as the clock.
+
+    Parameters
+    ----------
+    probs
+        ``(T, S)`` state probabilities per decoded frame.
+    t
+        ``(T,)`` frame times in seconds.
+    states
+        The state names of ``probs``' columns.
+    config
+        The policy (default: :class:`PolicyConfig`'s defaults).
+    uncertain
+        ``(T,)`` frames the decoder abstained on (default: none).
+
+    Returns
+    -------
+    list of (frame index, Decision)
+        Every decision, in order.
+    """
+    policy = Policy(config or PolicyConfig(), states)
+    unsure = np.zeros(len(t), bool) if uncertain is None else np.asarray(uncertain, bool)
+    decisions = []
+    for i in range(len(t)):
+        decision = policy.step(probs[i], float(t[i]), 0.0, bool(unsure[i]))
+        if decision is not None:
+            decisions.append((i, decision))
+    return decisions

@@ -1,0 +1,254 @@
+"""The trigger policy: a small pure state machine fed with every decoded frame.
+
+It decides, frame by frame, whether the closed loop should fire, and why it did not when it
+would have. It knows nothing of outputs, arming or clocks: the caller passes the time, the
+frame's age and whether the decoder is unsure, so the same machine runs live and offline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtdecode.config import from_dict, read_toml
+from rtdecode.errors import ConfigError
+
+__all__ = ["RULES", "SUPPRESS_REASONS", "Decision", "Policy", "PolicyConfig"]
+
+RULES = ("onset", "state")
+SUPPRESS_REASONS = ("stale", "abstain", "refractory", "rate_cap", "dose_cap")
+"""Why a fire was suppressed, in the order they are checked."""
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """When to fire.
+
+    Parameters
+    ----------
+    rule
+        ``onset``: fire once when the probability of ``state`` rises above ``on`` (after having
+        been below ``off``) and stays there for ``min_frames`` frames. ``state``: hold the
+        output on while in ``state`` (entered as for ``onset``, left when the probability falls
+        below ``off``), for at most ``max_state_s``.
+    state
+        The decoded state whose probability drives the rule.
+    on, off
+        Hysteresis thresholds on that probability (``off <= on``).
+    min_frames
+        Consecutive frames above ``on`` needed to fire.
+    pulse_ms
+        Length of one pulse (``onset`` rule).
+    refractory_s
+        Least time from one fire to the next.
+    max_per_min
+        Rate cap: most fires in any 60 s.
+    max_pulses, max_light_s
+        Session dose caps: most fires, most seconds of light (``None``: no cap).
+    abstain
+        ``(low, high)``: no decision while the probability is strictly inside this band.
+    stale_ms
+        A decision on a frame received more than this long before it could be acted on is
+        suppressed, never fired late.
+    max_state_s
+        Longest hold of the ``state`` rule.
+    """
+
+    rule: str = "onset"
+    state: str = "reversal"
+    on: float = 0.6
+    off: float = 0.4
+    min_frames: int = 1
+    pulse_ms: float = 500.0
+    refractory_s: float = 5.0
+    max_per_min: int = 6
+    max_pulses: int | None = None
+    max_light_s: float | None = None
+    abstain: tuple[float, float] | None = None
+    stale_ms: float = 100.0
+    max_state_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ConfigError(f"policy.rule must be one of {RULES}, got {self.rule!r}")
+        if not 0.0 <= self.off <= self.on <= 1.0:
+            raise ConfigError(f"policy needs 0 <= off <= on <= 1, got off={self.off}, on={self.on}")
+        if self.abstain is not None:
+            if len(self.abstain) != 2 or not 0.0 <= self.abstain[0] < self.abstain[1] <= 1.0:
+                raise ConfigError(
+                    f"policy.abstain must be [low, high] with 0 <= low < high <= 1, got {self.abstain}"
+                )
+            object.__setattr__(self, "abstain", (float(self.abstain[0]), float(self.abstain[1])))
+        checks = {
+            "min_frames": self.min_frames >= 1,
+            "pulse_ms": self.pulse_ms > 0,
+            "refractory_s": self.refractory_s >= 0,
+            "max_per_min": self.max_per_min >= 1,
+            "stale_ms": self.stale_ms > 0,
+            "max_state_s": self.max_state_s > 0,
+            "max_pulses": self.max_pulses is None or self.max_pulses >= 0,
+            "max_light_s": self.max_light_s is None or self.max_light_s >= 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(
+                f"policy setting(s) out of range: {', '.join(f'{n}={getattr(self, n)}' for n in bad)}"
+            )
+
+    @classmethod
+    def from_toml(cls, path: Path | str) -> PolicyConfig:
+        """Load a policy file: flat keys named as the fields (unknown keys are an error)."""
+        values = dict(read_toml(path))
+        if isinstance(values.get("abstain"), list):
+            values["abstain"] = tuple(values["abstain"])
+        return from_dict(cls, values, f"policy file {path}")
+
+    def with_overrides(self, **overrides: Any) -> PolicyConfig:
+        """A copy with the given fields replaced (``None`` values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_json(self) -> str:
+        """The policy as JSON (kept beside the events it produced)."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Something the policy decided on one frame.
+
+    Attributes
+    ----------
+    kind
+        ``fire``, ``suppressed`` (would have fired), or ``off`` (``state`` rule: the state
+        ended before ``max_state_s``).
+    reason
+        For ``suppressed``, one of :data:`SUPPRESS_REASONS`; empty otherwise.
+    pulse_ms
+        Pulse length of a fire (or the one suppressed); 0 for ``off``.
+    """
+
+    kind: str
+    reason: str = ""
+    pulse_ms: float = 0.0
+
+
+class Policy:
+    """The trigger state machine (see :class:`PolicyConfig` for the rules).
+
+    Parameters
+    ----------
+    config
+        The policy.
+    states
+        The decoder's state names; ``config.state`` must be one of them.
+
+    Attributes
+    ----------
+    pulses, light_s
+        Dose delivered so far: fires, and seconds of light they commanded.
+    """
+
+    def __init__(self, config: PolicyConfig, states: tuple[str, ...]) -> None:
+        if config.state not in states:
+            raise ConfigError(
+                f"policy.state {config.state!r} is not a state of this model {states}; "
+                "set policy.state to one of them"
+            )
+        self.config = config
+        self._index = states.index(config.state)
+        self._primed = False  # the probability was below `off` since the last onset
+        self._above = 0
+        self._last_fire = -math.inf
+        self._recent: deque[float] = deque(maxlen=config.max_per_min)
+        self._hold_start: float | None = None
+        self.pulses = 0
+        self.light_s = 0.0
+
+    @property
+    def holding(self) -> bool:
+        """Whether the ``state`` rule holds the output on now."""
+        return self._hold_start is not None
+
+    def step(
+        self, probs: np.ndarray, now_s: float, age_s: float = 0.0, uncertain: bool = False
+    ) -> Decision | None:
+        """Feed one decoded frame.
+
+        Parameters
+        ----------
+        probs
+            The frame's state probabilities.
+        now_s
+            Monotonic time in seconds (live: the host clock when acting; offline: frame time).
+        age_s
+            Seconds from the frame's arrival to now.
+        uncertain
+            The decoder abstained on this frame (unhealthy input or its own abstain band).
+
+        Returns
+        -------
+        Decision or None
+            What happened on this frame, if anything.
+        """
+        config = self.config
+        p = float(probs[self._index])
+        if self._hold_start is not None:
+            if now_s - self._hold_start >= config.max_state_s:
+                self._hold_start = None  # the pulse itself has ended
+            elif p < config.off and not uncertain:
+                unused = config.max_state_s - (now_s - self._hold_start)
+                self.light_s -= unused
+                self._hold_start = None
+                self._primed = True
+                return Decision("off")
+            else:
+                return None
+        band = config.abstain
+        unsure = uncertain or (band is not None and band[0] < p < band[1])
+        if p < config.off and not unsure:
+            self._primed = True
+            self._above = 0
+            return None
+        if p <= config.on or not self._primed:
+            if not unsure:
+                self._above = 0
+            return None
+        if self._above + 1 < config.min_frames:
+            if not unsure:
+                self._above += 1
+            return None
+        self._primed = False
+        self._above = 0
+        pulse_ms = config.pulse_ms if config.rule == "onset" else config.max_state_s * 1e3
+        reason = "abstain" if unsure else self._blocked(now_s, age_s, pulse_ms)
+        if reason:
+            return Decision("suppressed", reason, pulse_ms)
+        self._last_fire = now_s
+        self._recent.append(now_s)
+        self.pulses += 1
+        self.light_s += pulse_ms / 1e3
+        if config.rule == "state":
+            self._hold_start = now_s
+        return Decision("fire", "", pulse_ms)
+
+    def _blocked(self, now_s: float, age_s: float, pulse_ms: float) -> str:
+        config = self.config
+        if age_s * 1e3 > config.stale_ms:
+            return "stale"
+        if now_s - self._last_fire < config.refractory_s:
+            return "refractory"
+        recent = self._recent
+        if len(recent) == recent.maxlen and now_s - recent[0] < 60.0:
+            return "rate_cap"
+        if config.max_pulses is not None and self.pulses >= config.max_pulses:
+            return "dose_cap"
+        if config.max_light_s is not None and self.light_s + pulse_ms / 1e3 > config.max_light_s:
+            return "dose_cap"
+        return ""
