@@ -67,9 +67,10 @@ class Calibrator:
                 f"stream has {n_neurons} neurons ({dim} inputs); calibrate afresh"
             )
         capacity = int(np.ceil(self.config.seconds / frame_interval_s * 1.5)) + 8
-        self._x = np.zeros((capacity, dim))
-        self._y = np.zeros(capacity, bool)
-        self._shipped = np.zeros(capacity)
+        # np.full writes every page now, so the per-frame copies never fault one in.
+        self._x = np.full((capacity, dim), 0.0)
+        self._y = np.full(capacity, False)
+        self._shipped = np.full(capacity, 0.0)
         self._count = 0
         self._first_t: float | None = None
         self._buffer = np.zeros(dim)
