@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from rtdecode.calibration import (
     CalibrationConfig,
@@ -18,6 +20,7 @@ from rtdecode.calibration import (
 )
 from rtdecode.calibration._earlier import earlier_head
 from rtdecode.calibration._live import Calibrator
+from rtdecode.cli import cli
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.models import load_model_file
@@ -168,3 +171,43 @@ def test_an_earlier_recording_of_the_animal_gives_a_head_from_the_first_frame(
     np.testing.assert_array_equal(again.weights, head.weights)
     with pytest.raises(ValueError, match="neurons"):
         Calibrator(n + 1, prepared.frame_interval, start=head)
+
+
+def test_eval_calibrate_reports_every_length_and_decoder(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(BUNDLED, folder)
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "--data",
+            str(folder),
+            "--calibrate",
+            "120,180",
+            "--no-labels",
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    rows = {(r["seconds"], r["method"]): r for r in report["table"]}
+    assert set(rows) == {
+        (s, m) for s in (120.0, 180.0) for m in ("calibrated", "shipped", "baseline")
+    }
+    for row in rows.values():
+        for key in ("balanced_accuracy", "auroc", "ece", "coverage", "onset_hit_rate"):
+            assert row[f"mean_{key}"] is not None, key
+    # The animal's own head decodes its later frames far better than the shipped model alone.
+    assert rows[180.0, "calibrated"]["heads_chosen"] == 1
+    assert rows[180.0, "calibrated"]["mean_auroc"] > rows[180.0, "shipped"]["mean_auroc"] + 0.1
+    assert "heads 1/1" in result.output
+
+
+def test_eval_calibrate_names_a_bad_band() -> None:
+    result = CliRunner().invoke(
+        cli, ["eval", "--data", ".", "--calibrate", "180", "--abstain", "0.7,0.3"]
+    )
+    assert result.exit_code != 0 and "--abstain" in result.output

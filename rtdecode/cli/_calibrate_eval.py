@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ def calibrate_eval(
     json_out: Path | None,
     calibrate: str,
     abstain: str,
+    balanced: bool,
     fold_cache: Path | None,
     recipe: str,
     epochs: int | None,
@@ -83,7 +85,7 @@ def calibrate_eval(
 
     seconds = parse_seconds(calibrate)
     band = parse_band(abstain)
-    config = CalibrationConfig()
+    config = CalibrationConfig(balanced=balanced)
     try:
         if protocol == "lowo":
             if model is not None:
@@ -111,7 +113,7 @@ def calibrate_eval(
             "recipe_name": recipe if protocol == "lowo" else None,
             "calibrate_s": seconds,
             "abstain": list(band),
-            "calibration": config.__dict__,
+            "calibration": dataclasses.asdict(config),
             "table": rows,
             "recordings": entries,
         }

@@ -78,6 +78,12 @@ def _table(report: dict[str, Any]) -> str:
     help="With --calibrate: reversal probabilities inside this band are 'uncertain' (coverage).",
 )
 @click.option(
+    "--balanced-head",
+    is_flag=True,
+    help="With --calibrate: fit the head with both behaviour states weighted equally (higher "
+    "balanced accuracy at 0.5, less reliable probabilities).",
+)
+@click.option(
     "--fold-cache",
     type=click.Path(path_type=Path),
     default=None,
@@ -92,6 +98,7 @@ def eval_command(
     json_out: Path | None,
     calibrate: str | None,
     abstain: str,
+    balanced_head: bool,
     fold_cache: Path | None,
     recipe: str,
     epochs: int | None,
@@ -110,6 +117,7 @@ def eval_command(
             json_out,
             calibrate,
             abstain,
+            balanced_head,
             fold_cache,
             recipe,
             epochs,
