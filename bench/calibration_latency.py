@@ -54,8 +54,7 @@ def main() -> None:
             probs = engine.infer(features[k - w + 1 : k + 1], valid[k - w + 1 : k + 1])
             if calibrator is not None:
                 mid = time.perf_counter_ns()
-                z = features[k - 1 : k + 1, :, 0]
-                x = calibrator.features(z, valid[k - 1 : k + 1], float(probs[1]))
+                x = calibrator.features(features[k], valid[k], float(probs[1]))
                 calibrator.add(x, float(probs[1]), bool(reversal[k]), i * rec.frame_interval)
                 calibrator.predict(x, float(probs[1]))
                 own.append(time.perf_counter_ns() - mid)

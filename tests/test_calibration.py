@@ -91,9 +91,8 @@ def test_the_live_calibrator_fits_off_thread_and_takes_over(session: dict[str, A
     n = prepared.features.shape[1]
     calibrator = Calibrator(n, prepared.frame_interval, CalibrationConfig(seconds=CALIBRATE_S))
     heads = []
-    z = np.where(prepared.valid, prepared.features[..., 0], 0.0)
     for k in np.flatnonzero(np.isfinite(shipped)):
-        features = calibrator.features(z[k - 1 : k + 1], prepared.valid[k - 1 : k + 1], shipped[k])
+        features = calibrator.features(prepared.features[k], prepared.valid[k], shipped[k])
         calibrator.add(
             features, shipped[k], bool(prepared.reversal[k]), k * prepared.frame_interval
         )
@@ -104,7 +103,7 @@ def test_the_live_calibrator_fits_off_thread_and_takes_over(session: dict[str, A
     assert result is not None and result.chosen == "calibrated"
     assert set(heads) == {0}  # the shipped model decoded the whole calibration period
     k = prepared.n_frames - 1
-    features = calibrator.features(z[k - 1 : k + 1], prepared.valid[k - 1 : k + 1], shipped[k])
+    features = calibrator.features(prepared.features[k], prepared.valid[k], shipped[k])
     assert calibrator.predict(features, shipped[k])[1] == 1
 
 
@@ -156,9 +155,7 @@ def test_an_earlier_recording_of_the_animal_gives_a_head_from_the_first_frame(
     n = prepared.features.shape[1]
     calibrator = Calibrator(n, prepared.frame_interval, start=head)
     k = int(np.flatnonzero(np.isfinite(session["shipped"]))[0])
-    features = calibrator.features(
-        prepared.features[k - 1 : k + 1, :, 0], prepared.valid[k - 1 : k + 1], session["shipped"][k]
-    )
+    features = calibrator.features(prepared.features[k], prepared.valid[k], session["shipped"][k])
     assert calibrator.predict(features, session["shipped"][k])[1] == 1
     # A session file that kept its head gives the same head back.
     path = tmp_path / "session.h5"

@@ -1,7 +1,7 @@
 """The per-animal head: its features, its fit on the calibration period, and the head-or-shipped choice.
 
-The head is a logistic regression on every neuron's running z-score at the last two frames plus
-the shipped model's logit. It is penalised toward the shipped model: the neuron weights carry a
+The head is a logistic regression on every neuron's running z-score and its time derivative at
+the current frame, plus the shipped model's logit. It is penalised toward the shipped model: the neuron weights carry a
 strong L2 penalty and the shipped logit a weak one, so with little or uninformative behaviour
 the head reduces to the shipped model with its probabilities rescaled (Platt scaling).
 """
@@ -69,17 +69,17 @@ class CalibrationConfig:
 
 
 def head_features(
-    z: np.ndarray, valid: np.ndarray, shipped_prob: float, out: np.ndarray
+    frame: np.ndarray, valid: np.ndarray, shipped_prob: float, out: np.ndarray
 ) -> np.ndarray:
     """One frame's head features, written into ``out`` without allocating.
 
     Parameters
     ----------
-    z
-        ``(2, n)`` running z-scores of the previous and the current frame (channel 0 of the
-        preprocessed window's last two rows).
+    frame
+        ``(n, F)`` the current frame's preprocessed features (the last row of the window):
+        channel 0 is the running z-score, channel 1 its time derivative.
     valid
-        ``(2, n)`` whether each value is real (carried-forward values enter as 0).
+        ``(n,)`` whether each neuron's value is real (carried-forward values enter as 0).
     shipped_prob
         The shipped model's reversal probability for this frame (NaN when it has none yet).
     out
@@ -88,11 +88,11 @@ def head_features(
     Returns
     -------
     numpy.ndarray
-        ``out``: ``[z(t), z(t-1), logit(shipped)]``.
+        ``out``: ``[z(t), dz/dt(t), logit(shipped)]``.
     """
-    n = z.shape[1]
-    np.multiply(z[1], valid[1], out=out[:n])
-    np.multiply(z[0], valid[0], out=out[n : 2 * n])
+    n = frame.shape[0]
+    np.multiply(frame[:, 0], valid, out=out[:n])
+    np.multiply(frame[:, 1], valid, out=out[n : 2 * n])
     p = min(max(shipped_prob, _EPS), 1.0 - _EPS)
     out[2 * n] = np.log(p / (1.0 - p))
     return out
@@ -106,7 +106,7 @@ def recording_head_features(
     Parameters
     ----------
     features
-        ``(T, n, F)`` preprocessed features (channel 0 is the running z-score).
+        ``(T, n, F)`` preprocessed features.
     valid
         ``(T, n)`` validity.
     shipped_probs
@@ -115,12 +115,12 @@ def recording_head_features(
     Returns
     -------
     numpy.ndarray
-        ``(T, 2 n + 1)`` float64; row 0 uses an invalid previous frame.
+        ``(T, 2 n + 1)`` float64.
     """
     z = np.where(valid, features[..., 0], 0.0).astype(np.float64)
-    previous = np.vstack([np.zeros((1, z.shape[1])), z[:-1]])
+    dz = np.where(valid, features[..., 1], 0.0).astype(np.float64)
     p = np.clip(np.asarray(shipped_probs, np.float64), _EPS, 1.0 - _EPS)
-    return np.hstack([z, previous, np.log(p / (1.0 - p))[:, None]])
+    return np.hstack([z, dz, np.log(p / (1.0 - p))[:, None]])
 
 
 class Head:

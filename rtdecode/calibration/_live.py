@@ -89,9 +89,9 @@ class Calibrator:
         """The fit has finished (see :attr:`result`)."""
         return self.result is not None
 
-    def features(self, z: np.ndarray, valid: np.ndarray, shipped_prob: float) -> np.ndarray:
+    def features(self, frame: np.ndarray, valid: np.ndarray, shipped_prob: float) -> np.ndarray:
         """This frame's head features (see :func:`~rtdecode.calibration.head_features`)."""
-        return head_features(z, valid, shipped_prob, self._buffer)
+        return head_features(frame, valid, shipped_prob, self._buffer)
 
     def add(
         self, features: np.ndarray, shipped_prob: float, reversal: bool | None, t: float
