@@ -9,10 +9,10 @@ import numpy as np
 from rtdecode.calibration._head import (
     CalibrationConfig,
     Head,
-    _fit,
     fit_calibration,
     recording_head_features,
 )
+from rtdecode.calibration._logreg import fit_logistic, sigmoid
 from rtdecode.calibration._reliability import expected_calibration_error
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._evaluate import THRESHOLD, recording_metrics
@@ -56,6 +56,12 @@ def calibration_metrics(
     return entry
 
 
+def _baseline_features(prepared: Prepared) -> np.ndarray:
+    """The baseline's inputs: every neuron's running z-score at the current and previous frame."""
+    z = np.where(prepared.valid, prepared.features[..., 0], 0.0).astype(np.float64)
+    return np.hstack([z, np.vstack([np.zeros((1, z.shape[1])), z[:-1]])])
+
+
 def simulate_session(
     prepared: Prepared,
     frames: np.ndarray,
@@ -90,16 +96,13 @@ def simulate_session(
     end = int(np.ceil(seconds / prepared.frame_interval))
     rows = slice(first, end)
     result = fit_calibration(x[rows], prepared.reversal[rows], full[rows], config)
-    baseline = _fit(
-        x[rows],
-        prepared.reversal[rows],
-        CalibrationConfig(penalty=BASELINE_PENALTY, use_shipped=False),
-    )
+    b = _baseline_features(prepared)
+    baseline = fit_logistic(b[rows], prepared.reversal[rows], BASELINE_PENALTY)
     scored = frames[frames >= end]
     head: Head | None = result.head
     probs = {
         "shipped": full[scored],
         "calibrated": full[scored] if head is None else head.predict_many(x[scored]),
-        "baseline": baseline.predict_many(x[scored]),
+        "baseline": sigmoid(b[scored] @ baseline[0] + baseline[1]),
     }
     return {"frames": scored, "probs": probs, "calibration": result.as_dict()}
