@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +210,14 @@ def test_eval_calibrate_names_a_bad_band() -> None:
         cli, ["eval", "--data", ".", "--calibrate", "180", "--abstain", "0.7,0.3"]
     )
     assert result.exit_code != 0 and "--abstain" in result.output
+
+
+def test_the_live_calibration_parts_do_not_import_torch() -> None:
+    # A decoder running ONNX Runtime must not pay for importing torch when it calibrates
+    # (an import in the fitting thread would stall the decoding thread).
+    code = (
+        "import sys\n"
+        "from rtdecode.calibration import Calibrator, fit_calibration\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rtdecode.calibration._logreg import fit_logistic, sigmoid
-from rtdecode.training._metrics import auroc
+from rtdecode.metrics import auroc
 
 __all__ = [
     "CalibrationConfig",
