@@ -40,6 +40,7 @@ def main() -> None:
     engine.prepare(rec.n_neurons, None, rec.frame_interval)
     features, valid = preprocess_traces(rec.traces, rec.timestamps, engine.preprocess)
     w = engine.window
+    interval = rec.frame_interval  # a property that takes a median: not per frame
     ends = np.arange(w - 1, rec.n_frames)
     reversal = rec.reversal if rec.reversal is not None else np.zeros(rec.n_frames, bool)
     config = CalibrationConfig(seconds=args.frames * rec.frame_interval)
@@ -55,7 +56,7 @@ def main() -> None:
             if calibrator is not None:
                 mid = time.perf_counter_ns()
                 x = calibrator.features(features[k], valid[k], float(probs[1]))
-                calibrator.add(x, float(probs[1]), bool(reversal[k]), i * rec.frame_interval)
+                calibrator.add(x, float(probs[1]), bool(reversal[k]), i * interval)
                 calibrator.predict(x, float(probs[1]))
                 own.append(time.perf_counter_ns() - mid)
             out[i] = time.perf_counter_ns() - start
