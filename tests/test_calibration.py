@@ -25,6 +25,7 @@ from rtdecode.calibration._live import Calibrator
 from rtdecode.cli import cli
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
+from rtdecode.errors import ConfigError
 from rtdecode.models import load_model_file
 from rtdecode.stream import Pipeline, ReplaySource
 from rtdecode.stream._sink import Prediction, Sink
@@ -221,3 +222,10 @@ def test_the_live_calibration_parts_do_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_calibration_settings_out_of_range_are_named() -> None:
+    with pytest.raises(ConfigError, match="seconds"):
+        CalibrationConfig(seconds=1e9)
+    with pytest.raises(ConfigError, match="holdout"):
+        CalibrationConfig(holdout=1.0)

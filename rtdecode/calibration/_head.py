@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rtdecode.calibration._logreg import fit_logistic, sigmoid
+from rtdecode.errors import ConfigError
 from rtdecode.metrics import auroc
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 _EPS = 1e-4
+MAX_SECONDS = 3600.0
+"""Longest calibration period (the live calibrator preallocates its frames)."""
 _RATE = (0.02, 0.98)  # bounds of a reversal rate used for class weights
 
 
@@ -66,6 +69,22 @@ class CalibrationConfig:
     skip_s: float = 10.0
     blocks: int = 4
     balanced: bool = False
+
+    def __post_init__(self) -> None:
+        checks = {
+            "seconds": 0 < self.seconds <= MAX_SECONDS,
+            "holdout": 0 < self.holdout < 1,
+            "penalty": self.penalty > 0,
+            "shipped_penalty": self.shipped_penalty > 0,
+            "skip_s": self.skip_s >= 0,
+            "blocks": self.blocks >= 2,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(
+                f"calibration settings out of range: {', '.join(bad)} (seconds in (0, "
+                f"{MAX_SECONDS:.0f}], holdout in (0, 1), penalties > 0, skip_s >= 0, blocks >= 2)"
+            )
 
 
 def head_features(
