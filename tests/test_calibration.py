@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from rtdecode.errors import ConfigError
 from rtdecode.models import load_model_file
 from rtdecode.stream import Pipeline, ReplaySource
 from rtdecode.stream._sink import Prediction, Sink
+from rtdecode.stream._source import Chunk, Source
 from rtdecode.training import Prepared, auroc, predict_recording, prepare_recording
 
 CALIBRATE_S = 180.0
@@ -229,3 +231,50 @@ def test_calibration_settings_out_of_range_are_named() -> None:
         CalibrationConfig(seconds=1e9)
     with pytest.raises(ConfigError, match="holdout"):
         CalibrationConfig(holdout=1.0)
+
+
+class _Frames(Source):
+    """Frames from arrays, one chunk each: a stream whose neuron count can change."""
+
+    uri = "frames"
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        super().__init__()
+        self._frames = frames
+        self._next = 0
+
+    def start(self) -> None:
+        self._next = 0
+
+    def read(self, timeout: float) -> Chunk | None:
+        if self._next >= len(self._frames):
+            return None
+        i = self._next
+        self._next += 1
+        data = self._frames[i][None, :].astype(np.float32)
+        return Chunk(data, i, np.array([0.6 * i]), time.perf_counter_ns())
+
+    def stop(self) -> None:
+        self._next = len(self._frames)
+
+    @property
+    def finished(self) -> bool:
+        return self._next >= len(self._frames)
+
+
+def test_predictions_after_a_layout_reset_stay_uncertain_until_it_settles() -> None:
+    traces = bundled_recording().traces
+    engine = load_engine()
+    w = engine.window
+    before, after = w + 10, 2 * w + 20
+    frames = [traces[i] for i in range(before)] + [traces[i, :100] for i in range(after)]
+    sink = _Collect()
+    summary = Pipeline(_Frames(frames), engine, [sink], max_batch=1).run()
+    assert summary["resets"] == 1
+    uncertain = np.array([u for _, u in sink.rows])
+    first_layout = before - w + 1  # predictions before the reset: no band, healthy input
+    assert not uncertain[:first_layout].any()
+    # After the reset the window refills (w - 1 frames, no prediction), then predictions are
+    # uncertain until the new layout has seen two windows of frames.
+    second = uncertain[first_layout:]
+    assert second[:w].all() and not second[w:].any()
