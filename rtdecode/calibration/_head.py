@@ -1,9 +1,9 @@
-"""The per-animal head: its features, its fit on the calibration period, and the head-or-shipped choice.
+"""The per-animal head: its features, its fit on the calibration period, the head-or-shipped choice.
 
 The head is a logistic regression on every neuron's running z-score and its time derivative at
-the current frame, plus the shipped model's logit. It is penalised toward the shipped model: the neuron weights carry a
-strong L2 penalty and the shipped logit a weak one, so with little or uninformative behaviour
-the head reduces to the shipped model with its probabilities rescaled (Platt scaling).
+the current frame, with or without the shipped model's logit. With the logit it is penalised
+toward the shipped model: the neuron weights carry a strong L2 penalty and the logit a weak one,
+so with little behaviour it reduces to the shipped model with its probabilities rescaled.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ class CalibrationConfig:
     shipped_penalty
         L2 strength on the weight of the shipped model's logit.
     use_shipped
-        Give the head the shipped model's logit (frames before the shipped model's first
-        prediction are then not used for fitting).
+        Also try a head given the shipped model's logit (fit on the frames the shipped model
+        decoded); the head on the neurons alone is always tried.
     margin
         The head must beat the shipped model's held-back AUROC by more than this.
     skip_s
