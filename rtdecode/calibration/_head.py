@@ -42,7 +42,7 @@ class CalibrationConfig:
     holdout
         Most recent fraction of the calibration frames held back to choose head or shipped.
     penalty
-        L2 strength on the neuron weights (inputs are running z-scores, about unit scale).
+        L2 strength on the neuron weights (each input standardised over the fitting frames).
     shipped_penalty
         L2 strength on the weight of the shipped model's logit.
     use_shipped
@@ -210,15 +210,23 @@ class CalibrationResult:
 
 
 def _fit(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
-    penalty = np.full(x.shape[1], config.penalty)
-    if config.use_shipped:
-        penalty[-1] = config.shipped_penalty
-    else:
-        x, penalty = x[:, :-1], penalty[:-1]
-    w, b = fit_logistic(x, y, penalty, _weights(y) if config.balanced else None)
-    if not config.use_shipped:
-        w = np.append(w, 0.0)
-    return Head(w, b)
+    """Fit on the neuron inputs standardised over these frames (so one L2 strength suits the
+    z-scores and their derivatives alike), folded back into the head's weights."""
+    n = x.shape[1] - 1
+    mean = np.append(x[:, :n].mean(axis=0), 0.0)
+    scale = np.append(x[:, :n].std(axis=0), 1.0)
+    scale[scale < 1e-6] = 1.0
+    penalty = np.append(np.full(n, config.penalty), config.shipped_penalty)
+    cols = slice(None) if config.use_shipped else slice(0, n)
+    w, b = fit_logistic(
+        ((x - mean) / scale)[:, cols],
+        y,
+        penalty[cols],
+        _weights(y) if config.balanced else None,
+    )
+    w = np.append(w, 0.0) if not config.use_shipped else w
+    w = w / scale
+    return Head(w, b - float(mean @ w))
 
 
 def _weights(y: np.ndarray) -> np.ndarray:
