@@ -197,7 +197,7 @@ def test_eval_calibrate_reports_every_length_and_decoder(tmp_path: Path) -> None
     report = json.loads(out.read_text())
     rows = {(r["seconds"], r["method"]): r for r in report["table"]}
     assert set(rows) == {
-        (s, m) for s in (120.0, 180.0) for m in ("calibrated", "shipped", "baseline")
+        (s, m) for s in (120.0, 180.0) for m in ("calibrated", "balanced", "shipped", "baseline")
     }
     for row in rows.values():
         for key in ("balanced_accuracy", "auroc", "ece", "coverage", "onset_hit_rate"):

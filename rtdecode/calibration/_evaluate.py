@@ -42,8 +42,8 @@ def _sessions(
                     prepared, session["frames"], session["probs"][method], abstain
                 )
                 entry.update(seconds=s, labels=use_labels, method=method)
-                if method == "calibrated":
-                    entry["calibration"] = session["calibration"]
+                if method in session["calibration"]:
+                    entry["calibration"] = session["calibration"][method]
                 out.append(entry)
     return out
 
@@ -120,7 +120,7 @@ def calibration_table(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"labels": labels, "seconds": seconds, "method": METHODS[m]}
         row.update({f"mean_{k}": _mean([e.get(k) for e in group]) for k in present})
         row["recordings"] = len(group)
-        if METHODS[m] == "calibrated":
+        if METHODS[m] in ("calibrated", "balanced"):
             row["heads_chosen"] = sum(e["calibration"]["chosen"] == "calibrated" for e in group)
         rows.append(row)
     return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,9 @@ from rtdecode.trigger import PolicyConfig
 
 __all__ = ["BASELINE_PENALTY", "METHODS", "calibration_metrics", "simulate_session"]
 
-METHODS = ("calibrated", "shipped", "baseline")
-"""What a simulated session scores: the head-or-shipped choice, the shipped model alone, and the
+METHODS = ("calibrated", "balanced", "shipped", "baseline")
+"""What a simulated session scores: the head-or-shipped choice (``calibrated``; ``balanced``: the
+same with both behaviour states weighted equally in the fit), the shipped model alone, and the
 per-animal logistic regression on running z-scores fit on the calibration period."""
 
 BASELINE_PENALTY = 1.0
@@ -80,13 +82,15 @@ def simulate_session(
     seconds
         Calibration length; frames at or after it are scored.
     config
-        Head settings (``config.seconds`` is ignored in favour of ``seconds``).
+        Head settings (``config.seconds`` is ignored in favour of ``seconds``, and
+        ``config.balanced`` in favour of fitting both ways).
 
     Returns
     -------
     dict
         ``frames`` (scored), ``probs`` (per method of :data:`METHODS`), ``calibration``
-        (the :class:`~rtdecode.calibration.CalibrationResult` as a dict).
+        (per head-fitting method, the :class:`~rtdecode.calibration.CalibrationResult` as a
+        dict).
     """
     assert prepared.reversal is not None
     full = np.full(prepared.n_frames, np.nan)
@@ -95,14 +99,16 @@ def simulate_session(
     first = int(np.ceil(config.skip_s / prepared.frame_interval))
     end = int(np.ceil(seconds / prepared.frame_interval))
     rows = slice(first, end)
-    result = fit_calibration(x[rows], prepared.reversal[rows], full[rows], config)
+    scored = frames[frames >= end]
+    probs = {"shipped": full[scored]}
+    outcome = {}
+    for method, balanced in (("calibrated", False), ("balanced", True)):
+        setting = replace(config, balanced=balanced)
+        result = fit_calibration(x[rows], prepared.reversal[rows], full[rows], setting)
+        head: Head | None = result.head
+        probs[method] = full[scored] if head is None else head.predict_many(x[scored])
+        outcome[method] = result.as_dict()
     b = _baseline_features(prepared)
     baseline = fit_logistic(b[rows], prepared.reversal[rows], BASELINE_PENALTY)
-    scored = frames[frames >= end]
-    head: Head | None = result.head
-    probs = {
-        "shipped": full[scored],
-        "calibrated": full[scored] if head is None else head.predict_many(x[scored]),
-        "baseline": sigmoid(b[scored] @ baseline[0] + baseline[1]),
-    }
-    return {"frames": scored, "probs": probs, "calibration": result.as_dict()}
+    probs["baseline"] = sigmoid(b[scored] @ baseline[0] + baseline[1])
+    return {"frames": scored, "probs": probs, "calibration": outcome}

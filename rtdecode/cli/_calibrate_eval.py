@@ -69,7 +69,6 @@ def calibrate_eval(
     json_out: Path | None,
     calibrate: str,
     abstain: str,
-    balanced: bool,
     fold_cache: Path | None,
     recipe: str,
     epochs: int | None,
@@ -85,7 +84,7 @@ def calibrate_eval(
 
     seconds = parse_seconds(calibrate)
     band = parse_band(abstain)
-    config = CalibrationConfig(balanced=balanced)
+    config = CalibrationConfig()
     try:
         if protocol == "lowo":
             if model is not None:

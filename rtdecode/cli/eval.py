@@ -67,8 +67,9 @@ def _table(report: dict[str, Any]) -> str:
     default=None,
     metavar="S[,S...]",
     help="Simulate sessions that calibrate on each recording's first S seconds of behaviour "
-    "(e.g. 60,120,180,300) and score the frames after them: the calibrated decoder, the "
-    "shipped model and a per-animal logistic regression.",
+    "(e.g. 60,120,180,300) and score the frames after them: the calibrated decoder (head fit "
+    "as is and with both states weighted equally), the shipped model and a per-animal "
+    "logistic regression.",
 )
 @click.option(
     "--abstain",
@@ -76,12 +77,6 @@ def _table(report: dict[str, Any]) -> str:
     show_default=True,
     metavar="LO,HI",
     help="With --calibrate: reversal probabilities inside this band are 'uncertain' (coverage).",
-)
-@click.option(
-    "--balanced-head",
-    is_flag=True,
-    help="With --calibrate: fit the head with both behaviour states weighted equally (higher "
-    "balanced accuracy at 0.5, less reliable probabilities).",
 )
 @click.option(
     "--fold-cache",
@@ -98,7 +93,6 @@ def eval_command(
     json_out: Path | None,
     calibrate: str | None,
     abstain: str,
-    balanced_head: bool,
     fold_cache: Path | None,
     recipe: str,
     epochs: int | None,
@@ -117,7 +111,6 @@ def eval_command(
             json_out,
             calibrate,
             abstain,
-            balanced_head,
             fold_cache,
             recipe,
             epochs,
