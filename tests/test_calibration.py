@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from rtdecode.calibration import (
     CalibrationConfig,
+    CalibrationResult,
     expected_calibration_error,
     fit_calibration,
     recording_head_features,
@@ -166,11 +167,11 @@ def test_an_earlier_recording_of_the_animal_gives_a_head_from_the_first_frame(
     path = tmp_path / "session.h5"
     with h5py.File(path, "w") as handle:
         handle.attrs["format"] = "rtdecode-session"
-        handle.attrs["calibration"] = json.dumps(
-            {"weights": head.weights.tolist(), "bias": head.bias}
-        )
+        outcome = CalibrationResult(head, "calibrated", 0.9, 0.6, 300, 75, "test")
+        handle.attrs["calibration"] = json.dumps(outcome.as_dict(weights=True))
     again = earlier_head(path, model, CalibrationConfig())
     np.testing.assert_array_equal(again.weights, head.weights)
+    assert again.bias == head.bias
     with pytest.raises(ValueError, match="neurons"):
         Calibrator(n + 1, prepared.frame_interval, start=head)
 
