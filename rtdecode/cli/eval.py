@@ -61,6 +61,29 @@ def _table(report: dict[str, Any]) -> str:
 @click.option(
     "--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the report."
 )
+@click.option(
+    "--calibrate",
+    "calibrate",
+    default=None,
+    metavar="S[,S...]",
+    help="Simulate sessions that calibrate on each recording's first S seconds of behaviour "
+    "(e.g. 60,120,180,300) and score the frames after them: the calibrated decoder (head fit "
+    "as is and with both states weighted equally), the shipped model and a per-animal "
+    "logistic regression.",
+)
+@click.option(
+    "--abstain",
+    default="0.4,0.6",
+    show_default=True,
+    metavar="LO,HI",
+    help="With --calibrate: reversal probabilities inside this band are 'uncertain' (coverage).",
+)
+@click.option(
+    "--fold-cache",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --protocol lowo --calibrate: keep trained fold models here and reuse them.",
+)
 @recipe_options
 def eval_command(
     data: Path,
@@ -68,12 +91,32 @@ def eval_command(
     protocol: str | None,
     no_labels: bool,
     json_out: Path | None,
+    calibrate: str | None,
+    abstain: str,
+    fold_cache: Path | None,
     recipe: str,
     epochs: int | None,
     seed: int | None,
 ) -> None:
     """Measure a decoder per recording: per frame (balanced accuracy, AUROC, F1) and per event
     (reversal onsets caught by the default trigger policy, false triggers per minute, lag)."""
+    if calibrate is not None:
+        from rtdecode.cli._calibrate_eval import calibrate_eval
+
+        calibrate_eval(
+            data,
+            model,
+            protocol,
+            no_labels,
+            json_out,
+            calibrate,
+            abstain,
+            fold_cache,
+            recipe,
+            epochs,
+            seed,
+        )
+        return
     from rtdecode.models import load_model_file
     from rtdecode.training._evaluate import evaluate_model, lowo, summarise
     from rtdecode.training._load import prepare_readable

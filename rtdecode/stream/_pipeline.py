@@ -81,6 +81,14 @@ class Pipeline:
     raw_fluorescence
         The stream carries raw fluorescence: track each neuron's baseline and decode dF/F
         (with this :class:`BaselineConfig`, or the defaults when True).
+    abstain
+        ``(lo, hi)``: a prediction whose reversal probability lies inside is ``uncertain``.
+    max_carried
+        A prediction is ``uncertain`` when more than this fraction of the window's values
+        were carried forward (missing or NaN input).
+    settle_frames
+        After a layout reset, predictions are ``uncertain`` until the new layout has seen
+        this many frames (default: two windows, so the running normalisation has settled).
     behavior
         The tracked behaviour (fed by the source when ``source.behavior`` is this track, or by a
         :class:`~rtdecode.stream._behavior_source.BehaviorReceiver`): each decoded frame is
@@ -120,6 +128,9 @@ class Pipeline:
         on_status: Callable[[Pipeline], None] | None = None,
         status_every_s: float = 1.0,
         raw_fluorescence: bool | BaselineConfig = False,
+        abstain: tuple[float, float] | None = None,
+        max_carried: float = 0.25,
+        settle_frames: int | None = None,
         behavior: BehaviorTrack | None = None,
         on_target: Callable[[Prediction, int | None], None] | None = None,
         max_neurons: int = MAX_NEURONS,
@@ -141,8 +152,13 @@ class Pipeline:
             if raw_fluorescence
             else None
         )
+        self.abstain = abstain
+        self.max_carried = max_carried
+        self.settle_frames = 2 * engine.window if settle_frames is None else settle_frames
+        self._reversal = engine.states.index("reversal") if "reversal" in engine.states else -1
         self.latency = {stage: LatencyHistogram() for stage in STAGES}
         self.predictions = 0
+        self.uncertain = 0
         self.skipped = 0
         self.warming = 0
         self.resets = 0
@@ -328,6 +344,8 @@ class Pipeline:
         prediction.state = int(np.argmax(probs))
         prediction.recv_ns = pending.recv_ns
         prediction.skipped = self._skipped_since
+        prediction.uncertain = self._uncertain(probs, valid, windower)
+        self.uncertain += prediction.uncertain
         for sink in self.sinks:
             try:
                 sink.publish(prediction)
@@ -362,6 +380,16 @@ class Pipeline:
             except OSError as exc:
                 self._drop_sink(sink, exc)
         self._has_pending = False
+
+    def _uncertain(self, probs: np.ndarray, valid: np.ndarray, windower: Windower) -> bool:
+        """Whether this prediction's decided output is ``uncertain`` (see the class notes)."""
+        if self.resets and windower.frames < self.settle_frames:
+            return True
+        if np.count_nonzero(valid) < (1.0 - self.max_carried) * valid.size:
+            return True
+        if self.abstain is None or self._reversal < 0:
+            return False
+        return bool(self.abstain[0] < probs[self._reversal] < self.abstain[1])
 
     def _to_sinks(self, seq: int, t: float, velocity: float, reversal: float) -> None:
         for sink in self.sinks:
@@ -439,6 +467,7 @@ class Pipeline:
             "window": self.engine.window,
             "frames": frames,
             "predictions": self.predictions,
+            "uncertain": self.uncertain,
             "skipped": self.skipped,
             "warming": self.warming,
             "missing_frames": self._counter("missing"),

@@ -28,7 +28,11 @@ class Prediction:
     skipped
         Frames received since the previous prediction that were not decoded (backpressure).
     uncertain
-        The decoder abstains on this frame (the trigger policy never fires on it).
+        The decided output is ``uncertain`` rather than ``state``: the reversal probability is
+        inside the abstain band, or the input is unhealthy (too many carried-forward values in
+        the window, or a layout reset whose normalisation is still settling).
+    head
+        Which head gave ``probs``: 0 the shipped model, 1 the animal's calibrated head.
     """
 
     seq: int
@@ -38,6 +42,7 @@ class Prediction:
     recv_ns: int
     skipped: int = 0
     uncertain: bool = False
+    head: int = 0
 
 
 @dataclass(slots=True)

@@ -1,8 +1,8 @@
 """Training and evaluation: prepared recordings, the training loop, metrics, LOWO."""
 
+from rtdecode.metrics import auroc, balanced_accuracy, f1_score
 from rtdecode.training._dataset import Prepared, prepare_recording, stream_window, windows
 from rtdecode.training._fit import STATES, TrainConfig, predict_recording, train_model
-from rtdecode.training._metrics import auroc, balanced_accuracy, f1_score
 
 __all__ = [
     "STATES",

@@ -12,11 +12,11 @@ import numpy as np
 
 from rtdecode.events import onset_indices, score_events
 from rtdecode.log import get_logger
+from rtdecode.metrics import auroc, balanced_accuracy, f1_score
 from rtdecode.models import ModelFile
 from rtdecode.preprocess import PreprocessConfig
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._fit import STATES, TrainConfig, predict_recording, train_model
-from rtdecode.training._metrics import auroc, balanced_accuracy, f1_score
 from rtdecode.trigger import PolicyConfig, replay_policy
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Per-animal decoding metrics in plain NumPy: balanced accuracy, AUROC, F1."""
+"""Per-animal decoding metrics in plain NumPy (no torch): balanced accuracy, AUROC, F1, onset lag."""
 
 from __future__ import annotations
 

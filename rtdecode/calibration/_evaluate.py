@@ -1,0 +1,126 @@
+"""``rtdecode eval --calibrate``: simulated sessions over recordings, LOWO or one model."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtdecode.calibration._folds import fold_model
+from rtdecode.calibration._head import CalibrationConfig
+from rtdecode.calibration._simulate import METHODS, calibration_metrics, simulate_session
+from rtdecode.config import PreprocessConfig
+from rtdecode.models import ModelFile
+from rtdecode.training._dataset import Prepared
+from rtdecode.training._fit import TrainConfig, predict_recording
+
+__all__ = ["calibrate_lowo", "calibrate_model", "calibration_table"]
+
+Progress = Callable[[str], None] | None
+
+
+def _sessions(
+    model: ModelFile,
+    prepared: Prepared,
+    seconds: Sequence[float],
+    config: CalibrationConfig,
+    abstain: tuple[float, float],
+    labels: Sequence[bool],
+) -> list[dict[str, Any]]:
+    """Entries of one recording: per identities setting, calibration length and method."""
+    net = model.build()
+    out = []
+    for use_labels in labels:
+        frames, shipped = predict_recording(model, net, prepared, use_labels=use_labels)
+        for s in seconds:
+            session = simulate_session(prepared, frames, shipped.astype(np.float64), s, config)
+            for method in METHODS:
+                entry = calibration_metrics(
+                    prepared, session["frames"], session["probs"][method], abstain
+                )
+                entry.update(seconds=s, labels=use_labels, method=method)
+                if method in session["calibration"]:
+                    entry["calibration"] = session["calibration"][method]
+                out.append(entry)
+    return out
+
+
+def calibrate_lowo(
+    data: list[Prepared],
+    recipe: TrainConfig,
+    preprocess: PreprocessConfig,
+    seconds: Sequence[float],
+    config: CalibrationConfig,
+    abstain: tuple[float, float],
+    cache: Path | None = None,
+    progress: Progress = None,
+) -> list[dict[str, Any]]:
+    """LOWO: per held-out animal, the fold model (from ``cache`` when there), then sessions.
+
+    The held-out animal is decoded with and without its identities when the model has them.
+    """
+    entries = []
+    for i, held in enumerate(data):
+        model = fold_model(data, i, recipe, preprocess, cache)
+        labels = (False, True) if model.labels else (False,)
+        entries += _sessions(model, held, seconds, config, abstain, labels)
+        if progress is not None:
+            progress(f"{held.id}: done")
+    return entries
+
+
+def calibrate_model(
+    model: ModelFile,
+    data: list[Prepared],
+    seconds: Sequence[float],
+    config: CalibrationConfig,
+    abstain: tuple[float, float],
+    use_labels: bool,
+) -> list[dict[str, Any]]:
+    """One model over every recording (no training): sessions with and/or without identities."""
+    labels = (False, True) if use_labels and model.labels else (False,)
+    entries = []
+    for prepared in data:
+        if prepared.reversal is not None:
+            entries += _sessions(model, prepared, seconds, config, abstain, labels)
+    return entries
+
+
+MEAN_KEYS = (
+    "balanced_accuracy",
+    "auroc",
+    "ece",
+    "coverage",
+    "covered_balanced_accuracy",
+    "onset_hit_rate",
+    "false_triggers_per_min",
+    "trigger_lag_s",
+)
+
+
+def _mean(values: list[Any]) -> float | None:
+    kept = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    return float(np.mean(kept)) if kept else None
+
+
+def calibration_table(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Means over recordings per (identities, calibration seconds, method), one row each."""
+    rows = []
+    keys = sorted({(e["labels"], e["seconds"], METHODS.index(e["method"])) for e in entries})
+    present = [k for k in MEAN_KEYS if any(k in e for e in entries)]
+    for labels, seconds, m in keys:
+        group = [
+            e
+            for e in entries
+            if e["labels"] == labels and e["seconds"] == seconds and e["method"] == METHODS[m]
+        ]
+        row: dict[str, Any] = {"labels": labels, "seconds": seconds, "method": METHODS[m]}
+        row.update({f"mean_{k}": _mean([e.get(k) for e in group]) for k in present})
+        row["recordings"] = len(group)
+        if METHODS[m] in ("calibrated", "balanced"):
+            row["heads_chosen"] = sum(e["calibration"]["chosen"] == "calibrated" for e in group)
+        rows.append(row)
+    return rows

@@ -1,0 +1,336 @@
+"""The per-animal head: its features, its fit on the calibration period, the head-or-shipped choice.
+
+The head is a logistic regression on every neuron's running z-score and its time derivative at
+the current frame, with or without the shipped model's logit. With the logit it is penalised
+toward the shipped model: the neuron weights carry a strong L2 penalty and the logit a weak one,
+so with little behaviour it reduces to the shipped model with its probabilities rescaled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from rtdecode.calibration._logreg import fit_logistic, sigmoid
+from rtdecode.errors import ConfigError
+from rtdecode.metrics import auroc
+
+__all__ = [
+    "CalibrationConfig",
+    "CalibrationResult",
+    "Head",
+    "fit_calibration",
+    "head_features",
+    "recording_head_features",
+]
+
+_EPS = 1e-4
+MAX_SECONDS = 3600.0
+"""Longest calibration period (the live calibrator preallocates its frames)."""
+_RATE = (0.02, 0.98)  # bounds of a reversal rate used for class weights
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """How an animal's head is fit.
+
+    Parameters
+    ----------
+    seconds
+        Length of the calibration period.
+    holdout
+        Most recent fraction of the calibration frames held back to choose head or shipped.
+    penalty
+        L2 strength on the neuron weights (each input standardised over the fitting frames).
+    shipped_penalty
+        L2 strength on the weight of the shipped model's logit.
+    use_shipped
+        Also try a head given the shipped model's logit (fit on the frames the shipped model
+        decoded); the head on the neurons alone is always tried.
+    margin
+        The head must beat the shipped model's held-back AUROC by more than this.
+    skip_s
+        Seconds at the start of a layout not used for fitting (the running z-score settles).
+    blocks
+        Consecutive blocks of the calibration period for cross-fitting the rescaling of the
+        head's logit (its probabilities are then reliable out of sample).
+    balanced
+        Weight the two behaviour states equally when fitting (probabilities then assume a
+        reversal rate of one half).
+    """
+
+    seconds: float = 180.0
+    holdout: float = 0.25
+    penalty: float = 30.0
+    shipped_penalty: float = 0.1
+    use_shipped: bool = True
+    margin: float = 0.0
+    skip_s: float = 10.0
+    blocks: int = 4
+    balanced: bool = False
+
+    def __post_init__(self) -> None:
+        checks = {
+            "seconds": 0 < self.seconds <= MAX_SECONDS,
+            "holdout": 0 < self.holdout < 1,
+            "penalty": self.penalty > 0,
+            "shipped_penalty": self.shipped_penalty > 0,
+            "skip_s": self.skip_s >= 0,
+            "blocks": self.blocks >= 2,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(
+                f"calibration settings out of range: {', '.join(bad)} (seconds in (0, "
+                f"{MAX_SECONDS:.0f}], holdout in (0, 1), penalties > 0, skip_s >= 0, blocks >= 2)"
+            )
+
+
+def head_features(
+    frame: np.ndarray, valid: np.ndarray, shipped_prob: float, out: np.ndarray
+) -> np.ndarray:
+    """One frame's head features, written into ``out`` without allocating.
+
+    Parameters
+    ----------
+    frame
+        ``(n, F)`` the current frame's preprocessed features (the last row of the window):
+        channel 0 is the running z-score, channel 1 its time derivative.
+    valid
+        ``(n,)`` whether each neuron's value is real (carried-forward values enter as 0).
+    shipped_prob
+        The shipped model's reversal probability for this frame (NaN when it has none yet).
+    out
+        ``(2 n + 1,)`` float64 buffer.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out``: ``[z(t), dz/dt(t), logit(shipped)]``.
+    """
+    n = frame.shape[0]
+    np.multiply(frame[:, 0], valid, out=out[:n])
+    np.multiply(frame[:, 1], valid, out=out[n : 2 * n])
+    p = min(max(shipped_prob, _EPS), 1.0 - _EPS)
+    out[2 * n] = np.log(p / (1.0 - p))
+    return out
+
+
+def recording_head_features(
+    features: np.ndarray, valid: np.ndarray, shipped_probs: np.ndarray
+) -> np.ndarray:
+    """:func:`head_features` for every frame of a recording at once.
+
+    Parameters
+    ----------
+    features
+        ``(T, n, F)`` preprocessed features.
+    valid
+        ``(T, n)`` validity.
+    shipped_probs
+        ``(T,)`` shipped reversal probability per frame, NaN where the model had no window yet.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T, 2 n + 1)`` float64.
+    """
+    z = np.where(valid, features[..., 0], 0.0).astype(np.float64)
+    dz = np.where(valid, features[..., 1], 0.0).astype(np.float64)
+    p = np.clip(np.asarray(shipped_probs, np.float64), _EPS, 1.0 - _EPS)
+    return np.hstack([z, dz, np.log(p / (1.0 - p))[:, None]])
+
+
+class Head:
+    """A fitted per-animal head: ``sigmoid(features @ w + b)``.
+
+    Parameters
+    ----------
+    weights
+        ``(D,)`` weights on :func:`head_features`' layout.
+    bias
+        Intercept.
+    """
+
+    def __init__(self, weights: np.ndarray, bias: float) -> None:
+        self.weights = np.ascontiguousarray(weights, np.float64)
+        self.bias = float(bias)
+
+    def predict(self, features: np.ndarray) -> float:
+        """Reversal probability of one frame's features."""
+        z = float(self.weights @ features) + self.bias
+        return float(0.5 * (1.0 + np.tanh(0.5 * z)))
+
+    def predict_many(self, features: np.ndarray) -> np.ndarray:
+        """Reversal probabilities of ``(T, D)`` features."""
+        return sigmoid(features @ self.weights + self.bias)
+
+
+@dataclass
+class CalibrationResult:
+    """The outcome of a calibration.
+
+    Attributes
+    ----------
+    head
+        The fitted head when it was chosen, else ``None``.
+    chosen
+        ``"calibrated"`` (the head decodes from now on) or ``"shipped"``.
+    head_score, shipped_score
+        AUROC of the head (fit without the held-back part) and of the shipped model on the
+        held-back most recent part of the calibration period (NaN when it has one class).
+    frames, holdout_frames
+        Calibration frames used, and how many of them were held back.
+    reason
+        Why this choice, in words (for the log and the session file).
+    """
+
+    head: Head | None
+    chosen: str
+    head_score: float
+    shipped_score: float
+    frames: int
+    holdout_frames: int
+    reason: str
+
+    def as_dict(self, weights: bool = False) -> dict[str, object]:
+        """JSON-ready summary; with ``weights``, also the head's (for ``--calibration-from``)."""
+        out: dict[str, object] = {
+            "chosen": self.chosen,
+            "head_score": self.head_score,
+            "shipped_score": self.shipped_score,
+            "frames": self.frames,
+            "holdout_frames": self.holdout_frames,
+            "reason": self.reason,
+        }
+        if weights and self.head is not None:
+            out.update(weights=self.head.weights.tolist(), bias=self.head.bias)
+        return out
+
+
+def _fit(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
+    """Fit on the neuron inputs standardised over these frames (so one L2 strength suits the
+    z-scores and their derivatives alike), folded back into the head's weights."""
+    n = x.shape[1] - 1
+    mean = np.append(x[:, :n].mean(axis=0), 0.0)
+    scale = np.append(x[:, :n].std(axis=0), 1.0)
+    scale[scale < 1e-6] = 1.0
+    penalty = np.append(np.full(n, config.penalty), config.shipped_penalty)
+    cols = slice(None) if config.use_shipped else slice(0, n)
+    w, b = fit_logistic(
+        ((x - mean) / scale)[:, cols],
+        y,
+        penalty[cols],
+        _weights(y) if config.balanced else None,
+    )
+    w = np.append(w, 0.0) if not config.use_shipped else w
+    w = w / scale
+    return Head(w, b - float(mean @ w))
+
+
+def _weights(y: np.ndarray) -> np.ndarray:
+    """Sample weights that give both behaviour states the same total weight."""
+    rate = min(max(float(y.mean()), _RATE[0]), _RATE[1])
+    return np.where(y, 0.5 / rate, 0.5 / (1.0 - rate))
+
+
+def _rescaled(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
+    """The head fit on every frame, its logit rescaled (Platt) to out-of-sample reliability.
+
+    The rescaling is fit on cross-fitted logits: the frames are cut into ``config.blocks``
+    consecutive blocks and each block's logits come from a head fit on the other blocks.
+    """
+    head = _fit(x, y, config)
+    logits = np.full(len(y), np.nan)
+    for block in np.array_split(np.arange(len(y)), config.blocks):
+        rest = np.ones(len(y), bool)
+        rest[block] = False
+        if y[rest].any() and not y[rest].all():
+            trial = _fit(x[rest], y[rest], config)
+            logits[block] = x[block] @ trial.weights + trial.bias
+    ok = np.isfinite(logits)
+    if not (y[ok].any() and not y[ok].all()):
+        return head
+    weight = _weights(y[ok]) if config.balanced else None
+    (a,), c = fit_logistic(logits[ok, None], y[ok], 1e-3, weight)
+    a = max(a, 0.0)
+    return Head(a * head.weights, a * head.bias + c)
+
+
+def fit_calibration(
+    features_over_time: np.ndarray,
+    reversal: np.ndarray,
+    shipped_probs: np.ndarray,
+    config: CalibrationConfig,
+) -> CalibrationResult:
+    """Fit the head on the calibration period and choose it or the shipped model.
+
+    The head is first fit on all but the most recent ``config.holdout`` of the frames and both
+    are scored (AUROC) on that held-back part; the head is chosen only if it beats the shipped
+    model there by more than ``config.margin``, and is then refit on every frame. With
+    ``config.use_shipped`` two heads compete, on the neurons alone and with the shipped logit
+    (which helps when the shipped model is good, i.e. with identities, and hurts when it is
+    near chance).
+
+    Parameters
+    ----------
+    features_over_time
+        ``(T, D)`` :func:`head_features` rows of the calibration period, oldest first (rows
+        with non-finite neuron values are left out; frames before the shipped model's first
+        prediction, NaN in ``shipped_probs``, serve only the head on the neurons alone).
+    reversal
+        ``(T,)`` tracked reversal state per row.
+    shipped_probs
+        ``(T,)`` the shipped model's reversal probability per row.
+    config
+        Fit settings.
+
+    Returns
+    -------
+    CalibrationResult
+    """
+    x = np.asarray(features_over_time, np.float64)
+    rows = np.isfinite(x[:, :-1]).all(axis=1)
+    x, y = x[rows].copy(), np.asarray(reversal, bool)[rows]
+    shipped = np.asarray(shipped_probs, np.float64)[rows]
+    has = np.isfinite(shipped) & np.isfinite(x[:, -1])  # frames the shipped model decoded
+    x[~has, -1] = 0.0
+    n = len(y)
+    cut = n - round(config.holdout * n)
+    held = (np.arange(n) >= cut) & has
+
+    def result(head: Head | None, h: float, s: float, reason: str) -> CalibrationResult:
+        chosen = "shipped" if head is None else "calibrated"
+        return CalibrationResult(head, chosen, h, s, n, int(held.sum()), reason)
+
+    def two_states(mask: np.ndarray) -> bool:
+        return bool(y[mask].any() and not y[mask].all())
+
+    if not two_states(np.arange(n) < cut):
+        return result(None, float("nan"), float("nan"), "no reversal (or only) before hold-out")
+    if not two_states(held):
+        return result(None, float("nan"), float("nan"), "held-back part has one behaviour state")
+    # Candidates: the head on the neurons alone (fit on every frame, also those before the
+    # shipped model's first output) and, with use_shipped, with the shipped logit.
+    scores = {}
+    for candidate in {replace(config, use_shipped=False), config}:
+        train = (np.arange(n) < cut) & (has if candidate.use_shipped else True)
+        if two_states(train):
+            trial = _fit(x[train], y[train], candidate)
+            scores[candidate] = auroc(y[held], trial.predict_many(x[held]))
+    if not scores:
+        return result(None, float("nan"), float("nan"), "no reversal (or only) before hold-out")
+    best = max(scores, key=lambda c: (scores[c], not c.use_shipped))
+    head_score = scores[best]
+    shipped_score = auroc(y[held], shipped[held])
+    if not head_score > shipped_score + config.margin:
+        return result(None, head_score, shipped_score, "head not better on held-back part")
+    inputs = "neurons and shipped logit" if best.use_shipped else "neurons"
+    keep = has if best.use_shipped else np.ones(n, bool)
+    return result(
+        _rescaled(x[keep], y[keep], best),
+        head_score,
+        shipped_score,
+        f"head ({inputs}) better on held-back part",
+    )

@@ -1,0 +1,156 @@
+"""The live side: a :class:`Calibrator` fed per decoded frame, fitting off the decoding thread."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from rtdecode.calibration._head import (
+    CalibrationConfig,
+    CalibrationResult,
+    Head,
+    fit_calibration,
+    head_features,
+)
+from rtdecode.log import get_logger
+
+__all__ = ["Calibrator"]
+
+_log = get_logger(__name__)
+
+
+class Calibrator:
+    """Collects one animal's calibration period and switches to its head when that is better.
+
+    Per decoded frame the pipeline calls :meth:`features` (the head's inputs, written into a
+    buffer the calibrator owns), then :meth:`add` with the tracked reversal state (or ``None``
+    when no behaviour sample was aligned to the frame) and :meth:`predict`. Both copy into
+    preallocated arrays and allocate nothing; once ``config.seconds`` of frames with behaviour
+    are in, :func:`~rtdecode.calibration.fit_calibration` runs once in a background thread and
+    its head takes over from the next frame if it was chosen.
+
+    Parameters
+    ----------
+    n_neurons
+        Neurons per frame (a layout change needs a new calibrator).
+    frame_interval_s
+        Expected seconds per frame (sizes the arrays; more frames than that are not kept).
+    config
+        Calibration settings.
+    start
+        A head from an earlier session of this animal (``--calibration-from``); it decodes
+        from the first frame and calibration still runs (the new choice replaces it unless
+        the new period could not decide).
+
+    Attributes
+    ----------
+    result
+        The :class:`~rtdecode.calibration.CalibrationResult` once the fit is done, else None.
+    without_behaviour
+        Frames added with no behaviour sample (counted, not used).
+    """
+
+    def __init__(
+        self,
+        n_neurons: int,
+        frame_interval_s: float,
+        config: CalibrationConfig | None = None,
+        start: Head | None = None,
+    ) -> None:
+        self.config = config or CalibrationConfig()
+        self.n_neurons = n_neurons
+        dim = 2 * n_neurons + 1
+        if start is not None and start.weights.shape != (dim,):
+            raise ValueError(
+                f"the earlier session's head has {start.weights.shape[0]} inputs but this "
+                f"stream has {n_neurons} neurons ({dim} inputs); calibrate afresh"
+            )
+        capacity = int(np.ceil(self.config.seconds / frame_interval_s * 1.5)) + 8
+        # np.full writes every page now, so the per-frame copies never fault one in.
+        self._x = np.full((capacity, dim), 0.0)
+        self._y = np.full(capacity, False)
+        self._shipped = np.full(capacity, 0.0)
+        self._count = 0
+        self._first_t: float | None = None
+        self._buffer = np.zeros(dim)
+        self._thread: threading.Thread | None = None
+        self.head: Head | None = start
+        self.result: CalibrationResult | None = None
+        self.without_behaviour = 0
+
+    @property
+    def collecting(self) -> bool:
+        """Still gathering the calibration period."""
+        return self._thread is None
+
+    @property
+    def done(self) -> bool:
+        """The fit has finished (see :attr:`result`)."""
+        return self.result is not None
+
+    def features(self, frame: np.ndarray, valid: np.ndarray, shipped_prob: float) -> np.ndarray:
+        """This frame's head features (see :func:`~rtdecode.calibration.head_features`)."""
+        return head_features(frame, valid, shipped_prob, self._buffer)
+
+    def add(
+        self, features: np.ndarray, shipped_prob: float, reversal: bool | None, t: float
+    ) -> None:
+        """Keep one frame for calibration; start the fit once the period is complete.
+
+        Parameters
+        ----------
+        features
+            The frame's head features (from :meth:`features`).
+        shipped_prob
+            The shipped model's reversal probability for the frame.
+        reversal
+            The tracked reversal state aligned to the frame, or ``None`` without a sample.
+        t
+            Frame time, seconds.
+        """
+        if self._thread is not None:
+            return
+        if reversal is None:
+            self.without_behaviour += 1
+            return
+        if self._first_t is None:
+            self._first_t = t
+        i = self._count
+        if i < len(self._y):
+            self._x[i] = features
+            self._y[i] = reversal
+            self._shipped[i] = shipped_prob
+            self._count = i + 1
+        if t - self._first_t >= self.config.seconds or self._count == len(self._y):
+            self._thread = threading.Thread(target=self._fit, name="calibration", daemon=True)
+            self._thread.start()
+
+    def predict(self, features: np.ndarray, shipped_prob: float) -> tuple[float, int]:
+        """The reversal probability to publish and which head gave it (0 shipped, 1 calibrated)."""
+        head = self.head
+        if head is None:
+            return shipped_prob, 0
+        return head.predict(features), 1
+
+    def wait(self, timeout: float | None = None) -> CalibrationResult | None:
+        """Block until the background fit is done (for tests and the end of a session)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result
+
+    def _fit(self) -> None:
+        n = self._count
+        result = fit_calibration(self._x[:n], self._y[:n], self._shipped[:n], self.config)
+        # An earlier session's head is kept only when this period could not decide.
+        if result.head is not None or np.isfinite(result.shipped_score):
+            self.head = result.head
+        self.result = result
+        _log.info(
+            "calibration after %d frames: %s (held-back AUROC head %.3f, shipped %.3f; %s)",
+            n,
+            result.chosen,
+            result.head_score,
+            result.shipped_score,
+            result.reason,
+        )

@@ -1,0 +1,121 @@
+"""``rtdecode eval --calibrate``: simulated self-calibrating sessions, one table for all lengths."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rtdecode.errors import RtdecodeError
+
+__all__ = ["calibrate_eval", "parse_band", "parse_seconds"]
+
+_COLUMNS = (
+    "balanced_accuracy",
+    "auroc",
+    "ece",
+    "coverage",
+    "covered_balanced_accuracy",
+    "onset_hit_rate",
+    "false_triggers_per_min",
+    "trigger_lag_s",
+)
+
+
+def parse_seconds(text: str) -> list[float]:
+    """``"60,120"`` -> ``[60.0, 120.0]``; each must be positive."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(f"--calibrate takes seconds like 60,120,180: {exc}") from exc
+    if not values or min(values) <= 0:
+        raise click.BadParameter(f"--calibrate needs positive seconds, got '{text}'")
+    return values
+
+
+def parse_band(text: str) -> tuple[float, float]:
+    """``"0.4,0.6"`` -> ``(0.35, 0.65)``, with ``0 <= LO <= HI <= 1``."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(f"--abstain takes LO,HI like 0.4,0.6, got '{text}'") from exc
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise click.BadParameter(f"--abstain needs 0 <= LO <= HI <= 1, got '{text}'")
+    return lo, hi
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    columns = [c for c in _COLUMNS if any(f"mean_{c}" in r for r in rows)]
+    click.echo(f"{'ids':<5}{'S':>6} {'method':<11}" + "".join(f"{c[:12]:>13}" for c in columns))
+    for r in rows:
+        cells = "".join(f"{_fmt(r.get('mean_' + c)):>13}" for c in columns)
+        chosen = f"  heads {r['heads_chosen']}/{r['recordings']}" if "heads_chosen" in r else ""
+        label = "yes" if r["labels"] else "no"
+        click.echo(f"{label:<5}{r['seconds']:>6.0f} {r['method']:<11}{cells}{chosen}")
+
+
+def calibrate_eval(
+    data: Path,
+    model: Path | None,
+    protocol: str | None,
+    no_labels: bool,
+    json_out: Path | None,
+    calibrate: str,
+    abstain: str,
+    fold_cache: Path | None,
+    recipe: str,
+    epochs: int | None,
+    seed: int | None,
+) -> None:
+    """Run ``rtdecode eval --calibrate`` (arguments as the command's options)."""
+    from rtdecode.calibration import CalibrationConfig, calibrate_lowo, calibrate_model
+    from rtdecode.calibration._evaluate import calibration_table
+    from rtdecode.config import PreprocessConfig
+    from rtdecode.models import load_model_file
+    from rtdecode.training._load import prepare_folder
+    from rtdecode.training._presets import preset
+
+    seconds = parse_seconds(calibrate)
+    band = parse_band(abstain)
+    config = CalibrationConfig()
+    try:
+        if protocol == "lowo":
+            if model is not None:
+                raise click.UsageError("--model and --protocol lowo exclude each other")
+            overrides = {k: v for k, v in (("epochs", epochs), ("seed", seed)) if v is not None}
+            recipe_config = preset(recipe, **overrides)
+            preprocess = PreprocessConfig()
+            prepared = prepare_folder(data, preprocess, need_behaviour=True)
+            click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals, calibrating {seconds} s")
+            entries = calibrate_lowo(
+                prepared, recipe_config, preprocess, seconds, config, band, fold_cache, click.echo
+            )
+        else:
+            loaded = load_model_file(model)
+            prepared = prepare_folder(data, loaded.preprocess, need_behaviour=True)
+            entries = calibrate_model(loaded, prepared, seconds, config, band, not no_labels)
+    except RtdecodeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = calibration_table(entries)
+    _print_table(rows)
+    if json_out is not None:
+        report = {
+            "protocol": f"{protocol or 'model'}-calibrate",
+            "model": None if protocol == "lowo" else str(model or "default"),
+            "recipe_name": recipe if protocol == "lowo" else None,
+            "calibrate_s": seconds,
+            "abstain": list(band),
+            "calibration": dataclasses.asdict(config),
+            "table": rows,
+            "recordings": entries,
+        }
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2, default=float))
+        click.echo(f"wrote {json_out}")
