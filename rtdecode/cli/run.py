@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -62,6 +63,19 @@ class _Console:
     "--busy-poll", is_flag=True, help="Spin instead of sleeping: lower latency, one core."
 )
 @click.option(
+    "--keep-warm",
+    "keep_warm_ms",
+    type=click.FloatRange(min=0, min_open=True),
+    help="While idle, run a discarded forward on the current window every MS milliseconds, so "
+    "a frame after a long gap finds caches and clocks warm (costs CPU while idle; a frame "
+    "arriving during such a pass waits for it).",
+)
+@click.option(
+    "--cpu",
+    type=click.IntRange(min=0),
+    help="Pin the decoder process (all its threads) to this core (os.sched_setaffinity).",
+)
+@click.option(
     "--decode-every-frame",
     is_flag=True,
     help="Never skip frames when behind: latency grows instead, until the bounded input queue "
@@ -81,6 +95,8 @@ def run(
     max_frames: int | None,
     summary_json: Path | None,
     busy_poll: bool,
+    keep_warm_ms: float | None,
+    cpu: int | None,
     decode_every_frame: bool,
     raw_fluorescence: bool,
     frame_interval: float | None,
@@ -93,6 +109,8 @@ def run(
     Prints a summary at the end: frames, predictions, drops, gaps, malformed messages, NaN
     values and latency percentiles per stage.
     """
+    if cpu is not None:
+        _pin(cpu)
     try:
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
         stream = open_source(source, resolve_timeout=resolve_timeout)  # bad addresses fail fast
@@ -111,6 +129,7 @@ def run(
             frame_interval_s=frame_interval,
             on_status=None if quiet else _Console(),
             raw_fluorescence=raw_fluorescence,
+            keep_warm_s=None if keep_warm_ms is None else keep_warm_ms / 1e3,
         )
         click.echo(f"decoding {source} -> {', '.join(sinks) or 'no sink'} (Ctrl-C stops)", err=True)
         with stop_on_signals(pipeline.stop):
@@ -122,3 +141,14 @@ def run(
     click.echo(format_summary(summary))
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary, indent=2))
+
+
+def _pin(cpu: int) -> None:
+    """Restrict this process to core ``cpu``, or fail naming the cores it may use."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if cpu not in allowed:
+        raise click.BadParameter(
+            f"core {cpu} is not available to this process; choose one of {allowed}",
+            param_hint="--cpu",
+        )
+    os.sched_setaffinity(0, {cpu})

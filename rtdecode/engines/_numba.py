@@ -11,6 +11,7 @@ from rtdecode.engines._common import ModelEngine
 from rtdecode.errors import ConfigError
 from rtdecode.kernels.gnn import GNNWorkspace, gnn_forward, gnn_weights, gnn_workspace
 from rtdecode.models import ModelFile
+from rtdecode.models._gnn import RelationalGNN
 
 __all__ = ["NumbaEngine"]
 
@@ -46,6 +47,7 @@ class NumbaEngine(ModelEngine, Engine):
             )
         super().__init__(model)
         network = model.build()
+        assert isinstance(network, RelationalGNN)
         self.recent = int(network.recent)
         state = {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}
         self.weights = gnn_weights(state, rounds=len(network.edge_src))

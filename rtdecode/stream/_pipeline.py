@@ -72,6 +72,11 @@ class Pipeline:
     raw_fluorescence
         The stream carries raw fluorescence: track each neuron's baseline and decode dF/F
         (with this :class:`BaselineConfig`, or the defaults when True).
+    keep_warm_s
+        When no frame has come for this many seconds, run one forward on the current window
+        (result discarded) and again every ``keep_warm_s`` while idle, so the next frame finds
+        caches and clocks warm (``None``: never). Costs CPU while idle, and a frame that arrives
+        during such a pass waits for it (one forward at most).
 
     Attributes
     ----------
@@ -95,6 +100,7 @@ class Pipeline:
         on_status: Callable[[Pipeline], None] | None = None,
         status_every_s: float = 1.0,
         raw_fluorescence: bool | BaselineConfig = False,
+        keep_warm_s: float | None = None,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -113,6 +119,9 @@ class Pipeline:
             else None
         )
         self.latency = {stage: LatencyHistogram() for stage in STAGES}
+        self.keep_warm_s = keep_warm_s
+        self.keep_warm_passes = 0
+        self._last_forward = 0.0
         self.predictions = 0
         self.skipped = 0
         self.warming = 0
@@ -171,7 +180,7 @@ class Pipeline:
         return summary
 
     def _loop(self) -> None:
-        timeout = 0.0 if self.busy_poll else 0.05
+        timeout = 0.0 if self.busy_poll else min(0.05, self.keep_warm_s or 0.05)
         next_status = time.monotonic() + self.status_every_s
         while not self._stop.is_set():
             chunk = self.source.read(timeout)
@@ -189,6 +198,8 @@ class Pipeline:
                     break
             elif self.source.finished:
                 break
+            elif self.keep_warm_s is not None:
+                self._keep_warm()
             if self.on_status is not None and time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.status_every_s
                 self.on_status(self)
@@ -256,6 +267,7 @@ class Pipeline:
         window, valid = windower.window_view()
         probs = self.engine.infer(window, valid)
         inferred_ns = time.perf_counter_ns()
+        self._last_forward = inferred_ns / 1e9
         prediction = self._prediction
         prediction.seq = pending.seq
         prediction.t = pending.t
@@ -284,6 +296,16 @@ class Pipeline:
         for sink in self.sinks:
             sink.record_frame(pending)
         self._has_pending = False
+
+    def _keep_warm(self) -> None:
+        """One discarded forward on the current window once ``keep_warm_s`` passed idle."""
+        assert self.keep_warm_s is not None
+        now = time.perf_counter_ns() / 1e9
+        if self._windower is None or now - self._last_forward < self.keep_warm_s:
+            return
+        self.engine.infer(*self._windower.window_view())
+        self.keep_warm_passes += 1
+        self._last_forward = time.perf_counter_ns() / 1e9
 
     # ------------------------------------------------------------------ layout
     def _new_layout(self, chunk: Chunk) -> Windower:
@@ -357,6 +379,7 @@ class Pipeline:
             "gaps": self._counter("gaps"),
             "restarts": self._counter("restarts"),
             "resets": self.resets,
+            "keep_warm_passes": self.keep_warm_passes,
             "nan_values": self._counter("nan_values"),
             "malformed": malformed,
             "malformed_total": sum(malformed.values()),
