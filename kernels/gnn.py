@@ -23,11 +23,45 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-__all__ = ["GNNWeights", "GNNWorkspace", "gnn_forward", "gnn_weights", "gnn_workspace"]
+__all__ = [
+    "GNNWeights",
+    "GNNWorkspace",
+    "Packed",
+    "forward_views",
+    "gnn_forward",
+    "gnn_weights",
+    "gnn_workspace",
+    "pack",
+]
 
 _EPS = 1e-4  # as rtdecode.models._features
 _N_STATS = 8
 _FASTMATH = {"reassoc", "contract", "nsz"}
+
+
+class Packed(NamedTuple):
+    """Arrays of one :class:`GNNWeights` or :class:`GNNWorkspace` in one float32 buffer.
+
+    ``table`` has one row per field: offset into ``flat``, then its shape padded with 1s.
+    """
+
+    flat: np.ndarray  # (total,) float32
+    table: np.ndarray  # (fields, 4) int64
+
+
+def pack(arrays: tuple[np.ndarray, ...]) -> Packed:
+    """Copy ``arrays`` (float32, at most 3-D) into one buffer; see :func:`gnn_forward`."""
+    table = np.zeros((len(arrays), 4), np.int64)
+    offset = 0
+    for k, array in enumerate(arrays):
+        table[k, 0] = offset
+        table[k, 1 : 1 + array.ndim] = array.shape
+        table[k, 1 + array.ndim :] = 1
+        offset += array.size
+    flat = np.zeros(offset, np.float32)
+    for k, array in enumerate(arrays):
+        flat[table[k, 0] : table[k, 0] + array.size] = array.ravel()
+    return Packed(flat, table)
 
 
 class GNNWeights(NamedTuple):
@@ -43,10 +77,8 @@ class GNNWeights(NamedTuple):
     enc2_b: np.ndarray  # (H,)
     label_embedding: np.ndarray  # (L + 1, H)
     label_readout: np.ndarray  # (L + 1, S, D)
-    edge_src: np.ndarray  # (R, H, E)
-    edge_src_b: np.ndarray  # (R, E)
-    edge_dst: np.ndarray  # (R, H, E)
-    edge_dst_b: np.ndarray  # (R, E) zeros: the layer has no bias
+    edge_proj: np.ndarray  # (R, H, 2E) source then destination projection, side by side
+    edge_proj_b: np.ndarray  # (R, 2E) source bias, then zeros (no destination bias)
     edge_corr: np.ndarray  # (R, E)
     update: np.ndarray  # (R, H + E, H)
     update_b: np.ndarray  # (R, H)
@@ -69,9 +101,8 @@ class GNNWorkspace(NamedTuple):
     centred: np.ndarray  # (n, K) centred, masked z-scores
     population: np.ndarray  # (K,)
     corr: np.ndarray  # (n, n)
-    src: np.ndarray  # (n, E)
-    dst: np.ndarray  # (E, n)
-    dst_rows: np.ndarray  # (n, E)
+    proj: np.ndarray  # (n, 2E) source and destination projections of the node states
+    dst: np.ndarray  # (E, n) destination projection, channels first
     message: np.ndarray  # (n, E)
     joined: np.ndarray  # (n, H + E) node state and message, the update's input
     scores: np.ndarray  # (n,) attention logits, then weights
@@ -117,10 +148,15 @@ def gnn_weights(state_dict: dict[str, np.ndarray], rounds: int) -> GNNWeights:
         enc2_b=get("encode.2.bias"),
         label_embedding=embedding,
         label_readout=readout,
-        edge_src=np.stack([t(f"edge_src.{i}.weight") for i in r]),
-        edge_src_b=np.stack([get(f"edge_src.{i}.bias") for i in r]),
-        edge_dst=np.stack([t(f"edge_dst.{i}.weight") for i in r]),
-        edge_dst_b=np.zeros((rounds, get("edge_dst.0.weight").shape[0]), np.float32),
+        edge_proj=np.stack(
+            [np.hstack((t(f"edge_src.{i}.weight"), t(f"edge_dst.{i}.weight"))) for i in r]
+        ),
+        edge_proj_b=np.stack(
+            [
+                np.hstack((get(f"edge_src.{i}.bias"), np.zeros_like(get(f"edge_src.{i}.bias"))))
+                for i in r
+            ]
+        ),
         edge_corr=np.stack([get(f"edge_corr.{i}") for i in r]),
         update=np.stack([t(f"update.{i}.0.weight") for i in r]),
         update_b=np.stack([get(f"update.{i}.0.bias") for i in r]),
@@ -137,7 +173,7 @@ def gnn_weights(state_dict: dict[str, np.ndarray], rounds: int) -> GNNWeights:
 def gnn_workspace(weights: GNNWeights, n_neurons: int, model_window: int) -> GNNWorkspace:
     """Scratch buffers for windows of ``model_window`` frames of ``n_neurons`` neurons."""
     d, hidden = weights.enc1.shape
-    edge = weights.edge_src.shape[2]
+    edge = weights.edge_proj.shape[2] // 2
     n, k = n_neurons, model_window
 
     def z(*shape: int) -> np.ndarray:
@@ -151,9 +187,8 @@ def gnn_workspace(weights: GNNWeights, n_neurons: int, model_window: int) -> GNN
         centred=z(n, k),
         population=z(k),
         corr=z(n, n),
-        src=z(n, edge),
+        proj=z(n, 2 * edge),
         dst=z(edge, n),
-        dst_rows=z(n, edge),
         message=z(n, edge),
         joined=z(n, hidden + edge),
         scores=z(n),
@@ -288,19 +323,18 @@ def _correlation(unit: np.ndarray, corr: np.ndarray) -> None:
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _edge_round(w: GNNWeights, r: int, ws: GNNWorkspace) -> None:
     """One factorised message-passing round: ``h += relu(update([h, mean_j edge_ij]))``."""
-    h, src, dst, message, corr = ws.h, ws.src, ws.dst, ws.message, ws.corr
+    h, proj, dst, message, corr = ws.h, ws.proj, ws.dst, ws.message, ws.corr
     n, hidden = h.shape
-    n_edge = src.shape[1]
-    _dense(h, w.edge_src[r], w.edge_src_b[r], src, False)
-    _dense(h, w.edge_dst[r], w.edge_dst_b[r], ws.dst_rows, False)
+    n_edge = dst.shape[0]
+    _dense(h, w.edge_proj[r], w.edge_proj_b[r], proj, False)
     for j in range(n):
         for e in range(n_edge):
-            dst[e, j] = ws.dst_rows[j, e]
+            dst[e, j] = proj[j, n_edge + e]
     wc = w.edge_corr[r]
     for i in range(n):
         row = corr[i]
         for e in range(n_edge):
-            base = src[i, e]
+            base = proj[i, e]
             scale = wc[e]
             d = dst[e]
             acc = np.float32(0.0)
@@ -321,7 +355,7 @@ def _edge_round(w: GNNWeights, r: int, ws: GNNWorkspace) -> None:
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def gnn_forward(
+def forward_views(
     x: np.ndarray,
     valid: np.ndarray,
     label_ids: np.ndarray,
@@ -330,7 +364,9 @@ def gnn_forward(
     ws: GNNWorkspace,
     probs: np.ndarray,
 ) -> None:
-    """State probabilities of one window, written into ``probs``.
+    """State probabilities of one window, written into ``probs`` (weights and workspace as tuples).
+
+    :func:`gnn_forward` is the same on packed buffers: fewer arguments for the dispatcher.
 
     Parameters
     ----------
@@ -358,7 +394,7 @@ def gnn_forward(
         emb = w.label_embedding[label_ids[i]]
         for o in range(hidden):
             h[i, o] += emb[o]
-    for r in range(w.edge_src.shape[0]):
+    for r in range(w.edge_proj.shape[0]):
         _edge_round(w, r, ws)
     # Attention weights (softmax over neurons) and the role score's tanh.
     scores, tanh_role = ws.scores, ws.tanh_role
@@ -432,3 +468,64 @@ def gnn_forward(
         total += probs[s]
     for s in range(n_states):
         probs[s] /= total
+
+
+@njit(cache=True, nogil=True)
+def _v1(flat: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    return flat[table[k, 0] : table[k, 0] + table[k, 1]]
+
+
+@njit(cache=True, nogil=True)
+def _v2(flat: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    a, b = table[k, 1], table[k, 2]
+    return flat[table[k, 0] : table[k, 0] + a * b].reshape((a, b))
+
+
+@njit(cache=True, nogil=True)
+def _v3(flat: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    a, b, c = table[k, 1], table[k, 2], table[k, 3]
+    return flat[table[k, 0] : table[k, 0] + a * b * c].reshape((a, b, c))
+
+
+@njit(cache=True, nogil=True)
+def _weight_views(f: np.ndarray, t: np.ndarray) -> GNNWeights:
+    return GNNWeights(
+        _v2(f, t, 0), _v1(f, t, 1), _v2(f, t, 2), _v1(f, t, 3), _v2(f, t, 4), _v3(f, t, 5),
+        _v3(f, t, 6), _v2(f, t, 7), _v2(f, t, 8), _v3(f, t, 9), _v2(f, t, 10), _v1(f, t, 11),
+        _v1(f, t, 12), _v1(f, t, 13), _v2(f, t, 14), _v1(f, t, 15), _v2(f, t, 16), _v1(f, t, 17),
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _workspace_views(f: np.ndarray, t: np.ndarray) -> GNNWorkspace:
+    return GNNWorkspace(
+        _v2(f, t, 0), _v2(f, t, 1), _v2(f, t, 2), _v2(f, t, 3), _v2(f, t, 4), _v1(f, t, 5),
+        _v2(f, t, 6), _v2(f, t, 7), _v2(f, t, 8), _v2(f, t, 9), _v2(f, t, 10), _v1(f, t, 11),
+        _v1(f, t, 12), _v1(f, t, 13), _v1(f, t, 14), _v1(f, t, 15),
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def gnn_forward(
+    x: np.ndarray,
+    valid: np.ndarray,
+    label_ids: np.ndarray,
+    recent: int,
+    weights: np.ndarray,
+    weight_table: np.ndarray,
+    workspace: np.ndarray,
+    workspace_table: np.ndarray,
+    probs: np.ndarray,
+) -> None:
+    """:func:`forward_views` on packed weights and workspace (``pack(gnn_weights(...))``,
+    ``pack(gnn_workspace(...))``): seven arrays to unbox per call instead of forty.
+    """
+    forward_views(
+        x,
+        valid,
+        label_ids,
+        recent,
+        _weight_views(weights, weight_table),
+        _workspace_views(workspace, workspace_table),
+        probs,
+    )

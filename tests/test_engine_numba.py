@@ -137,8 +137,9 @@ for n in (3, 302):
 
 
 def test_the_kernel_allocates_nothing_that_grows_with_the_neurons_or_stays() -> None:
-    # Numba's dispatcher wraps each array argument in a small MemInfo for the call; beyond those
-    # the kernel allocates nothing, so the count per call is the same at 3 and at 302 neurons.
+    # Numba's dispatcher wraps each array argument in a small MemInfo for the call (9 arrays:
+    # x, valid, ids, packed weights and workspace with their tables, probs); beyond those the
+    # kernel allocates nothing, whatever the neuron count.
     env = {**os.environ, "NUMBA_NRT_STATS": "1"}
     out = subprocess.run(
         [sys.executable, "-c", _ALLOCATIONS], env=env, capture_output=True, text=True, check=True
@@ -147,7 +148,4 @@ def test_the_kernel_allocates_nothing_that_grows_with_the_neurons_or_stays() -> 
     assert [r[0] for r in rows] == [3, 302]
     small, large = rows
     assert small[1] == large[1] and small[1] == small[2] and large[1] == large[2]
-    from rtdecode.kernels.gnn import GNNWeights, GNNWorkspace
-
-    arrays = len(GNNWeights._fields) + len(GNNWorkspace._fields) + 4  # x, valid, ids, probs
-    assert small[1] <= 10 * arrays
+    assert small[1] <= 10 * 9

@@ -9,7 +9,7 @@ import numpy as np
 from rtdecode.engines._base import Engine
 from rtdecode.engines._common import ModelEngine
 from rtdecode.errors import ConfigError
-from rtdecode.kernels.gnn import GNNWorkspace, gnn_forward, gnn_weights, gnn_workspace
+from rtdecode.kernels.gnn import Packed, gnn_forward, gnn_weights, gnn_workspace, pack
 from rtdecode.models import ModelFile
 from rtdecode.models._gnn import RelationalGNN
 
@@ -51,8 +51,9 @@ class NumbaEngine(ModelEngine, Engine):
         self.recent = int(network.recent)
         state = {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}
         self.weights = gnn_weights(state, rounds=len(network.edge_src))
+        self._packed_weights = pack(self.weights)
         self._probs = np.zeros(len(self.states), np.float32)
-        self._workspace: GNNWorkspace | None = None
+        self._workspace: Packed | None = None
 
     def prepare(
         self,
@@ -62,13 +63,22 @@ class NumbaEngine(ModelEngine, Engine):
     ) -> None:
         """Size the workspace for ``n_neurons`` and run the kernel once (see :class:`Engine`)."""
         adapter = self._prepare(n_neurons, labels, frame_interval_s)
-        self._workspace = gnn_workspace(self.weights, n_neurons, self.model.model_window)
+        self._workspace = pack(gnn_workspace(self.weights, n_neurons, self.model.model_window))
         self._run(adapter.x, adapter.valid)
 
     def _run(self, x: np.ndarray, valid: np.ndarray) -> None:
-        assert self._workspace is not None
+        weights, workspace = self._packed_weights, self._workspace
+        assert workspace is not None
         gnn_forward(
-            x, valid, self._label_ids, self.recent, self.weights, self._workspace, self._probs
+            x,
+            valid,
+            self._label_ids,
+            self.recent,
+            weights.flat,
+            weights.table,
+            workspace.flat,
+            workspace.table,
+            self._probs,
         )
 
     def infer(self, window: np.ndarray, valid: np.ndarray) -> np.ndarray:
