@@ -21,10 +21,11 @@ _ARCHITECTURE = "relational_gnn"
 class NumbaEngine(ModelEngine, Engine):
     """Runs a ``relational_gnn`` model file with :func:`rtdecode.kernels.gnn.gnn_forward`.
 
-    One thread, no operator dispatch: :meth:`prepare` sizes every buffer for the stream's
-    neuron count and runs the kernel once (compiling it, or loading it from Numba's cache), so
-    the first live window runs compiled code; :meth:`infer` resamples the window into the
-    adapter's buffers and calls the kernel, which allocates nothing.
+    One thread, no operator dispatch. The constructor compiles the kernel (or loads it from
+    Numba's cache: seconds the first time on a machine, then well under one); :meth:`prepare`
+    sizes every buffer for the stream's neuron count and runs the kernel once, so the first
+    live window runs warm compiled code; :meth:`infer` resamples the window into the adapter's
+    buffers and calls the kernel, which allocates nothing.
 
     Parameters
     ----------
@@ -54,6 +55,11 @@ class NumbaEngine(ModelEngine, Engine):
         self._packed_weights = pack(self.weights)
         self._probs = np.zeros(len(self.states), np.float32)
         self._workspace: Packed | None = None
+        # Compile (or load from Numba's cache) now, before any stream: one pass on two neurons.
+        self.prepare(2)
+        self._workspace = None
+        self.n_neurons = 0
+        self._adapter = None
 
     def prepare(
         self,
