@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 _EPS = 1e-4  # as rtdecode.models._features
-_N_STATS = 8
 _FASTMATH = {"reassoc", "contract", "nsz"}
 
 
@@ -472,23 +471,27 @@ def forward_views(
 
 @njit(cache=True, nogil=True)
 def _v1(flat: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    """Field ``k`` of a packed buffer as a 1-D view (no copy)."""
     return flat[table[k, 0] : table[k, 0] + table[k, 1]]
 
 
 @njit(cache=True, nogil=True)
 def _v2(flat: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    """Field ``k`` of a packed buffer as a 2-D view (no copy)."""
     a, b = table[k, 1], table[k, 2]
     return flat[table[k, 0] : table[k, 0] + a * b].reshape((a, b))
 
 
 @njit(cache=True, nogil=True)
 def _v3(flat: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    """Field ``k`` of a packed buffer as a 3-D view (no copy)."""
     a, b, c = table[k, 1], table[k, 2], table[k, 3]
     return flat[table[k, 0] : table[k, 0] + a * b * c].reshape((a, b, c))
 
 
 @njit(cache=True, nogil=True)
 def _weight_views(f: np.ndarray, t: np.ndarray) -> GNNWeights:
+    """:class:`GNNWeights` as views of ``pack(weights)`` (dimensions in field order)."""
     return GNNWeights(
         _v2(f, t, 0), _v1(f, t, 1), _v2(f, t, 2), _v1(f, t, 3), _v2(f, t, 4), _v3(f, t, 5),
         _v3(f, t, 6), _v2(f, t, 7), _v2(f, t, 8), _v3(f, t, 9), _v2(f, t, 10), _v1(f, t, 11),
@@ -498,6 +501,7 @@ def _weight_views(f: np.ndarray, t: np.ndarray) -> GNNWeights:
 
 @njit(cache=True, nogil=True)
 def _workspace_views(f: np.ndarray, t: np.ndarray) -> GNNWorkspace:
+    """:class:`GNNWorkspace` as views of ``pack(workspace)`` (dimensions in field order)."""
     return GNNWorkspace(
         _v2(f, t, 0), _v2(f, t, 1), _v2(f, t, 2), _v2(f, t, 3), _v2(f, t, 4), _v1(f, t, 5),
         _v2(f, t, 6), _v2(f, t, 7), _v2(f, t, 8), _v2(f, t, 9), _v2(f, t, 10), _v1(f, t, 11),
@@ -518,7 +522,7 @@ def gnn_forward(
     probs: np.ndarray,
 ) -> None:
     """:func:`forward_views` on packed weights and workspace (``pack(gnn_weights(...))``,
-    ``pack(gnn_workspace(...))``): seven arrays to unbox per call instead of forty.
+    ``pack(gnn_workspace(...))``): nine arrays to unbox per call instead of forty.
     """
     forward_views(
         x,

@@ -150,3 +150,27 @@ def test_the_kernel_allocates_nothing_that_grows_with_the_neurons_or_stays() -> 
     small, large = rows
     assert small[1] == large[1] and small[1] == small[2] and large[1] == large[2]
     assert small[1] <= 10 * 9
+
+
+def test_packed_buffers_unpack_to_the_same_arrays() -> None:
+    from rtdecode.kernels.gnn import (
+        _weight_views,
+        _workspace_views,
+        gnn_weights,
+        gnn_workspace,
+        pack,
+    )
+
+    model = load_model_file()
+    state = {k: v.numpy() for k, v in model.state_dict.items()}
+    weights = gnn_weights(state, rounds=1)
+    for arrays, unpack in (
+        (weights, _weight_views),
+        (gnn_workspace(weights, 7, 32), _workspace_views),
+    ):
+        rng = np.random.default_rng(1)
+        filled = type(arrays)(*(rng.normal(size=a.shape).astype(np.float32) for a in arrays))
+        packed = pack(filled)
+        for name, original, view in zip(filled._fields, filled, unpack(*packed), strict=True):
+            assert view.shape == original.shape, name
+            np.testing.assert_array_equal(view, original, err_msg=name)
