@@ -64,7 +64,7 @@ def test_every_frame_of_the_bundled_recording_matches_torch(engines) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # 17 minutes on the loaded 2-core machine, torch is most of it
+@pytest.mark.timeout(3600)  # 2 minutes at load 1-2 on 2 cores, 17 at load 10 (torch, mostly)
 def test_every_frame_of_every_shared_recording_matches_torch(engines, flavell_dir: Path) -> None:
     files = discover_recordings(flavell_dir)
     assert len(files) == 6
