@@ -4,7 +4,7 @@ Isolates the inference stage from sockets and preprocessing: real windows from t
 recording (neurons repeated to reach N), warm-up excluded, then ``--calls`` timed calls back to
 back. Usage::
 
-    python bench/engine_latency.py --engine torch --engine onnx --neurons 150 --neurons 302
+    python bench/engine_latency.py --engine numba --engine torch --engine onnx --neurons 150 --neurons 302
     python bench/engine_latency.py --engine cuda --engine cuda-fp16 --engine torch   # on a GPU
 
 ``--cpu-time`` times the calling thread's CPU time with one thread per engine instead of wall
@@ -89,7 +89,7 @@ def main() -> None:
     torch.set_num_threads(1 if args.cpu_time else args.threads)
     rows = [
         measure(engine, n, args.calls, args.model, args.cpu_time)
-        for engine in (args.engine or ["torch", "onnx"])
+        for engine in (args.engine or ["numba", "torch", "onnx"])
         for n in (args.neurons or [150, 302])
     ]
     env = capture_environment(

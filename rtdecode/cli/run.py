@@ -93,6 +93,19 @@ def _check_writable(path: Path, what: str) -> None:
     "--busy-poll", is_flag=True, help="Spin instead of sleeping: lower latency, one core."
 )
 @click.option(
+    "--keep-warm",
+    "keep_warm_ms",
+    type=click.FloatRange(min=0, min_open=True),
+    help="While idle, run a discarded forward on the current window every MS milliseconds, so "
+    "a frame after a long gap finds caches and clocks warm (costs CPU while idle; a frame "
+    "arriving during such a pass waits for it).",
+)
+@click.option(
+    "--cpu",
+    type=click.IntRange(min=0),
+    help="Pin the decoder process (all its threads) to this core (os.sched_setaffinity).",
+)
+@click.option(
     "--decode-every-frame",
     is_flag=True,
     help="Never skip frames when behind: latency grows instead, until the bounded input queue "
@@ -136,6 +149,8 @@ def run(
     summary_json: Path | None,
     overwrite: bool,
     busy_poll: bool,
+    keep_warm_ms: float | None,
+    cpu: int | None,
     decode_every_frame: bool,
     max_neurons: int,
     raw_fluorescence: bool,
@@ -161,6 +176,8 @@ def run(
     floods in. Outputs are in their safe state at start, at stop, on SIGINT/SIGTERM and on
     any error.
     """
+    if cpu is not None:
+        _pin(cpu)
     try:
         attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
         # bad addresses (and plain-text binds beyond loopback) fail fast
@@ -202,6 +219,7 @@ def run(
             raw_fluorescence=raw_fluorescence,
             behavior=track,
             max_neurons=max_neurons,
+            keep_warm_s=None if keep_warm_ms is None else keep_warm_ms / 1e3,
         )
         if receiver is not None:
             receiver.start()
@@ -227,3 +245,14 @@ def run(
             raise click.ClickException(
                 f"cannot write --summary-json {summary_json} ({exc})"
             ) from exc
+
+
+def _pin(cpu: int) -> None:
+    """Restrict this process to core ``cpu``, or fail naming the cores it may use."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if cpu not in allowed:
+        raise click.BadParameter(
+            f"core {cpu} is not available to this process; choose one of {allowed}",
+            param_hint="--cpu",
+        )
+    os.sched_setaffinity(0, {cpu})

@@ -10,7 +10,7 @@ from rtdecode.models import load_model_file
 
 __all__ = ["ENGINES", "load_engine"]
 
-ENGINES = ("torch", "onnx", "cuda")
+ENGINES = ("torch", "onnx", "cuda", "numba")
 
 
 def load_engine(model: Path | str | None = None, engine: str = "torch") -> Engine:
@@ -22,8 +22,9 @@ def load_engine(model: Path | str | None = None, engine: str = "torch") -> Engin
         A model file from ``rtdecode train`` (or, for ``"onnx"``, a ``.onnx`` file from
         ``rtdecode export``); ``None`` for the shipped default model.
     engine
-        ``"torch"``, ``"onnx"`` (ONNX Runtime, needs the ``onnx`` extra) or ``"cuda"`` (a CUDA
-        graph on an NVIDIA GPU).
+        ``"torch"``, ``"onnx"`` (ONNX Runtime, needs the ``onnx`` extra), ``"cuda"`` (a CUDA
+        graph on an NVIDIA GPU) or ``"numba"`` (one fused Numba kernel, ``relational_gnn``
+        models only).
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -41,6 +42,10 @@ def load_engine(model: Path | str | None = None, engine: str = "torch") -> Engin
         from rtdecode.engines._torch import TorchEngine
 
         return TorchEngine(loaded)
+    if engine == "numba":
+        from rtdecode.engines._numba import NumbaEngine
+
+        return NumbaEngine(loaded)
     if engine == "cuda":
         from rtdecode.engines._cuda import CudaGraphEngine
 

@@ -101,6 +101,11 @@ class Pipeline:
     max_neurons
         Frames with more neurons are refused, counted as malformed (``too_many_neurons``)
         and logged: the engine's memory grows with the square of the neuron count.
+    keep_warm_s
+        When no frame has come for this many seconds, run one forward on the current window
+        (result discarded) and again every ``keep_warm_s`` while idle, so the next frame finds
+        caches and clocks warm (``None``: never). Costs CPU while idle, and a frame that arrives
+        during such a pass waits for it (one forward at most).
 
     Attributes
     ----------
@@ -134,6 +139,7 @@ class Pipeline:
         behavior: BehaviorTrack | None = None,
         on_target: Callable[[Prediction, int | None], None] | None = None,
         max_neurons: int = MAX_NEURONS,
+        keep_warm_s: float | None = None,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -157,6 +163,9 @@ class Pipeline:
         self.settle_frames = 2 * engine.window if settle_frames is None else settle_frames
         self._reversal = engine.states.index("reversal") if "reversal" in engine.states else -1
         self.latency = {stage: LatencyHistogram() for stage in STAGES}
+        self.keep_warm_s = keep_warm_s
+        self.keep_warm_passes = 0
+        self._last_forward = 0.0
         self.predictions = 0
         self.uncertain = 0
         self.skipped = 0
@@ -225,7 +234,7 @@ class Pipeline:
         return summary
 
     def _loop(self) -> None:
-        timeout = 0.0 if self.busy_poll else 0.05
+        timeout = 0.0 if self.busy_poll else min(0.05, self.keep_warm_s or 0.05)
         next_status = time.monotonic() + self.status_every_s
         while not self._stop.is_set():
             chunk = self.source.read(timeout)
@@ -244,6 +253,8 @@ class Pipeline:
             elif self.source.finished:
                 break
             else:
+                if self.keep_warm_s is not None:
+                    self._keep_warm()
                 for sink in self.sinks:
                     try:
                         sink.idle()
@@ -337,6 +348,7 @@ class Pipeline:
         window, valid = windower.window_view()
         probs = self.engine.infer(window, valid)
         inferred_ns = time.perf_counter_ns()
+        self._last_forward = inferred_ns / 1e9
         prediction = self._prediction
         prediction.seq = pending.seq
         prediction.t = pending.t
@@ -397,6 +409,16 @@ class Pipeline:
                 sink.record_behavior(seq, t, velocity, reversal)
             except OSError as exc:
                 self._drop_sink(sink, exc)
+
+    def _keep_warm(self) -> None:
+        """One discarded forward on the current window once ``keep_warm_s`` passed idle."""
+        assert self.keep_warm_s is not None
+        now = time.perf_counter_ns() / 1e9
+        if self._windower is None or now - self._last_forward < self.keep_warm_s:
+            return
+        self.engine.infer(*self._windower.window_view())
+        self.keep_warm_passes += 1
+        self._last_forward = time.perf_counter_ns() / 1e9
 
     # ------------------------------------------------------------------ layout
     def _new_layout(self, chunk: Chunk) -> Windower:
@@ -474,6 +496,7 @@ class Pipeline:
             "gaps": self._counter("gaps"),
             "restarts": self._counter("restarts"),
             "resets": self.resets,
+            "keep_warm_passes": self.keep_warm_passes,
             "nan_values": self._counter("nan_values"),
             "malformed": malformed,
             "malformed_total": sum(malformed.values()),

@@ -1,0 +1,535 @@
+"""The relational GNN's inference graph as one fused Numba kernel (one window, one thread).
+
+Computes exactly what :class:`rtdecode.models.RelationalGNN` computes in eval mode (the torch
+module is the reference; tests/test_engine_numba.py checks both agree on real recordings):
+window statistics and masked recent frames per neuron, the Pearson correlation between neurons,
+the node encoder (plus the label embedding), the factorised edge rounds, attention / mean / max
+pooling, the projection of the recent frames on the role axis, the read-out, the per-name
+read-out, and the softmax.
+
+Every array is preallocated by the caller (:class:`GNNWeights` holds the weights,
+:class:`GNNWorkspace` the scratch buffers for one neuron count): a call allocates nothing.
+Matrices are stored input-major (``(in, out)``) so the inner loops run along contiguous output
+rows and vectorise; floating point reassociation is allowed (the sums differ from torch's in
+the last bits only, far below the engines' 1e-5 tolerance on probabilities), NaN and infinity
+semantics are kept.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "GNNWeights",
+    "GNNWorkspace",
+    "Packed",
+    "forward_views",
+    "gnn_forward",
+    "gnn_weights",
+    "gnn_workspace",
+    "pack",
+]
+
+_EPS = 1e-4  # as rtdecode.models._features
+_FASTMATH = {"reassoc", "contract", "nsz"}
+
+
+class Packed(NamedTuple):
+    """Arrays of one :class:`GNNWeights` or :class:`GNNWorkspace` in one float32 buffer.
+
+    ``table`` has one row per field: offset into ``flat``, then its shape padded with 1s.
+    """
+
+    flat: np.ndarray  # (total,) float32
+    table: np.ndarray  # (fields, 4) int64
+
+
+def pack(arrays: tuple[np.ndarray, ...]) -> Packed:
+    """Copy ``arrays`` (float32, at most 3-D) into one buffer; see :func:`gnn_forward`."""
+    table = np.zeros((len(arrays), 4), np.int64)
+    offset = 0
+    for k, array in enumerate(arrays):
+        table[k, 0] = offset
+        table[k, 1 : 1 + array.ndim] = array.shape
+        table[k, 1 + array.ndim :] = 1
+        offset += array.size
+    flat = np.zeros(offset, np.float32)
+    for k, array in enumerate(arrays):
+        flat[table[k, 0] : table[k, 0] + array.size] = array.ravel()
+    return Packed(flat, table)
+
+
+class GNNWeights(NamedTuple):
+    """The network's weights, float32, matrices transposed to ``(in, out)``.
+
+    ``label_embedding`` and ``label_readout`` have one all-zero row when the model has none, so
+    every id (always 0 then) reads zeros.
+    """
+
+    enc1: np.ndarray  # (D, H)
+    enc1_b: np.ndarray  # (H,)
+    enc2: np.ndarray  # (H, H)
+    enc2_b: np.ndarray  # (H,)
+    label_embedding: np.ndarray  # (L + 1, H)
+    label_readout: np.ndarray  # (L + 1, S, D)
+    edge_proj: np.ndarray  # (R, H, 2E) source then destination projection, side by side
+    edge_proj_b: np.ndarray  # (R, 2E) source bias, then zeros (no destination bias)
+    edge_corr: np.ndarray  # (R, E)
+    update: np.ndarray  # (R, H + E, H)
+    update_b: np.ndarray  # (R, H)
+    attention: np.ndarray  # (H,)
+    role: np.ndarray  # (H,)
+    heads_b: np.ndarray  # (2,) attention bias, role bias
+    readout1: np.ndarray  # (3H + recent*F, H)
+    readout1_b: np.ndarray  # (H,)
+    readout2: np.ndarray  # (H, S)
+    readout2_b: np.ndarray  # (S,)
+
+
+class GNNWorkspace(NamedTuple):
+    """Scratch buffers for one neuron count ``n`` (float32)."""
+
+    inputs: np.ndarray  # (n, D)
+    hidden: np.ndarray  # (n, H)
+    h: np.ndarray  # (n, H)
+    unit: np.ndarray  # (n, K) centred, normalised z-scores for the correlation
+    centred: np.ndarray  # (n, K) centred, masked z-scores
+    population: np.ndarray  # (K,)
+    corr: np.ndarray  # (n, n)
+    proj: np.ndarray  # (n, 2E) source and destination projections of the node states
+    dst: np.ndarray  # (E, n) destination projection, channels first
+    message: np.ndarray  # (n, E)
+    joined: np.ndarray  # (n, H + E) node state and message, the update's input
+    scores: np.ndarray  # (n,) attention logits, then weights
+    tanh_role: np.ndarray  # (n,)
+    pooled: np.ndarray  # (3H + recent*F,)
+    top: np.ndarray  # (H,)
+    logits: np.ndarray  # (S,)
+
+
+def gnn_weights(state_dict: dict[str, np.ndarray], rounds: int) -> GNNWeights:
+    """Arrange a RelationalGNN state dict (as float32 NumPy arrays) for :func:`gnn_forward`.
+
+    Parameters
+    ----------
+    state_dict
+        Parameter name -> array, as in the model file.
+    rounds
+        Message-passing rounds of the network.
+    """
+
+    def get(name: str) -> np.ndarray:
+        return np.ascontiguousarray(state_dict[name], dtype=np.float32)
+
+    def t(name: str) -> np.ndarray:
+        return np.ascontiguousarray(get(name).T)
+
+    enc1 = t("encode.0.weight")
+    d, hidden = enc1.shape
+    n_states = get("readout.2.weight").shape[0]
+    if "label_embedding.weight" in state_dict:
+        embedding = get("label_embedding.weight")
+    else:
+        embedding = np.zeros((1, hidden), np.float32)
+    if "label_readout.weight" in state_dict:
+        readout = get("label_readout.weight").reshape(-1, n_states, d).copy()
+    else:
+        readout = np.zeros((1, n_states, d), np.float32)
+    r = range(rounds)
+    return GNNWeights(
+        enc1=enc1,
+        enc1_b=get("encode.0.bias"),
+        enc2=t("encode.2.weight"),
+        enc2_b=get("encode.2.bias"),
+        label_embedding=embedding,
+        label_readout=readout,
+        edge_proj=np.stack(
+            [np.hstack((t(f"edge_src.{i}.weight"), t(f"edge_dst.{i}.weight"))) for i in r]
+        ),
+        edge_proj_b=np.stack(
+            [
+                np.hstack((get(f"edge_src.{i}.bias"), np.zeros_like(get(f"edge_src.{i}.bias"))))
+                for i in r
+            ]
+        ),
+        edge_corr=np.stack([get(f"edge_corr.{i}") for i in r]),
+        update=np.stack([t(f"update.{i}.0.weight") for i in r]),
+        update_b=np.stack([get(f"update.{i}.0.bias") for i in r]),
+        attention=get("attention.weight")[0].copy(),
+        role=get("role.weight")[0].copy(),
+        heads_b=np.array([get("attention.bias")[0], get("role.bias")[0]], np.float32),
+        readout1=t("readout.0.weight"),
+        readout1_b=get("readout.0.bias"),
+        readout2=t("readout.2.weight"),
+        readout2_b=get("readout.2.bias"),
+    )
+
+
+def gnn_workspace(weights: GNNWeights, n_neurons: int, model_window: int) -> GNNWorkspace:
+    """Scratch buffers for windows of ``model_window`` frames of ``n_neurons`` neurons."""
+    d, hidden = weights.enc1.shape
+    edge = weights.edge_proj.shape[2] // 2
+    n, k = n_neurons, model_window
+
+    def z(*shape: int) -> np.ndarray:
+        return np.zeros(shape, np.float32)
+
+    return GNNWorkspace(
+        inputs=z(n, d),
+        hidden=z(n, hidden),
+        h=z(n, hidden),
+        unit=z(n, k),
+        centred=z(n, k),
+        population=z(k),
+        corr=z(n, n),
+        proj=z(n, 2 * edge),
+        dst=z(edge, n),
+        message=z(n, edge),
+        joined=z(n, hidden + edge),
+        scores=z(n),
+        tanh_role=z(n),
+        pooled=z(weights.readout1.shape[0]),
+        top=z(hidden),
+        logits=z(weights.readout2.shape[1]),
+    )
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, relu: bool) -> None:
+    """``out = x @ w + b`` (``x`` (n, in), ``w`` (in, out)), optionally ReLU'd.
+
+    Four rows at a time, so each weight row is loaded once per four neurons.
+    """
+    n_in, n_out = w.shape
+    n = x.shape[0]
+    for i in range(n):
+        for o in range(n_out):
+            out[i, o] = b[o]
+    blocked = n - n % 4
+    for i in range(0, blocked, 4):
+        o0, o1, o2, o3 = out[i], out[i + 1], out[i + 2], out[i + 3]
+        for k in range(n_in):
+            a0, a1, a2, a3 = x[i, k], x[i + 1, k], x[i + 2, k], x[i + 3, k]
+            wk = w[k]
+            for o in range(n_out):
+                wo = wk[o]
+                o0[o] += a0 * wo
+                o1[o] += a1 * wo
+                o2[o] += a2 * wo
+                o3[o] += a3 * wo
+    for i in range(blocked, n):
+        oi = out[i]
+        for k in range(n_in):
+            a = x[i, k]
+            wk = w[k]
+            for o in range(n_out):
+                oi[o] += a * wk[o]
+    if relu:
+        for i in range(n):
+            for o in range(n_out):
+                v = out[i, o]
+                out[i, o] = v if v > np.float32(0.0) else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _node_inputs(x: np.ndarray, valid: np.ndarray, recent: int, ws: GNNWorkspace) -> None:
+    """Masked recent frames, window statistics and the unit vectors of the correlation."""
+    k_frames, n, n_feat = x.shape
+    inputs, centred, unit, population = ws.inputs, ws.centred, ws.unit, ws.population
+    first = k_frames - recent
+    for r in range(recent):
+        for i in range(n):
+            v = valid[first + r, i]
+            base = r * (n_feat + 1)
+            for f in range(n_feat):
+                inputs[i, base + f] = x[first + r, i, f] * v
+            inputs[i, base + n_feat] = v
+    # Population mean of the masked z-score per frame, centred over the window.
+    pop_mean = 0.0
+    for t in range(k_frames):
+        acc = 0.0
+        for i in range(n):
+            acc += x[t, i, 0] * valid[t, i]
+        population[t] = acc / n
+        pop_mean += population[t]
+    pop_mean /= k_frames
+    pop_sq = 0.0
+    for t in range(k_frames):
+        population[t] -= pop_mean
+        pop_sq += population[t] * population[t]
+    pop_std = math.sqrt(pop_sq / k_frames + _EPS)
+    stats = recent * (n_feat + 1)
+    for i in range(n):
+        count = 0.0
+        total = 0.0
+        high = -np.inf
+        low = np.inf
+        for t in range(k_frames):
+            v = valid[t, i]
+            z = x[t, i, 0] * v
+            count += v
+            total += z
+            high = max(high, z)
+            low = min(low, z)
+        fraction = count / k_frames
+        count = max(count, 1.0)
+        mean = total / count
+        sq = 0.0
+        for t in range(k_frames):
+            c = (x[t, i, 0] * valid[t, i] - mean) * valid[t, i]
+            centred[i, t] = c
+            sq += c * c
+        std = math.sqrt(sq / count + _EPS)
+        norm = math.sqrt(sq + _EPS)
+        m3 = 0.0
+        m4 = 0.0
+        cp = 0.0
+        for t in range(k_frames):
+            c = centred[i, t]
+            unit[i, t] = c / norm
+            s = c / std
+            s2 = s * s
+            m3 += s2 * s
+            m4 += s2 * s2
+            cp += s * population[t]
+        inputs[i, stats + 0] = mean
+        inputs[i, stats + 1] = std
+        inputs[i, stats + 2] = min(max(m3 / count, -10.0), 10.0)
+        inputs[i, stats + 3] = min(max(m4 / count, 0.0), 30.0) / 3.0
+        inputs[i, stats + 4] = high
+        inputs[i, stats + 5] = low
+        inputs[i, stats + 6] = fraction
+        inputs[i, stats + 7] = cp / count / pop_std
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _correlation(unit: np.ndarray, corr: np.ndarray) -> None:
+    """``corr = unit @ unit.T`` (``unit`` is ``(n, K)``), the upper triangle computed and mirrored."""
+    n, k_frames = unit.shape
+    for i in range(n):
+        for j in range(i, n):
+            acc = np.float32(0.0)
+            for t in range(k_frames):
+                acc += unit[i, t] * unit[j, t]
+            corr[i, j] = acc
+            corr[j, i] = acc
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _edge_round(w: GNNWeights, r: int, ws: GNNWorkspace) -> None:
+    """One factorised message-passing round: ``h += relu(update([h, mean_j edge_ij]))``."""
+    h, proj, dst, message, corr = ws.h, ws.proj, ws.dst, ws.message, ws.corr
+    n, hidden = h.shape
+    n_edge = dst.shape[0]
+    _dense(h, w.edge_proj[r], w.edge_proj_b[r], proj, False)
+    for j in range(n):
+        for e in range(n_edge):
+            dst[e, j] = proj[j, n_edge + e]
+    wc = w.edge_corr[r]
+    for i in range(n):
+        row = corr[i]
+        for e in range(n_edge):
+            base = proj[i, e]
+            scale = wc[e]
+            d = dst[e]
+            acc = np.float32(0.0)
+            for j in range(n):
+                v = row[j] * scale + base + d[j]
+                acc += v if v > np.float32(0.0) else np.float32(0.0)
+            message[i, e] = acc / n
+    joined = ws.joined
+    for i in range(n):
+        for k in range(hidden):
+            joined[i, k] = h[i, k]
+        for e in range(n_edge):
+            joined[i, hidden + e] = message[i, e]
+    _dense(joined, w.update[r], w.update_b[r], ws.hidden, True)
+    for i in range(n):
+        for o in range(hidden):
+            h[i, o] += ws.hidden[i, o]
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def forward_views(
+    x: np.ndarray,
+    valid: np.ndarray,
+    label_ids: np.ndarray,
+    recent: int,
+    w: GNNWeights,
+    ws: GNNWorkspace,
+    probs: np.ndarray,
+) -> None:
+    """State probabilities of one window, written into ``probs`` (weights and workspace as tuples).
+
+    :func:`gnn_forward` is the same on packed buffers: fewer arguments for the dispatcher.
+
+    Parameters
+    ----------
+    x
+        ``(K, n, F)`` float32 model window, oldest frame first (channel 0: z-score).
+    valid
+        ``(K, n)`` float32, 1 where the value is real.
+    label_ids
+        ``(n,)`` int64 name ids (0 = unknown).
+    recent
+        Frames given to the node encoder verbatim.
+    w, ws
+        Weights and the workspace for this ``n`` (see :func:`gnn_weights`, :func:`gnn_workspace`).
+    probs
+        ``(S,)`` float32 output.
+    """
+    k_frames, n, n_feat = x.shape
+    h, hidden_buf, inputs = ws.h, ws.hidden, ws.inputs
+    hidden = h.shape[1]
+    _node_inputs(x, valid, recent, ws)
+    _correlation(ws.unit, ws.corr)
+    _dense(inputs, w.enc1, w.enc1_b, hidden_buf, True)
+    _dense(hidden_buf, w.enc2, w.enc2_b, h, True)
+    for i in range(n):
+        emb = w.label_embedding[label_ids[i]]
+        for o in range(hidden):
+            h[i, o] += emb[o]
+    for r in range(w.edge_proj.shape[0]):
+        _edge_round(w, r, ws)
+    # Attention weights (softmax over neurons) and the role score's tanh.
+    scores, tanh_role = ws.scores, ws.tanh_role
+    att_b, role_b = w.heads_b[0], w.heads_b[1]
+    high = -np.inf
+    for i in range(n):
+        a = att_b
+        q = role_b
+        for k in range(hidden):
+            a += h[i, k] * w.attention[k]
+            q += h[i, k] * w.role[k]
+        scores[i] = a
+        tanh_role[i] = math.tanh(q)
+        high = max(high, a)
+    total = 0.0
+    for i in range(n):
+        scores[i] = math.exp(scores[i] - high)
+        total += scores[i]
+    pooled = ws.pooled
+    for o in range(3 * hidden):
+        pooled[o] = 0.0
+    for o in range(hidden):
+        pooled[2 * hidden + o] = -np.inf
+    for i in range(n):
+        a = scores[i] / total
+        for o in range(hidden):
+            v = h[i, o]
+            pooled[o] += a * v
+            pooled[hidden + o] += v
+            pooled[2 * hidden + o] = max(pooled[2 * hidden + o], v)
+    for o in range(hidden):
+        pooled[hidden + o] /= n
+    # Recent activity projected on the role axis, scaled by 1/sqrt(n).
+    root = math.sqrt(n)
+    first = k_frames - recent
+    for r in range(recent):
+        for f in range(n_feat):
+            acc = 0.0
+            for i in range(n):
+                acc += x[first + r, i, f] * valid[first + r, i] * tanh_role[i]
+            pooled[3 * hidden + r * n_feat + f] = acc / root
+    top, logits = ws.top, ws.logits
+    w1, w2 = w.readout1, w.readout2
+    for o in range(hidden):
+        top[o] = w.readout1_b[o]
+    for k in range(w1.shape[0]):
+        pk = pooled[k]
+        for o in range(hidden):
+            top[o] += pk * w1[k, o]
+    n_states = logits.shape[0]
+    for s in range(n_states):
+        acc = w.readout2_b[s]
+        for k in range(hidden):
+            acc += max(top[k], np.float32(0.0)) * w2[k, s]
+        logits[s] = acc
+    # Per-name linear read-out of each labelled neuron's own inputs.
+    d = inputs.shape[1]
+    for i in range(n):
+        table = w.label_readout[label_ids[i]]
+        for s in range(n_states):
+            acc = 0.0
+            for k in range(d):
+                acc += table[s, k] * inputs[i, k]
+            logits[s] += acc
+    high = -np.inf
+    for s in range(n_states):
+        high = max(high, logits[s])
+    total = 0.0
+    for s in range(n_states):
+        probs[s] = math.exp(logits[s] - high)
+        total += probs[s]
+    for s in range(n_states):
+        probs[s] /= total
+
+
+@njit(cache=True, nogil=True)
+def _v1(flat: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    """Field ``k`` of a packed buffer as a 1-D view (no copy)."""
+    return flat[table[k, 0] : table[k, 0] + table[k, 1]]
+
+
+@njit(cache=True, nogil=True)
+def _v2(flat: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    """Field ``k`` of a packed buffer as a 2-D view (no copy)."""
+    a, b = table[k, 1], table[k, 2]
+    return flat[table[k, 0] : table[k, 0] + a * b].reshape((a, b))
+
+
+@njit(cache=True, nogil=True)
+def _v3(flat: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    """Field ``k`` of a packed buffer as a 3-D view (no copy)."""
+    a, b, c = table[k, 1], table[k, 2], table[k, 3]
+    return flat[table[k, 0] : table[k, 0] + a * b * c].reshape((a, b, c))
+
+
+@njit(cache=True, nogil=True)
+def _weight_views(f: np.ndarray, t: np.ndarray) -> GNNWeights:
+    """:class:`GNNWeights` as views of ``pack(weights)`` (dimensions in field order)."""
+    return GNNWeights(
+        _v2(f, t, 0), _v1(f, t, 1), _v2(f, t, 2), _v1(f, t, 3), _v2(f, t, 4), _v3(f, t, 5),
+        _v3(f, t, 6), _v2(f, t, 7), _v2(f, t, 8), _v3(f, t, 9), _v2(f, t, 10), _v1(f, t, 11),
+        _v1(f, t, 12), _v1(f, t, 13), _v2(f, t, 14), _v1(f, t, 15), _v2(f, t, 16), _v1(f, t, 17),
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _workspace_views(f: np.ndarray, t: np.ndarray) -> GNNWorkspace:
+    """:class:`GNNWorkspace` as views of ``pack(workspace)`` (dimensions in field order)."""
+    return GNNWorkspace(
+        _v2(f, t, 0), _v2(f, t, 1), _v2(f, t, 2), _v2(f, t, 3), _v2(f, t, 4), _v1(f, t, 5),
+        _v2(f, t, 6), _v2(f, t, 7), _v2(f, t, 8), _v2(f, t, 9), _v2(f, t, 10), _v1(f, t, 11),
+        _v1(f, t, 12), _v1(f, t, 13), _v1(f, t, 14), _v1(f, t, 15),
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def gnn_forward(
+    x: np.ndarray,
+    valid: np.ndarray,
+    label_ids: np.ndarray,
+    recent: int,
+    weights: np.ndarray,
+    weight_table: np.ndarray,
+    workspace: np.ndarray,
+    workspace_table: np.ndarray,
+    probs: np.ndarray,
+) -> None:
+    """:func:`forward_views` on packed weights and workspace (``pack(gnn_weights(...))``,
+    ``pack(gnn_workspace(...))``): nine arrays to unbox per call instead of forty.
+    """
+    forward_views(
+        x,
+        valid,
+        label_ids,
+        recent,
+        _weight_views(weights, weight_table),
+        _workspace_views(workspace, workspace_table),
+        probs,
+    )
