@@ -227,11 +227,40 @@ def test_the_live_calibration_parts_do_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+def test_the_prior_setting_moves_the_head_to_a_known_later_reversal_rate() -> None:
+    # Synthetic animal: one informative neuron; it reverses 10 % of the time while calibrating
+    # and 35 % afterwards (the frames of each state look the same throughout: a pure prior shift).
+    rng = np.random.default_rng(0)
+
+    def frames(n: int, rate: float) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.random(n) < rate
+        z = np.where(y, 1.0, -1.0) + rng.normal(0.0, 1.2, n)
+        x = np.column_stack([z, rng.normal(size=(n, 3)), np.zeros(n)])  # last: shipped logit 0
+        return x, y
+
+    x_cal, y_cal = frames(1500, 0.10)
+    x_later, y_later = frames(6000, 0.35)
+    shipped = np.full(len(y_cal), 0.5)  # an uninformative shipped model: the head is chosen
+    kept = fit_calibration(x_cal, y_cal, shipped, CalibrationConfig(prior=None)).head
+    moved = fit_calibration(x_cal, y_cal, shipped, CalibrationConfig(prior=0.35)).head
+    assert kept is not None and moved is not None
+    # Without the correction the head keeps the calibration period's rate; with it, the mean
+    # probability it gives afterwards is the new rate, and its probabilities are reliable there.
+    assert kept.predict_many(x_later).mean() < y_later.mean() - 0.1
+    assert moved.predict_many(x_later).mean() == pytest.approx(y_later.mean(), abs=0.04)
+    assert expected_calibration_error(y_later, moved.predict_many(x_later)) < 0.05
+    assert expected_calibration_error(y_later, kept.predict_many(x_later)) > 0.1
+    # The ranking is untouched (a shift of the intercept only).
+    assert np.allclose(moved.weights, kept.weights)
+
+
 def test_calibration_settings_out_of_range_are_named() -> None:
     with pytest.raises(ConfigError, match="seconds"):
         CalibrationConfig(seconds=1e9)
     with pytest.raises(ConfigError, match="holdout"):
         CalibrationConfig(holdout=1.0)
+    with pytest.raises(ConfigError, match="prior"):
+        CalibrationConfig(prior=1.0)
 
 
 class _Frames(Source):

@@ -85,6 +85,24 @@ def test_lowo_writes_the_documented_report(tmp_path: Path, recipe: str) -> None:
         assert "without_labels" not in report
 
 
+@pytest.mark.slow
+def test_lowo_reuses_fold_models_from_the_fold_cache(tmp_path: Path) -> None:
+    data = _halves(tmp_path / "data")
+    cache = tmp_path / "folds"
+    args = ["eval", "--data", str(data), "--protocol", "lowo", "--recipe", "logreg"]
+    args += ["--epochs", "1", "--fold-cache", str(cache), "--json"]
+    first = CliRunner().invoke(cli, [*args, str(tmp_path / "a.json")])
+    assert first.exit_code == 0, first.output
+    models = sorted(cache.glob("*.pt"))
+    assert [p.name.split("-")[1] for p in models] == ["half0", "half1"]  # one per held-out animal
+    stamps = [p.stat().st_mtime_ns for p in models]
+    second = CliRunner().invoke(cli, [*args, str(tmp_path / "b.json")])
+    assert second.exit_code == 0, second.output
+    assert [p.stat().st_mtime_ns for p in models] == stamps  # read back, not trained again
+    a, b = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
+    assert a["recordings"] == b["recordings"]
+
+
 def test_eval_runs_a_model_on_recordings_without_labels_at_another_rate(tmp_path: Path) -> None:
     rec = bundled_recording()
     folder = tmp_path / "lab"

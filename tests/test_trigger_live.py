@@ -24,7 +24,7 @@ from rtdecode.trigger._policy import PolicyConfig
 from rtdecode.trigger._serial import SerialOutput
 
 PERIOD = 0.1  # 10 frames/s: the watchdog's two frame periods are 200 ms
-CONFIG = PolicyConfig(stale_ms=1000.0)
+CONFIG = PolicyConfig(on=0.6, off=0.4, refractory_s=5.0, stale_ms=1000.0)
 
 
 class HangingEngine(WindowMeanEngine):

@@ -34,7 +34,9 @@ class FailingEngine(WindowMeanEngine):
 
 def test_an_exception_in_the_decoder_leaves_the_light_off() -> None:
     recording = bundled_recording()
-    config = PolicyConfig(pulse_ms=5000.0, refractory_s=0.0, stale_ms=1e4, max_per_min=100)
+    config = PolicyConfig(
+        on=0.6, off=0.4, pulse_ms=5000.0, refractory_s=0.0, stale_ms=1e4, max_per_min=100
+    )
     with DeviceEmulator() as device:
         controller = TriggerController(
             config, [SerialOutput(device.port)], Safety(armed=True, watchdog_s=60.0)
@@ -77,7 +79,7 @@ def test_a_failing_event_log_is_dropped_and_the_loop_goes_on() -> None:
     def disk_full(event: TriggerEvent) -> None:
         raise OSError(28, "No space left on device")
 
-    config = PolicyConfig(refractory_s=0.0, max_per_min=100)
+    config = PolicyConfig(on=0.6, off=0.4, refractory_s=0.0, max_per_min=100)
     with DeviceEmulator() as device:
         controller = TriggerController(
             config,

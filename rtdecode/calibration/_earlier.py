@@ -54,7 +54,8 @@ def earlier_head(
     model
         The shipped model (its outputs are the head's input when fitting on a recording).
     config
-        Calibration settings.
+        Calibration settings. Its ``prior`` applies to a head fit on a recording too; a whole
+        earlier recording's own reversal rate may suit the animal better (``prior=None``).
     use_labels
         Decode the recording with its neuron identities.
 

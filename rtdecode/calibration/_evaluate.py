@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,22 @@ def calibrate_lowo(
     """LOWO: per held-out animal, the fold model (from ``cache`` when there), then sessions.
 
     The held-out animal is decoded with and without its identities when the model has them.
+    A ``config.prior`` is replaced per fold by the training animals' mean reversal fraction
+    (what the fold model's prior would be), so the held-out animal's rate is never used.
     """
     entries = []
     for i, held in enumerate(data):
         model = fold_model(data, i, recipe, preprocess, cache)
         labels = (False, True) if model.labels else (False,)
-        entries += _sessions(model, held, seconds, config, abstain, labels)
+        fold_config = config
+        if config.prior is not None:
+            rates = [
+                float(d.reversal.mean())
+                for j, d in enumerate(data)
+                if j != i and d.reversal is not None
+            ]
+            fold_config = replace(config, prior=float(np.mean(rates)))
+        entries += _sessions(model, held, seconds, fold_config, abstain, labels)
         if progress is not None:
             progress(f"{held.id}: done")
     return entries

@@ -33,6 +33,7 @@ def fold_model(
     config: TrainConfig,
     preprocess: PreprocessConfig,
     cache: Path | None,
+    device: str = "cpu",
 ) -> ModelFile:
     """The recipe trained on every animal but ``data[held_out]``, from ``cache`` when it is there.
 
@@ -46,6 +47,8 @@ def fold_model(
         The recipe; with the training animals' ids they key the cache file.
     cache
         Folder of cached fold models (created when missing), or ``None`` to always train.
+    device
+        Torch device for training.
 
     Returns
     -------
@@ -60,7 +63,7 @@ def fold_model(
         if path.exists():
             _log.info("fold %s: cached model %s", held.id, path)
             return load_model_file(path)
-    model = train_model(train, config, preprocess, {"held_out": held.id})
+    model = train_model(train, config, preprocess, {"held_out": held.id}, device=device)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_model_file(model, path)

@@ -29,6 +29,8 @@ _EPS = 1e-4
 MAX_SECONDS = 3600.0
 """Longest calibration period (the live calibrator preallocates its frames)."""
 _RATE = (0.02, 0.98)  # bounds of a reversal rate used for class weights
+PRIOR = 0.21
+"""Mean reversal fraction of the six recordings the shipped model was trained on (0.13-0.31)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,12 @@ class CalibrationConfig:
     balanced
         Weight the two behaviour states equally when fitting (probabilities then assume a
         reversal rate of one half).
+    prior
+        Reversal rate the head's probabilities assume after calibration (not ``balanced``):
+        its intercept is moved from the calibration period's own rate to this one (a fixed
+        prior-shift correction, Saerens et al. 2002). Animals reverse less in their first
+        minutes than later, so the calibration period's rate under-predicts what follows.
+        Default :data:`PRIOR`, the training animals' mean; ``None`` keeps the period's rate.
     """
 
     seconds: float = 180.0
@@ -69,6 +77,7 @@ class CalibrationConfig:
     skip_s: float = 10.0
     blocks: int = 4
     balanced: bool = False
+    prior: float | None = PRIOR
 
     def __post_init__(self) -> None:
         checks = {
@@ -78,12 +87,14 @@ class CalibrationConfig:
             "shipped_penalty": self.shipped_penalty > 0,
             "skip_s": self.skip_s >= 0,
             "blocks": self.blocks >= 2,
+            "prior": self.prior is None or _RATE[0] <= self.prior <= _RATE[1],
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ConfigError(
                 f"calibration settings out of range: {', '.join(bad)} (seconds in (0, "
-                f"{MAX_SECONDS:.0f}], holdout in (0, 1), penalties > 0, skip_s >= 0, blocks >= 2)"
+                f"{MAX_SECONDS:.0f}], holdout in (0, 1), penalties > 0, skip_s >= 0, blocks >= 2, "
+                f"prior in [{_RATE[0]}, {_RATE[1]}] or None)"
             )
 
 
@@ -239,7 +250,8 @@ def _rescaled(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
     """The head fit on every frame, its logit rescaled (Platt) to out-of-sample reliability.
 
     The rescaling is fit on cross-fitted logits: the frames are cut into ``config.blocks``
-    consecutive blocks and each block's logits come from a head fit on the other blocks.
+    consecutive blocks and each block's logits come from a head fit on the other blocks. Then
+    the intercept moves to ``config.prior`` (see :func:`_shift_prior`).
     """
     head = _fit(x, y, config)
     logits = np.full(len(y), np.nan)
@@ -251,11 +263,27 @@ def _rescaled(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
             logits[block] = x[block] @ trial.weights + trial.bias
     ok = np.isfinite(logits)
     if not (y[ok].any() and not y[ok].all()):
-        return head
+        return _shift_prior(head, y, config)
     weight = _weights(y[ok]) if config.balanced else None
     (a,), c = fit_logistic(logits[ok, None], y[ok], 1e-3, weight)
     a = max(a, 0.0)
-    return Head(a * head.weights, a * head.bias + c)
+    return _shift_prior(Head(a * head.weights, a * head.bias + c), y[ok], config)
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1.0 - p)))
+
+
+def _shift_prior(head: Head, y: np.ndarray, config: CalibrationConfig) -> Head:
+    """The head with its probabilities moved from the reversal rate of ``y`` to ``config.prior``.
+
+    Bayes' rule under a change of class prior only (the frames of each behaviour state look
+    the same): the logit gains ``logit(prior) - logit(rate)``. Nothing for a ``balanced`` head.
+    """
+    if config.prior is None or config.balanced:
+        return head
+    rate = min(max(float(np.mean(y)), _RATE[0]), _RATE[1])
+    return Head(head.weights, head.bias + _logit(config.prior) - _logit(rate))
 
 
 def fit_calibration(

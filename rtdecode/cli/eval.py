@@ -82,7 +82,8 @@ def _table(report: dict[str, Any]) -> str:
     "--fold-cache",
     type=click.Path(path_type=Path),
     default=None,
-    help="With --protocol lowo --calibrate: keep trained fold models here and reuse them.",
+    help="With --protocol lowo: keep trained fold models here and reuse them (keyed by recipe, "
+    "seed and held-out animal).",
 )
 @recipe_options
 def eval_command(
@@ -142,7 +143,7 @@ def eval_command(
                     "on them with 'rtdecode eval --model MODEL'"
                 )
             click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals")
-            report = lowo(prepared, config, preprocess, progress=click.echo)
+            report = lowo(prepared, config, preprocess, progress=click.echo, cache=fold_cache)
             report["recipe_name"] = recipe
         else:
             loaded = load_model_file(model)

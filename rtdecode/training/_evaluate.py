@@ -6,6 +6,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -144,10 +145,13 @@ def lowo_fold(
     config: TrainConfig,
     preprocess: PreprocessConfig,
     device: str = "cpu",
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """One LOWO fold: train on every animal but ``data[held_out]``, decode that one.
 
-    Frames from :data:`LOWO_FIRST_FRAME` on are scored, the same frames for every model.
+    Frames from :data:`LOWO_FIRST_FRAME` on are scored, the same frames for every model. With
+    ``cache`` (a folder) the fold model is read from there when it was trained before, and
+    kept there otherwise (the cache ``rtdecode eval --calibrate`` shares).
 
     Returns
     -------
@@ -157,8 +161,13 @@ def lowo_fold(
         ``probs_without_labels`` (the decoded reversal probabilities).
     """
     held = data[held_out]
-    train = [d for i, d in enumerate(data) if i != held_out]
-    model = train_model(train, config, preprocess, {"held_out": held.id}, device=device)
+    if cache is None:
+        train = [d for i, d in enumerate(data) if i != held_out]
+        model = train_model(train, config, preprocess, {"held_out": held.id}, device=device)
+    else:
+        from rtdecode.calibration._folds import fold_model
+
+        model = fold_model(data, held_out, config, preprocess, cache, device)
     net = model.build()
     result: dict[str, Any] = {"without_labels": None, "probs_without_labels": None}
     both = bool(model.labels) and config.architecture == "relational_gnn"
@@ -193,16 +202,17 @@ def lowo(
     config: TrainConfig,
     preprocess: PreprocessConfig,
     progress: Callable[[str], None] | None = None,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """Leave one animal out: train on the others, decode the whole held-out recording causally.
 
     When the recipe uses identities the held-out animal is decoded twice, with its labels
-    (``recordings``) and without (``without_labels``).
+    (``recordings``) and without (``without_labels``). ``cache``: see :func:`lowo_fold`.
     """
     started = time.perf_counter()
     folds = []
     for i, held in enumerate(data):
-        folds.append(lowo_fold(data, i, config, preprocess))
+        folds.append(lowo_fold(data, i, config, preprocess, cache=cache))
         message = f"{held.id}: balanced accuracy {folds[-1]['entry']['balanced_accuracy']:.3f}"
         _log.info(message)
         if progress is not None:

@@ -63,11 +63,11 @@ class PolicyConfig:
 
     rule: str = "onset"
     state: str = "reversal"
-    on: float = 0.6
-    off: float = 0.4
+    on: float = 0.9
+    off: float = 0.2
     min_frames: int = 1
     pulse_ms: float = 500.0
-    refractory_s: float = 5.0
+    refractory_s: float = 20.0
     max_per_min: int = 6
     max_pulses: int | None = None
     max_light_s: float | None = None
