@@ -19,6 +19,8 @@ from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socke
 
 __all__ = ["FramePublisher", "LslFramePublisher", "ZmqFramePublisher", "open_frame_publisher"]
 
+_LSL_LINGER_S = 1.0  # how long closed LSL outlets stay up for inlets that still pull
+
 
 class FramePublisher(ABC):
     """Sends chunks of frames to a decoder."""
@@ -187,7 +189,14 @@ class LslFramePublisher(FramePublisher):
         self._behavior_outlet.push_sample(values, self._stamp(t))
 
     def close(self) -> None:
-        """Drop the outlets."""
+        """Drop the outlets, after giving connected inlets time to pull the last samples.
+
+        An outlet dropped at once takes the samples its inlets have not pulled yet with it: a
+        decoder that was a few frames behind would lose the end of the recording.
+        """
+        outlets = [o for o in (self._outlet, self._behavior_outlet) if o is not None]
+        if any(outlet.have_consumers() for outlet in outlets):
+            time.sleep(_LSL_LINGER_S)
         self._outlet = None
         self._behavior_outlet = None
 
