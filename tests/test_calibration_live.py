@@ -83,6 +83,7 @@ def _predictions(path: Path) -> dict[str, Any]:
         table = {name: handle[f"predictions/{name}"][:] for name in handle["predictions"]}
         table["calibration"] = json.loads(handle.attrs["calibration"])
         table["policy"] = json.loads(handle.attrs.get("policy", "null"))
+        table["first_t"] = float(handle["frames/t"][0])
     return table
 
 
@@ -137,7 +138,7 @@ def test_a_calibrated_head_takes_over_and_every_output_says_so(sessions: dict[st
     assert head[:switch].sum() == 0 and head[switch:].all()  # once switched, it stays
     assert head.sum() == calibration["head_predictions"]
     # The switch comes after the calibration period (10 s settling + 60 s of behaviour).
-    assert table["t"][switch] - table["t"][0] >= 60
+    assert table["t"][switch] - table["first_t"] >= 70
     out, err = sessions["out"]["calib"]
     assert "calibration: head calibrated (head" in out
     assert "calibration done after" in err and "the calibrated head decodes from now on" in err
@@ -303,3 +304,16 @@ def test_a_layout_reset_restarts_calibration_for_the_new_layout() -> None:
     # The new layout calibrates afresh, on 100 neurons.
     assert calibration.calibrator is not None and calibration.calibrator.n_neurons == 100
     assert calibration.calibrator.collecting
+
+
+def test_one_abstain_band_for_decoder_and_policy() -> None:
+    from rtdecode.cli._calibrating import abstain_band
+    from rtdecode.trigger import PolicyConfig
+
+    assert abstain_band(None, None) == ((0.4, 0.6), None)  # as rtdecode eval
+    band, policy = abstain_band("0.3,0.7", PolicyConfig())
+    assert band == policy.abstain == (0.3, 0.7)
+    band, policy = abstain_band(None, PolicyConfig(abstain=(0.45, 0.55)))  # the file's serves both
+    assert band == policy.abstain == (0.45, 0.55)
+    band, policy = abstain_band("0.5,0.5", PolicyConfig())  # LO = HI: no band anywhere
+    assert band is None and policy.abstain is None
