@@ -21,6 +21,7 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
+import zmq
 from click.testing import CliRunner
 from stream_support import free_port
 
@@ -317,3 +318,28 @@ def test_one_abstain_band_for_decoder_and_policy() -> None:
     assert band == policy.abstain == (0.45, 0.55)
     band, policy = abstain_band("0.5,0.5", PolicyConfig())  # LO = HI: no band anywhere
     assert band is None and policy.abstain is None
+
+
+def test_zmq_predictions_say_uncertain_and_which_head() -> None:
+    from rtdecode.stream import open_sink, parse_prediction
+
+    uri = f"zmq+tcp://127.0.0.1:{free_port()}"
+    sink = open_sink(uri)
+    sink.open(("forward", "reversal"))
+    subscriber = zmq.Context.instance().socket(zmq.SUB)
+    subscriber.setsockopt(zmq.SUBSCRIBE, b"")
+    subscriber.connect(uri.replace("zmq+", ""))
+    time.sleep(0.3)  # the subscription reaches the PUB
+    probs = np.array([0.45, 0.55], np.float32)
+    try:
+        sink.publish(Prediction(1, 0.6, probs, 1, time.perf_counter_ns()))
+        sink.publish(Prediction(2, 1.2, probs, 1, time.perf_counter_ns(), 0, True, 1))
+        assert subscriber.poll(5000)
+        plain = parse_prediction(subscriber.recv_multipart())
+        assert subscriber.poll(5000)
+        marked = parse_prediction(subscriber.recv_multipart())
+    finally:
+        subscriber.close(linger=0)
+        sink.close()
+    assert "uncertain" not in plain and "head" not in plain
+    assert marked["uncertain"] is True and marked["head"] == 1
