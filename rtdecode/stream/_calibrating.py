@@ -28,7 +28,7 @@ __all__ = ["MAX_CALIBRATION_BYTES", "LiveCalibration"]
 
 _log = get_logger(__name__)
 
-MAX_CALIBRATION_BYTES = 1 << 30
+MAX_CALIBRATION_BYTES = 256 << 20
 """Largest calibration period kept in memory (about ``seconds x rate x (2 n + 1) x 8`` bytes);
 beyond it calibration is off for the layout, with a log line (shorten ``--calibrate``)."""
 
@@ -94,6 +94,7 @@ class LiveCalibration:
         self._features: np.ndarray | None = None
         self._shipped = math.nan
         self._announced = False
+        self._untargeted = 0  # frames without a target before the calibrator was made
 
     # ------------------------------------------------------------------ layout
     def new_layout(self, n_neurons: int) -> None:
@@ -113,27 +114,33 @@ class LiveCalibration:
         self._layout_t = self._first_t = self._last_t = None
         self._features = None
         self._announced = False
+        self._untargeted = 0
 
-    def _ensure(self, windower: Windower, t: float) -> Calibrator | None:
-        """The layout's calibrator, made at its first frame whose interval is known."""
+    def _ensure(self, windower: Windower, t: float, make: bool) -> Calibrator | None:
+        """The layout's calibrator; with ``make``, made if missing and the interval is known
+        (at the first frame with a behaviour target, or at once with an earlier head: a stream
+        without behaviour never pays for one)."""
         if self.calibrator is not None or self._off:
             return self.calibrator
         if self._layout_t is None:
             self._layout_t = t
+        if not make:
+            return None
         interval = self.frame_interval_s or windower.interval_estimate()
         if interval is None or not interval > 0:
             return None
         dim = 2 * self._n + 1
         need = self.config.seconds / interval * 1.5 * dim * 8
         if need > MAX_CALIBRATION_BYTES:
-            self._off = f"{need / 2**30:.1f} GiB needed"
+            self._off = f"{need / 2**20:.0f} MiB needed"
             _log.error(
                 "calibration off for this layout: %g s at %.3g frames/s of %d neurons would "
-                "keep %.1f GiB; pass a shorter --calibrate",
+                "keep %.0f MiB (at most %.0f); pass a shorter --calibrate",
                 self.config.seconds,
                 1.0 / interval,
                 self._n,
-                need / 2**30,
+                need / 2**20,
+                MAX_CALIBRATION_BYTES / 2**20,
             )
             return None
         start = self.start
@@ -162,22 +169,17 @@ class LiveCalibration:
     ) -> None:
         """Feed a frame whose window (``(W, n, F)``, ``(W, n)``) is still filling: no shipped
         probability."""
-        calibrator = self._ensure(windower, t)
-        if calibrator is None or not calibrator.collecting:
-            return
-        features = calibrator.features(window[-1], valid[-1], math.nan)
-        self._learn(calibrator, features, math.nan, t, target)
+        self._features = None
+        self._feed(window, valid, t, windower, math.nan, target)
 
     def decode(
         self, prediction: Prediction, window: np.ndarray, valid: np.ndarray, windower: Windower
     ) -> None:
         """Before publishing: the calibrated head's probabilities, once there is a head."""
         self._features = None
-        calibrator = self._ensure(windower, prediction.t)
-        if calibrator is None:
-            return
         self._shipped = float(prediction.probs[self._rev])
-        if calibrator.head is None:
+        calibrator = self._ensure(windower, prediction.t, self.start is not None)
+        if calibrator is None or calibrator.head is None:
             return
         features = calibrator.features(window[-1], valid[-1], self._shipped)
         p, head = calibrator.predict(features, self._shipped)
@@ -191,26 +193,36 @@ class LiveCalibration:
             prediction.head = 1
             self.head_predictions += 1
 
-    def learn(self, window: np.ndarray, valid: np.ndarray, t: float, target: Any) -> None:
+    def learn(
+        self, window: np.ndarray, valid: np.ndarray, t: float, windower: Windower, target: Any
+    ) -> None:
         """After publishing: keep the decoded frame for calibration, with its target."""
-        calibrator = self.calibrator
+        self._feed(window, valid, t, windower, self._shipped, target)
+
+    def _feed(
+        self,
+        window: np.ndarray,
+        valid: np.ndarray,
+        t: float,
+        windower: Windower,
+        shipped: float,
+        target: Any,
+    ) -> None:
+        calibrator = self._ensure(windower, t, target is not None or self.start is not None)
+        assert self._layout_t is not None
+        settling = t - self._layout_t < self.config.skip_s  # the running z-score settles
         if calibrator is None:
+            self._untargeted += not settling
             return
         if not calibrator.collecting:
             if not self._announced and calibrator.result is not None:
                 self._announce(calibrator)
             return
+        if settling:
+            return
         features = self._features
         if features is None:
-            features = calibrator.features(window[-1], valid[-1], self._shipped)
-        self._learn(calibrator, features, self._shipped, t, target)
-
-    def _learn(
-        self, calibrator: Calibrator, features: np.ndarray, shipped: float, t: float, target: Any
-    ) -> None:
-        assert self._layout_t is not None
-        if t - self._layout_t < self.config.skip_s:
-            return  # the running z-score is still settling
+            features = calibrator.features(window[-1], valid[-1], shipped)
         if target is not None:
             if self._first_t is None:
                 self._first_t = t
@@ -316,7 +328,8 @@ class LiveCalibration:
             **{k: _finite(v) if isinstance(v, float) else v for k, v in outcome.items()},
             "seconds": self.config.seconds,
             "collected_s": round(self._collected_s(), 3),
-            "frames_without_behaviour": 0 if calibrator is None else calibrator.without_behaviour,
+            "frames_without_behaviour": self._untargeted
+            + (0 if calibrator is None else calibrator.without_behaviour),
             "head_predictions": self.head_predictions,
             "layouts_discarded": self.layouts_discarded,
             "from": self.start_from,

@@ -389,7 +389,7 @@ class Pipeline:
         if self.behavior is not None:
             self.last_target = self.behavior.target_at(pending.t)
             if calibration is not None:
-                calibration.learn(window, valid, pending.t, self.last_target)
+                calibration.learn(window, valid, pending.t, windower, self.last_target)
             if self.on_target is not None:
                 self.on_target(prediction, self.last_target)
         if skipped:
