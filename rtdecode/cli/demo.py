@@ -140,6 +140,7 @@ def _accuracy(printer: _Printer, recording: Recording, states: tuple[str, ...]) 
     "--calibrate",
     "calibrate_s",
     type=click.FloatRange(min=0.0),
+    metavar="SECONDS",
     default=0.0,
     show_default=True,
     help="Send the recorded behaviour too and self-calibrate on its first SECONDS (as "

@@ -127,6 +127,7 @@ def _check_writable(path: Path, what: str) -> None:
     "--calibrate",
     "calibrate_s",
     type=click.FloatRange(min=0.0),
+    metavar="SECONDS",
     default=180.0,
     show_default=True,
     help="Self-calibration: fit the animal's own head on the first SECONDS of tracked behaviour "
