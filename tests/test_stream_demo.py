@@ -44,3 +44,18 @@ def test_demo_trigger_drives_an_emulated_device_and_scores_the_pulses() -> None:
     assert re.search(r"trigger latency, frame received -> byte written: p50 \d+\.\d{3} ms", out), (
         out
     )
+
+
+def test_demo_calibrate_sends_the_behaviour_and_says_which_head_won() -> None:
+    result = subprocess.run(
+        [*RTDECODE, "demo", "--calibrate", "60", "--speed", "100", "--every", "1000"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "behavior 800 samples  lost 0" in out, out
+    won = re.search(r"calibration: head (calibrated|shipped) \((.+)\); held-back AUROC", out)
+    assert won and won.group(2), out
+    assert "(60 of 60 s with behaviour)" in out, out

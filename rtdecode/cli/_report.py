@@ -39,6 +39,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"producer restarts {summary['restarts']}",
         f"malformed messages {summary['malformed_total']} ({reasons})",
         *_behavior_lines(summary.get("behavior")),
+        *_calibration_lines(summary.get("calibration")),
         *(f"sink {uri} FAILED and was dropped: {error}" for uri, error in failed.items()),
         *_source_stats(summary.get("source_stats") or {}),
         f"{'latency (ms)':<22}{'p50':>9}{'p99':>9}{'p99.9':>9}{'max':>9}{'count':>9}",
@@ -80,6 +81,24 @@ def _behavior_lines(behavior: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _calibration_lines(calibration: dict[str, Any] | None) -> list[str]:
+    """Which head decoded and why (none when self-calibration was off)."""
+    if calibration is None:
+        return []
+
+    def score(key: str) -> str:
+        value = calibration[key]
+        return "-" if value is None else f"{value:.3f}"
+
+    return [
+        f"calibration: head {calibration['chosen']} ({calibration['reason']}); held-back AUROC "
+        f"head {score('head_score')}, shipped {score('shipped_score')}; {calibration['frames']} "
+        f"frames ({calibration['collected_s']:.0f} of {calibration['seconds']:g} s with "
+        f"behaviour), {calibration['head_predictions']} predictions by the calibrated head"
+        + (f", from {calibration['from']}" if calibration["from"] else "")
+    ]
+
+
 def format_status(pipeline: Pipeline, rate: float) -> str:
     """One status line: frames/s, drops, the current state and latency."""
     total = pipeline.latency["total"]
@@ -91,8 +110,9 @@ def format_status(pipeline: Pipeline, rate: float) -> str:
         else f"  behavior {track.samples} ({track.frames_missing + track.frames_untracked} "
         "frames unaligned)"
     )
+    calibration = "" if pipeline.calibration is None else f"  {pipeline.calibration.status()}"
     return (
         f"{pipeline.frames} frames ({rate:.1f}/s)  drops {pipeline.summary()['missing_frames']}  "
         f"skipped {pipeline.skipped}  malformed {sum(pipeline.source.malformed.values())}  "
-        f"state {pipeline.last_state or '-'}  latency p99 {p99}{behavior}"
+        f"state {pipeline.last_state or '-'}  latency p99 {p99}{behavior}{calibration}"
     )

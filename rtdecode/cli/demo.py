@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from rtdecode.cli._calibrating import live_calibration
 from rtdecode.cli._options import engine_option, model_option, threads_option
 from rtdecode.cli._report import format_summary
 from rtdecode.cli._signals import stop_on_signals
@@ -19,6 +20,7 @@ from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
 from rtdecode.events import onset_indices, score_events
 from rtdecode.stream import (
+    BehaviorTrack,
     Pipeline,
     Prediction,
     ReplaySource,
@@ -134,8 +136,24 @@ def _accuracy(printer: _Printer, recording: Recording, states: tuple[str, ...]) 
     help="Close the loop too: the default trigger policy, armed, drives an emulated serial "
     "device on a pty; ends with onsets caught, false triggers per minute and trigger latency.",
 )
+@click.option(
+    "--calibrate",
+    "calibrate_s",
+    type=click.FloatRange(min=0.0),
+    metavar="SECONDS",
+    default=0.0,
+    show_default=True,
+    help="Send the recorded behaviour too and self-calibrate on its first SECONDS (as "
+    "'rtdecode run --calibrate'); ends with which head won and why.",
+)
 def demo(
-    speed: float, model: Path | None, engine_name: str, threads: int, every: int, trigger: bool
+    speed: float,
+    model: Path | None,
+    engine_name: str,
+    threads: int,
+    every: int,
+    trigger: bool,
+    calibrate_s: float,
 ) -> None:
     """Replay the bundled real recording through ZeroMQ into the decoder, printing predictions
     beside what the worm did, then accuracy and latency."""
@@ -164,11 +182,30 @@ def demo(
             )
             sinks.insert(0, controller)
             click.echo(f"trigger: default policy, armed, into an emulated device on {device.port}")
-        pipeline = Pipeline(open_source(frames_uri), engine, sinks, max_frames=recording.n_frames)
+        calibration = live_calibration(calibrate_s, None, model, engine.states, None)
+        source = open_source(frames_uri)
+        track = None
+        if calibration is not None:
+            track = BehaviorTrack(uri=frames_uri)
+            source.behavior = track
+            click.echo(
+                f"self-calibration on the first {calibrate_s:g} s of the recorded behaviour "
+                "(sent beside the frames)"
+            )
+        pipeline = Pipeline(
+            source,
+            engine,
+            sinks,
+            max_frames=recording.n_frames,
+            behavior=track,
+            calibration=calibration,
+        )
 
         def produce() -> None:
             publisher.open(recording.n_neurons, replay.labels, recording.frame_interval)
-            play(replay, publisher)
+            if track is not None:
+                publisher.open_behavior(replay.behavior_fields)
+            play(replay, publisher, behavior=track is not None)
             publisher.close()
             time.sleep(2.0)  # frames still in flight; the decoder stops at max_frames anyway
             pipeline.stop()

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from rtdecode.cli._calibrating import abstain_band, live_calibration
 from rtdecode.cli._options import engine_option, insecure_option, model_option, threads_option
 from rtdecode.cli._report import format_status, format_summary
 from rtdecode.cli._signals import stop_on_signals
@@ -135,6 +136,32 @@ def _check_writable(path: Path, what: str) -> None:
     show_default=True,
     help="Oldest behaviour sample (s before the frame) that may give a frame its target.",
 )
+@click.option(
+    "--calibrate",
+    "calibrate_s",
+    type=click.FloatRange(min=0.0),
+    metavar="SECONDS",
+    default=180.0,
+    show_default=True,
+    help="Self-calibration: fit the animal's own head on the first SECONDS of tracked behaviour "
+    "(frame clock) while the shipped model decodes, and switch to it if it beats the shipped "
+    "model on the most recent held-back part; 0 turns it off.",
+)
+@click.option(
+    "--calibration-from",
+    type=click.Path(path_type=Path),
+    help="Start from an earlier session of this animal: a session file of a calibrated run, or "
+    "a recording with behaviour (the head is fit on all of it, without identities). Its head "
+    "decodes from the first frame; this session's calibration replaces it if it decides.",
+)
+@click.option(
+    "--abstain",
+    default=None,
+    metavar="LO,HI",
+    help="Reversal probabilities strictly inside this band are 'uncertain', and the trigger "
+    "policy takes no decision there (one setting for both) [default: 0.4,0.6, or the policy "
+    "file's abstain]; LO = HI turns the band off.",
+)
 @threads_option
 @insecure_option
 @click.option("--quiet", is_flag=True, help="No live status line.")
@@ -158,6 +185,9 @@ def run(
     resolve_timeout: float,
     behavior_source: str | None,
     behavior_max_age: float,
+    calibrate_s: float,
+    calibration_from: Path | None,
+    abstain: str | None,
     threads: int,
     insecure: bool,
     quiet: bool,
@@ -167,8 +197,9 @@ def run(
     """Decode behaviour from a live stream until Ctrl-C, SIGTERM or --max-frames.
 
     Prints a summary at the end: frames, predictions, drops, gaps, malformed messages, NaN
-    values, the tracked behaviour's counters and latency percentiles per stage (and, with
-    --trigger, pulses, suppressed triggers by reason, arm/disarm events and trigger latency).
+    values, the tracked behaviour's counters, self-calibration's outcome (which head decoded and
+    why) and latency percentiles per stage (and, with --trigger, pulses, suppressed triggers by
+    reason, arm/disarm events and trigger latency).
 
     With --trigger the loop is closed: the policy runs on every prediction and, with --arm,
     drives the --trigger-out outputs, under a watchdog that disarms and turns the light off
@@ -184,6 +215,7 @@ def run(
         stream = open_source(source, resolve_timeout=resolve_timeout, insecure=insecure)
         lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
         policy = policy_config(trigger, trigger_flags)
+        band, policy = abstain_band(abstain, policy)
         if policy is not None:
             attrs["policy"] = policy.to_json()
         if summary_json is not None:
@@ -207,6 +239,9 @@ def run(
         engine = load_engine(model, engine_name)
         if window is not None:
             engine.window = window  # prepare() sizes the engine's buffers from it
+        calibration = live_calibration(
+            calibrate_s, calibration_from, model, engine.states, frame_interval
+        )
         pipeline = Pipeline(
             stream,
             engine,
@@ -220,6 +255,8 @@ def run(
             behavior=track,
             max_neurons=max_neurons,
             keep_warm_s=None if keep_warm_ms is None else keep_warm_ms / 1e3,
+            abstain=band,
+            calibration=calibration,
         )
         if receiver is not None:
             receiver.start()

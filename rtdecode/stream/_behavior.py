@@ -130,22 +130,25 @@ class BehaviorTrack:
             self._total += 1
             self.samples += 1
 
-    def target_at(self, t: float) -> int | None:
+    def target_at(self, t: float, count: bool = True) -> int | None:
         """The reversal flag (1 or 0) of the frame at time ``t``, or ``None`` (counted).
 
         Uses the latest sample taken at or before ``t``, if it is no older than ``max_age_s``.
+        With ``count`` False (frames that get no prediction: a filling window feeding
+        self-calibration) nothing is counted, and no later sample is called ``late``.
         """
         with self._lock:
-            self._last_query_t = t  # the latest frame's time (frames may restart their clock)
+            if count:
+                self._last_query_t = t  # the latest frame's time (frames may restart their clock)
             i = self._latest_at(t)
             if i < 0 or self._t[i] < t - self.max_age_s:
-                self.frames_missing += 1
+                self.frames_missing += count
                 return None
             target = self._target[i]
             if target < 0:
-                self.frames_untracked += 1
+                self.frames_untracked += count
                 return None
-            self.frames_aligned += 1
+            self.frames_aligned += count
             return target
 
     def _latest_at(self, t: float) -> int:

@@ -26,6 +26,7 @@ from rtdecode.errors import ModelError
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
 from rtdecode.stream._behavior import BehaviorTrack
+from rtdecode.stream._calibrating import LiveCalibration
 from rtdecode.stream._latency import LatencyHistogram
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 from rtdecode.stream._source import Chunk, Source
@@ -106,6 +107,10 @@ class Pipeline:
         (result discarded) and again every ``keep_warm_s`` while idle, so the next frame finds
         caches and clocks warm (``None``: never). Costs CPU while idle, and a frame that arrives
         during such a pass waits for it (one forward at most).
+    calibration
+        Self-calibration (needs ``behavior``): each frame's aligned target feeds it after
+        publishing, and once it holds a head, the head's probabilities are published instead
+        of the shipped model's (``Prediction.head`` 1). A layout reset restarts it.
 
     Attributes
     ----------
@@ -140,6 +145,7 @@ class Pipeline:
         on_target: Callable[[Prediction, int | None], None] | None = None,
         max_neurons: int = MAX_NEURONS,
         keep_warm_s: float | None = None,
+        calibration: LiveCalibration | None = None,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -191,6 +197,7 @@ class Pipeline:
         self.on_target = on_target
         self.last_target: int | None = None
         self._record_behavior = self._to_sinks  # one bound method, made once
+        self.calibration = calibration
 
     # ------------------------------------------------------------------ control
     def stop(self) -> None:
@@ -228,6 +235,11 @@ class Pipeline:
             self.source.stop()
             if self.behavior is not None and self._started:  # the sinks are open
                 self.behavior.drain(self._record_behavior)
+            if self.calibration is not None and self._started:
+                self.calibration.finish()
+                outcome = self.calibration.outcome()
+                for sink in opened:
+                    sink.record_calibration(outcome)
             summary = self.summary()
             for sink in opened:
                 sink.close(summary)
@@ -297,6 +309,8 @@ class Pipeline:
             t = float(chunk.t[i])
             windower.push(chunk.data[i], chunk.seq + i, t)
             preprocessed_ns = time.perf_counter_ns()
+            if self.calibration is not None and not windower.filled:
+                self._calibrate_warming(windower, t)
             if self._has_pending:
                 self._retire_pending()
             pending = self._pending
@@ -356,6 +370,11 @@ class Pipeline:
         prediction.state = int(np.argmax(probs))
         prediction.recv_ns = pending.recv_ns
         prediction.skipped = self._skipped_since
+        prediction.head = 0
+        calibration = self.calibration
+        if calibration is not None:
+            calibration.decode(prediction, window, valid, windower)
+            probs = prediction.probs
         prediction.uncertain = self._uncertain(probs, valid, windower)
         self.uncertain += prediction.uncertain
         for sink in self.sinks:
@@ -381,6 +400,8 @@ class Pipeline:
             latency["transport"].record(pending.recv_ns - pending.sent_ns)
         if self.behavior is not None:
             self.last_target = self.behavior.target_at(pending.t)
+            if calibration is not None:
+                calibration.learn(window, valid, pending.t, windower, self.last_target)
             if self.on_target is not None:
                 self.on_target(prediction, self.last_target)
         if skipped:
@@ -392,6 +413,13 @@ class Pipeline:
             except OSError as exc:
                 self._drop_sink(sink, exc)
         self._has_pending = False
+
+    def _calibrate_warming(self, windower: Windower, t: float) -> None:
+        """Feed a frame of a filling window to calibration (it will get no prediction)."""
+        assert self.calibration is not None
+        target = None if self.behavior is None else self.behavior.target_at(t, count=False)
+        window, valid = windower.window_view()
+        self.calibration.warming(window, valid, t, windower, target)
 
     def _uncertain(self, probs: np.ndarray, valid: np.ndarray, windower: Windower) -> bool:
         """Whether this prediction's decided output is ``uncertain`` (see the class notes)."""
@@ -456,6 +484,8 @@ class Pipeline:
         elif old is None or chunk.n_neurons != old.n_neurons:
             self._labels = None
         self._prepared_interval = None
+        if self.calibration is not None:
+            self.calibration.new_layout(chunk.n_neurons)
         # Prepare and warm the engine now, while no prediction waits on it.
         self.engine.prepare(chunk.n_neurons, self._labels, self.frame_interval_s)
         window, valid = self._windower.window_view()
@@ -482,6 +512,8 @@ class Pipeline:
         malformed = dict(self.source.malformed)
         frames = self.frames
         behavior = {} if self.behavior is None else {"behavior": self.behavior.summary()}
+        if self.calibration is not None:
+            behavior["calibration"] = self.calibration.summary()
         return {
             "source": self.source.uri,
             "engine": self.engine.name,

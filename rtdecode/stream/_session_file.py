@@ -7,9 +7,11 @@ processes on one machine)::
         one row per received frame; inferred_ns = published_ns = -1 where the frame was not
         decoded (window still filling, or skipped under backpressure); sent_ns = -1 where the
         producer did not send it
-    /predictions/{seq, t, state, probs, latency_us}
-        one row per prediction; probs is (P, n_states) float32, state an index into
-        the ``states`` attribute
+    /predictions/{seq, t, state, probs, latency_us, uncertain, head}
+        one row per prediction; probs is (P, n_states) float32 (as published: the calibrated
+        head's once it decodes), state an index into the ``states`` attribute, uncertain
+        whether the decided output was ``uncertain``, head 0 (shipped model) or 1 (the
+        animal's calibrated head)
     /behavior/{seq, t, velocity, reversal}
         one row per behaviour sample received (velocity in mm/s, reversal 0/1; NaN where the
         sample did not carry it or the tracker lost the animal); empty without behaviour
@@ -19,7 +21,9 @@ processes on one machine)::
         output byte written (NaN where nothing was written); empty without a trigger
     attributes: format ("rtdecode-session"), version (1), states, created (ISO time),
         ``policy`` (the trigger policy as JSON, with a trigger), and at close ``summary``
-        (the run's summary as JSON)
+        (the run's summary as JSON) and, with self-calibration, ``calibration`` (JSON: chosen
+        head, held-back scores, frames, reason, and the head's ``weights`` and ``bias`` when
+        one decodes; what ``--calibration-from`` reads)
 
 Rows collect in preallocated blocks and are appended to the file when a block fills, and at
 least every ``flush_every_s`` seconds (at the next frame, or while the pipeline waits for one:
@@ -142,6 +146,7 @@ class SessionFile(Sink):
         self._behavior: _Table | None = None
         self._triggers: _Table | None = None
         self._pending: Prediction | None = None
+        self._calibration: dict[str, Any] | None = None
 
     def _claim(self) -> int:
         """Create (or, with ``overwrite``, open) the file without truncating it, and lock it."""
@@ -202,6 +207,8 @@ class SessionFile(Sink):
                 "state": (np.dtype(np.int16), ()),
                 "probs": (np.dtype(np.float32), (len(states),)),
                 "latency_us": (f8, ()),
+                "uncertain": (np.dtype(np.bool_), ()),
+                "head": (np.dtype(np.int8), ()),
             },
         )
         self._behavior = _Table(
@@ -227,6 +234,10 @@ class SessionFile(Sink):
     def publish(self, prediction: Prediction) -> None:
         """Hold the prediction until :meth:`record_frame` brings its frame's timing."""
         self._pending = prediction
+
+    def record_calibration(self, outcome: dict[str, Any]) -> None:
+        """Keep self-calibration's outcome for the ``calibration`` attribute (written at close)."""
+        self._calibration = outcome
 
     def record_trigger(self, event: TriggerEvent) -> None:
         """Append one closed-loop event (from the decoding thread; ``OSError`` as for
@@ -267,6 +278,8 @@ class SessionFile(Sink):
             block["state"][i] = pending.state
             block["probs"][i] = pending.probs
             block["latency_us"][i] = (timing.published_ns - timing.recv_ns) / 1e3
+            block["uncertain"][i] = pending.uncertain
+            block["head"][i] = pending.head
             preds.fill += 1
             self._pending = None
         if frames.full or preds.full or time.monotonic() >= self._next_flush:
@@ -356,9 +369,12 @@ class SessionFile(Sink):
         self._file.close()  # SWMR mode creates no new attribute: reopen for the summary
         self._file = None
         try:
-            if summary is not None:
+            if summary is not None or self._calibration is not None:
                 with h5py.File(self.path, "r+", locking=False) as handle:
-                    handle.attrs["summary"] = json.dumps(summary)
+                    if summary is not None:
+                        handle.attrs["summary"] = json.dumps(summary)
+                    if self._calibration is not None:
+                        handle.attrs["calibration"] = json.dumps(self._calibration)
         except OSError as exc:
             _log.error("session file %s: the summary was not written (%s)", self.path, exc)
         finally:

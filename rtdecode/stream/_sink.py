@@ -68,7 +68,8 @@ class Sink(ABC):
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
     critical path), :meth:`record_behavior` per behaviour sample between frames, :meth:`idle`
-    while no frame arrives, :meth:`layout_reset` when the neuron layout changes, :meth:`close`
+    while no frame arrives, :meth:`layout_reset` when the neuron layout changes,
+    :meth:`record_calibration` once before :meth:`close` (with self-calibration), :meth:`close`
     with the run's summary. An ``OSError`` from :meth:`publish`, :meth:`record_frame`,
     :meth:`record_behavior` or :meth:`idle` drops the sink from the run (logged and reported in
     the summary); the others carry on.
@@ -91,6 +92,10 @@ class Sink(ABC):
         self, seq: int, t: float, velocity: float, reversal: float
     ) -> None:
         """Note one behaviour sample (velocity mm/s, reversal 0/1, NaN when unknown)."""
+
+    def record_calibration(self, outcome: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Note self-calibration's outcome at the end of the run (JSON-ready, with the head's
+        weights when one decodes; only the session file keeps it)."""
 
     def idle(self) -> None:  # noqa: B027 - optional hook
         """Called while the pipeline waits for frames (at least every 50 ms): a chance to flush."""

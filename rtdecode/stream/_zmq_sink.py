@@ -15,6 +15,20 @@ from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socke
 __all__ = ["ZmqSink"]
 
 
+def _extra(prediction: Prediction) -> dict[str, Any] | None:
+    """The optional keys a prediction carries: ``skipped``, ``uncertain``, ``head`` when set."""
+    if not (prediction.skipped or prediction.uncertain or prediction.head):
+        return None
+    extra: dict[str, Any] = {}
+    if prediction.skipped:
+        extra["skipped"] = prediction.skipped
+    if prediction.uncertain:
+        extra["uncertain"] = True
+    if prediction.head:
+        extra["head"] = prediction.head
+    return extra
+
+
 class ZmqSink(Sink):
     """Publish ``[b"pred", json]`` messages on a PUB socket.
 
@@ -60,7 +74,7 @@ class ZmqSink(Sink):
             self._states,
             prediction.probs,
             latency_us,
-            {"skipped": prediction.skipped} if prediction.skipped else None,
+            _extra(prediction),
         )
         self._socket.send_multipart(message, zmq.NOBLOCK)
 

@@ -1,0 +1,336 @@
+"""The pipeline's side of self-calibration: one :class:`~rtdecode.calibration.Calibrator` per
+neuron layout, fed from the decoding loop, and its head swapped in before the sinks publish.
+
+Per decoded frame, before publishing: once the calibrator holds a head (chosen by its fit, or
+an earlier session's), the frame's head features are built from the window's last row and the
+shipped probability, and the head's probabilities replace the shipped model's
+(``Prediction.head = 1``). After publishing (off the critical path): while the calibrator
+collects, the frame's features go to :meth:`Calibrator.add` with the aligned behaviour target.
+Frames of a filling window are fed too, with no shipped probability (the head on the neurons
+alone learns from them). The first ``config.skip_s`` seconds of a layout are not fed (the running
+z-score settles), as in ``rtdecode eval --calibrate``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from rtdecode.calibration import CalibrationConfig, CalibrationResult, Calibrator, Head
+from rtdecode.errors import ConfigError
+from rtdecode.log import get_logger
+from rtdecode.stream._sink import Prediction
+from rtdecode.stream._windower import Windower
+
+__all__ = ["MAX_CALIBRATION_BYTES", "LiveCalibration"]
+
+_log = get_logger(__name__)
+
+MAX_CALIBRATION_BYTES = 256 << 20
+"""Largest calibration period kept in memory (about ``seconds x rate x (2 n + 1) x 8`` bytes);
+beyond it calibration is off for the layout, with a log line (shorten ``--calibrate``)."""
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+class LiveCalibration:
+    """Self-calibration across a session's neuron layouts.
+
+    Parameters
+    ----------
+    config
+        Calibration settings (``config.seconds`` on the frames' own clock).
+    states
+        The decoder's states: two, one of them ``reversal``.
+    frame_interval_s
+        The stream's frame interval if known (sizes the calibrator; else measured).
+    start
+        A head from an earlier session of this animal (``--calibration-from``): it decodes from
+        the first frame while this session calibrates.
+    start_from
+        Where ``start`` came from (for the log and the summary).
+
+    Attributes
+    ----------
+    calibrator
+        The current layout's calibrator (``None`` until its first frame, or when off).
+    head_predictions
+        Predictions published from a calibrated head.
+    layouts_discarded
+        Calibrators discarded by a layout reset.
+    """
+
+    def __init__(
+        self,
+        config: CalibrationConfig,
+        states: tuple[str, ...],
+        frame_interval_s: float | None = None,
+        start: Head | None = None,
+        start_from: str | None = None,
+    ) -> None:
+        if len(states) != 2 or "reversal" not in states:
+            raise ConfigError(
+                f"self-calibration needs a model with two states, one of them 'reversal'; this "
+                f"one has {states}: pass --calibrate 0"
+            )
+        self.config = config
+        self.frame_interval_s = frame_interval_s
+        self.start = start
+        self.start_from = start_from
+        self._rev = states.index("reversal")
+        self._probs = np.zeros(2, np.float32)
+        self.calibrator: Calibrator | None = None
+        self.head_predictions = 0
+        self.layouts_discarded = 0
+        self._n = 0
+        self._off = ""  # why calibration is off for this layout
+        self._layout_t: float | None = None
+        self._first_t: float | None = None
+        self._last_t: float | None = None
+        self._features: np.ndarray | None = None
+        self._shipped = math.nan
+        self._announced = False
+        self._untargeted = 0  # frames without a target before the calibrator was made
+
+    # ------------------------------------------------------------------ layout
+    def new_layout(self, n_neurons: int) -> None:
+        """Forget the last layout's calibrator: its head does not fit ``n_neurons`` inputs."""
+        if self.calibrator is not None or self._layout_t is not None:
+            self.layouts_discarded += 1
+            _log.warning(
+                "neuron layout reset (%d -> %d neurons): calibration restarts from the shipped "
+                "model for the new layout%s",
+                self._n,
+                n_neurons,
+                "" if self.calibrator is None else " (the old layout's calibration is discarded)",
+            )
+        self.calibrator = None
+        self._n = n_neurons
+        self._off = ""
+        self._layout_t = self._first_t = self._last_t = None
+        self._features = None
+        self._announced = False
+        self._untargeted = 0
+
+    def _ensure(self, windower: Windower, t: float, make: bool) -> Calibrator | None:
+        """The layout's calibrator; with ``make``, made if missing and the interval is known
+        (at the first frame with a behaviour target, or at once with an earlier head: a stream
+        without behaviour never pays for one)."""
+        if self.calibrator is not None or self._off:
+            return self.calibrator
+        if self._layout_t is None:
+            self._layout_t = t
+        if not make:
+            return None
+        interval = self.frame_interval_s or windower.interval_estimate()
+        if interval is None or not interval > 0:
+            return None
+        dim = 2 * self._n + 1
+        need = self.config.seconds / interval * 1.5 * dim * 8
+        if need > MAX_CALIBRATION_BYTES:
+            self._off = f"{need / 2**20:.0f} MiB needed"
+            _log.error(
+                "calibration off for this layout: %g s at %.3g frames/s of %d neurons would "
+                "keep %.0f MiB (at most %.0f); pass a shorter --calibrate",
+                self.config.seconds,
+                1.0 / interval,
+                self._n,
+                need / 2**20,
+                MAX_CALIBRATION_BYTES / 2**20,
+            )
+            return None
+        start = self.start
+        if start is not None and start.weights.shape != (dim,):
+            _log.warning(
+                "the earlier session's head (%s) has %d inputs, this layout %d neurons (%d): "
+                "not used",
+                self.start_from,
+                start.weights.shape[0],
+                self._n,
+                dim,
+            )
+            start = None
+        self.calibrator = Calibrator(self._n, interval, self.config, start)
+        _log.info(
+            "calibrating %d neurons on the first %g s of tracked behaviour; %s decodes meanwhile",
+            self._n,
+            self.config.seconds,
+            "the shipped model" if start is None else f"the head from {self.start_from}",
+        )
+        return self.calibrator
+
+    # ------------------------------------------------------------------ per frame
+    def warming(
+        self, window: np.ndarray, valid: np.ndarray, t: float, windower: Windower, target: Any
+    ) -> None:
+        """Feed a frame whose window (``(W, n, F)``, ``(W, n)``) is still filling: no shipped
+        probability."""
+        self._features = None
+        self._feed(window, valid, t, windower, math.nan, target)
+
+    def decode(
+        self, prediction: Prediction, window: np.ndarray, valid: np.ndarray, windower: Windower
+    ) -> None:
+        """Before publishing: the calibrated head's probabilities, once there is a head."""
+        self._features = None
+        self._shipped = float(prediction.probs[self._rev])
+        calibrator = self._ensure(windower, prediction.t, self.start is not None)
+        if calibrator is None or calibrator.head is None:
+            return
+        features = calibrator.features(window[-1], valid[-1], self._shipped)
+        p, head = calibrator.predict(features, self._shipped)
+        self._features = features
+        if head:
+            probs = self._probs
+            probs[self._rev] = p
+            probs[1 - self._rev] = 1.0 - p
+            prediction.probs = probs
+            prediction.state = self._rev if p >= 0.5 else 1 - self._rev
+            prediction.head = 1
+            self.head_predictions += 1
+
+    def learn(
+        self, window: np.ndarray, valid: np.ndarray, t: float, windower: Windower, target: Any
+    ) -> None:
+        """After publishing: keep the decoded frame for calibration, with its target."""
+        self._feed(window, valid, t, windower, self._shipped, target)
+
+    def _feed(
+        self,
+        window: np.ndarray,
+        valid: np.ndarray,
+        t: float,
+        windower: Windower,
+        shipped: float,
+        target: Any,
+    ) -> None:
+        calibrator = self._ensure(windower, t, target is not None or self.start is not None)
+        assert self._layout_t is not None
+        settling = t - self._layout_t < self.config.skip_s  # the running z-score settles
+        if calibrator is None:
+            self._untargeted += not settling
+            return
+        if not calibrator.collecting:
+            if not self._announced and calibrator.result is not None:
+                self._announce(calibrator)
+            return
+        if settling:
+            return
+        features = self._features
+        if features is None:
+            features = calibrator.features(window[-1], valid[-1], shipped)
+        if target is not None:
+            if self._first_t is None:
+                self._first_t = t
+            self._last_t = t
+        calibrator.add(features, shipped, None if target is None else bool(target), t)
+
+    def _announce(self, calibrator: Calibrator) -> None:
+        """Log, once per layout and at the default level, which head decodes from now on."""
+        self._announced = True
+        result = calibrator.result
+        assert result is not None
+        head = "the calibrated head" if calibrator.head is not None else "the shipped model"
+        _log.warning(
+            "calibration done after %d frames: %s decodes from now on (%s; held-back AUROC "
+            "head %.3f, shipped %.3f)",
+            result.frames,
+            head,
+            result.reason
+            if calibrator.head is None or result.head is not None
+            else f"kept the head from {self.start_from}",
+            result.head_score,
+            result.shipped_score,
+        )
+
+    # ------------------------------------------------------------------ report
+    def _collected_s(self) -> float:
+        if self._first_t is None or self._last_t is None:
+            return 0.0
+        return self._last_t - self._first_t
+
+    def status(self) -> str:
+        """For the status line: progress, then which head decodes and why."""
+        calibrator = self.calibrator
+        if self._off:
+            return f"calib off ({self._off}), head shipped"
+        if calibrator is None or calibrator.collecting:
+            if self._first_t is None:
+                return "calib waiting for behaviour (none aligned yet; shipped model decodes)"
+            return f"calib {self._collected_s():.0f}/{self.config.seconds:g} s"
+        result = calibrator.result
+        if result is None:
+            return "calib fitting"
+        head = "calibrated" if calibrator.head is not None else "shipped"
+        return (
+            f"head {head} (held-back AUROC {result.head_score:.2f} vs {result.shipped_score:.2f})"
+        )
+
+    def finish(self, timeout: float = 60.0) -> None:
+        """At the end of a session: let a fit in flight finish (its outcome is kept)."""
+        calibrator = self.calibrator
+        if calibrator is not None and not calibrator.collecting and calibrator.result is None:
+            _log.info("waiting for the calibration fit to finish (at most %g s)", timeout)
+            calibrator.wait(timeout)
+
+    def _reason(self) -> str:
+        calibrator = self.calibrator
+        if self._off:
+            return f"calibration off for this layout ({self._off}); shorten --calibrate"
+        if self._first_t is None:
+            return "no behaviour target aligned to any frame: the calibrator never fit"
+        if calibrator is not None and calibrator.collecting:
+            return (
+                f"session ended after {self._collected_s():.0f} of {self.config.seconds:g} s of "
+                "calibration"
+            )
+        return "the fit did not finish before the session ended"
+
+    def outcome(self) -> dict[str, Any]:
+        """The calibration's outcome, as the session file keeps it (with the head's weights)."""
+        calibrator = self.calibrator
+        result = None if calibrator is None else calibrator.result
+        head = None if calibrator is None else calibrator.head
+        if result is not None and (result.head is not None or head is None):
+            return result.as_dict(weights=True)
+        if head is not None:  # the earlier session's head, kept
+            why = "this session could not decide" if result is not None else self._reason()
+            kept = CalibrationResult(
+                head,
+                "calibrated",
+                math.nan if result is None else result.head_score,
+                math.nan if result is None else result.shipped_score,
+                0 if result is None else result.frames,
+                0 if result is None else result.holdout_frames,
+                f"kept the head from {self.start_from} ({why})",
+            )
+            return kept.as_dict(weights=True)
+        return {
+            "chosen": "shipped",
+            "head_score": math.nan,
+            "shipped_score": math.nan,
+            "frames": 0,
+            "holdout_frames": 0,
+            "reason": self._reason(),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The summary's ``calibration`` block."""
+        outcome = self.outcome()
+        outcome.pop("weights", None)
+        outcome.pop("bias", None)
+        calibrator = self.calibrator
+        return {
+            **{k: _finite(v) if isinstance(v, float) else v for k, v in outcome.items()},
+            "seconds": self.config.seconds,
+            "collected_s": round(self._collected_s(), 3),
+            "frames_without_behaviour": self._untargeted
+            + (0 if calibrator is None else calibrator.without_behaviour),
+            "head_predictions": self.head_predictions,
+            "layouts_discarded": self.layouts_discarded,
+            "from": self.start_from,
+        }

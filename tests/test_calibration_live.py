@@ -1,0 +1,345 @@
+"""``rtdecode run --calibrate``: self-calibration live, over real sockets, on the bundled recording.
+
+One replay (``rtdecode replay --behavior``) feeds two decoders at once, so both see the same
+frames: one calibrates on the behaviour, the other gets none (its behaviour source is silent)
+and keeps the shipped model. The calibrated run's session file then starts a third session
+(``--calibration-from``), which also checks that ``--abstain`` sets the decoder's ``uncertain``
+output and the trigger policy's band alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+import zmq
+from click.testing import CliRunner
+from stream_support import free_port
+
+from rtdecode.calibration import CalibrationConfig
+from rtdecode.cli import cli
+from rtdecode.data import bundled_recording
+from rtdecode.engines import load_engine
+from rtdecode.stream import BehaviorTrack, Pipeline
+from rtdecode.stream._calibrating import LiveCalibration
+from rtdecode.stream._sink import Prediction, Sink
+from rtdecode.stream._source import Chunk, Source
+
+pytestmark = pytest.mark.timeout(300)
+
+RTDECODE = [sys.executable, "-c", "from rtdecode.cli import main; main()"]
+FRAMES = 400  # 240 s of the recording; at 15x, 16 s (11 s for the fit on a busy machine)
+CALIBRATE = "60"
+
+
+def _start_run(args: list[str]) -> subprocess.Popen[str]:
+    decoder = subprocess.Popen(
+        [*RTDECODE, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert decoder.stderr is not None
+    line = decoder.stderr.readline()  # printed once the model is loaded, just before it listens
+    assert line.startswith("decoding"), line
+    return decoder
+
+
+def _replay(uri: str, frames: int, behavior: bool = True) -> None:
+    command = [*RTDECODE, "replay", "--to", uri, "--speed", "15", "--max-frames", str(frames)]
+    command += ["--wait-s", "60", *(["--behavior"] if behavior else [])]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+def _finish(decoder: subprocess.Popen[str]) -> tuple[str, str]:
+    """Stop a decoder with Ctrl-C once the frames in flight are in; its stdout and stderr."""
+    time.sleep(2.0)
+    decoder.send_signal(signal.SIGINT)
+    out, err = decoder.communicate(timeout=120)
+    assert decoder.returncode == 0, err
+    return out, err
+
+
+def _run_args(uri: str, folder: Path, name: str, *extra: str) -> list[str]:
+    return [
+        "--source",
+        uri,
+        "--sink",
+        str(folder / f"{name}.h5"),
+        "--decode-every-frame",
+        "--summary-json",
+        str(folder / f"{name}.json"),
+        *extra,
+    ]
+
+
+def _predictions(path: Path) -> dict[str, Any]:
+    with h5py.File(path) as handle:
+        table = {name: handle[f"predictions/{name}"][:] for name in handle["predictions"]}
+        table["calibration"] = json.loads(handle.attrs["calibration"])
+        table["policy"] = json.loads(handle.attrs.get("policy", "null"))
+        table["first_t"] = float(handle["frames/t"][0])
+    return table
+
+
+def _session(folder: Path, name: str, *extra: str) -> tuple[str, str]:
+    """``rtdecode replay --behavior`` of the first FRAMES frames into ``rtdecode run``."""
+    uri = f"zmq+tcp://127.0.0.1:{free_port()}"
+    decoder = _start_run(_run_args(uri, folder, name, *extra))
+    try:
+        _replay(uri, FRAMES)
+        return _finish(decoder)
+    finally:
+        decoder.kill()
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A calibrating decoder, and one on the same frames whose behaviour stream is silent."""
+    folder = tmp_path_factory.mktemp("live")
+    silent = f"zmq+tcp://127.0.0.1:{free_port()}"  # a behaviour stream that never sends
+    outputs = {
+        "calib": _session(folder, "calib", "--calibrate", CALIBRATE),
+        "blind": _session(folder, "blind", "--calibrate", CALIBRATE, "--behavior-source", silent),
+    }
+    return {
+        "folder": folder,
+        "out": outputs,
+        **{
+            name: {
+                "summary": json.loads((folder / f"{name}.json").read_text()),
+                "table": _predictions(folder / f"{name}.h5"),
+            }
+            for name in outputs
+        },
+    }
+
+
+def test_a_calibrated_head_takes_over_and_every_output_says_so(sessions: dict[str, Any]) -> None:
+    summary, table = sessions["calib"]["summary"], sessions["calib"]["table"]
+    calibration = summary["calibration"]
+    assert (
+        calibration["chosen"] == "calibrated"
+        and "better on held-back part" in (calibration["reason"])
+    )
+    assert calibration["head_score"] > calibration["shipped_score"]
+    assert calibration["seconds"] == 60 and calibration["collected_s"] >= 60
+    assert calibration["frames"] >= 100 and calibration["head_predictions"] > 0
+    # The session file keeps the head (what --calibration-from reads) and says who decoded.
+    saved = table["calibration"]
+    assert saved["chosen"] == "calibrated" and len(saved["weights"]) == 2 * 130 + 1
+    head = table["head"]
+    switch = int(np.argmax(head == 1))
+    assert head[:switch].sum() == 0 and head[switch:].all()  # once switched, it stays
+    assert head.sum() == calibration["head_predictions"]
+    # The switch comes after the calibration period (10 s settling + 60 s of behaviour).
+    assert table["t"][switch] - table["first_t"] >= 70
+    out, err = sessions["out"]["calib"]
+    assert "calibration: head calibrated (head" in out
+    assert "calibration done after" in err and "the calibrated head decodes from now on" in err
+    assert re.search(r"calib [1-5]\d/60 s", err)  # the status line, while calibrating
+    assert "head calibrated (held-back AUROC" in err  # and after
+
+
+def test_predictions_after_the_switch_are_the_heads_not_the_shipped_models(
+    sessions: dict[str, Any],
+) -> None:
+    mine, shipped = sessions["calib"]["table"], sessions["blind"]["table"]
+    np.testing.assert_array_equal(mine["seq"], shipped["seq"])  # same frames, all decoded
+    before, after = mine["head"] == 0, mine["head"] == 1
+    np.testing.assert_allclose(mine["probs"][before], shipped["probs"][before], atol=1e-6)
+    differ = np.abs(mine["probs"][after, 1] - shipped["probs"][after, 1])
+    assert np.median(differ) > 0.01
+    np.testing.assert_allclose(mine["probs"][after].sum(axis=1), 1.0, atol=1e-6)
+    # The decided state follows the head's probability.
+    np.testing.assert_array_equal(mine["state"][after], mine["probs"][after, 1] >= 0.5)
+
+
+def test_without_behaviour_nothing_switches_and_it_says_why(sessions: dict[str, Any]) -> None:
+    summary, table = sessions["blind"]["summary"], sessions["blind"]["table"]
+    calibration = summary["calibration"]
+    assert calibration["chosen"] == "shipped" and calibration["head_predictions"] == 0
+    assert "no behaviour target" in calibration["reason"]
+    assert not table["head"].any() and "weights" not in table["calibration"]
+    _, err = sessions["out"]["blind"]
+    assert "calib waiting for behaviour" in err
+
+
+def test_the_default_abstain_band_marks_uncertain_predictions(sessions: dict[str, Any]) -> None:
+    table = sessions["blind"]["table"]
+    p = table["probs"][:, 1]
+    inside = (p > 0.4) & (p < 0.6)
+    assert inside.any()
+    assert table["uncertain"][inside].all()
+
+
+def test_an_earlier_session_decodes_from_the_first_frame_with_one_abstain_band(
+    sessions: dict[str, Any], tmp_path: Path
+) -> None:
+    earlier = sessions["folder"] / "calib.h5"
+    uri = f"zmq+tcp://127.0.0.1:{free_port()}"
+    frames = 100  # 60 s: this session cannot finish its own calibration
+    extra = ["--calibrate", CALIBRATE, "--calibration-from", str(earlier)]
+    extra += ["--abstain", "0.3,0.7", "--trigger"]
+    decoder = _start_run(_run_args(uri, tmp_path, "again", *extra))
+    try:
+        _replay(uri, frames)
+        _finish(decoder)
+    finally:
+        decoder.kill()
+    table = _predictions(tmp_path / "again.h5")
+    assert table["head"].all()  # the earlier head, from the first prediction
+    shipped = sessions["blind"]["table"]
+    same = np.isin(shipped["seq"], table["seq"])
+    assert np.median(np.abs(table["probs"][:, 1] - shipped["probs"][same, 1])) > 0.01
+    # This session ended before its own calibration: it kept the earlier head, and says so.
+    summary = json.loads((tmp_path / "again.json").read_text())["calibration"]
+    assert summary["chosen"] == "calibrated" and summary["from"] == str(earlier)
+    assert "kept the head from" in summary["reason"]
+    saved = table["calibration"]
+    np.testing.assert_array_equal(saved["weights"], _predictions(earlier)["calibration"]["weights"])
+    # --abstain: the decoder's uncertain output and the policy's band are the same band.
+    assert table["policy"]["abstain"] == [0.3, 0.7]
+    p = table["probs"][:, 1]  # healthy input throughout: uncertain is the band alone
+    np.testing.assert_array_equal(table["uncertain"], (p > 0.3) & (p < 0.7))
+
+
+def test_abstain_disagreeing_with_the_policy_file_is_refused(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("abstain = [0.45, 0.55]\n")
+    args = ["run", "--source", f"zmq+tcp://127.0.0.1:{free_port()}", "--trigger", str(policy)]
+    result = CliRunner().invoke(cli, [*args, "--abstain", "0.3,0.7"])
+    assert result.exit_code != 0 and "one band serves the decoder and the policy" in result.output
+
+
+def test_calibration_from_a_session_that_kept_the_shipped_model_is_refused(
+    sessions: dict[str, Any],
+) -> None:
+    blind = sessions["folder"] / "blind.h5"
+    args = ["run", "--source", f"zmq+tcp://127.0.0.1:{free_port()}"]
+    result = CliRunner().invoke(cli, [*args, "--calibration-from", str(blind)])
+    assert result.exit_code != 0 and "kept the shipped model" in result.output
+
+
+class _TwoLayouts(Source):
+    """The bundled recording's frames; from frame ``switch`` on only its first 100 neurons (a
+    new layout). Frame ``wait_at`` comes once the first layout's calibration fit has finished
+    (a real stream keeps coming while the fit runs; this one is faster than life)."""
+
+    uri = "two-layouts"
+
+    def __init__(self, wait_at: int, switch: int, frames: int) -> None:
+        super().__init__()
+        self.recording = bundled_recording()
+        self.wait_at, self.switch, self.frames = wait_at, switch, frames
+        self.pipeline: Pipeline | None = None
+        self._next = 0
+
+    def start(self) -> None:
+        self._next = 0
+
+    def read(self, timeout: float) -> Chunk | None:
+        i = self._next
+        if i >= self.frames:
+            return None
+        if i == self.wait_at:
+            assert self.pipeline is not None and self.pipeline.calibration is not None
+            calibrator = self.pipeline.calibration.calibrator
+            assert calibrator is not None and calibrator.wait(60) is not None
+        self._next += 1
+        row = self.recording.traces[i % self.recording.n_frames]
+        data = (row if i < self.switch else row[:100])[None, :].astype(np.float32)
+        return Chunk(data, i, np.array([0.6 * i]), time.perf_counter_ns())
+
+    def stop(self) -> None:
+        self._next = self.frames
+
+    @property
+    def finished(self) -> bool:
+        return self._next >= self.frames
+
+
+class _Heads(Sink):
+    uri = "memory"
+
+    def __init__(self) -> None:
+        self.heads: list[int] = []
+
+    def open(self, states: tuple[str, ...]) -> None:
+        pass
+
+    def publish(self, prediction: Prediction) -> None:
+        self.heads.append(prediction.head)
+
+
+def test_a_layout_reset_restarts_calibration_for_the_new_layout() -> None:
+    recording = bundled_recording()
+    assert recording.reversal is not None
+    track = BehaviorTrack(1.0)
+    for i in range(recording.n_frames):  # the tracker, sample i at frame i's time
+        track.add(i, 0.6 * i, float("nan"), float(recording.reversal[i]))
+    engine = load_engine()
+    switch, frames = 280, 360
+    source = _TwoLayouts(240, switch, frames)
+    sink = _Heads()
+    calibration = LiveCalibration(CalibrationConfig(seconds=120.0), engine.states)
+    pipeline = Pipeline(
+        source, engine, [sink], max_batch=1, behavior=track, calibration=calibration
+    )
+    source.pipeline = pipeline
+    summary = pipeline.run()
+    heads = np.array(sink.heads)
+    first = switch - engine.window + 1  # predictions of the first layout
+    assert heads[:first].any()  # the first layout switched to its head
+    assert not heads[first:].any()  # the new layout starts from the shipped model
+    assert summary["resets"] == 1
+    block = summary["calibration"]
+    assert block["layouts_discarded"] == 1 and block["chosen"] == "shipped"
+    assert block["reason"].startswith("session ended after")
+    # The new layout calibrates afresh, on 100 neurons.
+    assert calibration.calibrator is not None and calibration.calibrator.n_neurons == 100
+    assert calibration.calibrator.collecting
+
+
+def test_one_abstain_band_for_decoder_and_policy() -> None:
+    from rtdecode.cli._calibrating import abstain_band
+    from rtdecode.trigger import PolicyConfig
+
+    assert abstain_band(None, None) == ((0.4, 0.6), None)  # as rtdecode eval
+    band, policy = abstain_band("0.3,0.7", PolicyConfig())
+    assert band == policy.abstain == (0.3, 0.7)
+    band, policy = abstain_band(None, PolicyConfig(abstain=(0.45, 0.55)))  # the file's serves both
+    assert band == policy.abstain == (0.45, 0.55)
+    band, policy = abstain_band("0.5,0.5", PolicyConfig())  # LO = HI: no band anywhere
+    assert band is None and policy.abstain is None
+
+
+def test_zmq_predictions_say_uncertain_and_which_head() -> None:
+    from rtdecode.stream import open_sink, parse_prediction
+
+    uri = f"zmq+tcp://127.0.0.1:{free_port()}"
+    sink = open_sink(uri)
+    sink.open(("forward", "reversal"))
+    subscriber = zmq.Context.instance().socket(zmq.SUB)
+    subscriber.setsockopt(zmq.SUBSCRIBE, b"")
+    subscriber.connect(uri.replace("zmq+", ""))
+    time.sleep(0.3)  # the subscription reaches the PUB
+    probs = np.array([0.45, 0.55], np.float32)
+    try:
+        sink.publish(Prediction(1, 0.6, probs, 1, time.perf_counter_ns()))
+        sink.publish(Prediction(2, 1.2, probs, 1, time.perf_counter_ns(), 0, True, 1))
+        assert subscriber.poll(5000)
+        plain = parse_prediction(subscriber.recv_multipart())
+        assert subscriber.poll(5000)
+        marked = parse_prediction(subscriber.recv_multipart())
+    finally:
+        subscriber.close(linger=0)
+        sink.close()
+    assert "uncertain" not in plain and "head" not in plain
+    assert marked["uncertain"] is True and marked["head"] == 1
