@@ -13,17 +13,6 @@ from rtdecode.errors import RtdecodeError
 
 __all__ = ["calibrate_eval", "parse_band", "parse_seconds"]
 
-_COLUMNS = (
-    "balanced_accuracy",
-    "auroc",
-    "ece",
-    "coverage",
-    "covered_balanced_accuracy",
-    "onset_hit_rate",
-    "false_triggers_per_min",
-    "trigger_lag_s",
-)
-
 
 def parse_seconds(text: str) -> list[float]:
     """``"60,120"`` -> ``[60.0, 120.0]``; each must be positive."""
@@ -52,7 +41,9 @@ def _fmt(value: Any) -> str:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    columns = [c for c in _COLUMNS if any(f"mean_{c}" in r for r in rows)]
+    from rtdecode.calibration._evaluate import MEAN_KEYS
+
+    columns = [c for c in MEAN_KEYS if any(f"mean_{c}" in r for r in rows)]
     click.echo(f"{'ids':<5}{'S':>6} {'method':<11}" + "".join(f"{c[:12]:>13}" for c in columns))
     for r in rows:
         cells = "".join(f"{_fmt(r.get('mean_' + c)):>13}" for c in columns)
