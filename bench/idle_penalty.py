@@ -32,16 +32,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from functools import lru_cache
 
 import numpy as np
 import torch
 
+from rtdecode.bench import capture_environment
 from rtdecode.data import bundled_recording
 from rtdecode.engines import Engine, load_engine
 from rtdecode.preprocess import preprocess_traces
+from rtdecode.stream._latency import percentiles
 
 MODES = ("sleep", "keep-warm", "spin", "anticipate")
 
@@ -105,14 +106,15 @@ def measure(
             samples[i - 5] = clock() - start
     cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     us = samples / 1e3
+    p50, p99 = percentiles(us, (50, 99))
     return {
         "engine": engine.name,
         "neurons": n_neurons,
         "rate_hz": rate_hz,
         "mode": mode if period else "back-to-back",
         "frames": frames,
-        "p50_us": float(np.percentile(us, 50)),
-        "p99_us": float(np.percentile(us, 99)),
+        "p50_us": float(p50),
+        "p99_us": float(p99),
         "max_us": float(us.max()),
         "cpu_per_wall": cpu,
     }
@@ -151,15 +153,14 @@ def main() -> None:
                     f"p99 {r['p99_us']:8.1f} max {r['max_us']:8.1f} us  cpu {r['cpu_per_wall']:.2f}",
                     flush=True,
                 )
-    env = {
-        "cpu": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "load_average": os.getloadavg(),
-        "pinned_cpu": args.cpu,
-        "keep_warm_ms": args.keep_warm_ms,
-        "clock": "thread CPU time" if args.cpu_time else "wall",
-    }
+    env = capture_environment(
+        {
+            "torch_threads": torch.get_num_threads(),
+            "pinned_cpu": args.cpu,
+            "keep_warm_ms": args.keep_warm_ms,
+            "clock": "thread CPU time" if args.cpu_time else "wall",
+        }
+    )
     print(f"environment: {env}")
     print(
         f"{'engine':<6} {'Hz':>6} {'mode':<12} {'frames':>6} {'p50 us':>8} {'p99 us':>8} "

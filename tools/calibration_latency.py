@@ -16,7 +16,10 @@ import sys
 import h5py
 import numpy as np
 
-SETTLE_S = 10.0  # CalibrationConfig.skip_s
+from rtdecode.calibration import CalibrationConfig
+from rtdecode.stream._latency import percentiles
+
+SETTLE_S = CalibrationConfig().skip_s
 FRAMES = ("recv_ns", "preprocessed_ns", "inferred_ns", "published_ns")
 
 
@@ -40,7 +43,7 @@ def _load(path: str) -> dict[str, np.ndarray]:
 def _stats(values: np.ndarray) -> str:
     if not len(values):
         return "no frames"
-    p50, p99 = np.percentile(values, [50, 99])
+    p50, p99 = percentiles(values, (50, 99))
     return f"p50 {p50:7.1f}  p99 {p99:8.1f}  n {len(values)}"
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from rtdecode._optional import import_optional
 from rtdecode.errors import ConfigError, DataFormatError
 from rtdecode.events import onset_indices, score_events
+from rtdecode.stream._latency import percentiles
 
 __all__ = ["Session", "render_report", "session_summary"]
 
@@ -114,7 +115,7 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
     values = values[np.isfinite(values)]
     if not len(values):
         return {"count": 0, "p50": None, "p99": None, "p99.9": None}
-    p50, p99, p999 = np.percentile(values, [50, 99, 99.9])
+    p50, p99, p999 = percentiles(values, (50, 99, 99.9))
     return {"count": len(values), "p50": float(p50), "p99": float(p99), "p99.9": float(p999)}
 
 
