@@ -113,14 +113,20 @@ class Engine(ABC):
         Parameters
         ----------
         jobs
-            ``(engine, window, valid)`` per window: the stream's engine (this engine or one made
-            by its :meth:`for_stream`, prepared), and its window and validity as for
-            :meth:`infer`.
+            ``(engine, window, valid)`` per window: the stream's prepared engine (this engine or
+            another made by :meth:`for_stream` from the same loaded engine), and its window and
+            validity as for :meth:`infer`. A stream may bring more than one window.
 
         Returns
         -------
         list of numpy.ndarray
             One ``(len(states),)`` float32 array per job, equal to that engine's ``infer``
             within the tolerance of the runtime's tests.
+
+        Raises
+        ------
+        ModelError
+            Naming the job, before any job runs: its engine runs another loaded model, or is not
+            prepared for its window's shape (engines of a model file check this).
         """
         return [engine.infer(window, valid) for engine, window, valid in jobs]

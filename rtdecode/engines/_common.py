@@ -47,15 +47,21 @@ class ModelEngine(Engine):
         return other
 
     def _stream_engines(self, jobs: Sequence[StreamJob]) -> list[Self]:
-        """The engines of ``jobs``, checked to run this engine's loaded model."""
+        """The engines of ``jobs``, each checked to run this engine's loaded model and to be
+        prepared for its window, before any job runs.
+        """
         engines = []
-        for k, (engine, _, _) in enumerate(jobs):
+        for k, (engine, window, valid) in enumerate(jobs):
             if type(engine) is not type(self) or engine.model is not self.model:
                 raise ModelError(
                     f"job {k} of the batch has an engine that does not share this engine's "
                     "loaded model; make every stream's engine with for_stream() of one "
                     "loaded engine"
                 )
+            try:
+                engine._checked_adapter(window, valid)
+            except ModelError as exc:
+                raise ModelError(f"job {k} of the batch: {exc}") from exc
             engines.append(engine)
         return engines
 
@@ -91,7 +97,7 @@ class ModelEngine(Engine):
         self._label_ids = self.vocabulary.encode(labels, n_neurons)
         return self._adapter
 
-    def _adapt(self, window: np.ndarray, valid: np.ndarray) -> WindowAdapter:
+    def _checked_adapter(self, window: np.ndarray, valid: np.ndarray) -> WindowAdapter:
         adapter = self._adapter
         if adapter is None:
             raise ModelError("call prepare(n_neurons, ...) before infer()")
@@ -101,5 +107,9 @@ class ModelEngine(Engine):
                 f"window shape {window.shape} / valid shape {valid.shape} do not match the "
                 f"prepared stream {expected}; call prepare() again when the neuron count changes"
             )
+        return adapter
+
+    def _adapt(self, window: np.ndarray, valid: np.ndarray) -> WindowAdapter:
+        adapter = self._checked_adapter(window, valid)
         adapter(window, valid)
         return adapter

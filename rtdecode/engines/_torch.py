@@ -83,26 +83,24 @@ class TorchEngine(ModelEngine):
         """State probabilities for several streams' windows (see :class:`Engine`).
 
         Windows with the same neuron count go through the network as one batch: one forward
-        costs about what a single window's does, since operator dispatch dominates it at these
-        sizes. The stacking buffers are allocated on the first batch of each neuron count and
-        size, and reused.
+        costs little more than a single window's, since operator dispatch dominates it at these
+        sizes. The stacking buffers are allocated on the first batch of each neuron count (and
+        again when a larger batch comes), then reused.
         """
         engines = self._stream_engines(jobs)
         groups: dict[int, list[int]] = {}
-        for k, (engine, (_, window, valid)) in enumerate(zip(engines, jobs, strict=True)):
-            engine._adapt(window, valid)
+        for k, engine in enumerate(engines):
             groups.setdefault(engine.n_neurons, []).append(k)
         out: list[np.ndarray] = [np.empty(0, np.float32)] * len(jobs)
         for n, members in groups.items():
             if len(members) == 1:
-                one = engines[members[0]]
-                assert one._x is not None and one._valid is not None and one._ids is not None
-                out[members[0]] = self._probabilities(one._x, one._valid, one._ids)[0].copy()
+                k = members[0]
+                out[k] = engines[k].infer(jobs[k][1], jobs[k][2])
                 continue
             stack = self._stack(n, len(members), engines[members[0]])
             for slot, k in enumerate(members):
-                adapter = engines[k]._adapter
-                assert adapter is not None
+                # Adapt and copy at once: a stream may bring more than one window.
+                adapter = engines[k]._adapt(jobs[k][1], jobs[k][2])
                 stack.x_np[slot] = adapter.x
                 stack.valid_np[slot] = adapter.valid
                 stack.ids_np[slot] = engines[k]._label_ids
