@@ -7,10 +7,12 @@ repeat. Each repeat times both ways on the same windows, alternating which goes 
 warm-up passes. For ``numba`` a third row, ``one call``, loops over the B windows inside a
 single compiled function: the alternative to back-to-back kernel calls that ``infer_batch``
 does not take (see ``NumbaEngine``). Prints p50/p99/p99.9/max of one decode of all B
-windows, in microseconds, and the environment; ``--json`` also writes both. Usage::
+windows, in microseconds, and the environment; ``--json`` also writes both. ``--cpu-time``
+times the calling thread's CPU time instead of wall time (torch runs one thread here): robust
+to other processes on a shared machine. Usage::
 
     python bench/batch_latency.py [--engines torch numba] [--neurons 150] [--sizes 1 2 4 8]
-        [--repeats 300] [--json FILE]
+        [--repeats 300] [--cpu-time] [--json FILE]
 """
 
 from __future__ import annotations
@@ -68,7 +70,13 @@ def _one_call(streams: list[NumbaEngine]) -> Callable[[list[tuple]], None]:
 
 
 def _measure(
-    engine: Engine, n: int, size: int, repeats: int, features: np.ndarray, valid: np.ndarray
+    engine: Engine,
+    n: int,
+    size: int,
+    repeats: int,
+    features: np.ndarray,
+    valid: np.ndarray,
+    clock: Callable[[], int],
 ) -> dict[str, list[int]]:
     """Nanoseconds per decode of ``size`` windows, for each way of decoding them."""
     streams = [engine.for_stream() for _ in range(size)]
@@ -94,10 +102,10 @@ def _measure(
     for r in range(-WARMUP, repeats):
         batch = jobs(r)
         for name, way in order if r % 2 else order[::-1]:
-            start = time.perf_counter_ns()
+            start = clock()
             way(batch)
             if r >= 0:
-                times[name].append(time.perf_counter_ns() - start)
+                times[name].append(clock() - start)
     return times
 
 
@@ -108,8 +116,10 @@ def main() -> None:
     parser.add_argument("--neurons", type=int, default=150)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--cpu-time", action="store_true", help="thread CPU time, not wall")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args()
+    clock = time.thread_time_ns if args.cpu_time else time.perf_counter_ns
     torch.set_num_threads(1)  # as rtdecode run --threads 1 (its default)
     recording = bundled_recording()
     columns = np.arange(args.neurons) % recording.n_neurons
@@ -122,7 +132,7 @@ def main() -> None:
             engine.preprocess,
         )
         for size in args.sizes:
-            measured = _measure(engine, args.neurons, size, args.repeats, features, valid)
+            measured = _measure(engine, args.neurons, size, args.repeats, features, valid, clock)
             for way, samples in measured.items():
                 stats = summarize(np.array(samples, dtype=np.int64))
                 assert stats is not None
@@ -144,7 +154,12 @@ def main() -> None:
                     f"p99 {stats.p99:8.1f}  p99.9 {stats.p99_9:8.1f}  max {stats.max:8.1f} us  "
                     f"({stats.p50 / size:6.1f} us a window at p50)"
                 )
-    environment = capture_environment({"torch_threads": torch.get_num_threads()})
+    environment = capture_environment(
+        {
+            "torch_threads": torch.get_num_threads(),
+            "clock": "thread CPU time" if args.cpu_time else "wall",
+        }
+    )
     print(f"environment: {environment}")
     if args.json:
         with open(args.json, "w") as handle:

@@ -28,10 +28,11 @@ class NumbaEngine(ModelEngine):
 
     Streams made by :meth:`for_stream` share the packed weights and the compiled kernel and own
     their workspace. :meth:`infer_batch` calls the kernel once per window: looping over the
-    windows inside one compiled call instead gained nothing measurable (N=150, 2/4/8 windows:
-    p50 434/871/1814 us in one call against 429/867/1824 us back to back, 2 cores;
-    ``python bench/batch_latency.py --engines numba``), since a call's dispatch costs a few
-    microseconds of a kernel's 0.2 ms.
+    windows inside one compiled call instead gained nothing beyond the noise between runs
+    (N=150, 2/4/8 windows, p50 of thread CPU time: 554/1108/2051 us in one call against
+    539/1114/2118 us back to back; other runs -1 % to +3 %; ``python bench/batch_latency.py
+    --engines numba --cpu-time``), since a call's dispatch costs a few microseconds of a
+    kernel's 0.2 to 0.3 ms.
 
     Parameters
     ----------

@@ -84,8 +84,9 @@ class TorchEngine(ModelEngine):
 
         Windows with the same neuron count go through the network as one batch, which pays
         the per-operator dispatch once: at N=150 on one thread, 2/4/8 windows took p50
-        2.18/3.79/7.39 ms against 2.67/5.26/10.60 ms back to back (0.92 ms a window at 8,
-        against 1.3 ms; ``python bench/batch_latency.py --engines torch``). The stacking
+        1.93/2.81/5.55 ms of CPU time against 2.36/3.98/7.83 ms back to back (0.69 ms a window
+        at 8 against 0.98; ``python bench/batch_latency.py --engines torch --cpu-time``, 2
+        shared cores; wall-time runs there gave 18 to 48 % less). The stacking
         buffers are allocated on the first batch of each neuron count (and again when a larger
         batch comes), then reused.
         """
