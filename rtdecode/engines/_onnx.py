@@ -23,8 +23,9 @@ class OnnxEngine(ModelEngine):
     """Runs the exported graph in ONNX Runtime with inputs and output bound to fixed buffers.
 
     Streams made by :meth:`for_stream` share the session and bind their own buffers. The
-    exported graph's batch axis is fixed at one window (:func:`rtdecode.models._export.onnx_bytes`),
-    so :meth:`infer_batch` runs the windows back to back.
+    exported graph's batch axis is fixed at one window
+    (:func:`rtdecode.models._export.onnx_bytes`), so :meth:`infer_batch` runs the windows back
+    to back.
 
     Parameters
     ----------

@@ -15,11 +15,9 @@ __all__ = ["TorchEngine"]
 
 
 class _Stack:
-    """Preallocated batch inputs for up to ``capacity`` windows of ``n`` neurons."""
+    """Preallocated batch inputs for up to ``capacity`` model windows of ``(K, n, F)``."""
 
-    def __init__(self, capacity: int, like: TorchEngine) -> None:
-        assert like._adapter is not None
-        k, n, f = like._adapter.x.shape
+    def __init__(self, capacity: int, k: int, n: int, f: int) -> None:
         self.capacity = capacity
         self.x = torch.zeros((capacity, k, n, f), dtype=torch.float32)
         self.valid = torch.zeros((capacity, k, n), dtype=torch.float32)
@@ -86,9 +84,9 @@ class TorchEngine(ModelEngine):
         the per-operator dispatch once: at N=150 on one thread, 2/4/8 windows took p50
         1.93/2.81/5.55 ms of CPU time against 2.36/3.98/7.83 ms back to back (0.69 ms a window
         at 8 against 0.98; ``python bench/batch_latency.py --engines torch --cpu-time``, 2
-        shared cores; wall-time runs there gave 18 to 48 % less). The stacking
-        buffers are allocated on the first batch of each neuron count (and again when a larger
-        batch comes), then reused.
+        shared cores; wall-time runs there gave 18 to 48 % less). The stacking buffers are
+        allocated on the first batch of each neuron count (and again when a larger batch
+        comes), then reused.
         """
         engines = self._stream_engines(jobs)
         groups: dict[int, list[int]] = {}
@@ -100,7 +98,7 @@ class TorchEngine(ModelEngine):
                 k = members[0]
                 out[k] = engines[k].infer(jobs[k][1], jobs[k][2])
                 continue
-            stack = self._stack(n, len(members), engines[members[0]])
+            stack = self._stack(n, len(members))
             for slot, k in enumerate(members):
                 # Adapt and copy at once: a stream may bring more than one window.
                 adapter = engines[k]._adapt(jobs[k][1], jobs[k][2])
@@ -113,9 +111,10 @@ class TorchEngine(ModelEngine):
                 out[k] = probs[slot].copy()
         return out
 
-    def _stack(self, n: int, size: int, like: TorchEngine) -> _Stack:
+    def _stack(self, n: int, size: int) -> _Stack:
         """This engine's stacking buffers for ``size`` windows of ``n`` neurons."""
         stack = self._stacks.get(n)
         if stack is None or stack.capacity < size:
-            stack = self._stacks[n] = _Stack(size, like)
+            k, f = self.model.model_window, self.n_features
+            stack = self._stacks[n] = _Stack(size, k, n, f)
         return stack
