@@ -32,6 +32,10 @@ class Engine(ABC):
     ----------
     name
         Runtime name as given to ``--engine`` (``"torch"``, ``"onnx"``, ...).
+    stacks_batches
+        Whether :meth:`infer_batch` decodes several windows in one call for less than the
+        calls one by one (torch). Otherwise it runs them back to back, and a loop serving
+        several streams publishes each window's result as soon as its own forward is done.
     states
         Behavioural state names, in the order of the probabilities ``infer`` returns.
     window
@@ -44,6 +48,7 @@ class Engine(ABC):
     """
 
     name: str
+    stacks_batches = False
     states: tuple[str, ...]
     window: int
     n_features: int

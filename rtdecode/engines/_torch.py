@@ -38,6 +38,7 @@ class TorchEngine(ModelEngine):
     """
 
     name = "torch"
+    stacks_batches = True
 
     def __init__(self, model: ModelFile, threads: int | None = None) -> None:
         super().__init__(model)
