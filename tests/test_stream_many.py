@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import h5py
@@ -114,7 +115,7 @@ def _replay(port: int, frames: int) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.timeout(180)
-def test_a_failed_and_a_stalled_stream_cost_the_others_nothing(tmp_path: Path) -> None:
+def test_failed_and_stalled_streams_cost_the_others_nothing(tmp_path: Path) -> None:
     frames = 150
     window = load_engine(None, "numba").window
     sources = [free_port() for _ in range(3)]
@@ -126,11 +127,16 @@ def test_a_failed_and_a_stalled_stream_cost_the_others_nothing(tmp_path: Path) -
     consumer.setsockopt(zmq.SUBSCRIBE, b"")
     consumer.connect(f"tcp://127.0.0.1:{sink_port}")
     producers = [_replay(sources[0], frames)]  # stream 3 never gets a producer: it stalls
+    missing_lsl = f"lsl://nobody-{uuid.uuid4().hex[:8]}"  # stream 4's look-up outlasts the test
     decoder = subprocess.Popen(
         [
             *RTDECODE,
             "run",
             *(arg for port in sources for arg in ("--source", f"zmq+tcp://127.0.0.1:{port}")),
+            "--source",
+            missing_lsl,
+            "--resolve-timeout",
+            "600",
             "--sink",
             f"zmq+tcp://127.0.0.1:{sink_port}",
             "--sink",
@@ -162,11 +168,12 @@ def test_a_failed_and_a_stalled_stream_cost_the_others_nothing(tmp_path: Path) -
     assert decoder.returncode == 1  # a stream failed: the exit status says so
     assert b"stream 2 failed" in err
     summary = json.loads((tmp_path / "summary.json").read_text())
-    first, second, third = summary["streams"]
+    first, second, third, fourth = summary["streams"]
     assert first["frames"] == frames and first["failed"] is None
     assert first["missing_frames"] == 0 and first["predictions"] == len(seqs)
     assert "in use" in second["failed"] or "Address" in second["failed"], second["failed"]
     assert third["frames"] == 0 and third["failed"] is None
+    assert fourth["frames"] == 0 and fourth["failed"] is None
     assert "== stream 3 ==" in out.decode()
     with h5py.File(tmp_path / "session-1.h5", "r") as session:
         assert len(session["frames/seq"]) == frames

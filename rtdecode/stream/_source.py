@@ -73,6 +73,8 @@ class Source(ABC):
     """
 
     uri: str
+    waitable = False
+    """Whether :attr:`wait_socket` gives a socket once started."""
 
     def __init__(self) -> None:
         self.malformed: Counter[str] = Counter()
@@ -100,8 +102,9 @@ class Source(ABC):
 
     @property
     def wait_socket(self) -> Any:
-        """A ZeroMQ socket that is readable when frames may be waiting, or ``None`` (then a
-        loop serving several sources polls this one every millisecond)."""
+        """A ZeroMQ socket, readable when frames may be waiting, once started; ``None`` for a
+        source that has none (a loop serving several streams reads it on a thread of its own,
+        see :class:`~rtdecode.stream._threaded.ThreadedSource`)."""
         return None
 
     @property

@@ -2,9 +2,10 @@
 
 Each stream is a :class:`~rtdecode.stream._pipeline.Pipeline` with its own source, window,
 preprocessing state, engine buffers (:meth:`Engine.for_stream`), sinks, counters and latency;
-the set only schedules them. One loop waits on every source at once (ZeroMQ sockets in one
-poller; sources without a socket, such as LSL inlets, are polled every millisecond), takes
-what each stream has, and decodes the windows that are then ready as one batch: in one call
+the set only schedules them. One loop waits on every source at once (their ZeroMQ sockets in
+one poller; a source without a socket, such as an LSL inlet, which can block in a look-up, is
+read on a thread of its own, :class:`~rtdecode.stream._threaded.ThreadedSource`), takes what
+each stream has, and decodes the windows that are then ready as one batch: in one call
 (:meth:`Engine.infer_batch`) before publishing each stream's prediction where the engine stacks
 windows (torch), otherwise back to back, each published as soon as its forward is done (numba:
 one call over several windows gains nothing there, and the first stream would wait for all).
@@ -28,6 +29,7 @@ import zmq
 
 from rtdecode.log import get_logger
 from rtdecode.stream._pipeline import Pipeline
+from rtdecode.stream._threaded import ThreadedSource
 
 if TYPE_CHECKING:
     from rtdecode.engines import Engine
@@ -35,9 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["StreamSet"]
 
 _log = get_logger(__name__)
-
-_NO_SOCKET_POLL_S = 0.001
-"""Longest wait between two reads of a source that has no socket to wait on (LSL)."""
 
 
 class StreamSet:
@@ -75,6 +74,9 @@ class StreamSet:
         status_every_s: float = 1.0,
     ) -> None:
         self.streams = list(streams)
+        for stream in self.streams:
+            if not stream.source.waitable:
+                stream.source = ThreadedSource(stream.source)
         self.engine = engine
         self.busy_poll = busy_poll
         self.on_status = on_status
@@ -86,7 +88,6 @@ class StreamSet:
         self._poller: zmq.Poller | None = None
         self._timeout_s = 0.0
         self._sockets: dict[Any, int] = {}
-        self._socketless: set[int] = set()
         self._stop = threading.Event()
         self._started = 0.0
         self._elapsed = 0.0
@@ -153,8 +154,7 @@ class StreamSet:
         Returns
         -------
         set of int or None
-            The streams that may have frames (sources without a socket always may), or
-            ``None`` for all of them (busy polling).
+            The streams whose socket is readable, or ``None`` for all (busy polling).
         """
         if self.busy_poll:
             return None
@@ -162,17 +162,12 @@ class StreamSet:
             self._poller = zmq.Poller()
             self._timeout_s = min(self.streams[i].idle_timeout for i in self._active)
             self._sockets = {}
-            self._socketless = set()
             for index in self._active:
                 socket = self.streams[index].source.wait_socket
-                if socket is None:
-                    self._timeout_s = min(self._timeout_s, _NO_SOCKET_POLL_S)
-                    self._socketless.add(index)
-                else:
-                    self._poller.register(socket, zmq.POLLIN)
-                    self._sockets[socket] = index
+                self._poller.register(socket, zmq.POLLIN)
+                self._sockets[socket] = index
         events = self._poller.poll(math.ceil(self._timeout_s * 1e3))
-        return self._socketless | {self._sockets[socket] for socket, _ in events}
+        return {self._sockets[socket] for socket, _ in events}
 
     def _decode_ready(self) -> None:
         """Decode every window that is ready (see the module notes) and publish each prediction."""

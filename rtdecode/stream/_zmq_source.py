@@ -69,6 +69,8 @@ class ZmqSource(Source):
     producer reconnects by itself; the frames lost meanwhile show as a gap in ``seq``.
     """
 
+    waitable = True
+
     def __init__(
         self,
         address: Address,
