@@ -22,7 +22,7 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
         cli,
         [
             "bench", "--engine", "torch", "--rate", "200", "--seconds", "0.5", "--min-frames", "50",
-            "--no-ceiling", "--json", str(out_json), "--plot", str(out_png),
+            "--no-ceiling", "--keep-warm", "5", "--json", str(out_json), "--plot", str(out_png),
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -47,6 +47,8 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
     assert set(rate["stages_us"]) == {*STAGES, "decoder"}
     assert rate["overhead_ratio"]["p50"] > 0
     assert engine["peak_rss_mib"] > 0 and engine["decoder_summary"]
+    # --keep-warm reached the decoder: it ran warm passes while idle between phases
+    assert "--keep-warm" in engine["command"] and engine["decoder_summary"]["keep_warm_passes"] > 0
 
 
 def test_bench_rejects_bad_options_with_a_message() -> None:
@@ -54,6 +56,10 @@ def test_bench_rejects_bad_options_with_a_message() -> None:
     assert result.exit_code != 0 and "--rate" in result.output
     result = CliRunner().invoke(cli, ["bench", "--decoder-env", "OMP_NUM_THREADS"])
     assert result.exit_code != 0 and "NAME=VALUE" in result.output
+    result = CliRunner().invoke(cli, ["bench", "--cpu", "4096"])
+    assert result.exit_code != 0 and "--cpu" in result.output and "choose one of" in result.output
+    result = CliRunner().invoke(cli, ["bench", "--streams", "0"])
+    assert result.exit_code != 0 and "--streams" in result.output
 
 
 def test_every_scenario_in_bench_is_a_valid_bench_command_line() -> None:
