@@ -98,7 +98,11 @@ def _streams_section(results: dict[str, Any], streams: int) -> list[str]:
     hops = [h for h in results["hops"] if h.get("streams") == streams]
     engines = [e for e in results["engines"] if e.get("streams") == streams]
     for hop in hops:
-        hop_row = {"frames_sent": hop["frames_sent"], "end_to_end_us": hop["latency_us"]}
+        hop_row = {
+            "frames_sent": hop["frames_sent"],
+            "predictions": hop["received"],  # frames, for the hop
+            "end_to_end_us": hop["latency_us"],
+        }
         lines.append(_streams_row("bare hop", hop["neurons"], hop, "all", hop_row, ""))
         for engine in engines:
             for rate in engine.get("rates", []):
