@@ -154,7 +154,7 @@ def test_several_streams_each_deliver_every_frame_on_their_own_socket_and_seqs(p
         assert len(set(endpoints)) == streams
         for endpoint in endpoints:
             consumer.request(("listen", endpoint, FRAME_TOPIC), 10.0)
-        consumer.request(("arm", FRAME_TOPIC, 5 * streams), 10.0)
+        consumer.request(("arm", FRAME_TOPIC, 5, streams), 10.0)
         producer.request(("warmup", 150, 200.0, 20.0, streams), 40.0)
         assert ready.is_set(), "the consumer never saw the streams' frames"
         time.sleep(0.3)

@@ -10,12 +10,15 @@ import pytest
 
 from rtdecode.bench import BenchSettings, Phase, format_table
 from rtdecode.bench._analysis import decoder_counts
+from rtdecode.bench._consumer import _Record
 from rtdecode.bench._decoder import run_arguments
 from rtdecode.bench._env import capture_environment
+from rtdecode.bench._peers import new_event
 from rtdecode.bench._producer import SEQ_STRIDE
 from rtdecode.bench._results import attach_overhead
 from rtdecode.bench._runner import _decoder_args
 from rtdecode.bench._streams import streams_hop_result, streams_rate_result, worst_stream
+from rtdecode.bench._wire import FRAME_TOPIC, PRED_TOPIC
 
 US = 1_000
 
@@ -144,3 +147,18 @@ def test_decoder_gets_one_source_per_stream_in_order_and_one_sink_set() -> None:
 )
 def test_bench_passes_idle_options_to_the_decoder(kwargs: dict, expected: list[str]) -> None:
     assert _decoder_args(BenchSettings(**kwargs)) == expected
+
+
+def test_warm_up_waits_for_every_stream_not_a_total() -> None:
+    ready = new_event()
+    record = _Record(ready)
+    record.arm(PRED_TOPIC, 2, 3)
+    for seq in range(10):  # stream 1 alone, however many: not warm
+        record.add(PRED_TOPIC, seq, seq)
+    record.add(PRED_TOPIC, SEQ_STRIDE, 0)
+    record.add(PRED_TOPIC, SEQ_STRIDE + 1, 0)
+    record.add(FRAME_TOPIC, 2 * SEQ_STRIDE, 0)  # another topic does not count
+    assert not ready.is_set()
+    record.add(PRED_TOPIC, 2 * SEQ_STRIDE, 0)
+    record.add(PRED_TOPIC, 2 * SEQ_STRIDE + 1, 0)
+    assert ready.is_set()

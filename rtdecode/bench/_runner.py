@@ -62,11 +62,11 @@ class _Rig:
     def warmup(
         self, n: int, topic: bytes, label: str, abort: Callable[[], bool], streams: int = 1
     ) -> None:
-        """Stream unmeasured frames until the consumer has seen enough ``topic`` messages
-        (``streams`` times as many with several streams)."""
+        """Stream unmeasured frames until the consumer has seen enough ``topic`` messages of
+        every stream."""
         s = self.settings
-        count = streams * (10 if topic == FRAME_TOPIC else s.warmup_predictions)
-        self.consumer.request(("arm", topic, count), 10.0)
+        count = 10 if topic == FRAME_TOPIC else s.warmup_predictions
+        self.consumer.request(("arm", topic, count, streams), 10.0)
         tick = self._ticker(f"{label}: warming up", s.startup_timeout_s)
 
         def watch() -> None:
