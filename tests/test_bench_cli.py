@@ -53,12 +53,12 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_two_streams_into_one_decoder_give_a_row_and_figures_per_stream(tmp_path: Path) -> None:
-    out_json = tmp_path / "out.json"
+    out_json, out_png = tmp_path / "out.json", tmp_path / "out.png"
     result = CliRunner().invoke(
         cli,
         [
             "bench", "--engine", "numba", "--streams", "2", "--rate", "20", "--seconds", "1",
-            "--min-frames", "20", "--no-ceiling", "--json", str(out_json),
+            "--min-frames", "20", "--no-ceiling", "--json", str(out_json), "--plot", str(out_png),
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -83,6 +83,7 @@ def test_two_streams_into_one_decoder_give_a_row_and_figures_per_stream(tmp_path
     assert all(s["frames"] >= 20 for s in per_stream)
     table = result.output
     assert "2 streams into one decoder:" in table and "worst stream (decoder-added p99)" in table
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_bench_rejects_bad_options_with_a_message() -> None:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rtdecode.bench._analysis import Phase
 from rtdecode.bench._consumer import consumer_main
 from rtdecode.bench._decoder import DecoderProcess
@@ -221,9 +223,9 @@ def _measure_engine(
             if not step_result(step, rate)["sustained"]:
                 break
         last_usage = decoder.usage()
-        if streams == 1:
-            for (rate, _), (got, _, _) in phases.items():
-                samples[(engine, n, rate)] = got[0].latencies_ns()
+        for (rate, phase), (got, _, _) in phases.items():
+            path = engine if streams == 1 else f"{engine} x{streams} {phase}"
+            samples[(path, n, rate)] = np.concatenate([p.latencies_ns() for p in got])
     except BenchError as exc:
         if decoder.alive():
             raise
@@ -282,10 +284,9 @@ def _not_measured(settings: BenchSettings) -> list[str]:
     """What the settings ask for that a several-stream measurement does not give."""
     if max(settings.streams) == 1:
         return []
-    notes = ["--streams K > 1: no latency curves in --plot (one stream only)"]
     if settings.ceiling_rates_hz:
-        notes.append("--streams K > 1: the throughput ceiling is searched with one stream only")
-    return notes
+        return ["--streams K > 1: the throughput ceiling is searched with one stream only"]
+    return []
 
 
 def run_bench(
