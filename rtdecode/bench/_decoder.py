@@ -110,7 +110,7 @@ class DecoderProcess:
         )
         self.summary_path = stem.with_name(f"{stem.name}.summary.json")
         self.log_path = stem.with_name(f"{stem.name}.log")
-        for stale in (*self.session_paths, self.summary_path):
+        for stale in {self.session_path, *self.session_paths, self.summary_path}:
             stale.unlink(missing_ok=True)
         self.sinks = [f"tcp://127.0.0.1:{sink_port + k}" for k in range(len(sources))]
         self.command = [
