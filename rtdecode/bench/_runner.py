@@ -85,7 +85,8 @@ class _Rig:
             raise BenchError(f"{label}: the process under test stopped during warm-up")
         if not self.ready.is_set():
             raise BenchError(
-                f"{label}: no {topic.decode()} message arrived within {s.startup_timeout_s:.0f} s"
+                f"{label}: {count} {topic.decode()} messages did not arrive within "
+                f"{s.startup_timeout_s:.0f} s" + (" from every stream" if streams > 1 else "")
             )
         self.consumer.request(("collect", topic), 10.0)
 
