@@ -261,15 +261,24 @@ def _measure_engine(
     )
 
 
+def _reported(summary: dict[str, Any]) -> dict[str, Any]:
+    """What a decoder's summary says about how it ran; each stream's source with several."""
+    per_stream = summary.get("streams") if isinstance(summary.get("streams"), list) else None
+    first = per_stream[0] if per_stream else summary
+    reported = {key: summary.get(key, first.get(key)) for key in ("engine", "window", "states")}
+    reported["source"] = (
+        [s.get("source") for s in per_stream] if per_stream else summary.get("source")
+    )
+    return reported
+
+
 def _engine_settings(
     extra: list[str], env: dict[str, str], engines: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """How the decoders were run: their options, thread variables, and what they reported."""
     threads = {k: v for k, v in {**os.environ, **env}.items() if k.endswith("_NUM_THREADS")}
     reported = {
-        _label(e["engine"], e["neurons"], e.get("streams", 1)): {
-            key: e["decoder_summary"].get(key) for key in ("engine", "window", "states", "source")
-        }
+        _label(e["engine"], e["neurons"], e.get("streams", 1)): _reported(e["decoder_summary"])
         for e in engines
         if e.get("decoder_summary")
     }
