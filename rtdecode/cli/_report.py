@@ -6,7 +6,7 @@ from typing import Any
 
 from rtdecode.stream import Pipeline
 
-__all__ = ["format_status", "format_summary"]
+__all__ = ["format_status", "format_streams_summary", "format_summary"]
 
 
 def _ms(value: float | None) -> str:
@@ -61,6 +61,25 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{_ms(stats['p99.9']):>9}{_ms(stats['max']):>9}{stats['count']:>9}"
         )
     return "\n".join(lines)
+
+
+def format_streams_summary(summary: dict[str, Any]) -> str:
+    """The summary of several streams decoded in one process: each stream's, then the totals."""
+    blocks = []
+    for stream in summary["streams"]:
+        failed = [f"FAILED and stopped: {stream['failed']}"] if stream["failed"] else []
+        blocks.append(
+            "\n".join([f"== stream {stream['stream']} ==", *failed, format_summary(stream)])
+        )
+    batches = ", ".join(f"{n} of {size}" for size, n in summary["batches"].items()) or "none"
+    blocks.append(
+        f"== {len(summary['streams'])} streams, engine {summary['engine']}, "
+        f"{summary['duration_s']:.1f} s: frames {summary['frames']}  predictions "
+        f"{summary['predictions']}  skipped {summary['skipped']}  dropped "
+        f"{summary['missing_frames']}  malformed {summary['malformed_total']}  failed "
+        f"{len(summary['failed'])}  batches decoded (windows): {batches}"
+    )
+    return "\n".join(blocks)
 
 
 def _behavior_lines(behavior: dict[str, Any] | None) -> list[str]:

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import click
 
 from rtdecode.cli._calibrating import abstain_band, live_calibration
 from rtdecode.cli._options import engine_option, insecure_option, model_option, threads_option
-from rtdecode.cli._report import format_status, format_summary
+from rtdecode.cli._report import format_status, format_streams_summary, format_summary
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.cli._trigger import (
     build_controller,
@@ -28,9 +29,13 @@ from rtdecode.stream import (
     BehaviorTrack,
     Pipeline,
     SessionFile,
+    Sink,
+    Source,
+    StreamSet,
     open_sink,
     open_source,
     parse_address,
+    stream_address,
 )
 from rtdecode.stream._pipeline import MAX_NEURONS
 
@@ -52,6 +57,34 @@ class _Console:
         click.echo(f"\r{line:<110}" if self._tty else line, err=True, nl=not self._tty)
 
 
+class _StreamsConsole:
+    """Prints one status line per stream: redrawn in place on a terminal, else appended."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty()
+        self._drawn = False
+        self._last: tuple[float, list[int]] | None = None
+
+    def __call__(self, streams: StreamSet) -> None:
+        now, frames = time.monotonic(), [stream.frames for stream in streams.streams]
+        last_time, last_frames = self._last or (now - 1.0, [0] * len(frames))
+        self._last = (now, frames)
+        elapsed = max(now - last_time, 1e-9)
+        lines = []
+        for k, (stream, count, before) in enumerate(
+            zip(streams.streams, frames, last_frames, strict=True), 1
+        ):
+            why = streams.failed.get(k - 1)
+            status = f"FAILED: {why}" if why else format_status(stream, (count - before) / elapsed)
+            lines.append(f"stream {k}: {status}")
+        if self._tty:
+            up = f"\x1b[{len(lines)}F" if self._drawn else ""  # back to the first line
+            self._drawn = True
+            click.echo(up + "".join(f"\x1b[2K{line}\n" for line in lines), err=True, nl=False)
+        else:
+            click.echo("\n".join(lines), err=True)
+
+
 def _check_writable(path: Path, what: str) -> None:
     """Refuse, before anything runs, an output file that could not be written at the end."""
     folder = path.parent
@@ -66,16 +99,20 @@ def _check_writable(path: Path, what: str) -> None:
 @click.command()
 @click.option(
     "--source",
+    "sources",
     required=True,
+    multiple=True,
     help="zmq+tcp://HOST:PORT or zmq+ipc://PATH (connects to the microscope's PUB; add ?bind "
-    "to bind), or lsl://NAME.",
+    "to bind), or lsl://NAME. Repeat to decode several streams (animals, rigs) in this one "
+    "process: stream k (in --source order) gets its own window, preprocessing and sinks.",
 )
 @click.option(
     "--sink",
     "sinks",
     multiple=True,
     help="zmq+tcp://HOST:PORT (binds a PUB), lsl://NAME (an outlet), or FILE.h5 (session "
-    "file). Repeat for several.",
+    "file). Repeat for several. With several --source, stream k's sinks are these with a "
+    "suffix: TCP port PORT+k-1, NAME-k, FILE-k.h5.",
 )
 @model_option
 @engine_option
@@ -167,7 +204,7 @@ def _check_writable(path: Path, what: str) -> None:
 @click.option("--quiet", is_flag=True, help="No live status line.")
 @trigger_options
 def run(
-    source: str,
+    sources: tuple[str, ...],
     sinks: tuple[str, ...],
     model: Path | None,
     engine_name: str,
@@ -194,9 +231,9 @@ def run(
     trigger: str | None,
     **trigger_flags: Any,
 ) -> None:
-    """Decode behaviour from a live stream until Ctrl-C, SIGTERM or --max-frames.
+    """Decode behaviour from one or several live streams until Ctrl-C, SIGTERM or --max-frames.
 
-    Prints a summary at the end: frames, predictions, drops, gaps, malformed messages, NaN
+    Prints a summary at the end (one per stream with several --source): frames, predictions, drops, gaps, malformed messages, NaN
     values, the tracked behaviour's counters, self-calibration's outcome (which head decoded and
     why) and latency percentiles per stage (and, with --trigger, pulses, suppressed triggers by
     reason, arm/disarm events and trigger latency).
@@ -206,64 +243,90 @@ def run(
     when frames stop, the decoder falls behind, the neuron layout resets or malformed input
     floods in. Outputs are in their safe state at start, at stop, on SIGINT/SIGTERM and on
     any error.
+
+    With several --source, one process decodes them all: the windows ready at the same time
+    are decoded as one batch, the status line and summary give each stream's counters and
+    latency, each stream writes its own session file, and a stream that fails or stalls
+    stops alone (the exit status is then 1). --trigger, --behavior-source and
+    --calibration-from are for one stream: run one rtdecode per rig to close the loop.
     """
     if cpu is not None:
         _pin(cpu)
+    several = len(sources) > 1
     try:
-        attrs = {"source": source, "model": str(model or "default"), "engine": engine_name}
-        # bad addresses (and plain-text binds beyond loopback) fail fast
-        stream = open_source(source, resolve_timeout=resolve_timeout, insecure=insecure)
-        lsl_in = parse_address(source).kind == "lsl"  # frame times are on LSL's clock
+        if several:
+            _refuse_for_several(trigger, behavior_source, calibration_from)
         policy = policy_config(trigger, trigger_flags)
         band, policy = abstain_band(abstain, policy)
-        if policy is not None:
-            attrs["policy"] = policy.to_json()
         if summary_json is not None:
             _check_writable(summary_json, "--summary-json")
-        outputs = [
-            open_sink(uri, attrs, lsl_frame_times=lsl_in, overwrite=overwrite, insecure=insecure)
-            for uri in sinks
+        streams = [
+            _open_stream(
+                uri,
+                [stream_address(sink, k) for sink in sinks] if several else list(sinks),
+                model=model,
+                engine_name=engine_name,
+                policy=policy,
+                overwrite=overwrite,
+                insecure=insecure,
+                resolve_timeout=resolve_timeout,
+                behavior_source=behavior_source,
+                behavior_max_age=behavior_max_age,
+            )
+            for k, uri in enumerate(sources, 1)
         ]
-        # Session files open last: a network sink that cannot bind fails before any file is made.
-        outputs.sort(key=lambda sink: isinstance(sink, SessionFile))
-        track = BehaviorTrack(behavior_max_age, uri=behavior_source or source)
-        receiver = None
-        if behavior_source is None:
-            stream.behavior = track
-        else:
-            receiver = BehaviorReceiver(behavior_source, track, resolve_timeout=resolve_timeout)
         controller = None
         if policy is not None:  # first sink: the pulse goes out before predictions are sent
-            controller = build_controller(policy, trigger_flags, stream, outputs, insecure=insecure)
-            outputs.insert(0, controller)
+            stream = streams[0]
+            controller = build_controller(
+                policy, trigger_flags, stream.source, stream.outputs, insecure=insecure
+            )
+            stream.outputs.insert(0, controller)
         engine = load_engine(model, engine_name)
         if window is not None:
             engine.window = window  # prepare() sizes the engine's buffers from it
-        calibration = live_calibration(
-            calibrate_s, calibration_from, model, engine.states, frame_interval
+        pipelines = [
+            Pipeline(
+                stream.source,
+                engine.for_stream() if several else engine,
+                stream.outputs,
+                busy_poll=busy_poll,
+                max_frames=max_frames,
+                max_batch=1 if decode_every_frame else 256,
+                frame_interval_s=frame_interval,
+                on_status=None if quiet or several else _Console(),
+                raw_fluorescence=raw_fluorescence,
+                behavior=stream.track,
+                max_neurons=max_neurons,
+                keep_warm_s=None if keep_warm_ms is None else keep_warm_ms / 1e3,
+                abstain=band,
+                calibration=live_calibration(
+                    calibrate_s, calibration_from, model, engine.states, frame_interval
+                ),
+            )
+            for stream in streams
+        ]
+        for k, stream in enumerate(streams, 1):
+            outputs = ", ".join(sink.uri for sink in stream.outputs) or "no sink"
+            label = f"stream {k}: " if several else ""
+            click.echo(f"{label}decoding {stream.source.uri} -> {outputs}", err=True)
+        click.echo("Ctrl-C stops", err=True)
+        runner: Pipeline | StreamSet = (
+            StreamSet(
+                pipelines,
+                engine,
+                busy_poll=busy_poll,
+                on_status=None if quiet else _StreamsConsole(),
+            )
+            if several
+            else pipelines[0]
         )
-        pipeline = Pipeline(
-            stream,
-            engine,
-            outputs,
-            busy_poll=busy_poll,
-            max_frames=max_frames,
-            max_batch=1 if decode_every_frame else 256,
-            frame_interval_s=frame_interval,
-            on_status=None if quiet else _Console(),
-            raw_fluorescence=raw_fluorescence,
-            behavior=track,
-            max_neurons=max_neurons,
-            keep_warm_s=None if keep_warm_ms is None else keep_warm_ms / 1e3,
-            abstain=band,
-            calibration=calibration,
-        )
+        receiver = streams[0].receiver
         if receiver is not None:
             receiver.start()
-        click.echo(f"decoding {source} -> {', '.join(sinks) or 'no sink'} (Ctrl-C stops)", err=True)
         try:
-            with stop_on_signals(pipeline.stop):
-                summary = pipeline.run()
+            with stop_on_signals(runner.stop):
+                summary = runner.run()
         finally:
             if receiver is not None:
                 receiver.stop()
@@ -271,7 +334,10 @@ def run(
         raise click.ClickException(str(exc)) from exc
     if not quiet:
         click.echo("", err=True)
-    click.echo(format_summary(summary))
+    if several:
+        click.echo(format_streams_summary(summary))
+    else:
+        click.echo(format_summary(summary))
     if controller is not None:
         summary["trigger"] = controller.summary()
         click.echo(format_trigger_summary(summary["trigger"]))
@@ -282,6 +348,70 @@ def run(
             raise click.ClickException(
                 f"cannot write --summary-json {summary_json} ({exc})"
             ) from exc
+    if several and summary["failed"]:
+        failed = ", ".join(f"stream {k}" for k in summary["failed"])
+        raise click.ClickException(f"{failed} failed (see the summary); the others ran on")
+
+
+@dataclass
+class _Stream:
+    """One stream's source, outputs and behaviour before its pipeline is made."""
+
+    source: Source
+    outputs: list[Sink]
+    track: BehaviorTrack
+    receiver: BehaviorReceiver | None
+
+
+def _open_stream(
+    uri: str,
+    sinks: list[str],
+    *,
+    model: Path | None,
+    engine_name: str,
+    policy: Any,
+    overwrite: bool,
+    insecure: bool,
+    resolve_timeout: float,
+    behavior_source: str | None,
+    behavior_max_age: float,
+) -> _Stream:
+    """Open one stream's source, sinks and behaviour track (bad addresses fail here, fast)."""
+    attrs = {"source": uri, "model": str(model or "default"), "engine": engine_name}
+    if policy is not None:
+        attrs["policy"] = policy.to_json()
+    # bad addresses (and plain-text binds beyond loopback) fail fast
+    source = open_source(uri, resolve_timeout=resolve_timeout, insecure=insecure)
+    lsl_in = parse_address(uri).kind == "lsl"  # frame times are on LSL's clock
+    outputs = [
+        open_sink(sink, attrs, lsl_frame_times=lsl_in, overwrite=overwrite, insecure=insecure)
+        for sink in sinks
+    ]
+    # Session files open last: a network sink that cannot bind fails before any file is made.
+    outputs.sort(key=lambda sink: isinstance(sink, SessionFile))
+    track = BehaviorTrack(behavior_max_age, uri=behavior_source or uri)
+    receiver = None
+    if behavior_source is None:
+        source.behavior = track
+    else:
+        receiver = BehaviorReceiver(behavior_source, track, resolve_timeout=resolve_timeout)
+    return _Stream(source, outputs, track, receiver)
+
+
+def _refuse_for_several(
+    trigger: str | None, behavior_source: str | None, calibration_from: Path | None
+) -> None:
+    """The options that belong to one stream, refused with several --source."""
+    for given, option, why in (
+        (trigger, "--trigger", "each rig's light needs its own policy and output"),
+        (behavior_source, "--behavior-source", "send each rig's behaviour on its frame socket"),
+        (calibration_from, "--calibration-from", "an earlier session is of one animal"),
+    ):
+        if given is not None:
+            raise ConfigError(
+                f"{option} is for one stream and several --source were given ({why}); run "
+                "one rtdecode per stream for it"
+            )
 
 
 def _pin(cpu: int) -> None:

@@ -7,9 +7,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rtdecode.errors import ModelError
 from rtdecode.preprocess import PreprocessConfig
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "StreamJob"]
+
+StreamJob = tuple["Engine", np.ndarray, np.ndarray]
+"""One window to decode in :meth:`Engine.infer_batch`: ``(stream engine, window, valid)``."""
 
 
 class Engine(ABC):
@@ -20,10 +24,18 @@ class Engine(ABC):
     itself does, and every implementation gives the same probabilities within the tolerance
     its tests state.
 
+    Several streams in one process: :meth:`for_stream` gives each further stream its own
+    engine on the same loaded model, and :meth:`infer_batch` decodes the windows of several
+    streams that are ready at the same time in one call.
+
     Attributes
     ----------
     name
         Runtime name as given to ``--engine`` (``"torch"``, ``"onnx"``, ...).
+    stacks_batches
+        Whether :meth:`infer_batch` decodes several windows in one call for less than the
+        calls one by one (torch). Otherwise it runs them back to back, and a loop serving
+        several streams publishes each window's result as soon as its own forward is done.
     states
         Behavioural state names, in the order of the probabilities ``infer`` returns.
     window
@@ -36,6 +48,7 @@ class Engine(ABC):
     """
 
     name: str
+    stacks_batches = False
     states: tuple[str, ...]
     window: int
     n_features: int
@@ -76,3 +89,49 @@ class Engine(ABC):
         numpy.ndarray
             ``(len(states),)`` float32 probabilities summing to 1.
         """
+
+    def for_stream(self) -> Engine:
+        """A new, unprepared engine for another stream that shares this engine's loaded model.
+
+        The weights, network, runtime session and compiled kernels are shared (nothing is
+        loaded or compiled again); everything :meth:`prepare` makes (resampling, label ids,
+        buffers) belongs to the new engine, so streams of different neuron counts, labels and
+        frame intervals are prepared independently and each gets what an engine of its own
+        would give.
+
+        Raises
+        ------
+        ModelError
+            If this runtime cannot serve several streams from one loaded model.
+        """
+        raise ModelError(
+            f"engine '{self.name}' cannot serve several streams from one loaded model; "
+            "load one engine per stream"
+        )
+
+    def infer_batch(self, jobs: Sequence[StreamJob]) -> list[np.ndarray]:
+        """State probabilities for the windows of several streams, in the order given.
+
+        This default runs each job's own :meth:`infer`, back to back; runtimes where one call
+        over several windows costs less than the calls one by one override it.
+
+        Parameters
+        ----------
+        jobs
+            ``(engine, window, valid)`` per window: the stream's prepared engine (this engine or
+            another made by :meth:`for_stream` from the same loaded engine), and its window and
+            validity as for :meth:`infer`. A stream may bring more than one window.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            One ``(len(states),)`` float32 array per job, equal to that engine's ``infer``
+            within the tolerance of the runtime's tests.
+
+        Raises
+        ------
+        ModelError
+            Naming the job, before any job runs: its engine runs another loaded model, or is not
+            prepared for its window's shape (engines of a model file check this).
+        """
+        return [engine.infer(window, valid) for engine, window, valid in jobs]

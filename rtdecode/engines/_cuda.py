@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from rtdecode.engines._base import Engine
 from rtdecode.engines._common import ModelEngine
 from rtdecode.errors import ConfigError
 from rtdecode.models import ModelFile
@@ -22,12 +22,26 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-class CudaGraphEngine(ModelEngine, Engine):
+class _Capture(NamedTuple):
+    """One stream's buffers and captured graph (the graph reads and writes exactly these)."""
+
+    host_x: torch.Tensor  # pinned (K, n, F), the adapter writes into it
+    host_valid: torch.Tensor  # pinned (K, n)
+    x: torch.Tensor  # device (1, K, n, F)
+    valid: torch.Tensor  # device (1, K, n)
+    ids: torch.Tensor  # device (1, n)
+    probs: torch.Tensor  # device (len(states),), the graph's output
+    graph: torch.cuda.CUDAGraph
+
+
+class CudaGraphEngine(ModelEngine):
     """Runs the network on an NVIDIA GPU by replaying a captured CUDA graph.
 
     :meth:`prepare` builds pinned host buffers, static device tensors and the graph for the
     stream's neuron count; :meth:`infer` copies one window in, replays the graph and copies the
     probabilities back: a fixed sequence of launches with no Python-side kernel dispatch.
+    Streams made by :meth:`for_stream` share the network on the device and capture graphs of
+    their own; :meth:`infer_batch` replays them back to back.
 
     Parameters
     ----------
@@ -51,7 +65,10 @@ class CudaGraphEngine(ModelEngine, Engine):
         self.network = model.build().to(self.device).eval()
         if half:
             self.network = self.network.half()
-        self._graph: torch.cuda.CUDAGraph | None = None
+
+    def _new_stream(self) -> None:
+        super()._new_stream()
+        self._capture: _Capture | None = None
         self._host_probs = torch.zeros(len(self.states), dtype=torch.float32).pin_memory()
 
     def prepare(
@@ -61,41 +78,42 @@ class CudaGraphEngine(ModelEngine, Engine):
         frame_interval_s: float | None = None,
     ) -> None:
         """Allocate buffers for ``n_neurons`` and capture the graph (see :class:`Engine`)."""
+        self._capture = None
         adapter = self._prepare(n_neurons, labels, frame_interval_s)
         host_x = torch.from_numpy(adapter.x).pin_memory()
         host_valid = torch.from_numpy(adapter.valid).pin_memory()
         # The adapter writes straight into the pinned buffers from now on.
         adapter.x = host_x.numpy()
         adapter.valid = host_valid.numpy()
-        self._host_x, self._host_valid = host_x, host_valid
         dtype = torch.float16 if self.half else torch.float32
-        self._x = torch.zeros((1, *host_x.shape), dtype=dtype, device=self.device)
-        self._valid = torch.zeros((1, *host_valid.shape), dtype=dtype, device=self.device)
-        self._ids = torch.from_numpy(self._label_ids).unsqueeze(0).to(self.device)
+        x = torch.zeros((1, *host_x.shape), dtype=dtype, device=self.device)
+        valid = torch.zeros((1, *host_valid.shape), dtype=dtype, device=self.device)
+        ids = torch.from_numpy(self._label_ids).unsqueeze(0).to(self.device)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side), torch.inference_mode():
             for _ in range(_WARMUP_CALLS):
-                self._forward()
+                self._forward(x, valid, ids)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph), torch.inference_mode():
-            self._probs = self._forward()
-        self._graph = graph
+            probs = self._forward(x, valid, ids)
         torch.cuda.synchronize()
+        self._capture = _Capture(host_x, host_valid, x, valid, ids, probs, graph)
 
-    def _forward(self) -> torch.Tensor:
-        logits, _ = self.network(self._x, self._valid, self._ids)
+    def _forward(self, x: torch.Tensor, valid: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        logits, _ = self.network(x, valid, ids)
         return torch.softmax(logits[0].float(), dim=0)
 
     def infer(self, window: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """State probabilities for one ``(W, n, F)`` window (see :class:`Engine`)."""
         self._adapt(window, valid)
-        if self._graph is None:
+        capture = self._capture
+        if capture is None:
             raise ConfigError("call prepare(n_neurons, ...) before infer()")
-        self._x[0].copy_(self._host_x, non_blocking=True)
-        self._valid[0].copy_(self._host_valid, non_blocking=True)
-        self._graph.replay()
-        self._host_probs.copy_(self._probs, non_blocking=True)
+        capture.x[0].copy_(capture.host_x, non_blocking=True)
+        capture.valid[0].copy_(capture.host_valid, non_blocking=True)
+        capture.graph.replay()
+        self._host_probs.copy_(capture.probs, non_blocking=True)
         torch.cuda.current_stream().synchronize()
         return self._host_probs.numpy().copy()

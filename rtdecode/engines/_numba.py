@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rtdecode.engines._base import Engine
 from rtdecode.engines._common import ModelEngine
 from rtdecode.errors import ConfigError
 from rtdecode.kernels.gnn import Packed, gnn_forward, gnn_weights, gnn_workspace, pack
@@ -18,7 +17,7 @@ __all__ = ["NumbaEngine"]
 _ARCHITECTURE = "relational_gnn"
 
 
-class NumbaEngine(ModelEngine, Engine):
+class NumbaEngine(ModelEngine):
     """Runs a ``relational_gnn`` model file with :func:`rtdecode.kernels.gnn.gnn_forward`.
 
     One thread, no operator dispatch. The constructor compiles the kernel (or loads it from
@@ -26,6 +25,14 @@ class NumbaEngine(ModelEngine, Engine):
     sizes every buffer for the stream's neuron count and runs the kernel once, so the first
     live window runs warm compiled code; :meth:`infer` resamples the window into the adapter's
     buffers and calls the kernel, which allocates nothing.
+
+    Streams made by :meth:`for_stream` share the packed weights and the compiled kernel and own
+    their workspace. :meth:`infer_batch` calls the kernel once per window: looping over the
+    windows inside one compiled call instead gained nothing beyond the noise between runs
+    (N=150, 2/4/8 windows, p50 of thread CPU time: 554/1108/2051 us in one call against
+    539/1114/2118 us back to back; other runs -1 % to +3 %; ``python bench/batch_latency.py
+    --engines numba --cpu-time``), since a call's dispatch costs a few microseconds of a
+    kernel's 0.2 to 0.3 ms.
 
     Parameters
     ----------
@@ -53,13 +60,14 @@ class NumbaEngine(ModelEngine, Engine):
         state = {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}
         self.weights = gnn_weights(state, rounds=len(network.edge_src))
         self._packed_weights = pack(self.weights)
-        self._probs = np.zeros(len(self.states), np.float32)
-        self._workspace: Packed | None = None
         # Compile (or load from Numba's cache) now, before any stream: one pass on two neurons.
         self.prepare(2)
-        self._workspace = None
-        self.n_neurons = 0
-        self._adapter = None
+        self._new_stream()
+
+    def _new_stream(self) -> None:
+        super()._new_stream()
+        self._probs = np.zeros(len(self.states), np.float32)
+        self._workspace: Packed | None = None
 
     def prepare(
         self,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rtdecode._optional import import_optional
-from rtdecode.engines._base import Engine
 from rtdecode.engines._common import ModelEngine
 from rtdecode.errors import ModelError
 from rtdecode.models import ModelFile
@@ -19,8 +19,13 @@ from rtdecode.preprocess import PreprocessConfig
 __all__ = ["OnnxEngine", "load_onnx_engine"]
 
 
-class OnnxEngine(ModelEngine, Engine):
+class OnnxEngine(ModelEngine):
     """Runs the exported graph in ONNX Runtime with inputs and output bound to fixed buffers.
+
+    Streams made by :meth:`for_stream` share the session and bind their own buffers. The
+    exported graph's batch axis is fixed at one window
+    (:func:`rtdecode.models._export.onnx_bytes`), so :meth:`infer_batch` runs the windows back
+    to back.
 
     Parameters
     ----------
@@ -48,8 +53,12 @@ class OnnxEngine(ModelEngine, Engine):
             sess_options=options,
             providers=["CPUExecutionProvider"],
         )
-        self._binding = self.session.io_binding()
+
+    def _new_stream(self) -> None:
+        super()._new_stream()
+        self._ids = np.zeros((1, 0), np.int64)
         self._probs = np.zeros((1, len(self.states)), np.float32)
+        self._binding: Any = None
 
     def prepare(
         self,
@@ -73,6 +82,7 @@ class OnnxEngine(ModelEngine, Engine):
     def infer(self, window: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """State probabilities for one ``(W, n, F)`` window (see :class:`Engine`)."""
         self._adapt(window, valid)
+        assert self._binding is not None
         self.session.run_with_iobinding(self._binding)
         return self._probs[0].copy()
 

@@ -1,6 +1,6 @@
 """The live path: wire protocol, sources, windowing, sinks, and the pipeline that joins them."""
 
-from rtdecode.stream._address import Address, parse_address
+from rtdecode.stream._address import Address, parse_address, stream_address
 from rtdecode.stream._behavior import BehaviorTrack
 from rtdecode.stream._behavior_source import BehaviorReceiver
 from rtdecode.stream._frame_publishers import (
@@ -30,6 +30,7 @@ from rtdecode.stream._replay import Faults, ReplaySource
 from rtdecode.stream._session_file import BEHAVIOR_COLUMNS, FRAME_COLUMNS, SessionFile
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 from rtdecode.stream._source import Chunk, Source
+from rtdecode.stream._streams import StreamSet
 from rtdecode.stream._windower import Windower
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "SessionFile",
     "Sink",
     "Source",
+    "StreamSet",
     "Windower",
     "ZmqFramePublisher",
     "encode_behavior",
@@ -69,4 +71,5 @@ __all__ = [
     "parse_frame",
     "parse_prediction",
     "play",
+    "stream_address",
 ]

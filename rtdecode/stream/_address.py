@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from rtdecode.errors import SourceError
 
-__all__ = ["Address", "Curve", "parse_address"]
+__all__ = ["Address", "Curve", "parse_address", "stream_address"]
 
 _EXAMPLES = "zmq+tcp://127.0.0.1:5555, zmq+ipc:///tmp/scope.ipc, lsl://NAME or session.h5"
 
@@ -152,6 +152,36 @@ def parse_address(uri: str, *, allow_file: bool = False) -> Address:
 
 
 _CURVE_OPTIONS = ("key", "clients", "server_key")
+
+
+def stream_address(uri: str, stream: int) -> str:
+    """The sink address of stream ``stream`` (1-based) when one process decodes several.
+
+    ``zmq+tcp://HOST:PORT`` becomes port ``PORT + stream - 1`` (consecutive ports);
+    ``zmq+ipc://PATH``, ``lsl://NAME`` and ``FILE.h5`` get ``-STREAM`` after the name (before
+    a file's extension). Options after ``?`` are kept.
+
+    Raises
+    ------
+    SourceError
+        For an address :func:`parse_address` refuses, or a TCP port that would pass 65535.
+    """
+    address = parse_address(uri, allow_file=True)
+    base, sep, query = uri.partition("?") if address.kind != "file" else (uri, "", "")
+    if address.kind == "zmq" and address.target.startswith("tcp://"):
+        host, _, port = base.rpartition(":")
+        number = int(port) + stream - 1
+        if int(port) == 0 or number > 65535:
+            raise SourceError(
+                f"sink '{uri}' for stream {stream}: with several sources each stream publishes "
+                "on its own port (PORT + stream - 1); give a fixed port at most "
+                f"{65536 - stream}"
+            )
+        return f"{host}:{number}{sep}{query}"
+    stem, dot, extension = base.rpartition(".")
+    if address.kind == "lsl" or not dot or "/" in extension:
+        return f"{base}-{stream}{sep}{query}"
+    return f"{stem}-{stream}.{extension}{sep}{query}"
 
 
 def _curve(uri: str, query: dict[str, list[str]]) -> Curve | None:

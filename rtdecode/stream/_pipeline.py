@@ -193,6 +193,7 @@ class Pipeline:
         self._prediction = Prediction(0, 0.0, np.zeros(len(engine.states), np.float32), 0, 0)
         self._started = 0.0
         self._elapsed = 0.0
+        self._opened: list[Sink] = []
         self.behavior = behavior
         self.on_target = on_target
         self.last_target: int | None = None
@@ -221,62 +222,106 @@ class Pipeline:
         dict
             The summary (see :meth:`summary`), also handed to every sink's ``close``.
         """
-        opened: list[Sink] = []
         try:
-            for sink in self.sinks:
-                sink.open(self.engine.states)
-                opened.append(sink)
-            compile_kernels(self.engine.preprocess, self.baseline_config)  # not on a frame's time
-            self.source.start()
-            self._started = time.monotonic()
-            self._loop()
+            self.open()
+            next_status = time.monotonic() + self.status_every_s
+            while not self._stop.is_set() and not self.finished:
+                if self.take(0.0 if self.busy_poll else self.idle_timeout):
+                    self.decode_pending()
+                self.drain_behavior()
+                if self.on_status is not None and time.monotonic() >= next_status:
+                    next_status = time.monotonic() + self.status_every_s
+                    self.on_status(self)
         finally:
-            self._elapsed = time.monotonic() - self._started if self._started else 0.0
-            self.source.stop()
-            if self.behavior is not None and self._started:  # the sinks are open
-                self.behavior.drain(self._record_behavior)
-            if self.calibration is not None and self._started:
-                self.calibration.finish()
-                outcome = self.calibration.outcome()
-                for sink in opened:
-                    sink.record_calibration(outcome)
-            summary = self.summary()
-            for sink in opened:
-                sink.close(summary)
+            summary = self.close()
         return summary
 
-    def _loop(self) -> None:
-        timeout = 0.0 if self.busy_poll else min(0.05, self.keep_warm_s or 0.05)
-        next_status = time.monotonic() + self.status_every_s
-        while not self._stop.is_set():
-            chunk = self.source.read(timeout)
-            if chunk is not None:
-                self._taken = 0
-                first = self.frames
-                self._ingest(chunk)
-                while self.frames - first < self.max_batch and not self._done():
-                    more = self.source.read(0.0)
-                    if more is None:
-                        break
-                    self._ingest(more)
-                self._decode_pending()
-                if self._done():
-                    break
-            elif self.source.finished:
+    # -------------------------------------------------------- steps (one stream of many)
+    @property
+    def idle_timeout(self) -> float:
+        """Longest wait for a frame between two idle ticks (sink flushes, keep-warm passes)."""
+        return min(0.05, self.keep_warm_s or 0.05)
+
+    @property
+    def finished(self) -> bool:
+        """``max_frames`` reached or the finite source has delivered everything."""
+        return self._done() or (not self._has_pending and self.source.finished)
+
+    def open(self) -> None:
+        """Open the sinks, compile the preprocessing kernels and start the source.
+
+        A sink that fails to open is closed again with the ones opened before it.
+        """
+        self._opened = []
+        for sink in self.sinks:
+            sink.open(self.engine.states)
+            self._opened.append(sink)
+        compile_kernels(self.engine.preprocess, self.baseline_config)  # not on a frame's time
+        self.source.start()
+        self._started = time.monotonic()
+
+    def take(self, timeout: float) -> bool:
+        """Read and preprocess what the source has (up to ``max_batch`` frames).
+
+        Waits up to ``timeout`` seconds for the first chunk; when none comes, gives the sinks
+        their idle call and runs a keep-warm pass when one is due.
+
+        Returns
+        -------
+        bool
+            Whether frames were taken (a window may now wait for :meth:`decode_pending`).
+        """
+        chunk = self.source.read(timeout)
+        if chunk is None:
+            if not self.source.finished:
+                self._idle()
+            return False
+        self._taken = 0
+        first = self.frames
+        self._ingest(chunk)
+        while self.frames - first < self.max_batch and not self._done():
+            more = self.source.read(0.0)
+            if more is None:
                 break
-            else:
-                if self.keep_warm_s is not None:
-                    self._keep_warm()
-                for sink in self.sinks:
-                    try:
-                        sink.idle()
-                    except OSError as exc:
-                        self._drop_sink(sink, exc)
-            if self.behavior is not None:
-                self.behavior.drain(self._record_behavior)
-            if self.on_status is not None and time.monotonic() >= next_status:
-                next_status = time.monotonic() + self.status_every_s
-                self.on_status(self)
+            self._ingest(more)
+        return True
+
+    def _idle(self) -> None:
+        if self.keep_warm_s is not None:
+            self._keep_warm()
+        for sink in self.sinks:
+            try:
+                sink.idle()
+            except OSError as exc:
+                self._drop_sink(sink, exc)
+
+    def drain_behavior(self) -> None:
+        """Hand the behaviour samples that arrived to the sinks (between frames)."""
+        if self.behavior is not None:
+            self.behavior.drain(self._record_behavior)
+
+    def close(self) -> dict[str, Any]:
+        """Stop the source, flush behaviour and calibration, close the sinks with the summary.
+
+        Returns
+        -------
+        dict
+            The summary (see :meth:`summary`).
+        """
+        self._elapsed = time.monotonic() - self._started if self._started else 0.0
+        self.source.stop()
+        if self.behavior is not None and self._started:  # the sinks are open
+            self.behavior.drain(self._record_behavior)
+        if self.calibration is not None and self._started:
+            self.calibration.finish()
+            outcome = self.calibration.outcome()
+            for sink in self._opened:
+                sink.record_calibration(outcome)
+        summary = self.summary()
+        for sink in self._opened:
+            sink.close(summary)
+        self._opened = []
+        return summary
 
     def _done(self) -> bool:
         return self.max_frames is not None and self.frames >= self.max_frames
@@ -323,7 +368,7 @@ class Pipeline:
             self._pending_filled = windower.filled
             self._taken += 1
             if self._taken >= self.max_batch:
-                self._decode_pending()
+                self.decode_pending()
                 self._taken = 0
 
     def _retire_pending(self) -> None:
@@ -350,18 +395,45 @@ class Pipeline:
         self.sinks_failed[sink.uri] = str(exc)
         _log.error("sink %s failed and was dropped, decoding goes on: %s", sink.uri, exc)
 
-    def _decode_pending(self) -> None:
+    def decode_pending(self) -> None:
+        """Decode the newest waiting frame's window and publish the prediction."""
+        window = self.batch_input()
+        if window is not None:
+            self.publish(self.engine.infer(*window))
+
+    def batch_input(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``(window, valid)`` to decode for the newest waiting frame, or ``None``.
+
+        A waiting frame whose window is still filling is recorded as warming instead. The
+        engine is ready for the window (re-prepared once the frame interval is known); its
+        probabilities go to :meth:`publish`.
+        """
         windower = self._windower
         if not self._has_pending or windower is None:
-            return
+            return None
         if not self._pending_filled:
             self._retire_pending()
-            return
+            return None
         self._prepare_for_interval()
+        return windower.window_view()
+
+    def publish(self, probs: np.ndarray, inferred_ns: int | None = None) -> None:
+        """Publish the waiting frame's prediction from the engine's ``probs``; time its stages.
+
+        Parameters
+        ----------
+        probs
+            The engine's state probabilities for the window :meth:`batch_input` gave.
+        inferred_ns
+            ``perf_counter_ns()`` when they were computed (default: now); a batch decoded for
+            several streams gives every stream the batch's end.
+        """
+        windower = self._windower
+        assert windower is not None and self._has_pending
         pending = self._pending
         window, valid = windower.window_view()
-        probs = self.engine.infer(window, valid)
-        inferred_ns = time.perf_counter_ns()
+        if inferred_ns is None:
+            inferred_ns = time.perf_counter_ns()
         self._last_forward = inferred_ns / 1e9
         prediction = self._prediction
         prediction.seq = pending.seq

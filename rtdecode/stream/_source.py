@@ -99,6 +99,12 @@ class Source(ABC):
         return {}
 
     @property
+    def wait_socket(self) -> Any:
+        """A ZeroMQ socket that is readable when frames may be waiting, or ``None`` (then a
+        loop serving several sources polls this one every millisecond)."""
+        return None
+
+    @property
     def finished(self) -> bool:
         """True once a finite source has delivered everything (live sources: never)."""
         return False

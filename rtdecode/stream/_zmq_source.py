@@ -151,6 +151,11 @@ class ZmqSource(Source):
             t = message.t + message.dt * np.arange(k, dtype=np.float64)
             return Chunk(message.data, message.seq, t, recv_ns, message.labels, message.sent_ns)
 
+    @property
+    def wait_socket(self) -> zmq.Socket[bytes] | None:
+        """The SUB socket, readable when messages wait (``None`` before :meth:`start`)."""
+        return self._socket
+
     @staticmethod
     def _take_behavior(parts: list[bytes], behavior: BehaviorTrack) -> None:
         try:
