@@ -66,7 +66,9 @@ def test_every_stream_gets_its_own_row_with_its_counts_and_decoder_latency() -> 
     assert rate["worst_stream"] == 3
     pooled = rate["all_streams"]
     assert pooled["frames_sent"] == 30 and pooled["predictions"] == 29 and pooled["skipped"] == 1
-    assert pooled["decoder_us"]["count"] == 29 and pooled["decoder_us"]["max"] == 670.0
+    assert pooled["stages_us"]["decoder"]["count"] == 29
+    assert pooled["stages_us"]["decoder"]["max"] == 670.0
+    assert pooled["stages_us"]["inference"]["p50"] == 400.0
     assert rate["cpu_percent"] == 12.5 and "cpu_percent" not in rows[0]
 
 

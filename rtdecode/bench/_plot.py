@@ -47,8 +47,15 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
     rows = [
         (e["engine"], e["neurons"], r)
         for e in results["engines"]
+        if e.get("streams", 1) == 1
         for r in e.get("rates", [])
         if r.get("stages_us")
+    ] + [  # several streams: pooled over them
+        (f"{e['engine']} x{e['streams']} {r['phase']}", e["neurons"], {**r, **r["all_streams"]})
+        for e in results["engines"]
+        if e.get("streams", 1) > 1
+        for r in e.get("rates", [])
+        if r["all_streams"].get("stages_us")
     ]
     n_cols, n_rows = max(len(rates), 1), max(len(neurons), 1)
     bar_height = 0.6 + 0.3 * max(len(rows), 2)

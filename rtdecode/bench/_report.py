@@ -79,7 +79,7 @@ def _count(value: int | None, width: int) -> str:
 def _streams_row(
     path: str, n: int, rate: dict[str, Any], stream: str, row: dict[str, Any], cpu: str
 ) -> str:
-    decoder = row.get("decoder_us", (row.get("stages_us") or {}).get("decoder"))
+    decoder = (row.get("stages_us") or {}).get("decoder")
     e2e = row.get("end_to_end_us")
     return (
         f"{path:<12}{n:>5}{rate['rate_hz']:>6g}Hz {rate['phase']:<10}{stream:>6}"

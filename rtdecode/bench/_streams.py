@@ -62,7 +62,8 @@ def streams_rate_result(
     the stream's session file.
     """
     rows = []
-    decoder_ns, e2e_ns = [], []
+    stage_ns: dict[str, list[np.ndarray]] = {}
+    e2e_ns = []
     for k, (stream_phase, table) in enumerate(zip(phases, timings, strict=True)):
         row = rate_result(stream_phase, rate_hz, cpu_percent, rss_growth_mib, table, deadline_ms)
         del row["cpu_percent"], row["rss_growth_mib"]  # the decoder's, given once below
@@ -70,8 +71,8 @@ def streams_rate_result(
         rows.append({"stream": k + 1, "received": received, "skipped": skipped, **row})
         e2e_ns.append(stream_phase.latencies_ns())
         if table is not None:
-            decoder_ns.append(stage_latencies(stream_phase, table)["decoder"])
-    pooled_decoder = np.concatenate(decoder_ns) if decoder_ns else np.zeros(0, np.int64)
+            for name, latencies in stage_latencies(stream_phase, table).items():
+                stage_ns.setdefault(name, []).append(latencies)
     return {
         "rate_hz": rate_hz,
         "phase": phase,
@@ -85,7 +86,7 @@ def streams_rate_result(
             "dropped": sum(r["dropped"] for r in rows),
             "skipped": sum(r["skipped"] or 0 for r in rows),
             "end_to_end_us": _stats(np.concatenate(e2e_ns)),
-            "decoder_us": _stats(pooled_decoder),
+            "stages_us": {name: _stats(np.concatenate(got)) for name, got in stage_ns.items()},
         },
     }
 
