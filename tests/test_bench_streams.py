@@ -107,7 +107,8 @@ def test_table_has_a_row_per_stream_all_streams_and_the_worst() -> None:
     engine = {
         "engine": "numba", "neurons": 150, "streams": 3, "rates": [_rate()], "startup_s": 2.0,
         "peak_rss_mib": 300.0, "rss_growth_mib": 0.1, "ceiling_steps": [], "error": None,
-        "decoder_summary": {"streams": [{"frames": 40, "skipped": 1}, {"frames": 40, "skipped": 2}]},
+        "decoder_summary": {"streams": [{"frames": 40, "skipped": 1}, {"frames": 40, "skipped": 2}],
+                            "batches": {"1": 5, "3": 7}, "failed": {"2": "source closed"}},
     }  # fmt: skip
     results = {
         "settings": {"deadline_ms": 10.0},
@@ -126,6 +127,8 @@ def test_table_has_a_row_per_stream_all_streams_and_the_worst() -> None:
     assert any("worst stream (decoder-added p99): 3, 0.670 ms" in line for line in lines)
     assert "numba n=150 x3 streams" in "\n".join(lines) and "frames 80, " in "\n".join(lines)
     assert not any(line.startswith("path ") and "jitter" in line for line in lines)
+    assert "    batches decoded (windows: count): 1: 5, 3: 7" in lines
+    assert any("failed streams" in line and "source closed" in line for line in lines)
 
 
 def test_decoder_gets_one_source_per_stream_in_order_and_one_sink_set() -> None:

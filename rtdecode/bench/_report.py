@@ -194,6 +194,14 @@ def format_table(results: dict[str, Any]) -> str:
                 "    decoder's own count: "
                 + ", ".join(f"{k} {counters.get(k)}" for k in _COUNTERS if k in counters)
             )
+        summary = engine.get("decoder_summary") or {}
+        if summary.get("batches"):
+            lines.append(
+                "    batches decoded (windows: count): "
+                + ", ".join(f"{size}: {count}" for size, count in summary["batches"].items())
+            )
+        if summary.get("failed"):
+            lines.append(f"    failed streams: {summary['failed']}")
         if engine.get("error"):
             lines.append(f"    warning: {engine['error']}")
     decoder_env = env["engine_settings"].get("decoder_env")
