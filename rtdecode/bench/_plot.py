@@ -42,7 +42,8 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
     engines = sorted({e["engine"] for e in results["engines"]})
     engines += sorted({key[0] for key in samples} - {"bare hop", *engines})  # "numba x8 locked"
     palette = plt.get_cmap("tab10")
-    colours = {engine: palette(i % 10) for i, engine in enumerate(engines)}
+    shades = [i for i in range(10) if i != 3]  # tab10 index 3 is the deadline's red
+    colours = {engine: palette(shades[i % 9]) for i, engine in enumerate(engines)}
     deadline_ms = results["settings"]["deadline_ms"]
     rows = [
         (e["engine"], e["neurons"], r)
