@@ -40,6 +40,13 @@ SCENARIOS: dict[str, tuple[str, list[str]]] = {
         "the default run with two engine threads (run's default is one) on this 2-core machine",
         ["--engine", "all", "--threads", "2"],
     ),
+    "streams": (
+        "1, 4 and 8 streams at 10 Hz, 150 neurons each, into one numba decoder; frames locked "
+        "and staggered",
+        ["--engine", "numba", "--rate", "10", "--seconds", "30", "--streams", "1", "--streams",
+         "4", "--streams", "8", "--stream-phase", "locked", "--stream-phase", "staggered",
+         "--no-ceiling"],
+    ),
     "soak": (
         "10 minutes at 1 kHz on the default engine: watch rss_growth_mib and the p99.9",
         ["--engine", "torch", "--rate", "1000", "--seconds", "600", "--no-ceiling"],

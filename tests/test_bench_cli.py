@@ -22,7 +22,7 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
         cli,
         [
             "bench", "--engine", "torch", "--rate", "200", "--seconds", "0.5", "--min-frames", "50",
-            "--no-ceiling", "--json", str(out_json), "--plot", str(out_png),
+            "--no-ceiling", "--keep-warm", "5", "--json", str(out_json), "--plot", str(out_png),
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -47,6 +47,43 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
     assert set(rate["stages_us"]) == {*STAGES, "decoder"}
     assert rate["overhead_ratio"]["p50"] > 0
     assert engine["peak_rss_mib"] > 0 and engine["decoder_summary"]
+    # --keep-warm reached the decoder: it ran warm passes while idle between phases
+    assert "--keep-warm" in engine["command"] and engine["decoder_summary"]["keep_warm_passes"] > 0
+
+
+@pytest.mark.slow
+def test_two_streams_into_one_decoder_give_a_row_and_figures_per_stream(tmp_path: Path) -> None:
+    out_json, out_png = tmp_path / "out.json", tmp_path / "out.png"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "bench", "--engine", "numba", "--streams", "2", "--rate", "20", "--seconds", "1",
+            "--min-frames", "20", "--no-ceiling", "--json", str(out_json), "--plot", str(out_png),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out_json.read_text())
+    (hop,) = doc["hops"]
+    assert hop["streams"] == 2 and hop["frames_sent"] == hop["received"] == 40
+    (engine,) = doc["engines"]
+    assert engine["error"] is None, engine["error"]
+    assert engine["streams"] == 2 and engine["command"].count("--source") == 2
+    (rate,) = engine["rates"]
+    assert rate["phase"] == "locked" and rate["cpu_percent"] > 0
+    assert [row["stream"] for row in rate["streams"]] == [1, 2]
+    for row in rate["streams"]:  # every frame of every stream reached the decoder and is counted
+        assert row["frames_sent"] == row["received"] == 20
+        assert row["predictions"] + row["dropped"] == 20 and row["skipped"] <= row["dropped"]
+        assert set(row["stages_us"]["decoder"]) == STATS_KEYS
+        assert row["predictions"] == row["stages_us"]["decoder"]["count"]
+    assert rate["worst_stream"] in (1, 2)
+    assert rate["all_streams"]["frames_sent"] == 40
+    per_stream = engine["decoder_summary"]["streams"]
+    assert [s["stream"] for s in per_stream] == [1, 2]
+    assert all(s["frames"] >= 20 for s in per_stream)
+    table = result.output
+    assert "2 streams into one decoder:" in table and "worst stream (decoder-added p99)" in table
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_bench_rejects_bad_options_with_a_message() -> None:
@@ -54,6 +91,10 @@ def test_bench_rejects_bad_options_with_a_message() -> None:
     assert result.exit_code != 0 and "--rate" in result.output
     result = CliRunner().invoke(cli, ["bench", "--decoder-env", "OMP_NUM_THREADS"])
     assert result.exit_code != 0 and "NAME=VALUE" in result.output
+    result = CliRunner().invoke(cli, ["bench", "--cpu", "4096"])
+    assert result.exit_code != 0 and "--cpu" in result.output and "choose one of" in result.output
+    result = CliRunner().invoke(cli, ["bench", "--streams", "0"])
+    assert result.exit_code != 0 and "--streams" in result.output
 
 
 def test_every_scenario_in_bench_is_a_valid_bench_command_line() -> None:

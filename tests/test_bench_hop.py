@@ -11,7 +11,13 @@ import zmq
 from rtdecode.bench import Phase
 from rtdecode.bench._consumer import consumer_main
 from rtdecode.bench._peers import Peer, new_event
-from rtdecode.bench._producer import _Streamer, frames_for, producer_main
+from rtdecode.bench._producer import (
+    SEQ_STRIDE,
+    _Streamer,
+    frames_for,
+    producer_main,
+    stream_schedule,
+)
 from rtdecode.bench._results import hop_result
 from rtdecode.bench._wire import FRAME_TOPIC, BenchKeys
 from rtdecode.data import bundled_recording
@@ -33,12 +39,12 @@ def test_producer_frames_parse_with_the_decoders_protocol_parser() -> None:
         port = pub.bind_to_random_port("tcp://127.0.0.1")
         sub.connect(f"tcp://127.0.0.1:{port}")
         sub.setsockopt(zmq.SUBSCRIBE, FRAME_TOPIC)
-        streamer = _Streamer(pub)
+        streamer = _Streamer([pub])
         while not sub.poll(50):  # until the subscription has reached the publisher
             streamer.run(302, 100.0, 1, None, 1.0)
         while sub.poll(0):
             sub.recv_multipart()
-        first, sent = streamer.run(302, 100.0, 3, None, 5.0)
+        first, (sent,) = streamer.run(302, 100.0, 3, None, 5.0)
         for i in range(3):
             assert sub.poll(5000)
             message = parse_frame(sub.recv_multipart())
@@ -58,7 +64,8 @@ def rig():
     producer = Peer("producer", producer_main, ready)
     consumer = Peer("consumer", consumer_main, ready)
     try:
-        yield producer, consumer, producer.reply(60.0), ready
+        (endpoint,) = producer.reply(60.0)
+        yield producer, consumer, endpoint, ready
     finally:
         producer.close()
         consumer.close()
@@ -69,12 +76,12 @@ def test_bare_hop_delivers_every_frame_and_matches_send_times_by_seq(rig) -> Non
     assert endpoint.startswith("tcp://127.0.0.1:")
     consumer.request(("listen", endpoint, FRAME_TOPIC), 10.0)
     consumer.request(("arm", FRAME_TOPIC, 5), 10.0)
-    warm_first, warm_sent = producer.request(("warmup", 150, 200.0, 20.0), 40.0)
+    warm_first, (warm_sent,) = producer.request(("warmup", 150, 200.0, 20.0, 1), 40.0)
     assert ready.is_set(), "the consumer never saw a frame from the producer"
     assert warm_first == 0 and warm_sent.size >= 5
     consumer.request(("collect", FRAME_TOPIC), 10.0)
 
-    first, sent = producer.request(("stream", 150, 500.0, 300), 60.0)
+    first, (sent,) = producer.request(("stream", 150, 500.0, 300, 1, "locked"), 60.0)
     assert first == warm_sent.size  # sequence numbers continue across phases
     assert sent.size == 300 and np.all(np.diff(sent) > 0)
     time.sleep(0.5)
@@ -97,7 +104,7 @@ def test_bare_hop_delivers_every_frame_and_matches_send_times_by_seq(rig) -> Non
     assert result["achieved_rate_hz"] > 0
 
     # a stream of another neuron count on the same sockets keeps numbering
-    first_302, sent_302 = producer.request(("stream", 302, 1000.0, 50), 60.0)
+    first_302, (sent_302,) = producer.request(("stream", 302, 1000.0, 50, 1, "locked"), 60.0)
     assert first_302 == first + 300 and sent_302.size == 50
 
 
@@ -108,15 +115,15 @@ def test_bench_hop_with_curve_keys_reaches_only_the_keyed_consumer(tmp_path) -> 
     consumer = Peer("consumer", consumer_main, ready, keys)
     stranger = zmq.Context.instance().socket(zmq.SUB)  # no keys: must get nothing
     try:
-        endpoint = producer.reply(60.0)
+        (endpoint,) = producer.reply(60.0)
         stranger.setsockopt(zmq.SUBSCRIBE, b"")
         stranger.connect(endpoint)
         consumer.request(("listen", endpoint, FRAME_TOPIC), 10.0)
         consumer.request(("arm", FRAME_TOPIC, 5), 10.0)
-        producer.request(("warmup", 150, 200.0, 20.0), 40.0)
+        producer.request(("warmup", 150, 200.0, 20.0, 1), 40.0)
         assert ready.is_set(), "the keyed consumer never saw a frame through CURVE"
         consumer.request(("collect", FRAME_TOPIC), 10.0)
-        first, _ = producer.request(("stream", 150, 500.0, 100), 60.0)
+        first, _ = producer.request(("stream", 150, 500.0, 100, 1, "locked"), 60.0)
         time.sleep(0.5)
         seqs, _ = consumer.request(("collect", FRAME_TOPIC), 10.0)
         np.testing.assert_array_equal(seqs[seqs >= first], np.arange(first, first + 100))
@@ -125,3 +132,46 @@ def test_bench_hop_with_curve_keys_reaches_only_the_keyed_consumer(tmp_path) -> 
         stranger.close(0)
         producer.close()
         consumer.close()
+
+
+def test_stream_schedule_locks_or_spreads_the_streams_over_a_period() -> None:
+    np.testing.assert_array_equal(stream_schedule(4, 100_000_000, "locked"), [0, 0, 0, 0])
+    np.testing.assert_array_equal(
+        stream_schedule(4, 100_000_000, "staggered"), [0, 25_000_000, 50_000_000, 75_000_000]
+    )
+    with pytest.raises(ValueError, match="staggered"):
+        stream_schedule(2, 1000, "random")
+
+
+@pytest.mark.parametrize("phase", ["locked", "staggered"])
+def test_several_streams_each_deliver_every_frame_on_their_own_socket_and_seqs(phase) -> None:
+    streams, rate, frames = 3, 50.0, 40
+    ready = new_event()
+    producer = Peer("producer", producer_main, ready, None, streams)
+    consumer = Peer("consumer", consumer_main, ready)
+    try:
+        endpoints = producer.reply(60.0)
+        assert len(set(endpoints)) == streams
+        for endpoint in endpoints:
+            consumer.request(("listen", endpoint, FRAME_TOPIC), 10.0)
+        consumer.request(("arm", FRAME_TOPIC, 5, streams), 10.0)
+        producer.request(("warmup", 150, 200.0, 20.0, streams), 40.0)
+        assert ready.is_set(), "the consumer never saw the streams' frames"
+        time.sleep(0.3)
+        consumer.request(("collect", FRAME_TOPIC), 10.0)
+        first, sent = producer.request(("stream", 150, rate, frames, streams, phase), 60.0)
+        assert sent.shape == (streams, frames)
+        time.sleep(0.5)
+        seqs, received = consumer.request(("collect", FRAME_TOPIC), 10.0)
+    finally:
+        producer.close()
+        consumer.close()
+    for k in range(streams):  # each stream numbers its own frames, and all of them arrived
+        phase_k = Phase(k * SEQ_STRIDE + first, sent[k], seqs, received)
+        assert phase_k.latencies_ns().size == frames
+    lag_ms = (sent[streams - 1] - sent[0]) / 1e6  # when the last stream's frames left
+    period_ms = 1e3 / rate
+    if phase == "locked":
+        assert np.median(lag_ms) < 0.2 * period_ms
+    else:
+        assert np.median(lag_ms) == pytest.approx(period_ms * (streams - 1) / streams, rel=0.2)

@@ -11,7 +11,7 @@ from rtdecode.bench._peers import BenchError
 from rtdecode.bench._plot import plot_results
 from rtdecode.bench._report import format_table
 from rtdecode.bench._runner import SCHEMA, run_bench
-from rtdecode.bench._settings import DEFAULT_ENGINES, BenchSettings
+from rtdecode.bench._settings import DEFAULT_ENGINES, STREAM_PHASES, BenchSettings
 from rtdecode.bench._stats import PERCENTILES, LatencyStats, summarize
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "PERCENTILES",
     "SCHEMA",
     "STAGES",
+    "STREAM_PHASES",
     "BenchError",
     "BenchSettings",
     "LatencyStats",

@@ -8,7 +8,14 @@ import numpy as np
 
 from rtdecode.stream._latency import percentiles
 
-__all__ = ["STAGES", "Phase", "backlog_trend", "quarter_medians", "stage_latencies"]
+__all__ = [
+    "STAGES",
+    "Phase",
+    "backlog_trend",
+    "decoder_counts",
+    "quarter_medians",
+    "stage_latencies",
+]
 
 STAGES: tuple[str, ...] = ("receive", "preprocess", "inference", "publish")
 """Consecutive stages of one frame's trip; their latencies add up to the end-to-end latency.
@@ -98,6 +105,28 @@ def stage_latencies(phase: Phase, timings: dict[str, np.ndarray]) -> dict[str, n
         "publish": arrived - inf,
         "decoder": pub - recv,
     }
+
+
+def decoder_counts(phase: Phase, timings: dict[str, np.ndarray]) -> tuple[int, int]:
+    """Frames of the phase the decoder received, and how many of those it did not decode.
+
+    Parameters
+    ----------
+    phase
+        The phase (its sequence numbers).
+    timings
+        Columns of the session file's frame table (``seq`` and ``published_ns``, which is
+        negative for a frame that was not decoded: skipped, or its window still filling).
+
+    Returns
+    -------
+    received, not_decoded : int
+    """
+    seq = timings["seq"]
+    rows = (seq >= phase.first_seq) & (seq < phase.first_seq + phase.sent)
+    row_seq, first_row = np.unique(seq[rows], return_index=True)
+    published = timings["published_ns"][rows][first_row]
+    return int(row_seq.size), int(np.count_nonzero(published < 0))
 
 
 def quarter_medians(latencies_ns: np.ndarray) -> tuple[float, float]:

@@ -14,33 +14,36 @@ from multiprocessing.synchronize import Event
 import numpy as np
 import zmq
 
+from rtdecode.bench._producer import SEQ_STRIDE
 from rtdecode.bench._wire import BenchKeys, message_seq
 
 __all__ = ["consumer_main"]
 
 
 class _Record:
-    """Receive times per topic, plus a countdown that sets the ready event."""
+    """Receive times per topic, plus a countdown per stream that sets the ready event."""
 
     def __init__(self, ready: Event) -> None:
         self._ready = ready
         self._seqs: dict[bytes, list[int]] = {}
         self._times: dict[bytes, list[int]] = {}
-        self._armed: tuple[bytes, int] | None = None
+        self._armed: tuple[bytes, np.ndarray] | None = None
 
     def add(self, topic: bytes, seq: int, recv_ns: int) -> None:
         self._seqs.setdefault(topic, []).append(seq)
         self._times.setdefault(topic, []).append(recv_ns)
         if self._armed is not None and self._armed[0] == topic:
-            left = self._armed[1] - 1
-            self._armed = (topic, left)
-            if left <= 0:
+            left = self._armed[1]
+            stream = seq // SEQ_STRIDE
+            if stream < left.size:
+                left[stream] -= 1
+            if left.max() <= 0:
                 self._armed = None
                 self._ready.set()
 
-    def arm(self, topic: bytes, count: int) -> None:
+    def arm(self, topic: bytes, count: int, streams: int = 1) -> None:
         self._ready.clear()
-        self._armed = (topic, count)
+        self._armed = (topic, np.full(streams, count))
 
     def collect(self, topic: bytes) -> tuple[np.ndarray, np.ndarray]:
         seqs = np.asarray(self._seqs.pop(topic, []), dtype=np.int64)
@@ -55,7 +58,9 @@ def consumer_main(conn: Connection, ready: Event, keys: BenchKeys | None = None)
 
     - ``("listen", endpoint, topic)``: connect and subscribe -> ``None``
     - ``("unlisten", endpoint, topic)``: unsubscribe and disconnect -> ``None``
-    - ``("arm", topic, count)``: clear ``ready``; set it after ``count`` more messages -> ``None``
+    - ``("arm", topic, count, streams)``: clear ``ready``; set it once each of the first
+      ``streams`` streams (told apart by ``seq // SEQ_STRIDE``) has sent ``count`` more
+      messages -> ``None``
     - ``("collect", topic)``: everything received on ``topic`` since the last collect, as
       ``(seq, recv_ns)`` int64 arrays in arrival order
     - ``("stop",)`` -> ``None``, then exit.
@@ -97,7 +102,7 @@ def consumer_main(conn: Connection, ready: Event, keys: BenchKeys | None = None)
                     socket.disconnect(command[1])
                     conn.send(None)
                 elif kind == "arm":
-                    record.arm(command[1], command[2])
+                    record.arm(*command[1:])
                     conn.send(None)
                 elif kind == "collect":
                     conn.send(record.collect(command[1]))

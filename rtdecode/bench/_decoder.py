@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import psutil
 from rtdecode.bench._peers import BenchError
 from rtdecode.bench._wire import BenchKeys
 
-__all__ = ["DecoderProcess", "DecoderUsage"]
+__all__ = ["DecoderProcess", "DecoderUsage", "run_arguments"]
 
 
 @dataclass(frozen=True)
@@ -40,33 +41,61 @@ class DecoderUsage:
     peak_rss_bytes: int | None
 
 
+def run_arguments(
+    engine: str,
+    sources: Sequence[str],
+    sink_port: int,
+    session_path: Path,
+    summary_path: Path,
+    keys: BenchKeys | None = None,
+) -> list[str]:
+    """``rtdecode run`` and its options for the bench: one ``--source`` per producer endpoint
+    (in order), a ZMQ sink on ``sink_port`` (stream k of K on ``sink_port + k - 1``), a session
+    file and a summary."""
+    client = "" if keys is None else f"?{keys.client_query}"
+    return [
+        "rtdecode",
+        "run",
+        *(arg for source in sources for arg in ("--source", f"zmq+{source}{client}")),
+        "--sink",
+        f"zmq+tcp://127.0.0.1:{sink_port}" + ("" if keys is None else f"?{keys.server_query}"),
+        "--sink",
+        str(session_path),
+        "--engine",
+        engine,
+        "--summary-json",
+        str(summary_path),
+    ]
+
+
 class DecoderProcess:
-    """Start ``rtdecode run`` with a ZMQ source, a ZMQ sink, a session file and a summary.
+    """Start ``rtdecode run`` with ZMQ sources, ZMQ sinks, session files and a summary.
 
     Parameters
     ----------
     engine
         ``--engine`` value.
-    source
-        Producer endpoint, ``tcp://127.0.0.1:PORT``.
+    sources
+        Producer endpoints, ``tcp://127.0.0.1:PORT``, one ``--source`` each, in order.
     sink_port
-        Port on 127.0.0.1 the decoder binds its prediction PUB to.
+        Port on 127.0.0.1 the decoder binds its prediction PUB to; with K sources, stream k
+        (1-based) binds ``sink_port + k - 1``.
     stem
-        Path prefix of the session file (``STEM.h5``), summary (``STEM.summary.json``) and the
-        decoder's log (``STEM.log``).
+        Path prefix of the session file (``STEM.h5``; ``STEM-k.h5`` per stream with K sources),
+        summary (``STEM.summary.json``) and the decoder's log (``STEM.log``).
     extra_args
         More ``rtdecode run`` options (``--busy-poll``, ``--window W``).
     env
         Environment variables set for the decoder on top of this process's own
         (``OMP_NUM_THREADS``, ``MALLOC_MMAP_THRESHOLD_``, ...).
     keys
-        CURVE keys: the source connects as a client, the sink binds as a server.
+        CURVE keys: the sources connect as clients, the sinks bind as servers.
     """
 
     def __init__(
         self,
         engine: str,
-        source: str,
+        sources: Sequence[str],
         sink_port: int,
         stem: Path,
         extra_args: tuple[str, ...] = (),
@@ -74,26 +103,20 @@ class DecoderProcess:
         keys: BenchKeys | None = None,
     ) -> None:
         self.session_path = stem.with_name(f"{stem.name}.h5")
+        self.session_paths = (
+            [self.session_path]
+            if len(sources) == 1
+            else [stem.with_name(f"{stem.name}-{k}.h5") for k in range(1, len(sources) + 1)]
+        )
         self.summary_path = stem.with_name(f"{stem.name}.summary.json")
         self.log_path = stem.with_name(f"{stem.name}.log")
-        for stale in (self.session_path, self.summary_path):
+        for stale in {self.session_path, *self.session_paths, self.summary_path}:
             stale.unlink(missing_ok=True)
-        self.sink = f"tcp://127.0.0.1:{sink_port}"
+        self.sinks = [f"tcp://127.0.0.1:{sink_port + k}" for k in range(len(sources))]
         self.command = [
             sys.executable,
             "-m",
-            "rtdecode",
-            "run",
-            "--source",
-            f"zmq+{source}" + ("" if keys is None else f"?{keys.client_query}"),
-            "--sink",
-            f"zmq+{self.sink}" + ("" if keys is None else f"?{keys.server_query}"),
-            "--sink",
-            str(self.session_path),
-            "--engine",
-            engine,
-            "--summary-json",
-            str(self.summary_path),
+            *run_arguments(engine, sources, sink_port, self.session_path, self.summary_path, keys),
             *extra_args,
         ]
         self._log = self.log_path.open("wb")

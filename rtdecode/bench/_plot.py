@@ -13,7 +13,8 @@ from rtdecode.bench._analysis import STAGES
 __all__ = ["Samples", "plot_results"]
 
 Samples = dict[tuple[str, int, float], np.ndarray]
-"""End-to-end latencies in ns keyed by ``(path, neurons, rate_hz)``; path ``"bare hop"`` or an engine."""
+"""End-to-end latencies in ns keyed by ``(path, neurons, rate_hz)``; path ``"bare hop"``, an engine,
+or ``"ENGINE xK PHASE"`` (K streams into one decoder, pooled over them)."""
 
 _STAGE_COLOURS = ("#9ecae1", "#fdae6b", "#e6550d", "#74c476")
 
@@ -39,14 +40,23 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
     neurons = list(dict.fromkeys(h["neurons"] for h in results["hops"]))
     rates = list(dict.fromkeys(h["rate_hz"] for h in results["hops"]))
     engines = sorted({e["engine"] for e in results["engines"]})
+    engines += sorted({key[0] for key in samples} - {"bare hop", *engines})  # "numba x8 locked"
     palette = plt.get_cmap("tab10")
-    colours = {engine: palette(i % 10) for i, engine in enumerate(engines)}
+    shades = [i for i in range(10) if i != 3]  # tab10 index 3 is the deadline's red
+    colours = {engine: palette(shades[i % 9]) for i, engine in enumerate(engines)}
     deadline_ms = results["settings"]["deadline_ms"]
     rows = [
         (e["engine"], e["neurons"], r)
         for e in results["engines"]
+        if e.get("streams", 1) == 1
         for r in e.get("rates", [])
         if r.get("stages_us")
+    ] + [  # several streams: pooled over them
+        (f"{e['engine']} x{e['streams']} {r['phase']}", e["neurons"], {**r, **r["all_streams"]})
+        for e in results["engines"]
+        if e.get("streams", 1) > 1
+        for r in e.get("rates", [])
+        if r["all_streams"].get("stages_us")
     ]
     n_cols, n_rows = max(len(rates), 1), max(len(neurons), 1)
     bar_height = 0.6 + 0.3 * max(len(rows), 2)

@@ -21,7 +21,7 @@ from rtdecode.bench._wire import BenchKeys
 from rtdecode.stream import encode_frame, parse_address
 from rtdecode.stream._zmq_socket import close_socket, open_socket
 
-__all__ = ["frames_for", "producer_main"]
+__all__ = ["SEQ_STRIDE", "frames_for", "producer_main", "stream_schedule"]
 
 
 def frames_for(n_neurons: int) -> np.ndarray:
@@ -36,11 +36,34 @@ def frames_for(n_neurons: int) -> np.ndarray:
     return np.ascontiguousarray(traces[:, columns], dtype=np.float32)
 
 
-class _Streamer:
-    """Sends frames on a PUB socket on an absolute schedule; the sequence number only grows."""
+SEQ_STRIDE = 10**12
+"""Stream k (0-based) numbers its frames from ``k * SEQ_STRIDE``: one consumer socket can tell the
+streams' predictions apart by ``seq`` alone, and no two streams share a sequence number."""
 
-    def __init__(self, socket: zmq.Socket) -> None:
-        self._socket = socket
+
+def stream_schedule(streams: int, period_ns: int, phase: str) -> np.ndarray:
+    """Offset of each stream's frame within a period, in ns.
+
+    ``"locked"``: all 0 (the K frames of a period leave together, as from rigs that share a
+    clock); ``"staggered"``: ``k * period / K`` (spread evenly, as far apart as they can be).
+    """
+    if phase == "locked":
+        return np.zeros(streams, dtype=np.int64)
+    if phase == "staggered":
+        return np.arange(streams, dtype=np.int64) * period_ns // streams
+    raise ValueError(f"unknown stream phase {phase!r}; expected 'locked' or 'staggered'")
+
+
+class _Streamer:
+    """Sends frames on PUB sockets (one per stream) on an absolute schedule.
+
+    Frame ``i`` of stream ``k`` has sequence number ``k * SEQ_STRIDE + i`` (``i`` only grows, over
+    every phase) and the recording's frame ``i + k * T // K``, so concurrent streams carry
+    different activity, as different animals would.
+    """
+
+    def __init__(self, sockets: list[zmq.Socket]) -> None:
+        self._sockets = sockets
         self._frames: dict[int, np.ndarray] = {}
         self.seq = 0
         self.t = 0.0
@@ -52,17 +75,22 @@ class _Streamer:
         n_frames: int | None,
         stop: Event | None,
         timeout_s: float,
+        streams: int = 1,
+        phase: str = "locked",
     ) -> tuple[int, np.ndarray]:
-        """Send ``n_frames`` frames of ``n_neurons`` (or until ``stop`` is set) at ``rate_hz``.
+        """Send ``n_frames`` frames of ``n_neurons`` to each of the first ``streams`` sockets (or
+        until ``stop`` is set) at ``rate_hz``.
 
-        Returns the first sequence number and the send time of each frame in nanoseconds.
+        Returns the first frame index ``i`` and the ``(streams, frames)`` send times in ns.
         """
         if n_neurons not in self._frames:
             self._frames[n_neurons] = frames_for(n_neurons)
         frames = self._frames[n_neurons]
         period_ns = round(1e9 / rate_hz)
+        offsets = stream_schedule(streams, period_ns, phase)
+        shifts = [k * len(frames) // streams for k in range(streams)]
         limit = n_frames if n_frames is not None else int(timeout_s * rate_hz) + 1
-        sent = np.zeros(limit, dtype=np.int64)
+        sent = np.zeros((streams, limit), dtype=np.int64)
         first = self.seq
         deadline = time.perf_counter_ns() + int(timeout_s * 1e9)
         next_ns = time.perf_counter_ns()
@@ -70,46 +98,58 @@ class _Streamer:
         while count < limit:
             if stop is not None and stop.is_set():
                 break
-            frame = frames[self.seq % len(frames)]
-            wait = next_ns - time.perf_counter_ns()
-            if wait > 0:
-                time.sleep(wait / 1e9)
-            stamp = time.perf_counter_ns()
-            sent[count] = stamp
-            self._socket.send_multipart(encode_frame(self.seq, self.t, frame, sent_ns=stamp))
+            for k in range(streams):
+                wait = next_ns + offsets[k] - time.perf_counter_ns()
+                if wait > 0:
+                    time.sleep(wait / 1e9)
+                stamp = time.perf_counter_ns()
+                sent[k, count] = stamp
+                frame = frames[(self.seq + shifts[k]) % len(frames)]
+                seq = k * SEQ_STRIDE + self.seq
+                self._sockets[k].send_multipart(encode_frame(seq, self.t, frame, sent_ns=stamp))
             count += 1
             self.seq += 1
             self.t += 1.0 / rate_hz
             next_ns += period_ns
-            if sent[count - 1] > deadline:
+            if sent[0, count - 1] > deadline:
                 break
-        return first, sent[:count]
+        return first, sent[:, :count]
 
 
-def producer_main(conn: Connection, ready: Event, keys: BenchKeys | None = None) -> None:
+def producer_main(
+    conn: Connection, ready: Event, keys: BenchKeys | None = None, sockets: int = 1
+) -> None:
     """Serve streaming commands until told to stop (the target of the producer process).
 
     Commands (tuples received on ``conn``), each answered on ``conn``:
 
-    - ``("stream", n_neurons, rate_hz, n_frames)`` -> ``(first_seq, send_ns)``
-    - ``("warmup", n_neurons, rate_hz, timeout_s)``: stream until ``ready`` is set or
-      ``timeout_s`` has passed -> ``(first_seq, send_ns)``
+    - ``("stream", n_neurons, rate_hz, n_frames, streams, phase)`` -> ``(first, send_ns)``
+    - ``("warmup", n_neurons, rate_hz, timeout_s, streams)``: stream until ``ready`` is set or
+      ``timeout_s`` has passed -> ``(first, send_ns)``
     - ``("stop",)`` -> ``None``, then exit.
 
-    The first message on ``conn`` is the bound endpoint ``"tcp://127.0.0.1:PORT"``. With
-    ``keys``, the socket is a CURVE server that lets in the bench's client key.
+    ``streams`` is how many of the sockets to send on (from the first), ``phase`` how their
+    frames line up (:func:`stream_schedule`); the answer is the first frame index and the
+    ``(streams, frames)`` send times (:class:`_Streamer`).
+
+    The first message on ``conn`` is the list of the ``sockets`` bound endpoints
+    ``"tcp://127.0.0.1:PORT"``. With ``keys``, each socket is a CURVE server that lets in the
+    bench's client key.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller stops us on Ctrl-C
     query = "" if keys is None else f"&{keys.server_query}"
-    socket, _ = open_socket(
-        parse_address(f"zmq+tcp://127.0.0.1:0?bind{query}"),
-        zmq.PUB,
-        bind_default=True,
-        options={zmq.LINGER: 0, zmq.SNDHWM: 100_000},
-        what="frames",
-    )
-    streamer = _Streamer(socket)
-    conn.send(socket.getsockopt_string(zmq.LAST_ENDPOINT))
+    bound = [
+        open_socket(
+            parse_address(f"zmq+tcp://127.0.0.1:0?bind{query}"),
+            zmq.PUB,
+            bind_default=True,
+            options={zmq.LINGER: 0, zmq.SNDHWM: 100_000},
+            what="frames",
+        )[0]
+        for _ in range(sockets)
+    ]
+    streamer = _Streamer(bound)
+    conn.send([socket.getsockopt_string(zmq.LAST_ENDPOINT) for socket in bound])
     try:
         while True:
             command = conn.recv()
@@ -117,12 +157,13 @@ def producer_main(conn: Connection, ready: Event, keys: BenchKeys | None = None)
                 conn.send(None)
                 return
             if command[0] == "stream":
-                _, n_neurons, rate_hz, n_frames = command
-                conn.send(streamer.run(n_neurons, rate_hz, n_frames, None, 3600.0))
+                _, n_neurons, rate_hz, n_frames, streams, phase = command
+                conn.send(streamer.run(n_neurons, rate_hz, n_frames, None, 3600.0, streams, phase))
             elif command[0] == "warmup":
-                _, n_neurons, rate_hz, timeout_s = command
-                conn.send(streamer.run(n_neurons, rate_hz, None, ready, timeout_s))
+                _, n_neurons, rate_hz, timeout_s, streams = command
+                conn.send(streamer.run(n_neurons, rate_hz, None, ready, timeout_s, streams))
             else:
                 conn.send(ValueError(f"unknown producer command {command!r}"))
     finally:
-        close_socket(socket, 0)
+        for socket in bound:
+            close_socket(socket, 0)

@@ -65,6 +65,81 @@ def _ceiling_text(engine: dict[str, Any]) -> str:
     )
 
 
+_STREAMS_HEAD = (
+    f"{'path':<12}{'n':>5}{'rate':>8} {'phase':<10}{'stream':>6}{'sent':>7}{'preds':>7}"
+    f"{'skip':>6}{'drops':>6}{'dec50':>8}{'dec99':>8}{'dec99.9':>8}{'decmax':>8}{'e2e50':>8}"
+    f"{'e2e99':>8}{'cpu%':>6}"
+)
+
+
+def _count(value: int | None, width: int) -> str:
+    return f"{'-' if value is None else value:>{width}}"
+
+
+def _streams_row(
+    path: str, n: int, rate: dict[str, Any], stream: str, row: dict[str, Any], cpu: str
+) -> str:
+    decoder = (row.get("stages_us") or {}).get("decoder")
+    e2e = row.get("end_to_end_us")
+    return (
+        f"{path:<12}{n:>5}{rate['rate_hz']:>6g}Hz {rate['phase']:<10}{stream:>6}"
+        f"{_count(row.get('frames_sent'), 7)}{_count(row.get('predictions'), 7)}"
+        f"{_count(row.get('skipped'), 6)}{_count(row.get('dropped'), 6)}"
+        + "".join(_ms(decoder, q) for q in ("p50", "p99", "p99_9", "max"))
+        + "".join(_ms(e2e, q) for q in ("p50", "p99"))
+        + f"{cpu:>6}"
+    )
+
+
+def _streams_section(results: dict[str, Any], streams: int) -> list[str]:
+    """Rows of every measurement of ``streams`` streams into one decoder: the bare hop of as
+    many streams, one row per stream, then all streams pooled and the worst one."""
+    lines = [f"{streams} streams into one decoder:", _STREAMS_HEAD]
+    hops = [h for h in results["hops"] if h.get("streams") == streams]
+    engines = [e for e in results["engines"] if e.get("streams") == streams]
+    for hop in hops:
+        hop_row = {
+            "frames_sent": hop["frames_sent"],
+            "predictions": hop["received"],  # frames, for the hop
+            "end_to_end_us": hop["latency_us"],
+        }
+        lines.append(_streams_row("bare hop", hop["neurons"], hop, "all", hop_row, ""))
+        for engine in engines:
+            for rate in engine.get("rates", []):
+                if (engine["neurons"], rate["rate_hz"], rate["phase"]) != (
+                    hop["neurons"],
+                    hop["rate_hz"],
+                    hop["phase"],
+                ):
+                    continue
+                name, n = engine["engine"], engine["neurons"]
+                for row in rate["streams"]:
+                    lines.append(_streams_row(name, n, rate, str(row["stream"]), row, ""))
+                cpu = f"{rate['cpu_percent']:.0f}"
+                lines.append(_streams_row(name, n, rate, "all", rate["all_streams"], cpu))
+                worst = next(
+                    (r for r in rate["streams"] if r["stream"] == rate["worst_stream"]), None
+                )
+                if worst is not None:
+                    dec99 = worst["stages_us"]["decoder"]["p99"] / 1e3
+                    lines.append(
+                        f"{'':<12}worst stream (decoder-added p99): {worst['stream']}, {dec99:.3f} ms"
+                    )
+    return lines
+
+
+def _summary_counts(summary: dict[str, Any]) -> dict[str, Any]:
+    """The decoder's own counters; with several streams, summed over them."""
+    per_stream = summary.get("streams")
+    if not isinstance(per_stream, list):
+        return summary
+    return {
+        key: sum(int(s.get(key) or 0) for s in per_stream)
+        for key in _COUNTERS
+        if any(key in s for s in per_stream)
+    }
+
+
 def format_table(results: dict[str, Any]) -> str:
     """Format a results document as a table that fits one screen (about 110 columns).
 
@@ -81,11 +156,12 @@ def format_table(results: dict[str, Any]) -> str:
         + ("; every hop CURVE-encrypted;" if results["settings"].get("curve") else ";"),
         "infer50 = inference p50, dec99 = frame received -> prediction sent p99; "
         f"miss = later than {results['settings']['deadline_ms']:g} ms; cpu% of one core",
-        "",
-        _HEAD,
     ]
-    engines = results["engines"]
-    for hop in results["hops"]:
+    single_hops = [h for h in results["hops"] if h.get("streams", 1) == 1]
+    if single_hops:
+        lines += ["", _HEAD]
+    engines = [e for e in results["engines"] if e.get("streams", 1) == 1]
+    for hop in single_hops:
         n, rate = hop["neurons"], hop["rate_hz"]
         lines.append(_row("bare hop", n, rate, hop["latency_us"]))
         for engine in engines:
@@ -94,10 +170,16 @@ def format_table(results: dict[str, Any]) -> str:
             for rate_result in engine.get("rates", []):
                 if rate_result["rate_hz"] == rate:
                     lines.append(_engine_row(engine, rate_result))
+    for streams in sorted({e.get("streams", 1) for e in results["engines"]} - {1}):
+        lines += ["", *_streams_section(results, streams)]
+    engines = results["engines"]
     if engines:
         lines += ["", "decoders (ceiling = highest rate without drops or a growing backlog):"]
     for engine in engines:
-        name = f"  {engine['engine']} n={engine['neurons']}"
+        streams = engine.get("streams", 1)
+        name = f"  {engine['engine']} n={engine['neurons']}" + (
+            f" x{streams} streams" if streams > 1 else ""
+        )
         if engine.get("error") and not engine.get("rates"):
             lines.append(f"{name}: FAILED: {engine['error']}")
             continue
@@ -106,12 +188,20 @@ def format_table(results: dict[str, Any]) -> str:
             f"peak RSS {engine.get('peak_rss_mib')} MiB, {engine.get('rss_growth_mib', 0):+.1f} MiB "
             f"while measured{_slope(engine.get('rss_slope_mib_per_min'))}"
         )
-        counters = engine.get("decoder_summary") or {}
+        counters = _summary_counts(engine.get("decoder_summary") or {})
         if counters:
             lines.append(
                 "    decoder's own count: "
                 + ", ".join(f"{k} {counters.get(k)}" for k in _COUNTERS if k in counters)
             )
+        summary = engine.get("decoder_summary") or {}
+        if summary.get("batches"):
+            lines.append(
+                "    batches decoded (windows: count): "
+                + ", ".join(f"{size}: {count}" for size, count in summary["batches"].items())
+            )
+        if summary.get("failed"):
+            lines.append(f"    failed streams: {summary['failed']}")
         if engine.get("error"):
             lines.append(f"    warning: {engine['error']}")
     decoder_env = env["engine_settings"].get("decoder_env")

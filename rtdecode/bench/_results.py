@@ -16,7 +16,7 @@ from rtdecode.bench._stats import summarize
 if TYPE_CHECKING:
     from rtdecode.bench._decoder import DecoderProcess, DecoderUsage
 
-__all__ = ["attach_overhead", "engine_result", "hop_result", "step_result"]
+__all__ = ["attach_overhead", "engine_result", "hop_result", "rate_result", "step_result"]
 
 SUSTAINED_MAX_DROPPED = 0.01
 """A ceiling step fails when more than this fraction of its frames got no prediction ..."""
@@ -78,7 +78,7 @@ def step_result(step: Phase, rate_hz: float) -> dict[str, Any]:
     }
 
 
-def _rate_result(
+def rate_result(
     phase: Phase,
     rate_hz: float,
     cpu_percent: float,
@@ -86,6 +86,7 @@ def _rate_result(
     timings: dict[str, np.ndarray] | None,
     deadline_ms: float,
 ) -> dict[str, Any]:
+    """What one phase of one decoder gave: counts, end-to-end and per-stage latency, CPU use."""
     latencies = phase.latencies_ns()
     stages = stage_latencies(phase, timings) if timings is not None else {}
     return {
@@ -143,7 +144,7 @@ def engine_result(
         "startup_s": round(startup_s, 2),
         "command": ["rtdecode", *decoder.command[3:]],
         "rates": [
-            _rate_result(phase, rate, cpu, growth, timings, settings.deadline_ms)
+            rate_result(phase, rate, cpu, growth, timings, settings.deadline_ms)
             for rate, (phase, cpu, growth) in phases.items()
         ],
         "ceiling_hz": max(sustained) if sustained else None,
@@ -158,14 +159,29 @@ def engine_result(
 
 
 def attach_overhead(engines: list[dict[str, Any]], hops: list[dict[str, Any]]) -> None:
-    """Add ``overhead_ratio`` (end-to-end over bare hop at p50 and p99) to every rate result."""
-    by_key = {(h["neurons"], h["rate_hz"]): h["latency_us"] for h in hops}
+    """Add ``overhead_ratio`` (end-to-end over bare hop at p50 and p99) to every rate result,
+    and to every stream's row of a several-stream result (over the bare hop of as many streams,
+    in the same phase)."""
+    by_key = {
+        (h["neurons"], h["rate_hz"], h.get("streams", 1), h.get("phase", "locked")): h["latency_us"]
+        for h in hops
+    }
     for engine in engines:
         for rate in engine.get("rates", []):
-            hop = by_key.get((engine["neurons"], rate["rate_hz"]))
-            e2e = rate["end_to_end_us"]
-            rate["overhead_ratio"] = (
-                None
-                if hop is None or e2e is None
-                else {q: round(e2e[q] / hop[q], 2) if hop[q] > 0 else None for q in ("p50", "p99")}
+            hop = by_key.get(
+                (
+                    engine["neurons"],
+                    rate["rate_hz"],
+                    engine.get("streams", 1),
+                    rate.get("phase", "locked"),
+                )
             )
+            for row in rate.get("streams", [rate]):
+                e2e = row["end_to_end_us"]
+                row["overhead_ratio"] = (
+                    None
+                    if hop is None or e2e is None
+                    else {
+                        q: round(e2e[q] / hop[q], 2) if hop[q] > 0 else None for q in ("p50", "p99")
+                    }
+                )

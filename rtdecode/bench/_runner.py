@@ -8,17 +8,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rtdecode.bench._analysis import Phase
 from rtdecode.bench._consumer import consumer_main
 from rtdecode.bench._decoder import DecoderProcess
 from rtdecode.bench._env import capture_environment
 from rtdecode.bench._peers import BenchError, Peer, new_event
 from rtdecode.bench._plot import Samples
-from rtdecode.bench._producer import producer_main
+from rtdecode.bench._producer import SEQ_STRIDE, producer_main
 from rtdecode.bench._results import attach_overhead, engine_result, hop_result, step_result
 from rtdecode.bench._settings import BenchSettings
+from rtdecode.bench._streams import streams_hop_result, streams_result
 from rtdecode.bench._trigger import measure_trigger
-from rtdecode.bench._wire import FRAME_TOPIC, PRED_TOPIC, BenchKeys, free_tcp_port
+from rtdecode.bench._wire import FRAME_TOPIC, PRED_TOPIC, BenchKeys, free_tcp_ports
 
 __all__ = ["SCHEMA", "run_bench"]
 
@@ -36,9 +39,11 @@ class _Rig:
         self.progress = progress
         self.keys = BenchKeys.make(workdir / "keys") if settings.curve else None
         self.ready = new_event()
-        self.producer = Peer("producer", producer_main, self.ready, self.keys)
+        self.producer = Peer(
+            "producer", producer_main, self.ready, self.keys, max(settings.streams)
+        )
         self.consumer = Peer("consumer", consumer_main, self.ready, self.keys)
-        self.endpoint: str = self.producer.reply(60.0)
+        self.endpoints: list[str] = self.producer.reply(60.0)
 
     def close(self) -> None:
         self.producer.close()
@@ -56,11 +61,14 @@ class _Rig:
 
         return tick
 
-    def warmup(self, n: int, topic: bytes, label: str, abort: Callable[[], bool]) -> None:
-        """Stream unmeasured frames until the consumer has seen enough ``topic`` messages."""
+    def warmup(
+        self, n: int, topic: bytes, label: str, abort: Callable[[], bool], streams: int = 1
+    ) -> None:
+        """Stream unmeasured frames until the consumer has seen enough ``topic`` messages of
+        every stream."""
         s = self.settings
         count = 10 if topic == FRAME_TOPIC else s.warmup_predictions
-        self.consumer.request(("arm", topic, count), 10.0)
+        self.consumer.request(("arm", topic, count, streams), 10.0)
         tick = self._ticker(f"{label}: warming up", s.startup_timeout_s)
 
         def watch() -> None:
@@ -69,13 +77,16 @@ class _Rig:
                 self.ready.set()
 
         self.producer.request(
-            ("warmup", n, s.warmup_rate_hz, s.startup_timeout_s), s.startup_timeout_s + 30, watch
+            ("warmup", n, s.warmup_rate_hz, s.startup_timeout_s, streams),
+            s.startup_timeout_s + 30,
+            watch,
         )
         if abort():
             raise BenchError(f"{label}: the process under test stopped during warm-up")
         if not self.ready.is_set():
             raise BenchError(
-                f"{label}: no {topic.decode()} message arrived within {s.startup_timeout_s:.0f} s"
+                f"{label}: {count} {topic.decode()} messages did not arrive within "
+                f"{s.startup_timeout_s:.0f} s" + (" from every stream" if streams > 1 else "")
             )
         self.consumer.request(("collect", topic), 10.0)
 
@@ -87,39 +98,58 @@ class _Rig:
         topic: bytes,
         label: str,
         on_tick: Callable[[], None] | None = None,
-    ) -> Phase:
-        """Stream one measured phase and collect what came back on ``topic``.
+        streams: int = 1,
+        phase: str = "locked",
+    ) -> list[Phase]:
+        """Stream one measured phase on ``streams`` sockets and collect what came back on
+        ``topic``: one :class:`Phase` per stream, told apart by their sequence numbers.
 
         ``on_tick`` is called about five times a second while the phase streams.
         """
         expected = frames / rate_hz
         first, sent = self.producer.request(
-            ("stream", n, rate_hz, frames),
+            ("stream", n, rate_hz, frames, streams, phase),
             expected * 3 + 30,
             self._ticker(label, expected, on_tick),
         )
         time.sleep(self.settings.grace_s)
         seqs, received = self.consumer.request(("collect", topic), 30.0)
-        return Phase(first, sent, seqs, received)
+        return [Phase(k * SEQ_STRIDE + first, sent[k], seqs, received) for k in range(streams)]
 
 
-def _measure_hops(rig: _Rig, n: int) -> dict[float, Phase]:
-    """The bare ZMQ hop, producer -> consumer, at every rate."""
-    rig.consumer.request(("listen", rig.endpoint, FRAME_TOPIC), 10.0)
+def _phases_of(settings: BenchSettings, streams: int) -> tuple[str, ...]:
+    """The stream phases measured with ``streams`` streams (one stream has no phase)."""
+    return settings.stream_phases if streams > 1 else ("locked",)
+
+
+def _label(what: str, n: int, streams: int) -> str:
+    return f"{what} n={n}" + (f" x{streams} streams" if streams > 1 else "")
+
+
+def _measure_hops(rig: _Rig, n: int, streams: int) -> dict[tuple[float, str], list[Phase]]:
+    """The bare ZMQ hop, producer -> consumer, of ``streams`` streams at every rate and phase."""
+    endpoints = rig.endpoints[:streams]
+    label = _label("bare hop", n, streams)
+    for endpoint in endpoints:
+        rig.consumer.request(("listen", endpoint, FRAME_TOPIC), 10.0)
     try:
-        rig.warmup(n, FRAME_TOPIC, f"bare hop n={n}", lambda: False)
+        rig.warmup(n, FRAME_TOPIC, label, lambda: False, streams)
         return {
-            rate: rig.stream(
+            (rate, phase): rig.stream(
                 n,
                 rate,
                 rig.settings.hop_frames_at(rate),
                 FRAME_TOPIC,
-                f"bare hop n={n} {rate:g} Hz",
+                f"{label} {rate:g} Hz" + (f" {phase}" if streams > 1 else ""),
+                streams=streams,
+                phase=phase,
             )
             for rate in rig.settings.rates_hz
+            for phase in _phases_of(rig.settings, streams)
         }
     finally:
-        rig.consumer.request(("unlisten", rig.endpoint, FRAME_TOPIC), 10.0)
+        for endpoint in endpoints:
+            rig.consumer.request(("unlisten", endpoint, FRAME_TOPIC), 10.0)
 
 
 def _decoder_args(settings: BenchSettings) -> list[str]:
@@ -127,6 +157,8 @@ def _decoder_args(settings: BenchSettings) -> list[str]:
     args = ["--quiet"]
     for wanted, flag, values in (
         (settings.busy_poll, "--busy-poll", []),
+        (settings.keep_warm_ms is not None, "--keep-warm", [str(settings.keep_warm_ms)]),
+        (settings.cpu is not None, "--cpu", [str(settings.cpu)]),
         (settings.window is not None, "--window", [str(settings.window)]),
         (settings.threads is not None, "--threads", [str(settings.threads)]),
         (settings.model is not None, "--model", [str(settings.model)]),
@@ -137,47 +169,64 @@ def _decoder_args(settings: BenchSettings) -> list[str]:
 
 
 def _measure_engine(
-    rig: _Rig, engine: str, n: int, workdir: Path, extra: list[str], samples: Samples
+    rig: _Rig,
+    engine: str,
+    n: int,
+    streams: int,
+    workdir: Path,
+    extra: list[str],
+    samples: Samples,
 ) -> dict[str, Any]:
-    """Start one decoder, measure every rate and the ceiling, stop it, read its files."""
+    """Start one decoder of ``streams`` sources, measure every rate (and phase) and, with one
+    stream, the ceiling; stop it, read its files."""
     s = rig.settings
-    port = free_tcp_port()
-    sink = f"tcp://127.0.0.1:{port}"
-    label = f"{engine} n={n}"
-    rig.consumer.request(("listen", sink, PRED_TOPIC), 10.0)
+    port = free_tcp_ports(streams)
+    label = _label(engine, n, streams)
     started = time.monotonic()
     decoder = DecoderProcess(
         engine,
-        rig.endpoint,
+        rig.endpoints[:streams],
         port,
-        workdir / f"{engine}-n{n}",
+        workdir / (f"{engine}-n{n}" + (f"-x{streams}" if streams > 1 else "")),
         tuple(extra),
         dict(s.decoder_env),
         rig.keys,
     )
-    phases: dict[float, tuple[Phase, float, float]] = {}
+    for sink in decoder.sinks:
+        rig.consumer.request(("listen", sink, PRED_TOPIC), 10.0)
+    phases: dict[tuple[float, str], tuple[list[Phase], float, float]] = {}
     steps: list[Phase] = []
     try:
-        rig.warmup(n, PRED_TOPIC, label, lambda: not decoder.alive())
+        rig.warmup(n, PRED_TOPIC, label, lambda: not decoder.alive(), streams)
         startup_s = time.monotonic() - started
         first_usage = decoder.usage()
         for rate in s.rates_hz:
-            before, wall = decoder.usage(), time.perf_counter()
-            phase = rig.stream(
-                n, rate, s.frames_at(rate), PRED_TOPIC, f"{label} {rate:g} Hz", decoder.trace_rss
-            )
-            after = decoder.usage()
-            cpu = 100.0 * (after.cpu_s - before.cpu_s) / (time.perf_counter() - wall)
-            phases[rate] = (phase, cpu, (after.rss_bytes - first_usage.rss_bytes) / 2**20)
-        for rate in s.ceiling_rates_hz:
+            for phase in _phases_of(s, streams):
+                before, wall = decoder.usage(), time.perf_counter()
+                got = rig.stream(
+                    n,
+                    rate,
+                    s.frames_at(rate),
+                    PRED_TOPIC,
+                    f"{label} {rate:g} Hz" + (f" {phase}" if streams > 1 else ""),
+                    decoder.trace_rss,
+                    streams,
+                    phase,
+                )
+                after = decoder.usage()
+                cpu = 100.0 * (after.cpu_s - before.cpu_s) / (time.perf_counter() - wall)
+                growth = (after.rss_bytes - first_usage.rss_bytes) / 2**20
+                phases[(rate, phase)] = (got, cpu, growth)
+        for rate in s.ceiling_rates_hz if streams == 1 else ():
             frames = max(round(rate * s.ceiling_step_s), s.min_frames)
-            step = rig.stream(n, rate, frames, PRED_TOPIC, f"{label} ceiling {rate:g} Hz")
+            (step,) = rig.stream(n, rate, frames, PRED_TOPIC, f"{label} ceiling {rate:g} Hz")
             steps.append(step)
             if not step_result(step, rate)["sustained"]:
                 break
         last_usage = decoder.usage()
-        for rate, (phase, _, _) in phases.items():
-            samples[(engine, n, rate)] = phase.latencies_ns()
+        for (rate, phase), (got, _, _) in phases.items():
+            path = engine if streams == 1 else f"{engine} x{streams} {phase}"
+            samples[(path, n, rate)] = np.concatenate([p.latencies_ns() for p in got])
     except BenchError as exc:
         if decoder.alive():
             raise
@@ -186,18 +235,41 @@ def _measure_engine(
         ) from exc
     finally:
         exit_code = decoder.stop()
-        rig.consumer.request(("unlisten", sink, PRED_TOPIC), 10.0)
+        for sink in decoder.sinks:
+            rig.consumer.request(("unlisten", sink, PRED_TOPIC), 10.0)
+    if streams > 1:
+        return streams_result(
+            engine=engine,
+            neurons=n,
+            decoder=decoder,
+            exit_code=exit_code,
+            startup_s=startup_s,
+            phases=phases,
+            usage=(first_usage, last_usage),
+            settings=s,
+        )
     return engine_result(
         engine=engine,
         neurons=n,
         decoder=decoder,
         exit_code=exit_code,
         startup_s=startup_s,
-        phases=phases,
+        phases={rate: (got[0], cpu, growth) for (rate, _), (got, cpu, growth) in phases.items()},
         steps=steps,
         usage=(first_usage, last_usage),
         settings=s,
     )
+
+
+def _reported(summary: dict[str, Any]) -> dict[str, Any]:
+    """What a decoder's summary says about how it ran; each stream's source with several."""
+    per_stream = summary.get("streams") if isinstance(summary.get("streams"), list) else None
+    first = per_stream[0] if per_stream else summary
+    reported = {key: summary.get(key, first.get(key)) for key in ("engine", "window", "states")}
+    reported["source"] = (
+        [s.get("source") for s in per_stream] if per_stream else summary.get("source")
+    )
+    return reported
 
 
 def _engine_settings(
@@ -206,9 +278,7 @@ def _engine_settings(
     """How the decoders were run: their options, thread variables, and what they reported."""
     threads = {k: v for k, v in {**os.environ, **env}.items() if k.endswith("_NUM_THREADS")}
     reported = {
-        f"{e['engine']} n={e['neurons']}": {
-            key: e["decoder_summary"].get(key) for key in ("engine", "window", "states", "source")
-        }
+        _label(e["engine"], e["neurons"], e.get("streams", 1)): _reported(e["decoder_summary"])
         for e in engines
         if e.get("decoder_summary")
     }
@@ -218,6 +288,15 @@ def _engine_settings(
         "thread_variables": threads,
         "decoders": reported,
     }
+
+
+def _not_measured(settings: BenchSettings) -> list[str]:
+    """What the settings ask for that a several-stream measurement does not give."""
+    if max(settings.streams) == 1:
+        return []
+    if settings.ceiling_rates_hz:
+        return ["--streams K > 1: the throughput ceiling is searched with one stream only"]
+    return []
 
 
 def run_bench(
@@ -250,16 +329,21 @@ def run_bench(
     rig = _Rig(settings, report, workdir)
     try:
         for n in settings.neurons:
-            hop_phases = _measure_hops(rig, n)
-            for rate, phase in hop_phases.items():
-                hops.append(hop_result(n, rate, phase))
-                samples[("bare hop", n, rate)] = phase.latencies_ns()
-            for engine in settings.engines:
-                try:
-                    result = _measure_engine(rig, engine, n, workdir, extra, samples)
-                except BenchError as exc:
-                    result = {"engine": engine, "neurons": n, "error": str(exc)}
-                engines.append(result)
+            for streams in settings.streams:
+                for (rate, phase), got in _measure_hops(rig, n, streams).items():
+                    if streams > 1:
+                        hops.append(streams_hop_result(n, rate, phase, got))
+                        continue
+                    hops.append(hop_result(n, rate, got[0]))
+                    samples[("bare hop", n, rate)] = got[0].latencies_ns()
+                for engine in settings.engines:
+                    try:
+                        result = _measure_engine(rig, engine, n, streams, workdir, extra, samples)
+                    except BenchError as exc:
+                        result = {"engine": engine, "neurons": n, "error": str(exc)}
+                        if streams > 1:
+                            result["streams"] = streams
+                    engines.append(result)
     finally:
         rig.close()
     attach_overhead(engines, hops)
@@ -274,6 +358,6 @@ def run_bench(
         "hops": hops,
         "engines": engines,
         "trigger": trigger,
-        "missing": [],
+        "missing": _not_measured(settings),
     }
     return results, samples

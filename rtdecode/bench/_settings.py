@@ -7,10 +7,12 @@ from typing import Any
 
 from rtdecode.errors import ConfigError
 
-__all__ = ["DEFAULT_ENGINES", "BenchSettings"]
+__all__ = ["DEFAULT_ENGINES", "STREAM_PHASES", "BenchSettings"]
 
 DEFAULT_ENGINES: tuple[str, ...] = ("torch", "onnx")
 """What ``--engine all`` means when the engines package does not list its engines."""
+STREAM_PHASES: tuple[str, ...] = ("locked", "staggered")
+"""How the frames of several streams line up in time: all at once, or spread over the period."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,17 @@ class BenchSettings:
         A prediction arriving later than this after its frame was sent counts as a deadline miss.
     busy_poll
         Pass ``--busy-poll`` to the decoder (it spins instead of sleeping between frames).
+    keep_warm_ms
+        Pass ``--keep-warm MS`` (a discarded forward every MS while idle); ``None``: not passed.
+    cpu
+        Pass ``--cpu N`` (pin the decoder to core N); ``None``: not passed.
+    streams
+        Streams decoded by one decoder, one measurement each: 1 is one ``--source``; K > 1
+        starts the decoder with K sources fed by K producer sockets, and reports every stream.
+    stream_phases
+        With K > 1 streams, each rate is measured once per phase: ``"locked"`` sends the K
+        frames of a period together (the decoder gets K windows at once: the worst case),
+        ``"staggered"`` spreads them evenly over the period (the best case).
     decoder_env
         ``(name, value)`` environment variables set for the decoder process only, for example
         ``("OMP_NUM_THREADS", "1")``.
@@ -68,6 +81,10 @@ class BenchSettings:
     min_frames: int = 100
     deadline_ms: float = 10.0
     busy_poll: bool = False
+    keep_warm_ms: float | None = None
+    cpu: int | None = None
+    streams: tuple[int, ...] = (1,)
+    stream_phases: tuple[str, ...] = ("locked",)
     decoder_env: tuple[tuple[str, str], ...] = ()
     window: int | None = None
     threads: int | None = None
@@ -104,6 +121,17 @@ class BenchSettings:
             raise ConfigError(f"--window must be >= 1 frame, got {self.window}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {self.threads}")
+        if self.keep_warm_ms is not None and not self.keep_warm_ms > 0:
+            raise ConfigError(f"--keep-warm must be > 0 ms, got {self.keep_warm_ms}")
+        if self.cpu is not None and self.cpu < 0:
+            raise ConfigError(f"--cpu must be a core number >= 0, got {self.cpu}")
+        if not self.streams or min(self.streams) < 1:
+            raise ConfigError(f"--streams must be positive integers, got {self.streams}")
+        unknown = set(self.stream_phases) - set(STREAM_PHASES)
+        if not self.stream_phases or unknown:
+            raise ConfigError(
+                f"--stream-phase must be one of {list(STREAM_PHASES)}, got {list(self.stream_phases)}"
+            )
 
     def frames_at(self, rate_hz: float) -> int:
         """Frames streamed in the measured phase at ``rate_hz``."""

@@ -10,7 +10,14 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
-__all__ = ["FRAME_TOPIC", "PRED_TOPIC", "BenchKeys", "free_tcp_port", "message_seq"]
+__all__ = [
+    "FRAME_TOPIC",
+    "PRED_TOPIC",
+    "BenchKeys",
+    "free_tcp_port",
+    "free_tcp_ports",
+    "message_seq",
+]
 
 FRAME_TOPIC = b"frame"
 """First part of a protocol v1 frame message (ARCHITECTURE.md)."""
@@ -31,6 +38,28 @@ def free_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def free_tcp_ports(count: int, attempts: int = 50) -> int:
+    """Return the first of ``count`` consecutive TCP ports on 127.0.0.1 that were free a moment
+    ago (a decoder with ``count`` sources binds its prediction sinks on consecutive ports)."""
+    for _ in range(attempts):
+        base = free_tcp_port()
+        if base + count - 1 > 65535:
+            continue
+        probes: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise OSError(f"found no {count} consecutive free TCP ports on 127.0.0.1 in {attempts} tries")
 
 
 @dataclass(frozen=True)

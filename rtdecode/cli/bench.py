@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import tempfile
 import time
@@ -12,7 +13,14 @@ from pathlib import Path
 import click
 
 from rtdecode._optional import import_optional
-from rtdecode.bench import DEFAULT_ENGINES, BenchSettings, format_table, plot_results, run_bench
+from rtdecode.bench import (
+    DEFAULT_ENGINES,
+    STREAM_PHASES,
+    BenchSettings,
+    format_table,
+    plot_results,
+    run_bench,
+)
 from rtdecode.errors import RtdecodeError
 
 __all__ = ["bench"]
@@ -152,6 +160,40 @@ class _StatusLine:
     help="Run the decoder with --busy-poll (spins a core, avoids the idle penalty).",
 )
 @click.option(
+    "--keep-warm",
+    "keep_warm_ms",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="MS",
+    help="Run the decoder with --keep-warm MS (a discarded forward every MS while idle).",
+)
+@click.option(
+    "--cpu",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Run the decoder with --cpu N (pinned to core N; the bench's own processes are not).",
+)
+@click.option(
+    "--streams",
+    multiple=True,
+    type=click.IntRange(min=1),
+    default=(1,),
+    show_default=True,
+    metavar="K",
+    help="Streams into one decoder (repeatable: one measurement each); K > 1 reports every stream.",
+)
+@click.option(
+    "--stream-phase",
+    "stream_phases",
+    multiple=True,
+    type=click.Choice(STREAM_PHASES),
+    default=("locked",),
+    show_default=True,
+    help="With --streams K > 1: the K frames of a period sent together (locked, the worst case) "
+    "or spread evenly over it (staggered); repeatable to measure both.",
+)
+@click.option(
     "--decoder-env",
     multiple=True,
     metavar="NAME=VALUE",
@@ -196,6 +238,10 @@ def bench(
     min_frames: int,
     deadline_ms: float,
     busy_poll: bool,
+    keep_warm_ms: float | None,
+    cpu: int | None,
+    streams: tuple[int, ...],
+    stream_phases: tuple[str, ...],
     decoder_env: tuple[str, ...],
     ceiling: bool,
     curve: bool,
@@ -207,6 +253,11 @@ def bench(
 
     Prints a summary table; see the README section "Benchmarking" for how to read it.
     """
+    if cpu is not None and cpu not in os.sched_getaffinity(0):
+        raise click.BadParameter(
+            f"core {cpu} is not available here; choose one of {sorted(os.sched_getaffinity(0))}",
+            param_hint="--cpu",
+        )
     names, skipped = _all_engines() if "all" in engines else (tuple(dict.fromkeys(engines)), [])
     status = _StatusLine()
     try:
@@ -220,6 +271,10 @@ def bench(
             min_frames=min_frames,
             deadline_ms=deadline_ms,
             busy_poll=busy_poll,
+            keep_warm_ms=keep_warm_ms,
+            cpu=cpu,
+            streams=tuple(dict.fromkeys(streams)),
+            stream_phases=tuple(dict.fromkeys(stream_phases)),
             decoder_env=_parse_env(decoder_env),
             window=window,
             threads=threads,
