@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,8 @@ from rtdecode.bench._producer import (
     stream_schedule,
 )
 from rtdecode.bench._results import hop_result
+from rtdecode.bench._runner import _Rig
+from rtdecode.bench._settings import BenchSettings
 from rtdecode.bench._wire import FRAME_TOPIC, BenchKeys
 from rtdecode.data import bundled_recording
 from rtdecode.stream import parse_frame
@@ -175,3 +179,19 @@ def test_several_streams_each_deliver_every_frame_on_their_own_socket_and_seqs(p
         assert np.median(lag_ms) < 0.2 * period_ms
     else:
         assert np.median(lag_ms) == pytest.approx(period_ms * (streams - 1) / streams, rel=0.2)
+
+
+@pytest.mark.timeout(120)
+def test_with_cpu_the_producer_and_consumer_leave_the_decoders_core_alone(
+    tmp_path: Path,
+) -> None:
+    usable = os.sched_getaffinity(0)
+    if len(usable) < 2:
+        pytest.skip("needs two usable cores")
+    core = max(usable)
+    rig = _Rig(BenchSettings(cpu=core), lambda _: None, tmp_path)
+    try:
+        for peer in (rig.producer, rig.consumer):
+            assert os.sched_getaffinity(peer._process.pid) == usable - {core}
+    finally:
+        rig.close()

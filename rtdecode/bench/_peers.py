@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 from collections.abc import Callable
 from multiprocessing.synchronize import Event
@@ -43,6 +44,11 @@ class Peer:
         self._process = context.Process(target=target, args=(child, *args), name=name, daemon=True)
         self._process.start()
         child.close()
+
+    def pin(self, cores: set[int]) -> None:
+        """Restrict the worker process to ``cores``."""
+        assert self._process.pid is not None
+        os.sched_setaffinity(self._process.pid, cores)
 
     def reply(self, timeout_s: float, on_wait: Callable[[], None] | None = None) -> Any:
         """Wait for the worker's next message, calling ``on_wait`` about five times a second."""

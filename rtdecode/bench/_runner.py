@@ -44,6 +44,10 @@ class _Rig:
         )
         self.consumer = Peer("consumer", consumer_main, self.ready, self.keys)
         self.endpoints: list[str] = self.producer.reply(60.0)
+        others = os.sched_getaffinity(0) - {settings.cpu}
+        if settings.cpu is not None and others:  # the decoder's core is left to the decoder
+            self.producer.pin(others)
+            self.consumer.pin(others)
 
     def close(self) -> None:
         self.producer.close()

@@ -172,7 +172,8 @@ class _StatusLine:
     type=click.IntRange(min=0),
     default=None,
     metavar="N",
-    help="Run the decoder with --cpu N (pinned to core N; the bench's own processes are not).",
+    help="Run the decoder with --cpu N (pinned to core N), and the bench's producer and "
+    "consumer on the other cores.",
 )
 @click.option(
     "--streams",
