@@ -194,6 +194,7 @@ class Pipeline:
         self._started = 0.0
         self._elapsed = 0.0
         self._opened: list[Sink] = []
+        self._published_skipped = 0
         self.behavior = behavior
         self.on_target = on_target
         self.last_target: int | None = None
@@ -395,11 +396,24 @@ class Pipeline:
         self.sinks_failed[sink.uri] = str(exc)
         _log.error("sink %s failed and was dropped, decoding goes on: %s", sink.uri, exc)
 
-    def decode_pending(self) -> None:
-        """Decode the newest waiting frame's window and publish the prediction."""
+    def decode_pending(self, record: bool = True) -> bool:
+        """Decode the newest waiting frame's window and publish the prediction.
+
+        Parameters
+        ----------
+        record
+            As for :meth:`publish`.
+
+        Returns
+        -------
+        bool
+            Whether a prediction was published.
+        """
         window = self.batch_input()
-        if window is not None:
-            self.publish(self.engine.infer(*window))
+        if window is None:
+            return False
+        self.publish(self.engine.infer(*window), record=record)
+        return True
 
     def batch_input(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The ``(window, valid)`` to decode for the newest waiting frame, or ``None``.
@@ -417,7 +431,9 @@ class Pipeline:
         self._prepare_for_interval()
         return windower.window_view()
 
-    def publish(self, probs: np.ndarray, inferred_ns: int | None = None) -> None:
+    def publish(
+        self, probs: np.ndarray, inferred_ns: int | None = None, record: bool = True
+    ) -> None:
         """Publish the waiting frame's prediction from the engine's ``probs``; time its stages.
 
         Parameters
@@ -427,6 +443,9 @@ class Pipeline:
         inferred_ns
             ``perf_counter_ns()`` when they were computed (default: now); a batch decoded for
             several streams gives every stream the batch's end.
+        record
+            Then do :meth:`record_published`; a loop serving several streams calls it itself
+            once every stream of the batch has published.
         """
         windower = self._windower
         assert windower is not None and self._has_pending
@@ -470,15 +489,27 @@ class Pipeline:
         )
         if pending.sent_ns >= 0:
             latency["transport"].record(pending.recv_ns - pending.sent_ns)
+        self._published_skipped = skipped
+        if record:
+            self.record_published()
+
+    def record_published(self) -> None:
+        """The published frame's bookkeeping, off the critical path: its behaviour target,
+        self-calibration's learning, and its row in every sink (see :meth:`publish`)."""
+        windower = self._windower
+        assert windower is not None and self._has_pending
+        pending, prediction = self._pending, self._prediction
         if self.behavior is not None:
             self.last_target = self.behavior.target_at(pending.t)
-            if calibration is not None:
-                calibration.learn(window, valid, pending.t, windower, self.last_target)
+            if self.calibration is not None:
+                window, valid = windower.window_view()
+                self.calibration.learn(window, valid, pending.t, windower, self.last_target)
             if self.on_target is not None:
                 self.on_target(prediction, self.last_target)
+        skipped = self._published_skipped
         if skipped:
             for recv_ns in self._skipped_recv[: min(skipped, len(self._skipped_recv))]:
-                latency["skipped"].record(published_ns - int(recv_ns))
+                self.latency["skipped"].record(pending.published_ns - int(recv_ns))
         for sink in self.sinks:
             try:
                 sink.record_frame(pending)

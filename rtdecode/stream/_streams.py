@@ -9,6 +9,8 @@ each stream has, and decodes the windows that are then ready as one batch: in on
 (:meth:`Engine.infer_batch`) before publishing each stream's prediction where the engine stacks
 windows (torch), otherwise back to back, each published as soon as its forward is done (numba:
 one call over several windows gains nothing there, and the first stream would wait for all).
+What is off the critical path (each frame's session-file row, self-calibration's learning)
+waits until every stream of the batch has published.
 
 Isolation: a stream whose source, preprocessing or engine raises is stopped, logged and
 reported (``failed`` in its summary); its sinks are closed with its summary and the other
@@ -25,6 +27,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import zmq
 
 from rtdecode.log import get_logger
@@ -181,22 +184,30 @@ class StreamSet:
                 jobs.append((stream.engine, *window))
         if not jobs:
             return
-        if not self.engine.stacks_batches:  # back to back: publish each as soon as it is ready
-            self.batches[len(jobs)] = self.batches.get(len(jobs), 0) + 1
-            for index in ready:
-                self._guard(index, self.streams[index].decode_pending)
-            return
-        try:
-            results = self.engine.infer_batch(jobs)
-        except Exception:  # a stream's window broke the batch: decode each alone
-            _log.warning("a batch of %d windows failed; decoding each stream alone", len(jobs))
-            for index in ready:
-                self._guard(index, self.streams[index].decode_pending)
-            return
-        inferred_ns = time.perf_counter_ns()
         self.batches[len(jobs)] = self.batches.get(len(jobs), 0) + 1
-        for index, probs in zip(ready, results, strict=True):
-            self._guard(index, partial(self.streams[index].publish, probs, inferred_ns))
+        if not self.engine.stacks_batches:  # back to back: publish each as soon as it is ready
+            for index in ready:
+                self._guard(index, partial(self.streams[index].decode_pending, record=False))
+        else:
+            results: list[np.ndarray | None]
+            try:
+                results = list(self.engine.infer_batch(jobs))
+            except Exception:  # a stream's window broke the batch: decode each alone
+                _log.warning("a batch of %d windows failed; decoding each alone", len(jobs))
+                results = [None] * len(jobs)
+            inferred_ns = time.perf_counter_ns()
+            for index, probs in zip(ready, results, strict=True):
+                stream = self.streams[index]
+                self._guard(
+                    index,
+                    partial(stream.decode_pending, record=False)
+                    if probs is None
+                    else partial(stream.publish, probs, inferred_ns, record=False),
+                )
+        # Every stream of the batch has published: now each frame's rows and learning.
+        for index in ready:
+            if index in self._active:
+                self._guard(index, self.streams[index].record_published)
 
     def _guard(self, index: int, step: Callable[[], Any]) -> Any:
         """Run one stream's ``step``; if it raises, fail that stream alone and return ``None``."""
