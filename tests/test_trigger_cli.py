@@ -130,3 +130,22 @@ def test_policy_file_with_unknown_keys_is_refused_by_name(tmp_path: Path) -> Non
 def test_trigger_options_without_trigger_are_refused() -> None:
     result = CliRunner().invoke(cli, ["run", "--source", "zmq+tcp://127.0.0.1:17398", "--arm"])
     assert result.exit_code != 0 and "--arm" in result.output and "--trigger" in result.output
+
+
+def test_a_missing_serial_device_is_named_before_the_model_loads(tmp_path: Path) -> None:
+    missing_model = tmp_path / "never-read.pt"  # loading it would fail with another message
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--source",
+            "zmq+tcp://127.0.0.1:17397",
+            "--model",
+            str(missing_model),
+            "--trigger",
+            "--trigger-out",
+            "serial:///dev/rtdecode-no-such-board",
+        ],
+    )
+    assert result.exit_code != 0
+    assert "no serial device /dev/rtdecode-no-such-board" in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from rtdecode.errors import SourceError
@@ -69,7 +70,13 @@ def open_trigger_output(uri: str, insecure: bool = False) -> TriggerOutput:
             baud = int(query.get("baud", ["115200"])[0])
         except ValueError as exc:
             raise SourceError(f"trigger output '{uri}': baud must be an integer") from exc
-        return SerialOutput(parts.netloc + parts.path, baud, uri=uri)
+        device = parts.netloc + parts.path
+        if not Path(device).exists():  # before the model loads, not after
+            raise SourceError(
+                f"trigger output '{uri}': no serial device {device}; plug the trigger board in "
+                "and look for it with 'ls /dev/ttyACM* /dev/ttyUSB*'"
+            )
+        return SerialOutput(device, baud, uri=uri)
     address = parse_address(uri)
     if address.kind == "zmq":
         from rtdecode.trigger._zmq_output import ZmqTriggerOutput
