@@ -237,9 +237,16 @@ def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, relu: b
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _node_inputs(x: np.ndarray, valid: np.ndarray, recent: int, ws: GNNWorkspace) -> None:
-    """Masked recent frames, window statistics and the unit vectors of the correlation."""
+    """Masked recent frames, window statistics and the unit vectors of the correlation.
+
+    One frame-major pass over ``x`` (its natural order) copies the masked z-scores into
+    ``centred`` and the mask into ``unit``, neuron-major, and sums the population; the
+    per-neuron passes then run along contiguous rows of ``K`` float32 values.
+    """
     k_frames, n, n_feat = x.shape
     inputs, centred, unit, population = ws.inputs, ws.centred, ws.unit, ws.population
+    zero = np.float32(0.0)
+    eps = np.float32(_EPS)
     first = k_frames - recent
     for r in range(recent):
         for i in range(n):
@@ -248,58 +255,63 @@ def _node_inputs(x: np.ndarray, valid: np.ndarray, recent: int, ws: GNNWorkspace
             for f in range(n_feat):
                 inputs[i, base + f] = x[first + r, i, f] * v
             inputs[i, base + n_feat] = v
-    # Population mean of the masked z-score per frame, centred over the window.
-    pop_mean = 0.0
+    # Masked z-scores and mask, neuron-major; population mean per frame, centred over the window.
+    pop_mean = zero
     for t in range(k_frames):
-        acc = 0.0
+        acc = zero
         for i in range(n):
-            acc += x[t, i, 0] * valid[t, i]
-        population[t] = acc / n
+            v = valid[t, i]
+            z = x[t, i, 0] * v
+            centred[i, t] = z
+            unit[i, t] = v
+            acc += z
+        population[t] = acc / np.float32(n)
         pop_mean += population[t]
-    pop_mean /= k_frames
-    pop_sq = 0.0
+    pop_mean /= np.float32(k_frames)
+    pop_sq = zero
     for t in range(k_frames):
         population[t] -= pop_mean
         pop_sq += population[t] * population[t]
-    pop_std = math.sqrt(pop_sq / k_frames + _EPS)
+    pop_std = math.sqrt(pop_sq / np.float32(k_frames) + eps)
     stats = recent * (n_feat + 1)
     for i in range(n):
-        count = 0.0
-        total = 0.0
-        high = -np.inf
-        low = np.inf
+        zs, vs = centred[i], unit[i]
+        count = zero
+        total = zero
+        high = np.float32(-np.inf)
+        low = np.float32(np.inf)
         for t in range(k_frames):
-            v = valid[t, i]
-            z = x[t, i, 0] * v
-            count += v
+            z = zs[t]
+            count += vs[t]
             total += z
             high = max(high, z)
             low = min(low, z)
-        fraction = count / k_frames
-        count = max(count, 1.0)
+        fraction = count / np.float32(k_frames)
+        count = max(count, np.float32(1.0))
         mean = total / count
-        sq = 0.0
+        sq = zero
         for t in range(k_frames):
-            c = (x[t, i, 0] * valid[t, i] - mean) * valid[t, i]
-            centred[i, t] = c
+            c = (zs[t] - mean) * vs[t]
+            zs[t] = c
             sq += c * c
-        std = math.sqrt(sq / count + _EPS)
-        norm = math.sqrt(sq + _EPS)
-        m3 = 0.0
-        m4 = 0.0
-        cp = 0.0
+        std = math.sqrt(sq / count + eps)
+        inv_std = np.float32(1.0) / std
+        inv_norm = np.float32(1.0) / math.sqrt(sq + eps)
+        m3 = zero
+        m4 = zero
+        cp = zero
         for t in range(k_frames):
-            c = centred[i, t]
-            unit[i, t] = c / norm
-            s = c / std
+            c = zs[t]
+            vs[t] = c * inv_norm  # the mask is no longer needed: the row becomes the unit vector
+            s = c * inv_std
             s2 = s * s
             m3 += s2 * s
             m4 += s2 * s2
             cp += s * population[t]
         inputs[i, stats + 0] = mean
         inputs[i, stats + 1] = std
-        inputs[i, stats + 2] = min(max(m3 / count, -10.0), 10.0)
-        inputs[i, stats + 3] = min(max(m4 / count, 0.0), 30.0) / 3.0
+        inputs[i, stats + 2] = min(max(m3 / count, np.float32(-10.0)), np.float32(10.0))
+        inputs[i, stats + 3] = min(max(m4 / count, zero), np.float32(30.0)) / np.float32(3.0)
         inputs[i, stats + 4] = high
         inputs[i, stats + 5] = low
         inputs[i, stats + 6] = fraction
@@ -308,9 +320,36 @@ def _node_inputs(x: np.ndarray, valid: np.ndarray, recent: int, ws: GNNWorkspace
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _correlation(unit: np.ndarray, corr: np.ndarray) -> None:
-    """``corr = unit @ unit.T`` (``unit`` is ``(n, K)``), the upper triangle computed and mirrored."""
+    """``corr = unit @ unit.T`` (``unit`` is ``(n, K)``), the upper triangle computed and mirrored.
+
+    Four rows ``i`` at a time against each ``j >= i``: each row ``j`` is loaded once per four
+    dot products and the four sums vectorise along the contiguous ``t``.
+    """
     n, k_frames = unit.shape
-    for i in range(n):
+    blocked = n - n % 4
+    for i in range(0, blocked, 4):
+        u0, u1, u2, u3 = unit[i], unit[i + 1], unit[i + 2], unit[i + 3]
+        for j in range(i, n):
+            uj = unit[j]
+            a0 = np.float32(0.0)
+            a1 = np.float32(0.0)
+            a2 = np.float32(0.0)
+            a3 = np.float32(0.0)
+            for t in range(k_frames):
+                b = uj[t]
+                a0 += u0[t] * b
+                a1 += u1[t] * b
+                a2 += u2[t] * b
+                a3 += u3[t] * b
+            corr[i, j] = a0
+            corr[j, i] = a0
+            corr[i + 1, j] = a1
+            corr[j, i + 1] = a1
+            corr[i + 2, j] = a2
+            corr[j, i + 2] = a2
+            corr[i + 3, j] = a3
+            corr[j, i + 3] = a3
+    for i in range(blocked, n):
         for j in range(i, n):
             acc = np.float32(0.0)
             for t in range(k_frames):
@@ -329,18 +368,45 @@ def _edge_round(w: GNNWeights, r: int, ws: GNNWorkspace) -> None:
     for j in range(n):
         for e in range(n_edge):
             dst[e, j] = proj[j, n_edge + e]
+    # mean_j relu(c_ij * s + d_j + b_i) = mean_j max(c_ij * s + d_j, -b_i) + b_i: one add fewer
+    # per pair and channel; four rows i at a time share each load of d.
     wc = w.edge_corr[r]
-    for i in range(n):
+    blocked = n - n % 4
+    for i in range(0, blocked, 4):
+        r0, r1, r2, r3 = corr[i], corr[i + 1], corr[i + 2], corr[i + 3]
+        for e in range(n_edge):
+            l0, l1, l2, l3 = -proj[i, e], -proj[i + 1, e], -proj[i + 2, e], -proj[i + 3, e]
+            scale = wc[e]
+            d = dst[e]
+            a0 = np.float32(0.0)
+            a1 = np.float32(0.0)
+            a2 = np.float32(0.0)
+            a3 = np.float32(0.0)
+            for j in range(n):
+                dj = d[j]
+                v0 = r0[j] * scale + dj
+                v1 = r1[j] * scale + dj
+                v2 = r2[j] * scale + dj
+                v3 = r3[j] * scale + dj
+                a0 += v0 if v0 > l0 else l0
+                a1 += v1 if v1 > l1 else l1
+                a2 += v2 if v2 > l2 else l2
+                a3 += v3 if v3 > l3 else l3
+            message[i, e] = a0 / n - l0
+            message[i + 1, e] = a1 / n - l1
+            message[i + 2, e] = a2 / n - l2
+            message[i + 3, e] = a3 / n - l3
+    for i in range(blocked, n):
         row = corr[i]
         for e in range(n_edge):
-            base = proj[i, e]
+            low = -proj[i, e]
             scale = wc[e]
             d = dst[e]
             acc = np.float32(0.0)
             for j in range(n):
-                v = row[j] * scale + base + d[j]
-                acc += v if v > np.float32(0.0) else np.float32(0.0)
-            message[i, e] = acc / n
+                v = row[j] * scale + d[j]
+                acc += v if v > low else low
+            message[i, e] = acc / n - low
     joined = ws.joined
     for i in range(n):
         for k in range(hidden):
