@@ -202,7 +202,8 @@ def gnn_workspace(weights: GNNWeights, n_neurons: int, model_window: int) -> GNN
 def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, relu: bool) -> None:
     """``out = x @ w + b`` (``x`` (n, in), ``w`` (in, out)), optionally ReLU'd.
 
-    Four rows at a time, so each weight row is loaded once per four neurons.
+    Four rows and four inputs at a time: each output row is loaded and stored once per four
+    inputs (not once per input) and each weight row once per four neurons.
     """
     n_in, n_out = w.shape
     n = x.shape[0]
@@ -210,10 +211,24 @@ def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, relu: b
         for o in range(n_out):
             out[i, o] = b[o]
     blocked = n - n % 4
+    blocked_in = n_in - n_in % 4
     for i in range(0, blocked, 4):
         o0, o1, o2, o3 = out[i], out[i + 1], out[i + 2], out[i + 3]
-        for k in range(n_in):
-            a0, a1, a2, a3 = x[i, k], x[i + 1, k], x[i + 2, k], x[i + 3, k]
+        x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+        for k in range(0, blocked_in, 4):
+            w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+            a00, a01, a02, a03 = x0[k], x0[k + 1], x0[k + 2], x0[k + 3]
+            a10, a11, a12, a13 = x1[k], x1[k + 1], x1[k + 2], x1[k + 3]
+            a20, a21, a22, a23 = x2[k], x2[k + 1], x2[k + 2], x2[k + 3]
+            a30, a31, a32, a33 = x3[k], x3[k + 1], x3[k + 2], x3[k + 3]
+            for o in range(n_out):
+                v0, v1, v2, v3 = w0[o], w1[o], w2[o], w3[o]
+                o0[o] += a00 * v0 + a01 * v1 + a02 * v2 + a03 * v3
+                o1[o] += a10 * v0 + a11 * v1 + a12 * v2 + a13 * v3
+                o2[o] += a20 * v0 + a21 * v1 + a22 * v2 + a23 * v3
+                o3[o] += a30 * v0 + a31 * v1 + a32 * v2 + a33 * v3
+        for k in range(blocked_in, n_in):
+            a0, a1, a2, a3 = x0[k], x1[k], x2[k], x3[k]
             wk = w[k]
             for o in range(n_out):
                 wo = wk[o]
