@@ -97,7 +97,7 @@ class GNNWorkspace(NamedTuple):
     hidden: np.ndarray  # (n, H)
     h: np.ndarray  # (n, H)
     unit: np.ndarray  # (n, K) centred, normalised z-scores for the correlation
-    centred: np.ndarray  # (n, K) centred, masked z-scores
+    centred: np.ndarray  # (K, n) masked z-scores, then centred, frame-major
     population: np.ndarray  # (K,)
     corr: np.ndarray  # (n, n)
     proj: np.ndarray  # (n, 2E) source and destination projections of the node states
@@ -109,6 +109,7 @@ class GNNWorkspace(NamedTuple):
     pooled: np.ndarray  # (3H + recent*F,)
     top: np.ndarray  # (H,)
     logits: np.ndarray  # (S,)
+    moments: np.ndarray  # (8, n) per-neuron sums over the window (see _node_inputs)
 
 
 def gnn_weights(state_dict: dict[str, np.ndarray], rounds: int) -> GNNWeights:
@@ -188,7 +189,7 @@ def gnn_workspace(weights: GNNWeights, n_neurons: int, model_window: int) -> GNN
         hidden=z(n, hidden),
         h=z(n, hidden),
         unit=z(n, k),
-        centred=z(n, k),
+        centred=z(k, n),
         population=z(k),
         corr=z(n, n),
         proj=z(n, 2 * edge),
@@ -200,6 +201,7 @@ def gnn_workspace(weights: GNNWeights, n_neurons: int, model_window: int) -> GNN
         pooled=z(weights.readout1.shape[0]),
         top=z(hidden),
         logits=z(weights.readout2.shape[1]),
+        moments=z(8, n),
     )
 
 
@@ -259,12 +261,15 @@ def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, relu: b
 def _node_inputs(x: np.ndarray, valid: np.ndarray, recent: int, ws: GNNWorkspace) -> None:
     """Masked recent frames, window statistics and the unit vectors of the correlation.
 
-    One frame-major pass over ``x`` (its natural order) copies the masked z-scores into
-    ``centred`` and the mask into ``unit``, neuron-major, and sums the population; the
-    per-neuron passes then run along contiguous rows of ``K`` float32 values.
+    Channel 0 is copied out of ``x`` once (masked, frame-major); then each pass runs over the
+    frames with an inner loop over contiguous neurons that keeps one running sum per neuron in a
+    row of ``moments``, so it vectorises across neurons and needs no horizontal sum; the unit
+    vectors are written neuron-major at the end.
     """
     k_frames, n, n_feat = x.shape
     inputs, centred, unit, population = ws.inputs, ws.centred, ws.unit, ws.population
+    count, total, high, low = ws.moments[0], ws.moments[1], ws.moments[2], ws.moments[3]
+    sq, m3, m4, cp = ws.moments[4], ws.moments[5], ws.moments[6], ws.moments[7]
     zero = np.float32(0.0)
     eps = np.float32(_EPS)
     first = k_frames - recent
@@ -275,15 +280,27 @@ def _node_inputs(x: np.ndarray, valid: np.ndarray, recent: int, ws: GNNWorkspace
             for f in range(n_feat):
                 inputs[i, base + f] = x[first + r, i, f] * v
             inputs[i, base + n_feat] = v
-    # Masked z-scores and mask, neuron-major; population mean per frame, centred over the window.
+    # Masked z-scores, their count, sum and range; the population mean per frame.
+    for i in range(n):
+        count[i] = zero
+        total[i] = zero
+        high[i] = -np.inf
+        low[i] = np.inf
+    for t in range(k_frames):
+        zt, vt, xt = centred[t], valid[t], x[t]
+        for i in range(n):  # the one strided read of x: alone, this loop vectorises
+            zt[i] = xt[i, 0] * vt[i]
     pop_mean = zero
     for t in range(k_frames):
+        zt, vt = centred[t], valid[t]
         acc = zero
         for i in range(n):
-            v = valid[t, i]
-            z = x[t, i, 0] * v
-            centred[i, t] = z
-            unit[i, t] = v
+            v = vt[i]
+            z = zt[i]
+            count[i] += v
+            total[i] += z
+            high[i] = max(high[i], z)
+            low[i] = min(low[i], z)
             acc += z
         population[t] = acc / np.float32(n)
         pop_mean += population[t]
@@ -295,47 +312,49 @@ def _node_inputs(x: np.ndarray, valid: np.ndarray, recent: int, ws: GNNWorkspace
     pop_std = math.sqrt(pop_sq / np.float32(k_frames) + eps)
     stats = recent * (n_feat + 1)
     for i in range(n):
-        zs, vs = centred[i], unit[i]
-        count = zero
-        total = zero
-        high = np.float32(-np.inf)
-        low = np.float32(np.inf)
-        for t in range(k_frames):
-            z = zs[t]
-            count += vs[t]
-            total += z
-            high = max(high, z)
-            low = min(low, z)
-        fraction = count / np.float32(k_frames)
-        count = max(count, np.float32(1.0))
-        mean = total / count
-        sq = zero
-        for t in range(k_frames):
-            c = (zs[t] - mean) * vs[t]
-            zs[t] = c
-            sq += c * c
-        std = math.sqrt(sq / count + eps)
-        inv_std = np.float32(1.0) / std
-        inv_norm = np.float32(1.0) / math.sqrt(sq + eps)
-        m3 = zero
-        m4 = zero
-        cp = zero
-        for t in range(k_frames):
-            c = zs[t]
-            vs[t] = c * inv_norm  # the mask is no longer needed: the row becomes the unit vector
-            s = c * inv_std
-            s2 = s * s
-            m3 += s2 * s
-            m4 += s2 * s2
-            cp += s * population[t]
-        inputs[i, stats + 0] = mean
+        inputs[i, stats + 6] = count[i] / np.float32(k_frames)
+        count[i] = max(count[i], np.float32(1.0))
+        total[i] /= count[i]  # the mean from here on
+        sq[i] = zero
+        m3[i] = zero
+        m4[i] = zero
+        cp[i] = zero
+    mean = total
+    for t in range(k_frames):
+        zt, vt = centred[t], valid[t]
+        for i in range(n):
+            c = (zt[i] - mean[i]) * vt[i]
+            zt[i] = c
+            sq[i] += c * c
+    # high and low become 1 / std and 1 / norm: their values are in inputs already.
+    for i in range(n):
+        std = math.sqrt(sq[i] / count[i] + eps)
+        inputs[i, stats + 0] = mean[i]
         inputs[i, stats + 1] = std
-        inputs[i, stats + 2] = min(max(m3 / count, np.float32(-10.0)), np.float32(10.0))
-        inputs[i, stats + 3] = min(max(m4 / count, zero), np.float32(30.0)) / np.float32(3.0)
-        inputs[i, stats + 4] = high
-        inputs[i, stats + 5] = low
-        inputs[i, stats + 6] = fraction
-        inputs[i, stats + 7] = cp / count / pop_std
+        inputs[i, stats + 4] = high[i]
+        inputs[i, stats + 5] = low[i]
+        high[i] = np.float32(1.0) / std
+        low[i] = np.float32(1.0) / math.sqrt(sq[i] + eps)
+    inv_std, inv_norm = high, low
+    for t in range(k_frames):
+        zt = centred[t]
+        pt = population[t]
+        for i in range(n):
+            c = zt[i]
+            s = c * inv_std[i]
+            s2 = s * s
+            m3[i] += s2 * s
+            m4[i] += s2 * s2
+            cp[i] += s * pt
+    for i in range(n):  # neuron-major, as the correlation reads it
+        ui, a = unit[i], inv_norm[i]
+        for t in range(k_frames):
+            ui[t] = centred[t, i] * a
+    for i in range(n):
+        c = count[i]
+        inputs[i, stats + 2] = min(max(m3[i] / c, np.float32(-10.0)), np.float32(10.0))
+        inputs[i, stats + 3] = min(max(m4[i] / c, zero), np.float32(30.0)) / np.float32(3.0)
+        inputs[i, stats + 7] = cp[i] / c / pop_std
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
@@ -591,7 +610,7 @@ def _workspace_views(f: np.ndarray, t: np.ndarray) -> GNNWorkspace:
     return GNNWorkspace(
         _v2(f, t, 0), _v2(f, t, 1), _v2(f, t, 2), _v2(f, t, 3), _v2(f, t, 4), _v1(f, t, 5),
         _v2(f, t, 6), _v2(f, t, 7), _v2(f, t, 8), _v2(f, t, 9), _v2(f, t, 10), _v1(f, t, 11),
-        _v1(f, t, 12), _v1(f, t, 13), _v1(f, t, 14), _v1(f, t, 15),
+        _v1(f, t, 12), _v1(f, t, 13), _v1(f, t, 14), _v1(f, t, 15), _v2(f, t, 16),
     )  # fmt: skip
 
 
