@@ -138,9 +138,10 @@ for n in (3, 302):
 
 
 def test_the_kernel_allocates_nothing_that_grows_with_the_neurons_or_stays() -> None:
-    # Numba's dispatcher wraps each array argument in a small MemInfo for the call (9 arrays:
-    # x, valid, ids, packed weights and workspace with their tables, probs); beyond those the
-    # kernel allocates nothing, whatever the neuron count.
+    # Numba's dispatcher wraps each array argument in a small MemInfo for the call (at most 9
+    # arrays: x, valid, ids, packed weights and workspace with their tables, probs; and 8 for
+    # the window adapter's call: window, valid, its plan, x and valid out); beyond those
+    # nothing is allocated, whatever the neuron count, and everything is freed.
     env = {**os.environ, "NUMBA_NRT_STATS": "1"}
     out = subprocess.run(
         [sys.executable, "-c", _ALLOCATIONS], env=env, capture_output=True, text=True, check=True
@@ -149,7 +150,7 @@ def test_the_kernel_allocates_nothing_that_grows_with_the_neurons_or_stays() -> 
     assert [r[0] for r in rows] == [3, 302]
     small, large = rows
     assert small[1] == large[1] and small[1] == small[2] and large[1] == large[2]
-    assert small[1] <= 10 * 9
+    assert small[1] <= 10 * (9 + 8)
 
 
 def test_packed_buffers_unpack_to_the_same_arrays() -> None:
