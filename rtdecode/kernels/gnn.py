@@ -361,36 +361,59 @@ def _node_inputs(x: np.ndarray, valid: np.ndarray, recent: int, ws: GNNWorkspace
 def _correlation(unit: np.ndarray, corr: np.ndarray) -> None:
     """``corr = unit @ unit.T`` (``unit`` is ``(n, K)``), the upper triangle computed and mirrored.
 
-    Four rows ``i`` at a time against each ``j >= i``: each row ``j`` is loaded once per four
-    dot products and the four sums vectorise along the contiguous ``t``.
+    Tiles of four rows ``i`` by two rows ``j >= i``: eight dot products share each load of
+    the six rows and vectorise along the contiguous ``t``.
     """
     n, k_frames = unit.shape
+    zero = np.float32(0.0)
     blocked = n - n % 4
     for i in range(0, blocked, 4):
         u0, u1, u2, u3 = unit[i], unit[i + 1], unit[i + 2], unit[i + 3]
-        for j in range(i, n):
-            uj = unit[j]
-            a0 = np.float32(0.0)
-            a1 = np.float32(0.0)
-            a2 = np.float32(0.0)
-            a3 = np.float32(0.0)
+        paired = i + (n - i) // 2 * 2
+        for j in range(i, paired, 2):
+            ua, ub = unit[j], unit[j + 1]
+            a0, a1, a2, a3 = zero, zero, zero, zero
+            b0, b1, b2, b3 = zero, zero, zero, zero
             for t in range(k_frames):
-                b = uj[t]
-                a0 += u0[t] * b
-                a1 += u1[t] * b
-                a2 += u2[t] * b
-                a3 += u3[t] * b
-            corr[i, j] = a0
-            corr[j, i] = a0
-            corr[i + 1, j] = a1
-            corr[j, i + 1] = a1
-            corr[i + 2, j] = a2
-            corr[j, i + 2] = a2
-            corr[i + 3, j] = a3
-            corr[j, i + 3] = a3
+                p, q = ua[t], ub[t]
+                x0, x1, x2, x3 = u0[t], u1[t], u2[t], u3[t]
+                a0 += x0 * p
+                a1 += x1 * p
+                a2 += x2 * p
+                a3 += x3 * p
+                b0 += x0 * q
+                b1 += x1 * q
+                b2 += x2 * q
+                b3 += x3 * q
+            corr[i, j], corr[i + 1, j], corr[i + 2, j], corr[i + 3, j] = a0, a1, a2, a3
+            corr[j, i], corr[j, i + 1], corr[j, i + 2], corr[j, i + 3] = a0, a1, a2, a3
+            corr[i, j + 1], corr[i + 1, j + 1], corr[i + 2, j + 1], corr[i + 3, j + 1] = (
+                b0,
+                b1,
+                b2,
+                b3,
+            )
+            corr[j + 1, i], corr[j + 1, i + 1], corr[j + 1, i + 2], corr[j + 1, i + 3] = (
+                b0,
+                b1,
+                b2,
+                b3,
+            )
+        if paired < n:
+            j = paired
+            uj = unit[j]
+            a0, a1, a2, a3 = zero, zero, zero, zero
+            for t in range(k_frames):
+                p = uj[t]
+                a0 += u0[t] * p
+                a1 += u1[t] * p
+                a2 += u2[t] * p
+                a3 += u3[t] * p
+            corr[i, j], corr[i + 1, j], corr[i + 2, j], corr[i + 3, j] = a0, a1, a2, a3
+            corr[j, i], corr[j, i + 1], corr[j, i + 2], corr[j, i + 3] = a0, a1, a2, a3
     for i in range(blocked, n):
         for j in range(i, n):
-            acc = np.float32(0.0)
+            acc = zero
             for t in range(k_frames):
                 acc += unit[i, t] * unit[j, t]
             corr[i, j] = acc
