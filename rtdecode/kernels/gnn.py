@@ -523,37 +523,49 @@ def forward_views(
             h[i, o] += emb[o]
     for r in range(w.edge_proj.shape[0]):
         _edge_round(w, r, ws)
-    # Attention weights (softmax over neurons) and the role score's tanh.
+    # Attention weights (softmax over neurons) and the role score's tanh, all in float32.
     scores, tanh_role = ws.scores, ws.tanh_role
     att_b, role_b = w.heads_b[0], w.heads_b[1]
-    high = -np.inf
+    attention, role = w.attention, w.role
+    peak = np.float32(-np.inf)
     for i in range(n):
+        hi = h[i]
         a = att_b
         q = role_b
         for k in range(hidden):
-            a += h[i, k] * w.attention[k]
-            q += h[i, k] * w.role[k]
+            a += hi[k] * attention[k]
+            q += hi[k] * role[k]
         scores[i] = a
-        tanh_role[i] = math.tanh(q)
-        high = max(high, a)
-    total = 0.0
+        tanh_role[i] = q
+        peak = max(peak, a)
+    weight_sum = np.float32(0.0)
     for i in range(n):
-        scores[i] = math.exp(scores[i] - high)
-        total += scores[i]
+        e = math.exp(scores[i] - peak)
+        scores[i] = e
+        weight_sum += e
+        tanh_role[i] = math.tanh(tanh_role[i])
     pooled = ws.pooled
-    for o in range(3 * hidden):
-        pooled[o] = 0.0
+    att_pool, mean_pool, max_pool = (
+        pooled[:hidden],
+        pooled[hidden : 2 * hidden],
+        pooled[2 * hidden : 3 * hidden],
+    )
     for o in range(hidden):
-        pooled[2 * hidden + o] = -np.inf
+        att_pool[o] = 0.0
+        mean_pool[o] = 0.0
+        max_pool[o] = -np.inf
+    inv_total = np.float32(1.0) / weight_sum
     for i in range(n):
-        a = scores[i] / total
+        a = scores[i] * inv_total
+        hi = h[i]
         for o in range(hidden):
-            v = h[i, o]
-            pooled[o] += a * v
-            pooled[hidden + o] += v
-            pooled[2 * hidden + o] = max(pooled[2 * hidden + o], v)
+            v = hi[o]
+            att_pool[o] += a * v
+            mean_pool[o] += v
+            m = max_pool[o]
+            max_pool[o] = v if v > m else m
     for o in range(hidden):
-        pooled[hidden + o] /= n
+        mean_pool[o] /= np.float32(n)
     # Recent activity projected on the role axis, scaled by 1/sqrt(n).
     root = math.sqrt(n)
     first = k_frames - recent
