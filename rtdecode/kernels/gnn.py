@@ -115,6 +115,9 @@ class GNNWorkspace(NamedTuple):
 def gnn_weights(state_dict: dict[str, np.ndarray], rounds: int) -> GNNWeights:
     """Arrange a RelationalGNN state dict (as float32 NumPy arrays) for :func:`gnn_forward`.
 
+    Subnormal weights (below float32's smallest normal, 1.2e-38) become 0: no sum at the
+    activations' scale can tell, and each product with one would cost a microcode assist.
+
     Parameters
     ----------
     state_dict
