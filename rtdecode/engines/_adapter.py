@@ -10,6 +10,7 @@ are marked invalid. When the stream runs at the model's rate this is a plain sli
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from rtdecode.preprocess._resample import resample_plan
 
@@ -44,29 +45,59 @@ class WindowAdapter:
             window, model_window, model_interval, stream_interval
         )
         self.identity = bool(np.all(weight == 0) and np.all(inside))
-        self.weight = weight[:, None, None]
-        self.keep = (1.0 - weight)[:, None, None]
-        self.inside = inside[:, None]
+        self.weight = weight
+        self.inside = inside
         self.x = np.zeros((model_window, n_neurons, n_features), np.float32)
         self.valid = np.zeros((model_window, n_neurons), np.float32)
-        self._hi = np.zeros_like(self.x)
-        self._valid_hi = np.zeros((model_window, n_neurons), np.bool_)
-        self._valid_lo = np.zeros((model_window, n_neurons), np.bool_)
+        # Compile (or load from Numba's cache) now, not on the first live window.
+        self(
+            np.zeros((window, n_neurons, n_features), np.float32),
+            np.zeros((window, n_neurons), np.bool_),
+        )
 
     def __call__(self, window: np.ndarray, valid: np.ndarray) -> None:
         """Fill :attr:`x` and :attr:`valid` (float 0/1) from one stream window."""
-        if self.identity:
-            np.take(window, self.lo, axis=0, out=self.x)
-            np.take(valid, self.lo, axis=0, out=self._valid_lo)
-            self.valid[:] = self._valid_lo
-            return
-        np.take(window, self.lo, axis=0, out=self.x)
-        np.take(window, self.hi, axis=0, out=self._hi)
-        self.x *= self.keep
-        self._hi *= self.weight
-        self.x += self._hi
-        np.take(valid, self.lo, axis=0, out=self._valid_lo)
-        np.take(valid, self.hi, axis=0, out=self._valid_hi)
-        np.logical_and(self._valid_lo, self._valid_hi, out=self._valid_lo)
-        np.logical_and(self._valid_lo, self.inside, out=self._valid_lo)
-        self.valid[:] = self._valid_lo
+        _resample(
+            np.ascontiguousarray(window), np.ascontiguousarray(valid), self.lo, self.hi,
+            self.weight, self.inside, self.identity, self.x, self.valid,
+        )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _resample(
+    window: np.ndarray,
+    valid: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    weight: np.ndarray,
+    inside: np.ndarray,
+    identity: bool,
+    x: np.ndarray,
+    x_valid: np.ndarray,
+) -> None:
+    """``x[k] = window[lo[k]] * (1 - weight[k]) + window[hi[k]] * weight[k]``, rounded to float32
+    at each step as NumPy would; ``x_valid[k]`` is 1 where both frames are valid and ``inside[k]``.
+
+    One compiled call instead of three to eleven NumPy ones.
+    """
+    k_frames = lo.shape[0]
+    # Frames as flat rows: the inner loops run over n * F contiguous values and vectorise.
+    rows = window.reshape((window.shape[0], window.shape[1] * window.shape[2]))
+    out = x.reshape((k_frames, x.shape[1] * x.shape[2]))
+    for k in range(k_frames):
+        xk, vk = out[k], x_valid[k]
+        wa, va = rows[lo[k]], valid[lo[k]]
+        if identity:
+            for j in range(xk.shape[0]):
+                xk[j] = wa[j]
+            for i in range(vk.shape[0]):
+                vk[i] = np.float32(1.0) if va[i] else np.float32(0.0)
+            continue
+        wb, vb = rows[hi[k]], valid[hi[k]]
+        b = weight[k]
+        a = np.float32(1.0) - b
+        for j in range(xk.shape[0]):
+            xk[j] = wa[j] * a + wb[j] * b
+        ok = inside[k]
+        for i in range(vk.shape[0]):
+            vk[i] = np.float32(1.0) if va[i] and vb[i] and ok else np.float32(0.0)

@@ -32,7 +32,7 @@ class NumbaEngine(ModelEngine):
     (N=150, 2/4/8 windows, p50 of thread CPU time: 554/1108/2051 us in one call against
     539/1114/2118 us back to back; other runs -1 % to +3 %; ``python bench/batch_latency.py
     --engines numba --cpu-time``), since a call's dispatch costs a few microseconds of a
-    kernel's 0.2 to 0.3 ms.
+    kernel's 0.1 to 0.3 ms (0.2 to 0.3 ms when those figures were measured).
 
     Parameters
     ----------

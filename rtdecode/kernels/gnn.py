@@ -97,7 +97,7 @@ class GNNWorkspace(NamedTuple):
     hidden: np.ndarray  # (n, H)
     h: np.ndarray  # (n, H)
     unit: np.ndarray  # (n, K) centred, normalised z-scores for the correlation
-    centred: np.ndarray  # (n, K) centred, masked z-scores
+    centred: np.ndarray  # (K, n) masked z-scores, then centred, frame-major
     population: np.ndarray  # (K,)
     corr: np.ndarray  # (n, n)
     proj: np.ndarray  # (n, 2E) source and destination projections of the node states
@@ -109,10 +109,14 @@ class GNNWorkspace(NamedTuple):
     pooled: np.ndarray  # (3H + recent*F,)
     top: np.ndarray  # (H,)
     logits: np.ndarray  # (S,)
+    moments: np.ndarray  # (8, n) per-neuron sums over the window (see _node_inputs)
 
 
 def gnn_weights(state_dict: dict[str, np.ndarray], rounds: int) -> GNNWeights:
     """Arrange a RelationalGNN state dict (as float32 NumPy arrays) for :func:`gnn_forward`.
+
+    Subnormal weights (below float32's smallest normal, 1.2e-38) become 0: no sum at the
+    activations' scale can tell, and each product with one would cost a microcode assist.
 
     Parameters
     ----------
@@ -123,7 +127,12 @@ def gnn_weights(state_dict: dict[str, np.ndarray], rounds: int) -> GNNWeights:
     """
 
     def get(name: str) -> np.ndarray:
-        return np.ascontiguousarray(state_dict[name], dtype=np.float32)
+        # Subnormal weights (|w| < 1.2e-38; the model file has some in encode.2 and readout.0)
+        # become 0: at the activations' scale no float32 sum can tell, yet every product with
+        # one costs the CPU a microcode assist of ~100 cycles.
+        array = np.array(state_dict[name], dtype=np.float32)
+        array[np.abs(array) < np.finfo(np.float32).tiny] = 0.0
+        return array
 
     def t(name: str) -> np.ndarray:
         return np.ascontiguousarray(get(name).T)
@@ -183,7 +192,7 @@ def gnn_workspace(weights: GNNWeights, n_neurons: int, model_window: int) -> GNN
         hidden=z(n, hidden),
         h=z(n, hidden),
         unit=z(n, k),
-        centred=z(n, k),
+        centred=z(k, n),
         population=z(k),
         corr=z(n, n),
         proj=z(n, 2 * edge),
@@ -195,6 +204,7 @@ def gnn_workspace(weights: GNNWeights, n_neurons: int, model_window: int) -> GNN
         pooled=z(weights.readout1.shape[0]),
         top=z(hidden),
         logits=z(weights.readout2.shape[1]),
+        moments=z(8, n),
     )
 
 
@@ -202,7 +212,8 @@ def gnn_workspace(weights: GNNWeights, n_neurons: int, model_window: int) -> GNN
 def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, relu: bool) -> None:
     """``out = x @ w + b`` (``x`` (n, in), ``w`` (in, out)), optionally ReLU'd.
 
-    Four rows at a time, so each weight row is loaded once per four neurons.
+    Four rows and four inputs at a time: each output row is loaded and stored once per four
+    inputs (not once per input) and each weight row once per four neurons.
     """
     n_in, n_out = w.shape
     n = x.shape[0]
@@ -210,10 +221,24 @@ def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, relu: b
         for o in range(n_out):
             out[i, o] = b[o]
     blocked = n - n % 4
+    blocked_in = n_in - n_in % 4
     for i in range(0, blocked, 4):
         o0, o1, o2, o3 = out[i], out[i + 1], out[i + 2], out[i + 3]
-        for k in range(n_in):
-            a0, a1, a2, a3 = x[i, k], x[i + 1, k], x[i + 2, k], x[i + 3, k]
+        x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+        for k in range(0, blocked_in, 4):
+            w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+            a00, a01, a02, a03 = x0[k], x0[k + 1], x0[k + 2], x0[k + 3]
+            a10, a11, a12, a13 = x1[k], x1[k + 1], x1[k + 2], x1[k + 3]
+            a20, a21, a22, a23 = x2[k], x2[k + 1], x2[k + 2], x2[k + 3]
+            a30, a31, a32, a33 = x3[k], x3[k + 1], x3[k + 2], x3[k + 3]
+            for o in range(n_out):
+                v0, v1, v2, v3 = w0[o], w1[o], w2[o], w3[o]
+                o0[o] += a00 * v0 + a01 * v1 + a02 * v2 + a03 * v3
+                o1[o] += a10 * v0 + a11 * v1 + a12 * v2 + a13 * v3
+                o2[o] += a20 * v0 + a21 * v1 + a22 * v2 + a23 * v3
+                o3[o] += a30 * v0 + a31 * v1 + a32 * v2 + a33 * v3
+        for k in range(blocked_in, n_in):
+            a0, a1, a2, a3 = x0[k], x1[k], x2[k], x3[k]
             wk = w[k]
             for o in range(n_out):
                 wo = wk[o]
@@ -237,9 +262,19 @@ def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, relu: b
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _node_inputs(x: np.ndarray, valid: np.ndarray, recent: int, ws: GNNWorkspace) -> None:
-    """Masked recent frames, window statistics and the unit vectors of the correlation."""
+    """Masked recent frames, window statistics and the unit vectors of the correlation.
+
+    Channel 0 is copied out of ``x`` once (masked, frame-major); then each pass runs over the
+    frames with an inner loop over contiguous neurons that keeps one running sum per neuron in a
+    row of ``moments``, so it vectorises across neurons and needs no horizontal sum; the unit
+    vectors are written neuron-major at the end.
+    """
     k_frames, n, n_feat = x.shape
     inputs, centred, unit, population = ws.inputs, ws.centred, ws.unit, ws.population
+    count, total, high, low = ws.moments[0], ws.moments[1], ws.moments[2], ws.moments[3]
+    sq, m3, m4, cp = ws.moments[4], ws.moments[5], ws.moments[6], ws.moments[7]
+    zero = np.float32(0.0)
+    eps = np.float32(_EPS)
     first = k_frames - recent
     for r in range(recent):
         for i in range(n):
@@ -248,71 +283,140 @@ def _node_inputs(x: np.ndarray, valid: np.ndarray, recent: int, ws: GNNWorkspace
             for f in range(n_feat):
                 inputs[i, base + f] = x[first + r, i, f] * v
             inputs[i, base + n_feat] = v
-    # Population mean of the masked z-score per frame, centred over the window.
-    pop_mean = 0.0
+    # Masked z-scores, their count, sum and range; the population mean per frame.
+    for i in range(n):
+        count[i] = zero
+        total[i] = zero
+        high[i] = -np.inf
+        low[i] = np.inf
     for t in range(k_frames):
-        acc = 0.0
+        zt, vt, xt = centred[t], valid[t], x[t]
+        for i in range(n):  # the one strided read of x: alone, this loop vectorises
+            zt[i] = xt[i, 0] * vt[i]
+    pop_mean = zero
+    for t in range(k_frames):
+        zt, vt = centred[t], valid[t]
+        acc = zero
         for i in range(n):
-            acc += x[t, i, 0] * valid[t, i]
-        population[t] = acc / n
+            v = vt[i]
+            z = zt[i]
+            count[i] += v
+            total[i] += z
+            high[i] = max(high[i], z)
+            low[i] = min(low[i], z)
+            acc += z
+        population[t] = acc / np.float32(n)
         pop_mean += population[t]
-    pop_mean /= k_frames
-    pop_sq = 0.0
+    pop_mean /= np.float32(k_frames)
+    pop_sq = zero
     for t in range(k_frames):
         population[t] -= pop_mean
         pop_sq += population[t] * population[t]
-    pop_std = math.sqrt(pop_sq / k_frames + _EPS)
+    pop_std = math.sqrt(pop_sq / np.float32(k_frames) + eps)
     stats = recent * (n_feat + 1)
     for i in range(n):
-        count = 0.0
-        total = 0.0
-        high = -np.inf
-        low = np.inf
-        for t in range(k_frames):
-            v = valid[t, i]
-            z = x[t, i, 0] * v
-            count += v
-            total += z
-            high = max(high, z)
-            low = min(low, z)
-        fraction = count / k_frames
-        count = max(count, 1.0)
-        mean = total / count
-        sq = 0.0
-        for t in range(k_frames):
-            c = (x[t, i, 0] * valid[t, i] - mean) * valid[t, i]
-            centred[i, t] = c
-            sq += c * c
-        std = math.sqrt(sq / count + _EPS)
-        norm = math.sqrt(sq + _EPS)
-        m3 = 0.0
-        m4 = 0.0
-        cp = 0.0
-        for t in range(k_frames):
-            c = centred[i, t]
-            unit[i, t] = c / norm
-            s = c / std
-            s2 = s * s
-            m3 += s2 * s
-            m4 += s2 * s2
-            cp += s * population[t]
-        inputs[i, stats + 0] = mean
+        inputs[i, stats + 6] = count[i] / np.float32(k_frames)
+        count[i] = max(count[i], np.float32(1.0))
+        total[i] /= count[i]  # the mean from here on
+        sq[i] = zero
+        m3[i] = zero
+        m4[i] = zero
+        cp[i] = zero
+    mean = total
+    for t in range(k_frames):
+        zt, vt = centred[t], valid[t]
+        for i in range(n):
+            c = (zt[i] - mean[i]) * vt[i]
+            zt[i] = c
+            sq[i] += c * c
+    # high and low become 1 / std and 1 / norm: their values are in inputs already.
+    for i in range(n):
+        std = math.sqrt(sq[i] / count[i] + eps)
+        inputs[i, stats + 0] = mean[i]
         inputs[i, stats + 1] = std
-        inputs[i, stats + 2] = min(max(m3 / count, -10.0), 10.0)
-        inputs[i, stats + 3] = min(max(m4 / count, 0.0), 30.0) / 3.0
-        inputs[i, stats + 4] = high
-        inputs[i, stats + 5] = low
-        inputs[i, stats + 6] = fraction
-        inputs[i, stats + 7] = cp / count / pop_std
+        inputs[i, stats + 4] = high[i]
+        inputs[i, stats + 5] = low[i]
+        high[i] = np.float32(1.0) / std
+        low[i] = np.float32(1.0) / math.sqrt(sq[i] + eps)
+    inv_std, inv_norm = high, low
+    for t in range(k_frames):
+        zt = centred[t]
+        pt = population[t]
+        for i in range(n):
+            c = zt[i]
+            s = c * inv_std[i]
+            s2 = s * s
+            m3[i] += s2 * s
+            m4[i] += s2 * s2
+            cp[i] += s * pt
+    for i in range(n):  # neuron-major, as the correlation reads it
+        ui, a = unit[i], inv_norm[i]
+        for t in range(k_frames):
+            ui[t] = centred[t, i] * a
+    for i in range(n):
+        c = count[i]
+        inputs[i, stats + 2] = min(max(m3[i] / c, np.float32(-10.0)), np.float32(10.0))
+        inputs[i, stats + 3] = min(max(m4[i] / c, zero), np.float32(30.0)) / np.float32(3.0)
+        inputs[i, stats + 7] = cp[i] / c / pop_std
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _correlation(unit: np.ndarray, corr: np.ndarray) -> None:
-    """``corr = unit @ unit.T`` (``unit`` is ``(n, K)``), the upper triangle computed and mirrored."""
+    """``corr = unit @ unit.T`` (``unit`` is ``(n, K)``), the upper triangle computed and mirrored.
+
+    Tiles of four rows ``i`` by two rows ``j >= i``: eight dot products share each load of
+    the six rows and vectorise along the contiguous ``t``.
+    """
     n, k_frames = unit.shape
-    for i in range(n):
+    zero = np.float32(0.0)
+    blocked = n - n % 4
+    for i in range(0, blocked, 4):
+        u0, u1, u2, u3 = unit[i], unit[i + 1], unit[i + 2], unit[i + 3]
+        paired = i + (n - i) // 2 * 2
+        for j in range(i, paired, 2):
+            ua, ub = unit[j], unit[j + 1]
+            a0, a1, a2, a3 = zero, zero, zero, zero
+            b0, b1, b2, b3 = zero, zero, zero, zero
+            for t in range(k_frames):
+                p, q = ua[t], ub[t]
+                x0, x1, x2, x3 = u0[t], u1[t], u2[t], u3[t]
+                a0 += x0 * p
+                a1 += x1 * p
+                a2 += x2 * p
+                a3 += x3 * p
+                b0 += x0 * q
+                b1 += x1 * q
+                b2 += x2 * q
+                b3 += x3 * q
+            corr[i, j], corr[i + 1, j], corr[i + 2, j], corr[i + 3, j] = a0, a1, a2, a3
+            corr[j, i], corr[j, i + 1], corr[j, i + 2], corr[j, i + 3] = a0, a1, a2, a3
+            corr[i, j + 1], corr[i + 1, j + 1], corr[i + 2, j + 1], corr[i + 3, j + 1] = (
+                b0,
+                b1,
+                b2,
+                b3,
+            )
+            corr[j + 1, i], corr[j + 1, i + 1], corr[j + 1, i + 2], corr[j + 1, i + 3] = (
+                b0,
+                b1,
+                b2,
+                b3,
+            )
+        if paired < n:
+            j = paired
+            uj = unit[j]
+            a0, a1, a2, a3 = zero, zero, zero, zero
+            for t in range(k_frames):
+                p = uj[t]
+                a0 += u0[t] * p
+                a1 += u1[t] * p
+                a2 += u2[t] * p
+                a3 += u3[t] * p
+            corr[i, j], corr[i + 1, j], corr[i + 2, j], corr[i + 3, j] = a0, a1, a2, a3
+            corr[j, i], corr[j, i + 1], corr[j, i + 2], corr[j, i + 3] = a0, a1, a2, a3
+    for i in range(blocked, n):
         for j in range(i, n):
-            acc = np.float32(0.0)
+            acc = zero
             for t in range(k_frames):
                 acc += unit[i, t] * unit[j, t]
             corr[i, j] = acc
@@ -329,18 +433,45 @@ def _edge_round(w: GNNWeights, r: int, ws: GNNWorkspace) -> None:
     for j in range(n):
         for e in range(n_edge):
             dst[e, j] = proj[j, n_edge + e]
+    # mean_j relu(c_ij * s + d_j + b_i) = mean_j max(c_ij * s + d_j, -b_i) + b_i: one add fewer
+    # per pair and channel; four rows i at a time share each load of d.
     wc = w.edge_corr[r]
-    for i in range(n):
+    blocked = n - n % 4
+    for i in range(0, blocked, 4):
+        r0, r1, r2, r3 = corr[i], corr[i + 1], corr[i + 2], corr[i + 3]
+        for e in range(n_edge):
+            l0, l1, l2, l3 = -proj[i, e], -proj[i + 1, e], -proj[i + 2, e], -proj[i + 3, e]
+            scale = wc[e]
+            d = dst[e]
+            a0 = np.float32(0.0)
+            a1 = np.float32(0.0)
+            a2 = np.float32(0.0)
+            a3 = np.float32(0.0)
+            for j in range(n):
+                dj = d[j]
+                v0 = r0[j] * scale + dj
+                v1 = r1[j] * scale + dj
+                v2 = r2[j] * scale + dj
+                v3 = r3[j] * scale + dj
+                a0 += v0 if v0 > l0 else l0
+                a1 += v1 if v1 > l1 else l1
+                a2 += v2 if v2 > l2 else l2
+                a3 += v3 if v3 > l3 else l3
+            message[i, e] = a0 / n - l0
+            message[i + 1, e] = a1 / n - l1
+            message[i + 2, e] = a2 / n - l2
+            message[i + 3, e] = a3 / n - l3
+    for i in range(blocked, n):
         row = corr[i]
         for e in range(n_edge):
-            base = proj[i, e]
+            low = -proj[i, e]
             scale = wc[e]
             d = dst[e]
             acc = np.float32(0.0)
             for j in range(n):
-                v = row[j] * scale + base + d[j]
-                acc += v if v > np.float32(0.0) else np.float32(0.0)
-            message[i, e] = acc / n
+                v = row[j] * scale + d[j]
+                acc += v if v > low else low
+            message[i, e] = acc / n - low
     joined = ws.joined
     for i in range(n):
         for k in range(hidden):
@@ -395,37 +526,49 @@ def forward_views(
             h[i, o] += emb[o]
     for r in range(w.edge_proj.shape[0]):
         _edge_round(w, r, ws)
-    # Attention weights (softmax over neurons) and the role score's tanh.
+    # Attention weights (softmax over neurons) and the role score's tanh, all in float32.
     scores, tanh_role = ws.scores, ws.tanh_role
     att_b, role_b = w.heads_b[0], w.heads_b[1]
-    high = -np.inf
+    attention, role = w.attention, w.role
+    peak = np.float32(-np.inf)
     for i in range(n):
+        hi = h[i]
         a = att_b
         q = role_b
         for k in range(hidden):
-            a += h[i, k] * w.attention[k]
-            q += h[i, k] * w.role[k]
+            a += hi[k] * attention[k]
+            q += hi[k] * role[k]
         scores[i] = a
-        tanh_role[i] = math.tanh(q)
-        high = max(high, a)
-    total = 0.0
+        tanh_role[i] = q
+        peak = max(peak, a)
+    weight_sum = np.float32(0.0)
     for i in range(n):
-        scores[i] = math.exp(scores[i] - high)
-        total += scores[i]
+        e = math.exp(scores[i] - peak)
+        scores[i] = e
+        weight_sum += e
+        tanh_role[i] = math.tanh(tanh_role[i])
     pooled = ws.pooled
-    for o in range(3 * hidden):
-        pooled[o] = 0.0
+    att_pool, mean_pool, max_pool = (
+        pooled[:hidden],
+        pooled[hidden : 2 * hidden],
+        pooled[2 * hidden : 3 * hidden],
+    )
     for o in range(hidden):
-        pooled[2 * hidden + o] = -np.inf
+        att_pool[o] = 0.0
+        mean_pool[o] = 0.0
+        max_pool[o] = -np.inf
+    inv_total = np.float32(1.0) / weight_sum
     for i in range(n):
-        a = scores[i] / total
+        a = scores[i] * inv_total
+        hi = h[i]
         for o in range(hidden):
-            v = h[i, o]
-            pooled[o] += a * v
-            pooled[hidden + o] += v
-            pooled[2 * hidden + o] = max(pooled[2 * hidden + o], v)
+            v = hi[o]
+            att_pool[o] += a * v
+            mean_pool[o] += v
+            m = max_pool[o]
+            max_pool[o] = v if v > m else m
     for o in range(hidden):
-        pooled[hidden + o] /= n
+        mean_pool[o] /= np.float32(n)
     # Recent activity projected on the role axis, scaled by 1/sqrt(n).
     root = math.sqrt(n)
     first = k_frames - recent
@@ -505,7 +648,7 @@ def _workspace_views(f: np.ndarray, t: np.ndarray) -> GNNWorkspace:
     return GNNWorkspace(
         _v2(f, t, 0), _v2(f, t, 1), _v2(f, t, 2), _v2(f, t, 3), _v2(f, t, 4), _v1(f, t, 5),
         _v2(f, t, 6), _v2(f, t, 7), _v2(f, t, 8), _v2(f, t, 9), _v2(f, t, 10), _v1(f, t, 11),
-        _v1(f, t, 12), _v1(f, t, 13), _v1(f, t, 14), _v1(f, t, 15),
+        _v1(f, t, 12), _v1(f, t, 13), _v1(f, t, 14), _v1(f, t, 15), _v2(f, t, 16),
     )  # fmt: skip
 
 
