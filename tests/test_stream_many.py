@@ -120,6 +120,7 @@ def test_failed_and_stalled_streams_cost_the_others_nothing(tmp_path: Path) -> N
     window = load_engine(None, "numba").window
     sources = [free_port() for _ in range(3)]
     sink_port = free_port()  # stream k publishes on sink_port + k - 1
+    logger_port = free_port()  # ... and on logger_port + k - 1, opened first
     context = zmq.Context.instance()
     squatter = context.socket(zmq.PUB)  # stream 2's prediction port is taken
     squatter.bind(f"tcp://127.0.0.1:{sink_port + 1}")
@@ -138,6 +139,8 @@ def test_failed_and_stalled_streams_cost_the_others_nothing(tmp_path: Path) -> N
             "--resolve-timeout",
             "600",
             "--sink",
+            f"zmq+tcp://127.0.0.1:{logger_port}",
+            "--sink",
             f"zmq+tcp://127.0.0.1:{sink_port}",
             "--sink",
             str(tmp_path / "session.h5"),
@@ -155,6 +158,10 @@ def test_failed_and_stalled_streams_cost_the_others_nothing(tmp_path: Path) -> N
         while len(seqs) < frames - window + 1 and time.monotonic() < deadline:
             if consumer.poll(500):
                 seqs.append(parse_prediction(consumer.recv_multipart())["seq"])
+        # The failed stream closed the sink it had opened before the one that failed.
+        reclaimed = context.socket(zmq.PUB)
+        reclaimed.bind(f"tcp://127.0.0.1:{logger_port + 1}")
+        reclaimed.close(0)
         decoder.send_signal(signal.SIGINT)
         out, err = decoder.communicate(timeout=60)
     finally:

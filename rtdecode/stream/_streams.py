@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -221,13 +220,13 @@ class StreamSet:
         stream = self.streams[index]
         self.failed[index] = f"{type(exc).__name__}: {exc}"
         _log.error(
-            "stream %d (%s) failed and was stopped; the other streams go on: %s\n%s",
+            "stream %d (%s) failed and was stopped; the other streams go on: %s",
             index + 1,
             stream.source.uri,
             exc,
-            "".join(traceback.format_exception(exc)).rstrip(),
+            exc_info=exc,
         )
-        if index in self._active:
+        if index not in self._summaries:  # also one that failed to open: close what it opened
             self._close(index)
 
     def _close(self, index: int) -> None:
@@ -241,11 +240,6 @@ class StreamSet:
             self.failed.setdefault(index, f"{type(exc).__name__}: {exc}")
             _log.error("stream %d: closing failed: %s", index + 1, exc)
             self._summaries[index] = self.streams[index].summary()
-
-    @property
-    def active(self) -> int:
-        """Streams still decoding."""
-        return len(self._active)
 
     def summary(self) -> dict[str, Any]:
         """Every stream's summary (with ``stream`` 1-based and ``failed``) and the totals."""
