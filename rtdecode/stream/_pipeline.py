@@ -194,7 +194,6 @@ class Pipeline:
         self._started = 0.0
         self._elapsed = 0.0
         self._opened: list[Sink] = []
-        self._published_skipped = 0
         self.behavior = behavior
         self.on_target = on_target
         self.last_target: int | None = None
@@ -396,24 +395,17 @@ class Pipeline:
         self.sinks_failed[sink.uri] = str(exc)
         _log.error("sink %s failed and was dropped, decoding goes on: %s", sink.uri, exc)
 
-    def decode_pending(self, record: bool = True) -> bool:
+    def decode_pending(self, record: bool = True) -> None:
         """Decode the newest waiting frame's window and publish the prediction.
 
         Parameters
         ----------
         record
             As for :meth:`publish`.
-
-        Returns
-        -------
-        bool
-            Whether a prediction was published.
         """
         window = self.batch_input()
-        if window is None:
-            return False
-        self.publish(self.engine.infer(*window), record=record)
-        return True
+        if window is not None:
+            self.publish(self.engine.infer(*window), record=record)
 
     def batch_input(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The ``(window, valid)`` to decode for the newest waiting frame, or ``None``.
@@ -489,7 +481,9 @@ class Pipeline:
         )
         if pending.sent_ns >= 0:
             latency["transport"].record(pending.recv_ns - pending.sent_ns)
-        self._published_skipped = skipped
+        if skipped:
+            for recv_ns in self._skipped_recv[: min(skipped, len(self._skipped_recv))]:
+                latency["skipped"].record(published_ns - int(recv_ns))
         if record:
             self.record_published()
 
@@ -506,10 +500,6 @@ class Pipeline:
                 self.calibration.learn(window, valid, pending.t, windower, self.last_target)
             if self.on_target is not None:
                 self.on_target(prediction, self.last_target)
-        skipped = self._published_skipped
-        if skipped:
-            for recv_ns in self._skipped_recv[: min(skipped, len(self._skipped_recv))]:
-                self.latency["skipped"].record(pending.published_ns - int(recv_ns))
         for sink in self.sinks:
             try:
                 sink.record_frame(pending)
