@@ -43,46 +43,40 @@ __all__ = ["run"]
 
 
 class _Console:
-    """Prints the status line: rewritten in place on a terminal, else one line per interval."""
+    """Prints the status line (one per stream with several): rewritten in place on a terminal,
+    else appended every interval."""
 
     def __init__(self) -> None:
         self._tty = sys.stderr.isatty()
-        self._last = (time.monotonic(), 0)
+        self._since = time.monotonic()
+        self._counts: list[int] | None = None
 
-    def __call__(self, pipeline: Pipeline) -> None:
-        now, frames = time.monotonic(), pipeline.frames
-        rate = (frames - self._last[1]) / max(now - self._last[0], 1e-9)
-        self._last = (now, frames)
-        line = format_status(pipeline, rate)
-        click.echo(f"\r{line:<110}" if self._tty else line, err=True, nl=not self._tty)
-
-
-class _StreamsConsole:
-    """Prints one status line per stream: redrawn in place on a terminal, else appended."""
-
-    def __init__(self) -> None:
-        self._tty = sys.stderr.isatty()
-        self._drawn = False
-        self._last: tuple[float, list[int]] | None = None
-
-    def __call__(self, streams: StreamSet) -> None:
-        now, frames = time.monotonic(), [stream.frames for stream in streams.streams]
-        last_time, last_frames = self._last or (now - 1.0, [0] * len(frames))
-        self._last = (now, frames)
-        elapsed = max(now - last_time, 1e-9)
-        lines = []
-        for k, (stream, count, before) in enumerate(
-            zip(streams.streams, frames, last_frames, strict=True), 1
-        ):
-            why = streams.failed.get(k - 1)
-            status = f"FAILED: {why}" if why else format_status(stream, (count - before) / elapsed)
-            lines.append(f"stream {k}: {status}")
-        if self._tty:
-            up = f"\x1b[{len(lines)}F" if self._drawn else ""  # back to the first line
-            self._drawn = True
-            click.echo(up + "".join(f"\x1b[2K{line}\n" for line in lines), err=True, nl=False)
+    def __call__(self, runner: Pipeline | StreamSet) -> None:
+        streams = runner.streams if isinstance(runner, StreamSet) else [runner]
+        now, counts = time.monotonic(), [stream.frames for stream in streams]
+        elapsed = max(now - self._since, 1e-9)
+        before = self._counts or [0] * len(counts)
+        lines = [
+            format_status(stream, (count - last) / elapsed)
+            for stream, count, last in zip(streams, counts, before, strict=True)
+        ]
+        if isinstance(runner, StreamSet):
+            self._draw_streams(lines, runner.failed)
         else:
+            click.echo(f"\r{lines[0]:<110}" if self._tty else lines[0], err=True, nl=not self._tty)
+        self._since, self._counts = now, counts
+
+    def _draw_streams(self, lines: list[str], failed: dict[int, str]) -> None:
+        """One line per stream; on a terminal, back to the first line and over the last drawing."""
+        lines = [
+            f"stream {k}: " + (f"FAILED: {failed[k - 1]}" if k - 1 in failed else line)
+            for k, line in enumerate(lines, 1)
+        ]
+        if not self._tty:
             click.echo("\n".join(lines), err=True)
+            return
+        up = "" if self._counts is None else f"\x1b[{len(lines)}F"
+        click.echo(up + "".join(f"\x1b[2K{line}\n" for line in lines), err=True, nl=False)
 
 
 def _check_writable(path: Path, what: str) -> None:
@@ -316,7 +310,7 @@ def run(
                 pipelines,
                 engine,
                 busy_poll=busy_poll,
-                on_status=None if quiet else _StreamsConsole(),
+                on_status=None if quiet else _Console(),
             )
             if several
             else pipelines[0]
