@@ -16,7 +16,14 @@ from rtdecode.bench._stats import summarize
 if TYPE_CHECKING:
     from rtdecode.bench._decoder import DecoderProcess, DecoderUsage
 
-__all__ = ["attach_overhead", "engine_result", "hop_result", "rate_result", "step_result"]
+__all__ = [
+    "attach_overhead",
+    "decoder_summary",
+    "engine_result",
+    "hop_result",
+    "rate_result",
+    "step_result",
+]
 
 SUSTAINED_MAX_DROPPED = 0.01
 """A ceiling step fails when more than this fraction of its frames got no prediction ..."""
@@ -106,6 +113,15 @@ def rate_result(
     }
 
 
+def decoder_summary(decoder: DecoderProcess, errors: list[str]) -> dict[str, Any] | None:
+    """The decoder's own end-of-run summary, or ``None`` with the reason added to ``errors``."""
+    try:
+        return decoder.summary()
+    except BenchError as exc:
+        errors.append(str(exc))
+        return None
+
+
 def engine_result(
     *,
     engine: str,
@@ -125,11 +141,7 @@ def engine_result(
         timings = read_timings(decoder.session_path)
     except BenchError as exc:
         errors.append(str(exc))
-    summary = None
-    try:
-        summary = decoder.summary()
-    except BenchError as exc:
-        errors.append(str(exc))
+    summary = decoder_summary(decoder, errors)
     step_results = [
         step_result(step, rate)
         for step, rate in zip(steps, settings.ceiling_rates_hz, strict=False)

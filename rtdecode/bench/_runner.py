@@ -296,9 +296,7 @@ def _engine_settings(
 
 def _not_measured(settings: BenchSettings) -> list[str]:
     """What the settings ask for that a several-stream measurement does not give."""
-    if max(settings.streams) == 1:
-        return []
-    if settings.ceiling_rates_hz:
+    if max(settings.streams) > 1 and settings.ceiling_rates_hz:
         return ["--streams K > 1: the throughput ceiling is searched with one stream only"]
     return []
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from rtdecode.bench._analysis import Phase, decoder_counts, stage_latencies
 from rtdecode.bench._peers import BenchError
-from rtdecode.bench._results import _stats, rate_result
+from rtdecode.bench._results import _stats, decoder_summary, rate_result
 from rtdecode.bench._session import read_timings
 from rtdecode.bench._settings import BenchSettings
 
@@ -111,11 +111,7 @@ def streams_result(
         except BenchError as exc:
             timings.append(None)
             errors.append(str(exc))
-    summary = None
-    try:
-        summary = decoder.summary()
-    except BenchError as exc:
-        errors.append(str(exc))
+    summary = decoder_summary(decoder, errors)
     first, last = usage
     peak = last.peak_rss_bytes
     return {
