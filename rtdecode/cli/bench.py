@@ -249,7 +249,7 @@ def bench(
 ) -> None:
     """Measure decoding latency through real ZMQ: producer -> `rtdecode run` -> consumer.
 
-    Prints a summary table; see the README section "Benchmarking" for how to read it.
+    Prints a summary table; docs/benchmarking.md says how to read it.
     """
     if cpu is not None and cpu not in os.sched_getaffinity(0):
         raise click.BadParameter(
