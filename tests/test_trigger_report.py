@@ -43,7 +43,10 @@ def test_summary_scores_the_fires_against_the_recorded_behaviour(tmp_path: Path)
     summary = session_summary(Session.read(tmp_path / "s.h5"))
     assert (summary["fires"], summary["suppressed"]) == (3, {"refractory": 1})
     score = summary["fire_score"]
-    assert (score["onsets"], score["caught"], score["false"]) == (2, 2, 1)  # NaN is no onset
+    # NaN is no onset; both reversals are sustained (4 s after >= 10 s of forward)
+    assert (score["onsets_all"], score["onsets_sustained"]) == (2, 2)
+    assert (score["caught_all_1.2s"], score["fires_false_1.2s"]) == (2, 1)
+    assert score["lags_all_2.4s"] == [-0.5, 1.0]
     assert summary["trigger_latency_us"]["p50"] == 120.0
 
 

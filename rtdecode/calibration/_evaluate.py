@@ -14,6 +14,7 @@ from rtdecode.calibration._folds import fold_model
 from rtdecode.calibration._head import CalibrationConfig
 from rtdecode.calibration._simulate import METHODS, calibration_metrics, simulate_session
 from rtdecode.config import PreprocessConfig
+from rtdecode.events import SUMMARY_KEYS, pooled_lags
 from rtdecode.models import ModelFile
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._fit import TrainConfig, predict_recording
@@ -106,9 +107,7 @@ MEAN_KEYS = (
     "ece",
     "coverage",
     "covered_balanced_accuracy",
-    "onset_hit_rate",
-    "false_triggers_per_min",
-    "trigger_lag_s",
+    *SUMMARY_KEYS,
 )
 
 
@@ -118,7 +117,8 @@ def _mean(values: list[Any]) -> float | None:
 
 
 def calibration_table(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Means over recordings per (identities, calibration seconds, method), one row each."""
+    """Means over recordings per (identities, calibration seconds, method), one row each, with
+    the lag distribution pooled over them (``lags``)."""
     rows = []
     keys = sorted({(e["labels"], e["seconds"], METHODS.index(e["method"])) for e in entries})
     present = [k for k in MEAN_KEYS if any(k in e for e in entries)]
@@ -131,6 +131,7 @@ def calibration_table(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"labels": labels, "seconds": seconds, "method": METHODS[m]}
         row.update({f"mean_{k}": _mean([e.get(k) for e in group]) for k in present})
         row["recordings"] = len(group)
+        row["lags"] = pooled_lags(group)
         if METHODS[m] in ("calibrated", "balanced"):
             row["heads_chosen"] = sum(e["calibration"]["chosen"] == "calibrated" for e in group)
         rows.append(row)

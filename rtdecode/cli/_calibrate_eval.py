@@ -59,11 +59,16 @@ def _fmt(value: Any) -> str:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     from rtdecode.calibration._evaluate import MEAN_KEYS
+    from rtdecode.cli._headings import heading
 
-    columns = [c for c in MEAN_KEYS if any(f"mean_{c}" in r for r in rows)]
-    click.echo(f"{'ids':<5}{'S':>6} {'method':<11}" + "".join(f"{c[:12]:>13}" for c in columns))
+    columns = [
+        c
+        for c in MEAN_KEYS
+        if any(f"mean_{c}" in r for r in rows) and not c.startswith("lag_median_")
+    ]
+    click.echo(f"{'ids':<5}{'S':>6} {'method':<11}" + "".join(f"{heading(c):>11}" for c in columns))
     for r in rows:
-        cells = "".join(f"{_fmt(r.get('mean_' + c)):>13}" for c in columns)
+        cells = "".join(f"{_fmt(r.get('mean_' + c)):>11}" for c in columns)
         chosen = f"  heads {r['heads_chosen']}/{r['recordings']}" if "heads_chosen" in r else ""
         label = "yes" if r["labels"] else "no"
         click.echo(f"{label:<5}{r['seconds']:>6.0f} {r['method']:<11}{cells}{chosen}")

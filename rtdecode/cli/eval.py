@@ -14,13 +14,6 @@ from rtdecode.errors import RtdecodeError
 
 __all__ = ["eval_command"]
 
-_HEADINGS = {
-    "balanced_accuracy": "bal. accuracy",
-    "onset_hit_rate": "onsets caught",
-    "false_triggers_per_min": "false trig/min",
-    "trigger_lag_s": "trig. lag s",
-}
-
 
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -29,14 +22,15 @@ def _fmt(value: Any) -> str:
 
 
 def _table(report: dict[str, Any]) -> str:
+    from rtdecode.cli._headings import heading
     from rtdecode.training._evaluate import METRIC_KEYS
 
-    keys = ("frames", *METRIC_KEYS)
-    lines = [f"{'recording':<16}" + "".join(f"{_HEADINGS.get(k, k):>16}" for k in keys)]
+    keys = ("frames", *(k for k in METRIC_KEYS if not k.startswith("lag_median_")))
+    lines = [f"{'recording':<14}" + "".join(f"{heading(k):>10}" for k in keys)]
     for entry in report["recordings"]:
-        lines.append(f"{entry['id']:<16}" + "".join(f"{_fmt(entry.get(k)):>16}" for k in keys))
+        lines.append(f"{entry['id']:<14}" + "".join(f"{_fmt(entry.get(k)):>10}" for k in keys))
     lines.append(
-        f"{'mean':<16}{'':>16}" + "".join(f"{_fmt(report.get('mean_' + k)):>16}" for k in keys[1:])
+        f"{'mean':<14}{'':>10}" + "".join(f"{_fmt(report.get('mean_' + k)):>10}" for k in keys[1:])
     )
     return "\n".join(lines)
 

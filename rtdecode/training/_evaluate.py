@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from rtdecode.events import onset_indices, score_events
+from rtdecode.events import SUMMARY_KEYS, pooled_lags, score_fires
 from rtdecode.log import get_logger
 from rtdecode.metrics import auroc, balanced_accuracy, f1_score
 from rtdecode.models import ModelFile
@@ -27,24 +27,47 @@ __all__ = [
     "lowo",
     "lowo_fold",
     "lowo_report",
+    "policy_fires",
     "recording_metrics",
     "summarise",
 ]
 
 _log = get_logger(__name__)
 THRESHOLD = 0.5
-METRIC_KEYS = (
-    "balanced_accuracy",
-    "auroc",
-    "f1",
-    "onset_hit_rate",
-    "false_triggers_per_min",
-    "trigger_lag_s",
-)
-"""Keys averaged over recordings into ``mean_*``."""
+METRIC_KEYS = ("balanced_accuracy", "auroc", "f1", *SUMMARY_KEYS)
+"""Keys averaged over recordings into ``mean_*`` (the event keys: :data:`rtdecode.events.SUMMARY_KEYS`)."""
 # LOWO scores frames from here on (76 s at 0.6 s/frame), the same frames for every model whose
 # engine window is at most this long, once the running normalisation has settled.
 LOWO_FIRST_FRAME = 127
+
+
+def policy_fires(
+    probs: np.ndarray,
+    t: np.ndarray,
+    policy: PolicyConfig | None = None,
+    uncertain: np.ndarray | None = None,
+) -> np.ndarray:
+    """Times the trigger ``policy`` fires over decoded frames, run as it would run live.
+
+    Parameters
+    ----------
+    probs
+        ``(T,)`` reversal probability per decoded frame.
+    t
+        ``(T,)`` their frame times, seconds (the policy's clock).
+    policy
+        Default: :class:`~rtdecode.trigger.PolicyConfig`'s defaults.
+    uncertain
+        ``(T,)`` frames the decoder abstained on (default: none).
+
+    Returns
+    -------
+    numpy.ndarray
+        Fire times, seconds.
+    """
+    probs = np.asarray(probs, np.float64)
+    decisions = replay_policy(np.stack([1.0 - probs, probs], axis=1), t, STATES, policy, uncertain)
+    return np.array([t[i] for i, decision in decisions if decision.kind == "fire"], np.float64)
 
 
 def recording_metrics(
@@ -57,8 +80,9 @@ def recording_metrics(
 
     Per frame: balanced accuracy, AUROC and F1 at :data:`THRESHOLD`. Per event: the trigger
     ``policy`` (default: :class:`~rtdecode.trigger.PolicyConfig`'s defaults) runs over the
-    decoded frames as it would live, and its fires are scored against the behavioural reversal
-    onsets (:func:`rtdecode.events.score_events`).
+    decoded frames on their frame times as it would live, and its fires are scored against the
+    behavioural reversal onsets from the first decoded frame on
+    (:func:`rtdecode.events.score_fires`; keys of :meth:`~rtdecode.events.EventScore.as_dict`).
     """
     entry: dict[str, Any] = {
         "id": prepared.id,
@@ -70,9 +94,7 @@ def recording_metrics(
     if prepared.reversal is None:
         return entry
     if not len(frames):  # too short to fill a window: nothing was scored
-        entry.update(
-            reversal_fraction=None, onsets=None, triggers=None, **dict.fromkeys(METRIC_KEYS)
-        )
+        entry.update(reversal_fraction=None, **dict.fromkeys(METRIC_KEYS))
         return entry
     truth = prepared.reversal[frames]
     predicted = probs >= THRESHOLD
@@ -82,29 +104,10 @@ def recording_metrics(
         auroc=auroc(truth, probs),
         f1=f1_score(truth, predicted),
     )
-    entry.update(_trigger_metrics(truth, probs, frames, prepared.frame_interval, policy))
+    t = prepared.times
+    fires = policy_fires(probs, t[frames], policy)
+    entry.update(score_fires(fires, t, prepared.reversal, float(t[frames[0]])).as_dict())
     return entry
-
-
-def _trigger_metrics(
-    truth: np.ndarray,
-    probs: np.ndarray,
-    frames: np.ndarray,
-    frame_interval: float,
-    policy: PolicyConfig | None,
-) -> dict[str, Any]:
-    """The trigger policy's fires over decoded frames, scored against behavioural onsets."""
-    t = frames * frame_interval
-    decisions = replay_policy(np.stack([1.0 - probs, probs], axis=1), t, STATES, policy)
-    fires = np.array([t[i] for i, decision in decisions if decision.kind == "fire"])
-    score = score_events(fires, t[onset_indices(truth)], len(frames) * frame_interval)
-    return {
-        "onsets": score.onsets,
-        "triggers": score.events,
-        "onset_hit_rate": score.onset_hit_rate,
-        "false_triggers_per_min": score.false_per_min,
-        "trigger_lag_s": score.lag_s,
-    }
 
 
 def _mean(entries: list[dict[str, Any]], key: str) -> float | None:
@@ -113,7 +116,8 @@ def _mean(entries: list[dict[str, Any]], key: str) -> float | None:
 
 
 def summarise(entries: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    """The report: per-recording entries plus the means over recordings with scored frames.
+    """The report: per-recording entries, the means over recordings with scored frames, and
+    ``lags``, the trigger lag distribution pooled over them (:func:`rtdecode.events.pooled_lags`).
 
     ``unscored`` lists the recordings with no scored frame (shorter than the window), which
     take no part in the means.
@@ -122,6 +126,7 @@ def summarise(entries: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     scored = [e for e in entries if e["frames"]]
     for key in METRIC_KEYS:
         report[f"mean_{key}"] = _mean(scored, key)
+    report["lags"] = pooled_lags(scored)
     report["unscored"] = [e["id"] for e in entries if not e["frames"]]
     report.update(extra)
     return report

@@ -4,7 +4,8 @@ Timeline: the probability driving the trigger with the policy's thresholds, the 
 behaviour when known (shaded reversals), every fire, sham, suppressed trigger and arm/disarm,
 and latency over time. Table: pulses, suppressed by reason, arm/disarm by reason, trigger
 latency percentiles and, with behaviour, onsets caught and false triggers per minute
-(:func:`rtdecode.events.score_events`, the same scoring as ``rtdecode eval``).
+(:func:`rtdecode.events.score_fires`, the same scoring as ``rtdecode eval``, from the first
+prediction on).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import html
 import io
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from rtdecode._optional import import_optional
 from rtdecode.errors import ConfigError, DataFormatError
-from rtdecode.events import onset_indices, score_events
+from rtdecode.events import describe, onset_indices, score_fires
 from rtdecode.stream._latency import percentiles
 
 __all__ = ["Session", "render_report", "session_summary"]
@@ -145,15 +146,17 @@ def session_summary(session: Session) -> dict[str, Any]:
         "policy": session.policy,
     }
     if session.reversal is not None and session.behaviour_t is not None:
-        onsets = session.behaviour_t[onset_indices(session.reversal)]
-        lo, hi = session.t[0], session.t[-1]
-        onsets = onsets[(onsets >= lo) & (onsets <= hi)]
-        duration = float(hi - lo)
+        # the behaviour up to the last prediction (earlier behaviour tells the onsets' kinds)
+        upto = session.behaviour_t <= session.t[-1]
+        bt, rev = session.behaviour_t[upto], session.reversal[upto]
         for kind in ("fire", "sham"):
             times = trig["t"][kinds == kind] if len(kinds) else np.zeros(0)
             if kind == "sham" and not len(times):
                 continue
-            summary[f"{kind}_score"] = asdict(score_events(times, onsets, duration))
+            if len(bt):
+                summary[f"{kind}_score"] = score_fires(
+                    times, bt, rev, float(session.t[0])
+                ).as_dict()
     return summary
 
 
@@ -290,13 +293,7 @@ def _rows(summary: dict[str, Any]) -> list[list[str]]:
     for kind in ("fire", "sham"):
         score = summary.get(f"{kind}_score")
         if score:
-            rows.append(
-                [
-                    f"{kind}s vs behaviour",
-                    f"onsets caught {score['caught']}/{score['onsets']} ({score['onset_hit_rate']:.0%}), "
-                    f"false {score['false_per_min']:.2f}/min, median lag {score['lag_s']:+.2f} s",
-                ]
-            )
+            rows.append([f"{kind}s vs behaviour", describe(score)])
     if summary["policy"]:
         rows.append(["policy", json.dumps(summary["policy"], sort_keys=True)[:110]])
     return rows
