@@ -26,7 +26,24 @@ def parse_seconds(text: str) -> list[float]:
 
 
 def parse_band(text: str) -> tuple[float, float]:
-    """``"0.4,0.6"`` -> ``(0.35, 0.65)``, with ``0 <= LO <= HI <= 1``."""
+    """Parse ``--abstain LO,HI``: ``"0.4,0.6"`` -> ``(0.4, 0.6)``.
+
+    Parameters
+    ----------
+    text
+        Two comma-separated probabilities.
+
+    Returns
+    -------
+    tuple of float
+        ``(LO, HI)`` as given, with ``0 <= LO <= HI <= 1`` (``LO = HI`` means no band; the caller
+        decides what that turns off).
+
+    Raises
+    ------
+    click.BadParameter
+        When the text is not two numbers or they are out of order or outside 0..1.
+    """
     try:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError as exc:
