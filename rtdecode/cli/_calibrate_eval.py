@@ -74,6 +74,28 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         click.echo(f"{label:<5}{r['seconds']:>6.0f} {r['method']:<11}{cells}{chosen}")
 
 
+def _velocity(
+    prepared: list[Any],
+    entries: list[dict[str, Any]],
+    seconds: list[float],
+    band: tuple[float, float],
+    save_dir: Path | None,
+) -> dict[float, dict[str, Any]]:
+    """Per calibration length, the velocity-only trigger scored on the sessions' frames."""
+    from rtdecode.training._velocity import velocity_report
+    from rtdecode.trigger import PolicyConfig
+
+    out = {}
+    for s in seconds:
+        same = [e for e in entries if e["seconds"] == s and e["method"] == "calibrated"]
+        report = velocity_report(
+            prepared, same, PolicyConfig(abstain=band), save_dir, f"velocity-{s:g}s"
+        )
+        if report is not None:
+            out[s] = report
+    return out
+
+
 def calibrate_eval(
     data: Path,
     model: Path | None,
@@ -83,6 +105,7 @@ def calibrate_eval(
     calibrate: str,
     abstain: str,
     fold_cache: Path | None,
+    save_predictions: Path | None,
     recipe: str,
     epochs: int | None,
     seed: int | None,
@@ -108,15 +131,34 @@ def calibrate_eval(
             prepared = prepare_folder(data, preprocess, need_behaviour=True)
             click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals, calibrating {seconds} s")
             entries = calibrate_lowo(
-                prepared, recipe_config, preprocess, seconds, config, band, fold_cache, click.echo
+                prepared,
+                recipe_config,
+                preprocess,
+                seconds,
+                config,
+                band,
+                fold_cache,
+                click.echo,
+                save_predictions,
             )
         else:
             loaded = load_model_file(model)
             prepared = prepare_folder(data, loaded.preprocess, need_behaviour=True)
-            entries = calibrate_model(loaded, prepared, seconds, config, band, not no_labels)
+            entries = calibrate_model(
+                loaded, prepared, seconds, config, band, not no_labels, save_predictions
+            )
+        velocity = _velocity(prepared, entries, seconds, band, save_predictions)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     rows = calibration_table(entries)
+    for s, summary in velocity.items():
+        row = {
+            "labels": False,
+            "seconds": s,
+            "method": "velocity",
+            "recordings": len(summary["recordings"]),
+        }
+        rows.append(row | {k: v for k, v in summary.items() if k.startswith("mean_")})
     _print_table(rows)
     if json_out is not None:
         report = {
@@ -128,6 +170,7 @@ def calibrate_eval(
             "calibration": dataclasses.asdict(config),
             "table": rows,
             "recordings": entries,
+            "velocity_baseline": {f"{s:g}": v for s, v in velocity.items()},
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, default=float))

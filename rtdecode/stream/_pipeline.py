@@ -42,6 +42,7 @@ _rate_limited = RateLimitedLog(_log)
 
 MAX_NEURONS = 2048
 """Most neurons per frame decoded by default (the GNN's memory grows with the square)."""
+_STOP_FIT_WAIT_S = 1.0  # after a stop signal, longest wait for a calibration fit in flight
 
 STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport", "skipped")
 """Latency stages: received -> preprocessed -> inferred -> published; ``total`` is received ->
@@ -202,8 +203,10 @@ class Pipeline:
 
     # ------------------------------------------------------------------ control
     def stop(self) -> None:
-        """Ask :meth:`run` to finish after the frame in hand (thread- and signal-safe)."""
+        """Ask :meth:`run` to finish after the frame in hand (thread- and signal-safe); a
+        source still looking for its stream gives up."""
         self._stop.set()
+        self.source.interrupt()
 
     @property
     def frames(self) -> int:
@@ -313,7 +316,8 @@ class Pipeline:
         if self.behavior is not None and self._started:  # the sinks are open
             self.behavior.drain(self._record_behavior)
         if self.calibration is not None and self._started:
-            self.calibration.finish()
+            # stopped (a signal): a fit in flight gets a second, so the stop stays prompt
+            self.calibration.finish(_STOP_FIT_WAIT_S if self._stop.is_set() else 60.0)
             outcome = self.calibration.outcome()
             for sink in self._opened:
                 sink.record_calibration(outcome)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from rtdecode.decisions import save_decisions
 from rtdecode.events import SUMMARY_KEYS, pooled_lags, score_fires
 from rtdecode.log import get_logger
 from rtdecode.metrics import auroc, balanced_accuracy, f1_score
@@ -75,6 +76,7 @@ def recording_metrics(
     frames: np.ndarray,
     probs: np.ndarray,
     policy: PolicyConfig | None = None,
+    save_to: Path | None = None,
 ) -> dict[str, Any]:
     """Metrics of one recording's decoded frames (only counts without behaviour).
 
@@ -83,6 +85,8 @@ def recording_metrics(
     decoded frames on their frame times as it would live, and its fires are scored against the
     behavioural reversal onsets from the first decoded frame on
     (:func:`rtdecode.events.score_fires`; keys of :meth:`~rtdecode.events.EventScore.as_dict`).
+    With ``save_to``, the decisions go there too (:func:`rtdecode.decisions.save_decisions`;
+    frames inside the policy's abstain band are ``uncertain``).
     """
     entry: dict[str, Any] = {
         "id": prepared.id,
@@ -106,7 +110,14 @@ def recording_metrics(
     )
     t = prepared.times
     fires = policy_fires(probs, t[frames], policy)
-    entry.update(score_fires(fires, t, prepared.reversal, float(t[frames[0]])).as_dict())
+    start = float(t[frames[0]])
+    entry.update(score_fires(fires, t, prepared.reversal, start).as_dict())
+    if save_to is not None:
+        band = (policy or PolicyConfig()).abstain
+        p = np.full(prepared.n_frames, np.nan)
+        p[frames] = probs
+        unsure = (band[0] < p) & (p < band[1]) if band else np.zeros(len(p), bool)
+        save_decisions(save_to, t, p, unsure, fires, prepared.reversal, start)
     return entry
 
 
@@ -132,15 +143,30 @@ def summarise(entries: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return report
 
 
+def _save_path(save_dir: Path | None, prepared: Prepared, method: str = "") -> Path | None:
+    """``<dir>/<id>.npz`` (or ``<id>.<method>.npz``) for a recording with behaviour, else None."""
+    if save_dir is None or prepared.reversal is None:
+        return None
+    return Path(save_dir) / f"{prepared.id}{'.' + method if method else ''}.npz"
+
+
 def evaluate_model(
-    model: ModelFile, data: list[Prepared], use_labels: bool = True
+    model: ModelFile,
+    data: list[Prepared],
+    use_labels: bool = True,
+    save_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Run ``model`` over every recording (no training) and measure it where behaviour exists."""
+    """Run ``model`` over every recording (no training) and measure it where behaviour exists.
+
+    With ``save_dir``, each recording's decisions go to ``<save_dir>/<id>.npz``.
+    """
     net = model.build()
     entries = []
     for prepared in data:
         frames, probs = predict_recording(model, net, prepared, use_labels=use_labels)
-        entries.append(recording_metrics(prepared, frames, probs))
+        entries.append(
+            recording_metrics(prepared, frames, probs, save_to=_save_path(save_dir, prepared))
+        )
     return entries
 
 
@@ -151,12 +177,14 @@ def lowo_fold(
     preprocess: PreprocessConfig,
     device: str = "cpu",
     cache: Path | None = None,
+    save_dir: Path | None = None,
 ) -> dict[str, Any]:
     """One LOWO fold: train on every animal but ``data[held_out]``, decode that one.
 
     Frames from :data:`LOWO_FIRST_FRAME` on are scored, the same frames for every model. With
     ``cache`` (a folder) the fold model is read from there when it was trained before, and
-    kept there otherwise (the cache ``rtdecode eval --calibrate`` shares).
+    kept there otherwise (the cache ``rtdecode eval --calibrate`` shares). With ``save_dir``,
+    the decisions go to ``<id>.npz`` (and, decoded without identities, ``<id>.no-ids.npz``).
 
     Returns
     -------
@@ -181,7 +209,10 @@ def lowo_fold(
         keep = frames >= LOWO_FIRST_FRAME
         frames, probs = frames[keep], probs[keep]
         key = "" if use_labels else "_without_labels"
-        result["without_labels" if key else "entry"] = recording_metrics(held, frames, probs)
+        path = _save_path(save_dir, held, "" if use_labels else "no-ids")
+        result["without_labels" if key else "entry"] = recording_metrics(
+            held, frames, probs, save_to=path
+        )
         result["probs" + key] = probs
         result["frames"] = frames
     return result
@@ -208,16 +239,18 @@ def lowo(
     preprocess: PreprocessConfig,
     progress: Callable[[str], None] | None = None,
     cache: Path | None = None,
+    save_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Leave one animal out: train on the others, decode the whole held-out recording causally.
 
     When the recipe uses identities the held-out animal is decoded twice, with its labels
-    (``recordings``) and without (``without_labels``). ``cache``: see :func:`lowo_fold`.
+    (``recordings``) and without (``without_labels``). ``cache``, ``save_dir``: see
+    :func:`lowo_fold`.
     """
     started = time.perf_counter()
     folds = []
     for i, held in enumerate(data):
-        folds.append(lowo_fold(data, i, config, preprocess, cache=cache))
+        folds.append(lowo_fold(data, i, config, preprocess, cache=cache, save_dir=save_dir))
         message = f"{held.id}: balanced accuracy {folds[-1]['entry']['balanced_accuracy']:.3f}"
         _log.info(message)
         if progress is not None:

@@ -4,8 +4,8 @@ Timeline: the probability driving the trigger with the policy's thresholds, the 
 behaviour when known (shaded reversals), every fire, sham, suppressed trigger and arm/disarm,
 and latency over time. Table: pulses, suppressed by reason, arm/disarm by reason, trigger
 latency percentiles and, with behaviour, onsets caught and false triggers per minute
-(:func:`rtdecode.events.score_fires`, the same scoring as ``rtdecode eval``, from the first
-prediction on).
+(:func:`rtdecode.events.score_fires`, the same scoring as ``rtdecode eval``, from the end of
+the session's self-calibration period on, or its first prediction without one).
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class Session:
         The trigger policy (empty without a trigger).
     behaviour_t, reversal
         Behaviour, when known: times and the reversal flag.
+    calibration_s
+        The session's self-calibration period (0 without): behaviour is scored after it.
     """
 
     states: tuple[str, ...]
@@ -60,6 +62,7 @@ class Session:
     policy: dict[str, Any]
     behaviour_t: np.ndarray | None = None
     reversal: np.ndarray | None = None
+    calibration_s: float = 0.0
 
     @classmethod
     def read(cls, path: Path | str) -> Session:
@@ -86,6 +89,7 @@ class Session:
                     else np.zeros(n, bool),
                     triggers=triggers,
                     policy=json.loads(handle.attrs["policy"]) if "policy" in handle.attrs else {},
+                    calibration_s=_calibration_s(handle.attrs.get("summary")),
                 )
                 if "behavior" in handle:
                     flag = handle["behavior/reversal"][:]
@@ -110,6 +114,12 @@ class Session:
         if not self.triggers:
             return np.zeros(0, np.int64)
         return np.flatnonzero(self.triggers["kind"] == kind)
+
+
+def _calibration_s(summary: str | None) -> float:
+    """The calibration period from a session's summary attribute (0 without calibration)."""
+    calibration = json.loads(summary).get("calibration") if summary else None
+    return float(calibration.get("seconds", 0.0)) if isinstance(calibration, dict) else 0.0
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float | None]:
@@ -154,9 +164,8 @@ def session_summary(session: Session) -> dict[str, Any]:
             if kind == "sham" and not len(times):
                 continue
             if len(bt):
-                summary[f"{kind}_score"] = score_fires(
-                    times, bt, rev, float(session.t[0])
-                ).as_dict()
+                start = float(session.t[0]) + session.calibration_s
+                summary[f"{kind}_score"] = score_fires(times, bt, rev, start).as_dict()
     return summary
 
 
