@@ -178,21 +178,25 @@ def armed_fires(
     t = np.asarray(t, np.float64)
     score = np.asarray(score, np.float64)
     thresholds = np.asarray(thresholds, np.float64)
-    unsure = np.zeros(len(t), bool) if uncertain is None else np.asarray(uncertain, bool)
-    fires = np.zeros((len(thresholds), len(t)), bool)
-    below_since = np.full(len(thresholds), np.nan)
-    last_fire = np.full(len(thresholds), -np.inf)
-    for i in range(len(t)):
-        s, now = score[i], t[i]
-        if np.isnan(s):
-            below_since[:] = np.nan
-            continue
-        above = s >= thresholds
-        with np.errstate(invalid="ignore"):
-            armed = above & (now - below_since >= arm_s - _TIME_TOL)
-        if not unsure[i]:
-            fire = armed & (now - last_fire >= refractory_s - _TIME_TOL)
-            fires[:, i] = fire
-            last_fire[fire] = now
-        below_since = np.where(above, np.nan, np.where(np.isnan(below_since), now, below_since))
+    n = len(t)
+    unsure = np.zeros(n, bool) if uncertain is None else np.asarray(uncertain, bool)
+    missing = np.isnan(score)
+    with np.errstate(invalid="ignore"):
+        above = score[None, :] >= thresholds[:, None]
+    below = ~above & ~missing[None, :]
+    # index of the last frame at or before each frame that was not below (-1: none yet)
+    idx = np.arange(n)
+    last_not_below = np.maximum.accumulate(np.where(below, -1, idx[None, :]), axis=1)
+    crossing = np.zeros_like(above)
+    crossing[:, 1:] = above[:, 1:] & below[:, :-1]
+    run_start = np.minimum(last_not_below[:, :-1] + 1, n - 1)  # first frame of the run before
+    armed = np.zeros_like(above)
+    armed[:, 1:] = crossing[:, 1:] & (t[None, 1:] - t[run_start] >= arm_s - _TIME_TOL)
+    fires = armed & ~unsure[None, :]
+    if refractory_s > 0:  # in time order, over the frames where some threshold fires
+        last = np.full(len(thresholds), -np.inf)
+        for i in np.flatnonzero(fires.any(axis=0)):
+            ok = fires[:, i] & (t[i] - last >= refractory_s - _TIME_TOL)
+            fires[:, i] = ok
+            last[ok] = t[i]
     return fires
