@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rtdecode.trigger._armed import armed_fires
+from rtdecode.policy._armed import armed_fires
 
 __all__ = [
     "ThresholdChoice",
@@ -46,7 +46,7 @@ __all__ = [
 FalseCounter = Callable[[np.ndarray], np.ndarray]
 """``(K, T)`` boolean fire sets at the period's frames -> ``(K,)`` false triggers of each (the
 scorer bound to one period's behaviour, e.g. :meth:`FrameTally.false_counts
-<rtdecode.trigger._tally.FrameTally.false_counts>`)."""
+<rtdecode.policy._tally.FrameTally.false_counts>`)."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def budget_threshold(
         on); NaN where there was no score.
     false_count
         ``(K, T)`` fire sets on this period's frames -> ``(K,)`` false triggers of each (the
-        scorer with the period's tracked behaviour; :class:`~rtdecode.trigger._tally.FrameTally`).
+        scorer with the period's tracked behaviour; :class:`~rtdecode.policy._tally.FrameTally`).
     budget_per_min
         ``B``, false triggers per minute.
     cross_threshold

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 
 from rtdecode.events import SETS, score_fires
-from rtdecode.trigger._armed import ArmedConfig, armed_fires, replay_armed
-from rtdecode.trigger._budget import (
+from rtdecode.policy._armed import ArmedConfig, armed_fires, replay_armed
+from rtdecode.policy._budget import (
     budget_threshold,
     own_threshold,
     scored_minutes,
     shrink_weight,
     shrunk_threshold,
 )
-from rtdecode.trigger._tally import FrameTally
+from rtdecode.policy._tally import FrameTally
 
 pytestmark = pytest.mark.timeout(300)
 
