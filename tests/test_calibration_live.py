@@ -44,7 +44,9 @@ def _start_run(args: list[str]) -> subprocess.Popen[str]:
         [*RTDECODE, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert decoder.stderr is not None
-    line = decoder.stderr.readline()  # printed once the model is loaded, just before it listens
+    line = decoder.stderr.readline()  # "loading the model", then "decoding" just before it listens
+    while line.startswith("loading the model"):
+        line = decoder.stderr.readline()
     assert line.startswith("decoding"), line
     return decoder
 

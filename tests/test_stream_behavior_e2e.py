@@ -202,9 +202,9 @@ def test_run_counts_late_missing_and_malformed_behaviour(tmp_path: Path) -> None
 
 
 def _readme_example(marker: str) -> str:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "wire-protocol.md").read_text()
     match = re.search(rf"<!-- {marker}[^>]*-->\n```python\n(.*?)```", text, re.S)
-    assert match, f"README lost its {marker}"
+    assert match, f"docs/wire-protocol.md lost its {marker}"
     return match.group(1)
 
 
@@ -224,7 +224,9 @@ def test_the_readme_tracker_and_producer_stream_a_real_recording_into_run(
     decoder = subprocess.Popen([*RTDECODE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert decoder.stderr is not None
     try:
-        line = decoder.stderr.readline().decode()  # printed once the model is loaded
+        line = decoder.stderr.readline().decode()  # "loading the model", then "decoding"
+        while line.startswith("loading the model"):
+            line = decoder.stderr.readline().decode()
         assert line.startswith("decoding"), line
         producers = []
         for marker, port in (

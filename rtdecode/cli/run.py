@@ -17,7 +17,7 @@ import click
 
 from rtdecode.cli._report import format_run_summary, format_status
 from rtdecode.cli._rig_options import GroupedCommand, deprecated_alias, given_overrides, rig_option
-from rtdecode.cli._signals import stop_on_signals
+from rtdecode.cli._signals import StopOnSignals, Stopped, stop_on_signals
 from rtdecode.errors import ConfigError, RtdecodeError
 from rtdecode.live._config import ENGINE_NAMES
 
@@ -154,7 +154,14 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     ),
     (
         ("--resolve-timeout",),
-        {"type": float, "section": "source", "key": "resolve_timeout_s", "help": "LSL look-up, s."},
+        {
+            "type": float,
+            "section": "source",
+            "key": "resolve_timeout_s",
+            "help": "Seconds to look for an lsl:// stream (and --behavior-source) at start before "
+            "giving up with an error; a negative value looks until it appears (a reminder is "
+            "logged every 30 s). Ctrl-C or SIGTERM stop the look-up within a second either way.",
+        },
     ),
     (
         ("--max-neurons",),
@@ -404,7 +411,8 @@ def _options(command: Any) -> Any:
 @_options
 @click.pass_context
 def run(ctx: click.Context, **values: Any) -> None:
-    """Decode behaviour from one or several live streams until Ctrl-C, SIGTERM or --max-frames.
+    """Decode behaviour from one or several live streams until Ctrl-C, SIGTERM, SIGHUP or
+    --max-frames.
 
     Prints a summary at the end (one per stream with several --source): frames, predictions,
     drops, gaps, malformed messages, NaN values, the tracked behaviour's counters,
@@ -414,14 +422,20 @@ def run(ctx: click.Context, **values: Any) -> None:
     With --trigger the loop is closed: the policy runs on every prediction and, with --arm,
     drives the --trigger-out outputs, under a watchdog that disarms and turns the light off
     when frames stop, the decoder falls behind, the neuron layout resets or malformed input
-    floods in. Outputs are in their safe state at start, at stop, on SIGINT/SIGTERM and on
-    any error.
+    floods in. Outputs are in their safe state at start, at stop, on SIGINT/SIGTERM/SIGHUP
+    and on any error. A stop signal ends the run within about a second at any moment (also
+    while an LSL stream is looked for, while the model loads or a calibration fit runs); one
+    during start-up exits with status 128 + the signal's number and decodes nothing.
 
     With several --source, one process decodes them all: the windows ready at the same time
     are decoded as one batch, each stream writes its own session file, and a stream that
     fails or stalls stops alone (the exit status is then 1). --trigger, --behavior-source and
     --calibration-from are for one stream.
     """
+    # From here on SIGINT, SIGTERM and SIGHUP stop the run: during start-up at once (model
+    # load, LSL look-ups), then through the session's stop (safe state, summary, every row).
+    signals = StopOnSignals()
+    ctx.with_resource(stop_on_signals(signals))
     try:
         config = _config(ctx, values)
         if values["print_config"]:
@@ -429,9 +443,12 @@ def run(ctx: click.Context, **values: Any) -> None:
 
             click.echo(render_toml(config), nl=False)
             return
-        summary = _run(config, values)
+        summary = _run(config, values, signals)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
+    except Stopped as exc:
+        click.echo(f"stopped by {exc} during start-up, before decoding began", err=True)
+        raise SystemExit(exc.exit_code) from None
     if summary.get("failed"):
         failed = ", ".join(f"stream {k}" for k in summary["failed"])
         raise click.ClickException(f"{failed} failed (see the summary); the others ran on")
@@ -457,7 +474,7 @@ def _config(ctx: click.Context, values: dict[str, Any]) -> Any:
     return config
 
 
-def _run(config: Any, values: dict[str, Any]) -> dict[str, Any]:
+def _run(config: Any, values: dict[str, Any], signals: StopOnSignals) -> dict[str, Any]:
     """Build the session, run it, print and write its summary."""
     from rtdecode.live import open_session
 
@@ -465,14 +482,20 @@ def _run(config: Any, values: dict[str, Any]) -> dict[str, Any]:
     if json_out is not None:
         _check_writable(json_out, "--json")
     quiet = values["quiet"]
+    decoder = config.decoder
+    click.echo(
+        f"loading the model ({decoder.model or 'shipped'}, engine {decoder.engine})", err=True
+    )
     session = open_session(config, on_status=None if quiet else _Console())
     for k, stream in enumerate(session.streams, 1):
         outputs = ", ".join(sink.uri for sink in stream.sinks) or "no sink"
         label = f"stream {k}: " if config.several else ""
         click.echo(f"{label}decoding {stream.source.uri} -> {outputs}", err=True)
     click.echo("Ctrl-C stops", err=True)
-    with stop_on_signals(session.stop):
-        summary = session.run()
+    signals.target = session.stop
+    summary = session.run()
+    if signals.received is not None:
+        click.echo(f"stopped by {signals.received}", err=True)
     if not quiet:
         click.echo("", err=True)
     click.echo(format_run_summary(summary))

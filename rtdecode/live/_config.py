@@ -56,7 +56,9 @@ class SourceConfig:
         session file). With several addresses, stream k's sinks get a suffix: TCP port
         ``PORT+k-1``, ``NAME-k``, ``FILE-k.h5``.
     resolve_timeout_s
-        Longest LSL look-up of a stream by name.
+        Seconds to look for an ``lsl://`` stream (and the behaviour's) at start before giving
+        up with an error; a negative value looks until it appears (a reminder is logged every
+        30 s). A stop signal ends the look-up within a second either way.
     frame_interval_s
         Seconds per frame (``None``: measured from the frame times).
     raw_fluorescence
@@ -80,7 +82,6 @@ class SourceConfig:
     overwrite: bool = False
 
     def __post_init__(self) -> None:
-        _positive("source.resolve_timeout_s", self.resolve_timeout_s)
         _positive("source.frame_interval_s", self.frame_interval_s)
         if self.max_neurons < 1:
             raise ConfigError(f"source.max_neurons must be >= 1, got {self.max_neurons}")

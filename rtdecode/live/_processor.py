@@ -47,6 +47,7 @@ waited, received -> the prediction that replaced theirs published (how long the 
 behind them)."""
 
 _WINDOW_COUNTERS = ("frames", "missing", "gaps", "restarts", "nan_values")
+_STOP_FIT_WAIT_S = 1.0  # after a stop signal, longest wait for a calibration fit in flight
 
 
 class StreamProcessor:
@@ -214,8 +215,14 @@ class StreamProcessor:
         if self.behavior is not None:
             self.behavior.drain(self._record_behavior)
 
-    def close(self) -> dict[str, Any]:
+    def close(self, stopped: bool = False) -> dict[str, Any]:
         """Stop the source, flush behaviour and calibration, close the chain with the summary.
+
+        Parameters
+        ----------
+        stopped
+            The run was asked to stop (a signal): a calibration fit in flight gets a second,
+            so that the stop stays prompt.
 
         Returns
         -------
@@ -227,7 +234,7 @@ class StreamProcessor:
         if self.behavior is not None and self._started:  # the sinks are open
             self.behavior.drain(self._record_behavior)
         if self.calibration is not None and self._started:
-            self.calibration.finish()
+            self.calibration.finish(_STOP_FIT_WAIT_S if stopped else 60.0)
             self.chain.record_calibration(self.calibration.outcome())
         self.chain.close_actuator()  # first: the light is off before anything else closes
         summary = self.summary()

@@ -163,8 +163,11 @@ class Runner:
         self._elapsed = 0.0
 
     def stop(self) -> None:
-        """Ask :meth:`run` to finish after the frames in hand (thread- and signal-safe)."""
+        """Ask :meth:`run` to finish after the frames in hand (thread- and signal-safe); a
+        source still looking for its stream gives up."""
         self._stop.set()
+        for stream in self.streams:
+            stream.source.interrupt()
 
     def run(self) -> dict[str, Any]:
         """Run until :meth:`stop` or until every stream has finished or failed.
@@ -292,11 +295,12 @@ class Runner:
         if index in self.active:
             self.active.remove(index)
             self.wait.reset()
+        stopped = self._stop.is_set()
         if not self.several:
-            self._summaries[index] = self.streams[index].close()
+            self._summaries[index] = self.streams[index].close(stopped)
             return
         try:
-            self._summaries[index] = self.streams[index].close()
+            self._summaries[index] = self.streams[index].close(stopped)
         except Exception as exc:  # closing a broken stream must not stop the others
             self.failed.setdefault(index, f"{type(exc).__name__}: {exc}")
             _log.error("stream %d: closing failed: %s", index + 1, exc)
