@@ -22,7 +22,7 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
         cli,
         [
             "bench", "--engine", "torch", "--rate", "200", "--seconds", "0.5", "--min-frames", "50",
-            "--no-ceiling", "--keep-warm", "5", "--json", str(out_json), "--plot", str(out_png),
+            "--no-ceiling", "--keep-warm-ms", "5", "--json", str(out_json), "--plot", str(out_png),
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -47,8 +47,10 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
     assert set(rate["stages_us"]) == {*STAGES, "decoder"}
     assert rate["overhead_ratio"]["p50"] > 0
     assert engine["peak_rss_mib"] > 0 and engine["decoder_summary"]
-    # --keep-warm reached the decoder: it ran warm passes while idle between phases
-    assert "--keep-warm" in engine["command"] and engine["decoder_summary"]["keep_warm_passes"] > 0
+    # --keep-warm-ms reached the decoder: it ran warm passes while idle between phases
+    assert (
+        "--keep-warm-ms" in engine["command"] and engine["decoder_summary"]["keep_warm_passes"] > 0
+    )
 
 
 @pytest.mark.slow

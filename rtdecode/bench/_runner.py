@@ -161,7 +161,7 @@ def _decoder_args(settings: BenchSettings) -> list[str]:
     args = ["--quiet"]
     for wanted, flag, values in (
         (settings.busy_poll, "--busy-poll", []),
-        (settings.keep_warm_ms is not None, "--keep-warm", [str(settings.keep_warm_ms)]),
+        (settings.keep_warm_ms is not None, "--keep-warm-ms", [str(settings.keep_warm_ms)]),
         (settings.cpu is not None, "--cpu", [str(settings.cpu)]),
         (settings.window is not None, "--window", [str(settings.window)]),
         (settings.threads is not None, "--threads", [str(settings.threads)]),

@@ -5,25 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import torch
 
-from rtdecode.engines import ENGINES
+from rtdecode.live._config import ENGINE_NAMES
 
 __all__ = ["engine_option", "insecure_option", "model_option", "threads_option"]
 
 
-def _set_threads(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    if value < 1:
-        raise click.BadParameter(f"needs at least 1 thread, got {value}")
-    torch.set_num_threads(value)
-    return value
-
-
 threads_option = click.option(
     "--threads",
+    type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    callback=_set_threads,
     help="Intra-op threads of the torch engine. 1 avoids the tail of thread contention "
     "(with 2 threads on a busy 2-core machine, one forward took 25x longer).",
 )
@@ -35,7 +27,7 @@ model_option = click.option(
 engine_option = click.option(
     "--engine",
     "engine_name",
-    type=click.Choice(ENGINES),
+    type=click.Choice(ENGINE_NAMES),
     default="numba",
     show_default=True,
     help="Inference runtime: numba (one fused kernel, the fastest on a CPU; relational_gnn "

@@ -5,11 +5,13 @@ Nothing here touches a socket, a device or a clock: the live controller
 the same state machine.
 """
 
+from rtdecode.policy._band import DEFAULT_ABSTAIN, in_band
 from rtdecode.policy._event import KINDS, TRIGGER_VERSION, TriggerEvent
 from rtdecode.policy._offline import replay_policy
 from rtdecode.policy._policy import RULES, SUPPRESS_REASONS, Decision, Policy, PolicyConfig
 
 __all__ = [
+    "DEFAULT_ABSTAIN",
     "KINDS",
     "RULES",
     "SUPPRESS_REASONS",
@@ -18,5 +20,6 @@ __all__ = [
     "Policy",
     "PolicyConfig",
     "TriggerEvent",
+    "in_band",
     "replay_policy",
 ]

@@ -44,6 +44,7 @@ from rtdecode.stream._session_file import (
 )
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 from rtdecode.stream._source import Chunk, Source
+from rtdecode.stream._threaded import ThreadedSource
 from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socket
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "SessionFile",
     "Sink",
     "Source",
+    "ThreadedSource",
     "ZmqFramePublisher",
     "check_exposure",
     "close_socket",
