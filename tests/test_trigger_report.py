@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from trigger_support import STATES
 
 from rtdecode.cli import cli
+from rtdecode.policy import TriggerEvent
 from rtdecode.stream import FrameTiming, Prediction, SessionFile
-from rtdecode.trigger._event import TriggerEvent
 from rtdecode.trigger._report import Session, session_summary
 
 
