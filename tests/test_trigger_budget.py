@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from rtdecode.events import SETS, score_fires
-from rtdecode.trigger._armed import ArmedConfig, armed_fires, replay_armed
-from rtdecode.trigger._budget import (
+from rtdecode.policy._armed import ArmedConfig, armed_fires, replay_armed
+from rtdecode.policy._budget import (
     budget_threshold,
     calibration_threshold,
     own_threshold,
@@ -20,7 +20,7 @@ from rtdecode.trigger._budget import (
     shrink_weight,
     shrunk_threshold,
 )
-from rtdecode.trigger._tally import FrameTally
+from rtdecode.policy._tally import FrameTally
 
 pytestmark = pytest.mark.timeout(300)
 

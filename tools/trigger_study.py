@@ -3,15 +3,15 @@
 Reads the per-frame scores that ``tools/trigger_scores.py`` caches per held-out animal, and for
 each score, identities setting and false-trigger budget ``B`` (0.5 and 1.0 per minute):
 
-* the rule is the armed rule (``rtdecode.trigger._armed``) started at the end of the 180 s
+* the rule is the armed rule (``rtdecode.policy._armed``) started at the end of the 180 s
   calibration period; scoring (``rtdecode.events.score_fires``) starts there too;
 * the threshold is the animal's own, set on its calibration period to ``B``
-  (``rtdecode.trigger._budget.budget_threshold``), shrunk toward the cross-animal threshold with
+  (``rtdecode.policy._budget.budget_threshold``), shrunk toward the cross-animal threshold with
   prior evidence ``n0``, or (``n0 = cross``) the cross-animal threshold alone. The cross-animal
   threshold is the lowest at which the training animals' scored periods, pooled, fire at most
   ``B`` false triggers per minute;
 * the arming time, refractory period and ``n0`` (and, in the ``chosen`` rows, the score) are
-  chosen by nested leave-one-animal-out (``rtdecode.trigger._nested``): for each held-out
+  chosen by nested leave-one-animal-out (``rtdecode.policy._nested``): for each held-out
   animal, an inner leave-one-out over the other five picks the setting with the best mean catch
   whose mean false triggers per minute keep to ``B``; the held-out animal is then scored with
   it. The catch maximised is the target's: sustained onsets within +2.4 s at ``B = 0.5``, all
@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 
 from rtdecode.events import SETS, WINDOWS_S
-from rtdecode.trigger._armed import armed_fires
-from rtdecode.trigger._budget import own_threshold, scored_minutes, shrink_weight, shrunk_threshold
-from rtdecode.trigger._nested import Evaluation, choose_setting, nested_lowo
-from rtdecode.trigger._tally import FrameTally
+from rtdecode.policy._armed import armed_fires
+from rtdecode.policy._budget import own_threshold, scored_minutes, shrink_weight, shrunk_threshold
+from rtdecode.policy._nested import Evaluation, choose_setting, nested_lowo
+from rtdecode.policy._tally import FrameTally
 
 ARM_S = (0.0, 0.6, 1.2, 2.4, 3.6)
 REFRACTORY_S = (0.0, 2.4, 5.0, 10.0, 20.0)

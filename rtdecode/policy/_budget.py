@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from rtdecode.events import WINDOWS_S
-from rtdecode.trigger._armed import armed_fires
+from rtdecode.policy._armed import armed_fires
 
 __all__ = [
     "ThresholdChoice",
@@ -48,7 +48,7 @@ __all__ = [
 FalseCounter = Callable[[np.ndarray], np.ndarray]
 """``(K, T)`` boolean fire sets at the period's frames -> ``(K,)`` false triggers of each (the
 scorer bound to one period's behaviour, e.g. :meth:`FrameTally.false_counts
-<rtdecode.trigger._tally.FrameTally.false_counts>`)."""
+<rtdecode.policy._tally.FrameTally.false_counts>`)."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def budget_threshold(
         on); NaN where there was no score.
     false_count
         ``(K, T)`` fire sets on this period's frames -> ``(K,)`` false triggers of each (the
-        scorer with the period's tracked behaviour; :class:`~rtdecode.trigger._tally.FrameTally`).
+        scorer with the period's tracked behaviour; :class:`~rtdecode.policy._tally.FrameTally`).
     budget_per_min
         ``B``, false triggers per minute.
     cross_threshold
@@ -271,7 +271,7 @@ def calibration_threshold(
     -------
     ThresholdChoice
     """
-    from rtdecode.trigger._tally import FrameTally
+    from rtdecode.policy._tally import FrameTally
 
     t = np.asarray(t, np.float64)
     has = np.flatnonzero(np.isfinite(np.asarray(score, np.float64)))
