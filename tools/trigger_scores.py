@@ -170,9 +170,9 @@ def main() -> None:
     import torch
 
     from rtdecode.calibration import load_animals
-    from rtdecode.calibration._folds import fold_model
     from rtdecode.data import discover_recordings, load_recording
     from rtdecode.preprocess import PreprocessConfig
+    from rtdecode.training import fold_model
     from rtdecode.training._fit import predict_recording
     from rtdecode.training._load import prepare_folder
     from rtdecode.training._presets import preset
