@@ -14,7 +14,7 @@ z-score settles), as in ``rtdecode eval --calibrate``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from rtdecode.errors import ConfigError
 from rtdecode.live._windower import Windower
 from rtdecode.log import get_logger
 from rtdecode.stream import Prediction
+
+if TYPE_CHECKING:
+    from rtdecode.policy import PolicyConfig, ThresholdChoice
 
 __all__ = ["MAX_CALIBRATION_BYTES", "LiveCalibration"]
 
@@ -35,6 +38,11 @@ beyond it calibration is off for the layout, with a log line (shorten ``--calibr
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
+    """Non-finite floats as ``None`` (strict JSON)."""
+    return {k: _finite(v) if isinstance(v, float) else v for k, v in values.items()}
 
 
 class LiveCalibration:
@@ -53,6 +61,9 @@ class LiveCalibration:
         the first frame while this session calibrates.
     start_from
         Where ``start`` came from (for the log and the summary).
+    budget
+        The trigger policy when it has ``false_per_min``: each layout's calibrator sets the
+        armed rule's threshold when its fit is done (:meth:`new_threshold` hands it on).
 
     Attributes
     ----------
@@ -71,6 +82,7 @@ class LiveCalibration:
         frame_interval_s: float | None = None,
         start: Head | None = None,
         start_from: str | None = None,
+        budget: PolicyConfig | None = None,
     ) -> None:
         if len(states) != 2 or "reversal" not in states:
             raise ConfigError(
@@ -81,6 +93,8 @@ class LiveCalibration:
         self.frame_interval_s = frame_interval_s
         self.start = start
         self.start_from = start_from
+        self.budget = budget
+        self._threshold_given: ThresholdChoice | None = None
         self._rev = states.index("reversal")
         self._probs = np.zeros(2, np.float32)
         self.calibrator: Calibrator | None = None
@@ -154,7 +168,7 @@ class LiveCalibration:
                 dim,
             )
             start = None
-        self.calibrator = Calibrator(self._n, interval, self.config, start)
+        self.calibrator = Calibrator(self._n, interval, self.config, start, self.budget)
         _log.info(
             "calibrating %d neurons on the first %g s of tracked behaviour; %s decodes meanwhile",
             self._n,
@@ -191,6 +205,17 @@ class LiveCalibration:
             prediction.probs = probs  # the decision step decides the state from them
             prediction.head = 1
             self.head_predictions += 1
+
+    def new_threshold(self) -> ThresholdChoice | None:
+        """The budget threshold once, when the calibrator has just chosen it (else ``None``)."""
+        calibrator = self.calibrator
+        if calibrator is None or calibrator.result is None:
+            return None
+        choice = calibrator.threshold
+        if choice is None or choice is self._threshold_given:
+            return None
+        self._threshold_given = choice
+        return choice
 
     def learn(
         self, window: np.ndarray, valid: np.ndarray, t: float, windower: Windower, target: Any
@@ -290,7 +315,15 @@ class LiveCalibration:
         return "the fit did not finish before the session ended"
 
     def outcome(self) -> dict[str, Any]:
-        """The calibration's outcome, as the session file keeps it (with the head's weights)."""
+        """The calibration's outcome, as the session file keeps it (with the head's weights and,
+        with ``--false-per-min``, the trigger threshold chosen and why under ``threshold``)."""
+        outcome = self._outcome()
+        choice = None if self.calibrator is None else self.calibrator.threshold
+        if self.budget is not None:
+            outcome["threshold"] = None if choice is None else _json_ready(choice.as_dict())
+        return outcome
+
+    def _outcome(self) -> dict[str, Any]:
         calibrator = self.calibrator
         result = None if calibrator is None else calibrator.result
         head = None if calibrator is None else calibrator.head

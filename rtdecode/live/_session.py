@@ -249,7 +249,11 @@ def _calibration(config: RunConfig, states: tuple[str, ...]) -> LiveCalibration 
         model = config.decoder.model
         start = earlier_head(earlier, load_model_file(model), section.fit)
         _log.info("the head from %s decodes from the first frame", earlier)
-    return LiveCalibration(section.fit, states, config.source.frame_interval_s, start, earlier)
+    policy = config.policy
+    budget = policy if policy is not None and policy.false_per_min is not None else None
+    return LiveCalibration(
+        section.fit, states, config.source.frame_interval_s, start, earlier, budget
+    )
 
 
 def _controller(config: RunConfig, source: Source) -> TriggerController:
