@@ -214,6 +214,18 @@ class AnimalDecoder:
         dz = np.where(ok, features[..., 1], 0.0).astype(np.float64)
         return z, dz
 
+    def prime(self, frames: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Restart the role pooler on the frames just before the next one (oldest first; each
+        ``(n, F)`` features and ``(n,)`` validity), so that :meth:`step` continues exactly as
+        :meth:`recording` over the stream would (a live decoder that calibrated off the decoding
+        thread while frames went on)."""
+        pooler = self._require()
+        pooler.reset()
+        for frame, valid in frames:
+            z = np.where(valid, frame[:, 0], 0.0)
+            dz = np.where(valid, frame[:, 1], 0.0)
+            pooler.step(z, dz, self._cross[: pooler.n_features])
+
     def _require(self) -> RolePooler:
         if self.pooler is None:
             raise ConfigError("the animal decoder scores only after calibrate()")

@@ -18,6 +18,7 @@ from rtdecode.calibration._head import (
 from rtdecode.log import get_logger
 
 if TYPE_CHECKING:
+    from rtdecode.calibration._decision import AnimalDecoder
     from rtdecode.policy import PolicyConfig, ThresholdChoice
 
 __all__ = ["Calibrator"]
@@ -51,6 +52,9 @@ class Calibrator:
         A trigger policy with ``false_per_min``: when the fit is done, its armed rule's
         threshold is set from the calibration period's out-of-sample scores of the head that
         decodes from then on (:func:`~rtdecode.policy.calibration_threshold`; :attr:`threshold`).
+    fused
+        The fused decision's animal part, fit with the head on the same frames (roles, state and
+        onset heads); :attr:`fused_ready` once it is.
 
     Attributes
     ----------
@@ -60,6 +64,8 @@ class Calibrator:
         Frames added with no behaviour sample (counted, not used).
     threshold
         The budget threshold chosen with the fit (``None`` without ``budget``, or until then).
+    fused_ready
+        ``fused`` is calibrated and decides from now on.
     """
 
     def __init__(
@@ -69,8 +75,12 @@ class Calibrator:
         config: CalibrationConfig | None = None,
         start: Head | None = None,
         budget: PolicyConfig | None = None,
+        fused: AnimalDecoder | None = None,
     ) -> None:
         self.config = config or CalibrationConfig()
+        self.fused = fused
+        self.fused_ready = False
+        self.frame_interval_s = frame_interval_s
         self.budget = budget if budget is not None and budget.false_per_min else None
         self.n_neurons = n_neurons
         dim = 2 * n_neurons + 1
@@ -162,6 +172,8 @@ class Calibrator:
         head = self.head
         if result.head is not None or np.isfinite(result.shipped_score):
             head = result.head
+        if self.fused is not None:
+            self._fit_fused(n)
         if self.budget is not None:
             self.threshold = self._budget_threshold(n, head, head is result.head)
         self.head = head
@@ -218,3 +230,20 @@ class Calibrator:
             choice.reason,
         )
         return choice
+
+    def _fit_fused(self, n: int) -> None:
+        """Calibrate the fused decision's animal part on the period (logged when it cannot)."""
+        from rtdecode.errors import ConfigError
+
+        assert self.fused is not None
+        m = self.n_neurons
+        x = self._x[:n]
+        features = np.stack([x[:, :m], x[:, m : 2 * m]], axis=2)
+        try:
+            self.fused.calibrate(
+                features, np.ones((n, m), bool), self._y[:n], self.frame_interval_s
+            )
+        except ConfigError as exc:
+            _log.error("the fused decision could not calibrate (%s): it does not decide", exc)
+            return
+        self.fused_ready = True

@@ -32,7 +32,14 @@ from rtdecode.calibration._roles import RoleConfig, RolePooler, neuron_roles
 from rtdecode.data import discover_recordings, load_recording
 from rtdecode.preprocess import PreprocessConfig, preprocess_traces
 
-__all__ = ["Animal", "FoldScores", "ScoreConfig", "fold_scores", "load_animals"]
+__all__ = [
+    "Animal",
+    "FoldScores",
+    "ScoreConfig",
+    "fit_cross_model",
+    "fold_scores",
+    "load_animals",
+]
 
 _PREDICT_STATE = 0.5  # the per-animal state head's unused shipped-probability input
 _MIN_ONSETS = CrossModel.min_onsets
@@ -269,12 +276,12 @@ def _names(data: _Data, ids: Sequence[int]) -> tuple[str, ...]:
     return tuple(sorted(set.intersection(*sets)))  # type: ignore[arg-type]
 
 
-def _decoder(
-    data: _Data, ids: Sequence[int], held: int, settings: dict[str, Any], fusion: Head
-) -> AnimalDecoder:
-    """The fold's decoder for animal ``held``, cross heads fit on ``ids``, calibrated."""
+def _cross_model(
+    data: _Data, ids: Sequence[int], settings: dict[str, Any], fusion: Head
+) -> CrossModel:
+    """The cross-animal part with its heads fit on ``ids``."""
     names, k = settings["names"], settings["k"]
-    model = CrossModel(
+    return CrossModel(
         roles=RoleConfig(k=k),
         names=names,
         state=_fit_cross(data, ids, k, settings["c_state"], names, False),
@@ -283,6 +290,14 @@ def _decoder(
         head=CalibrationConfig(penalty=settings["penalty"], balanced=True),
         onset_c=settings["onset_c"],
     )
+
+
+def _decoder(
+    data: _Data, ids: Sequence[int], held: int, settings: dict[str, Any], fusion: Head
+) -> AnimalDecoder:
+    """The fold's decoder for animal ``held``, cross heads fit on ``ids``, calibrated."""
+    model = _cross_model(data, ids, settings, fusion)
+    names = settings["names"]
     a, rows = data.animals[held], data.calib[held]
     decoder = AnimalDecoder(model, a.labels if names else None)
     decoder.calibrate(a.features[rows], a.valid[rows], a.reversal[rows], a.frame_interval)
@@ -323,6 +338,46 @@ def _fit_fusion(data: _Data, ids: Sequence[int], settings: dict[str, Any]) -> tu
     return fit_linear(x, np.concatenate([truth[j] for j in ids]), c), c
 
 
+def _choose(
+    data: _Data, ids: Sequence[int], identities: bool
+) -> tuple[dict[str, Any], Head, float]:
+    """Every setting chosen by leave-one-animal-out over ``ids``, and the fusion fit on them."""
+    config = data.config
+    names = _names(data, ids) if identities else ()
+    k, c_state = _choose_cross(data, ids, names, False, config.ks)
+    _, c_onset = _choose_cross(data, ids, names, True, (k,))
+    penalty, onset_c = _choose_animal(data, ids, k)
+    settings = dict(
+        names=names, k=k, c_state=c_state, c_onset=c_onset, penalty=penalty, onset_c=onset_c
+    )
+    fusion, c_fusion = _fit_fusion(data, ids, settings)
+    return settings, fusion, c_fusion
+
+
+def fit_cross_model(
+    animals: Sequence[Animal], identities: bool = False, config: ScoreConfig | None = None
+) -> tuple[CrossModel, dict[str, Any]]:
+    """The fused decision's cross-animal part for a new animal, fit on every one of ``animals``.
+
+    As :func:`fold_scores` fits it for a held-out animal, with all of ``animals`` as the
+    training animals (every choice by leave-one-animal-out over them; one BLAS thread).
+
+    Returns
+    -------
+    model, choices
+        The :class:`CrossModel` (save it with ``save_cross_model``) and what was chosen.
+    """
+    with one_thread():
+        data = _Data(animals, config or ScoreConfig())
+        ids = list(range(len(animals)))
+        settings, fusion, c_fusion = _choose(data, ids, identities)
+        model = _cross_model(data, ids, settings, fusion)
+    choices = {key: value for key, value in settings.items() if key != "names"}
+    choices.update(names=len(settings["names"]), c_fusion=c_fusion)
+    choices.update(animals=[a.id for a in animals], fusion_weights=fusion.weights.tolist())
+    return model, choices
+
+
 def fold_scores(
     animals: Sequence[Animal],
     held_out: int,
@@ -357,14 +412,8 @@ def _fold_scores(
 ) -> FoldScores:
     data = _Data(animals, config)
     ids = [i for i in range(len(animals)) if i != held_out]
-    names = _names(data, ids) if identities else ()
-    k, c_state = _choose_cross(data, ids, names, False, config.ks)
-    _, c_onset = _choose_cross(data, ids, names, True, (k,))
-    penalty, onset_c = _choose_animal(data, ids, k)
-    settings = dict(
-        names=names, k=k, c_state=c_state, c_onset=c_onset, penalty=penalty, onset_c=onset_c
-    )
-    fusion, c_fusion = _fit_fusion(data, ids, settings)
+    settings, fusion, c_fusion = _choose(data, ids, identities)
+    names = settings["names"]
     decoder = _decoder(data, ids, held_out, settings, fusion)
     a = animals[held_out]
     probs = decoder.recording(a.features, a.valid)

@@ -272,6 +272,17 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         },
     ),
     (
+        ("--fused",),
+        {
+            "section": "decoder",
+            "key": "fused",
+            "metavar": "MODEL",
+            "help": "After self-calibration, decide with issue 17's fused score (cross-animal "
+            "heads on identity-free neuron roles, the calibrated state head, onset heads): "
+            "'shipped' or a file from tools/fit_cross_model.py.",
+        },
+    ),
+    (
         ("--keep-warm-ms",),
         {
             "type": click.FloatRange(min=0, min_open=True),
