@@ -24,6 +24,7 @@ from rtdecode.calibration._head import (
     head_features,
     recording_head_features,
 )
+from rtdecode.calibration._logreg import one_thread
 from rtdecode.calibration._onset import clean_onsets, fit_linear, onset_target
 from rtdecode.calibration._roles import RoleConfig, RolePooler, neuron_roles
 from rtdecode.errors import ConfigError
@@ -181,7 +182,12 @@ class AnimalDecoder:
         frame_interval_s
             Seconds per frame.
         """
-        y = np.asarray(reversal, bool)
+        with one_thread():
+            self._calibrate(features, valid, np.asarray(reversal, bool), frame_interval_s)
+
+    def _calibrate(
+        self, features: np.ndarray, valid: np.ndarray, y: np.ndarray, frame_interval_s: float
+    ) -> None:
         if y.all() or not y.any():
             raise ConfigError(
                 "the calibration period has only one behaviour state; calibrate on a period "

@@ -26,6 +26,7 @@ from rtdecode.calibration._decision import (
     identity_columns,
 )
 from rtdecode.calibration._head import CalibrationConfig, Head, recording_head_features
+from rtdecode.calibration._logreg import one_thread
 from rtdecode.calibration._onset import clean_onsets, fit_linear, onset_target
 from rtdecode.calibration._roles import RoleConfig, RolePooler, neuron_roles
 from rtdecode.data import discover_recordings, load_recording
@@ -347,7 +348,13 @@ def fold_scores(
     -------
     FoldScores
     """
-    config = config or ScoreConfig()
+    with one_thread():
+        return _fold_scores(animals, held_out, identities, config or ScoreConfig())
+
+
+def _fold_scores(
+    animals: Sequence[Animal], held_out: int, identities: bool, config: ScoreConfig
+) -> FoldScores:
     data = _Data(animals, config)
     ids = [i for i in range(len(animals)) if i != held_out]
     names = _names(data, ids) if identities else ()
