@@ -148,7 +148,7 @@ def test_every_python_name_the_guide_cites_exists() -> None:
 
 
 def test_every_command_and_option_is_in_the_guide() -> None:
-    """Each ``rtdecode`` command and each of its long options appears on some page."""
+    """Each ``rtdecode`` command and each of its long options (not hidden) appears on some page."""
     import click
 
     from rtdecode.cli import cli
@@ -162,6 +162,8 @@ def test_every_command_and_option_is_in_the_guide() -> None:
         if f"rtdecode {name}" not in guide:
             missing.append(f"rtdecode {name}")
         for param in command.params:
+            if getattr(param, "hidden", False):  # e.g. an old spelling kept for a while
+                continue
             for flag in [*param.opts, *param.secondary_opts]:
                 if flag.startswith("--") and flag != "--help":
                     if not re.search(rf"{re.escape(flag)}(?![\w-])", guide):
