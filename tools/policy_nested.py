@@ -83,7 +83,7 @@ def main() -> None:
         policy = PolicyConfig(**setting)  # type: ignore[arg-type]
         for j, (held, frames, probs) in enumerate(decoded):
             entry = recording_metrics(held, frames, probs, policy)
-            hits[g, j], false[g, j] = entry["onset_hit_rate"], entry["false_triggers_per_min"]
+            hits[g, j], false[g, j] = entry["catch_all_1.2s"], entry["false_per_min_1.2s"]
     ids = [held.id for held, _, _ in decoded]
     nested = []
     for k in range(len(ids)):

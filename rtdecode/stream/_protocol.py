@@ -36,7 +36,6 @@ __all__ = [
     "FRAME_TOPIC",
     "MALFORMED_REASONS",
     "MAX_FRAMES_PER_MESSAGE",
-    "MAX_NEURONS",
     "MAX_PART_BYTES",
     "MAX_SEQ",
     "PRED_TOPIC",
@@ -62,7 +61,6 @@ BEHAVIOR_FIELDS = ("velocity", "reversal")
 MAX_BEHAVIOR_FIELDS = 64
 DTYPE = "<f4"
 MAX_FRAMES_PER_MESSAGE = 4096
-MAX_NEURONS = 65536
 MAX_PART_BYTES = 256 * 2**10
 """Largest message part (header or payload) a decoder receives: ``k * n * 4`` must fit."""
 MAX_SEQ = 2**63 - 1
@@ -75,8 +73,8 @@ MALFORMED_REASONS = (
     "bad_header",  # seq/t missing or of the wrong type, t not finite, seq or sent_ns not in
     # 0 .. MAX_SEQ (int64, as the session file stores them)
     "bad_dtype",  # dtype other than "<f4"
-    "bad_shape",  # shape not [k, n] with 1 <= k <= MAX_FRAMES_PER_MESSAGE, 1 <= n <= MAX_NEURONS,
-    # k * n * 4 <= MAX_PART_BYTES
+    "bad_shape",  # shape not [k, n] with 1 <= k <= MAX_FRAMES_PER_MESSAGE, 1 <= n,
+    # k * n * 4 <= MAX_PART_BYTES (so n <= 65536)
     "size_mismatch",  # payload bytes != k * n * 4
     "bad_labels",  # labels present but not n strings or nulls
 )
@@ -248,14 +246,14 @@ def parse_frame(parts: Sequence[bytes]) -> FrameMessage:
         or len(shape) != 2
         or not all(_is_int(s) for s in shape)
         or not 1 <= shape[0] <= MAX_FRAMES_PER_MESSAGE
-        or not 1 <= shape[1] <= MAX_NEURONS
+        or shape[1] < 1
         or shape[0] * shape[1] * 4 > MAX_PART_BYTES
         or seq + shape[0] - 1 > MAX_SEQ
     ):
         raise MalformedMessage(
             "bad_shape",
             f"shape {shape!r}; need [k, n] with 1 <= k <= {MAX_FRAMES_PER_MESSAGE}, "
-            f"1 <= n <= {MAX_NEURONS}, k * n * 4 <= {MAX_PART_BYTES} bytes and "
+            f"1 <= n, k * n * 4 <= {MAX_PART_BYTES} bytes and "
             "seq + k - 1 <= 2**63 - 1",
         )
     k, n = shape
