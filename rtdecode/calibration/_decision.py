@@ -123,6 +123,11 @@ def _logit(head: Head, x: np.ndarray) -> np.ndarray | float:
     return np.clip(x @ head.weights + head.bias, -_CLIP, _CLIP)
 
 
+def _scalar_logit(head: Head, x: np.ndarray) -> float:
+    value = float(head.weights @ x) + head.bias
+    return min(max(value, -_CLIP), _CLIP)
+
+
 def _prob(logit: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * logit))
 
@@ -241,18 +246,19 @@ class AnimalDecoder:
         np.multiply(frame[:, 1], valid, out=dz)
         r = pooler.n_features
         pooler.step(z, dz, self._cross[:r])
-        has = self.columns >= 0
         names = len(self.columns)
-        self._cross[r : r + names] = np.where(has, z[self.columns], 0.0)
-        self._cross[r + names :] = np.where(has, dz[self.columns], 0.0)
+        if names:
+            has = self.columns >= 0
+            self._cross[r : r + names] = np.where(has, z[self.columns], 0.0)
+            self._cross[r + names :] = np.where(has, dz[self.columns], 0.0)
         head_features(frame, valid, 0.5, self._head_x)
         out = self._logits
-        out[0] = _logit(self.model.state, self._cross)
-        out[1] = _logit(self.state_head, self._head_x)
-        out[2] = _logit(self.model.onset, self._cross)
+        out[0] = _scalar_logit(self.model.state, self._cross)
+        out[1] = _scalar_logit(self.state_head, self._head_x)
+        out[2] = _scalar_logit(self.model.onset, self._cross)
         onset = self.onset_head
-        out[3] = out[2] if onset is None else _logit(onset, self._cross[:r])
-        out[4] = _logit(self.model.fusion, out[:4])
+        out[3] = out[2] if onset is None else _scalar_logit(onset, self._cross[:r])
+        out[4] = _scalar_logit(self.model.fusion, out[:4])
         return _prob(out)
 
     def recording(self, features: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -19,8 +19,8 @@ from rtdecode.errors import ConfigError
 
 __all__ = ["RoleConfig", "RolePooler", "neuron_roles"]
 
-_N_BASE = 6  # top-k z, bottom-k z, top-k dz, bottom-k dz, role-weighted z, role-weighted dz
-_DIFFED = (0, 1, 4)  # base features whose short-horizon differences are taken
+_N_BASE = 6  # top-k z, bottom-k z, role-weighted z, then the same three of dz
+_N_DIFFED = 3  # the first three (of z) also enter as short-horizon differences
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class RoleConfig:
     @property
     def n_features(self) -> int:
         """Features per frame."""
-        return _N_BASE + len(_DIFFED) * len(self.diffs_s)
+        return _N_BASE + _N_DIFFED * len(self.diffs_s)
 
 
 def neuron_roles(z: np.ndarray, reversal: np.ndarray) -> np.ndarray:
@@ -97,7 +97,12 @@ class RolePooler:
         self.top = np.ascontiguousarray(order[-k:])
         self.bottom = np.ascontiguousarray(order[:k])
         total = float(np.abs(roles).sum())
-        self.weights = roles / total if total > 0 else np.zeros_like(roles)
+        # (N, 3) pooling matrix: mean of the top k, mean of the bottom k, role-weighted mean
+        self.pooling = np.zeros((roles.shape[0], 3))
+        self.pooling[self.top, 0] = 1.0 / k
+        self.pooling[self.bottom, 1] = 1.0 / k
+        if total > 0:
+            self.pooling[:, 2] = roles / total
         self.lags = tuple(max(1, round(h / frame_interval_s)) for h in config.diffs_s)
         self._history = np.zeros((max(self.lags) + 1, _N_BASE))
         self._seen = 0
@@ -106,14 +111,6 @@ class RolePooler:
     def n_features(self) -> int:
         """Features per frame."""
         return self.config.n_features
-
-    def _base(self, z: np.ndarray, dz: np.ndarray, out: np.ndarray) -> None:
-        out[0] = z[self.top].mean()
-        out[1] = z[self.bottom].mean()
-        out[2] = dz[self.top].mean()
-        out[3] = dz[self.bottom].mean()
-        out[4] = self.weights @ z
-        out[5] = self.weights @ dz
 
     def reset(self) -> None:
         """Forget the frames seen (a new stream of the same animal)."""
@@ -126,36 +123,29 @@ class RolePooler:
         """
         ring = self._history
         row = self._seen % len(ring)
-        self._base(z, dz, ring[row])
+        np.dot(z, self.pooling, out=ring[row, :3])
+        np.dot(dz, self.pooling, out=ring[row, 3:])
         if self._seen == 0:
             ring[:] = ring[row]
         self._seen += 1
         out[:_N_BASE] = ring[row]
         col = _N_BASE
         for lag in self.lags:
-            past = ring[(row - lag) % len(ring)]
-            for i in _DIFFED:
-                out[col] = ring[row, i] - past[i]
-                col += 1
+            np.subtract(
+                ring[row, :_N_DIFFED],
+                ring[(row - lag) % len(ring), :_N_DIFFED],
+                out=out[col : col + _N_DIFFED],
+            )
+            col += _N_DIFFED
         return out
 
     def recording(self, z: np.ndarray, dz: np.ndarray) -> np.ndarray:
         """``(T, n_features)`` features of every frame of ``(T, N)`` z-scores and derivatives."""
         z = np.asarray(z, np.float64)
         dz = np.asarray(dz, np.float64)
-        base = np.stack(
-            (
-                z[:, self.top].mean(axis=1),
-                z[:, self.bottom].mean(axis=1),
-                dz[:, self.top].mean(axis=1),
-                dz[:, self.bottom].mean(axis=1),
-                z @ self.weights,
-                dz @ self.weights,
-            ),
-            axis=1,
-        )
+        base = np.hstack([z @ self.pooling, dz @ self.pooling])
         parts = [base]
         for lag in self.lags:
             past = np.vstack([np.repeat(base[:1], min(lag, len(base)), axis=0), base[:-lag]])
-            parts.append((base - past[: len(base)])[:, _DIFFED])
+            parts.append((base - past[: len(base)])[:, :_N_DIFFED])
         return np.hstack(parts)

@@ -90,8 +90,8 @@ class ScoreConfig:
     calibration_s: float = 180.0
     skip_s: float = 10.0
     ks: tuple[int, ...] = (5, 10, 20)
-    cs: tuple[float, ...] = (0.01, 0.1, 1.0)
-    penalties: tuple[float, ...] = (10.0, 30.0, 100.0)
+    cs: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
+    penalties: tuple[float, ...] = (30.0, 100.0, 300.0)
 
 
 @dataclass
