@@ -26,7 +26,7 @@ from rtdecode.calibration._head import (
 )
 from rtdecode.calibration._logreg import one_thread
 from rtdecode.calibration._onset import clean_onsets, fit_linear, onset_target
-from rtdecode.calibration._roles import RoleConfig, RolePooler, neuron_roles
+from rtdecode.calibration._roles import RoleConfig, RolePooler, calibration_roles
 from rtdecode.errors import ConfigError
 
 __all__ = [
@@ -172,6 +172,7 @@ class AnimalDecoder:
         valid: np.ndarray,
         reversal: np.ndarray,
         frame_interval_s: float,
+        velocity: np.ndarray | None = None,
     ) -> None:
         """Fit the animal's part on its calibration frames (oldest first, contiguous).
 
@@ -186,20 +187,32 @@ class AnimalDecoder:
             ``(T,)`` tracked reversal state with both states present.
         frame_interval_s
             Seconds per frame.
+        velocity
+            ``(T,)`` tracked velocity (mm/s, forward positive; NaN where untracked), needed
+            when the model pools a velocity role.
         """
-        with one_thread():
-            self._calibrate(features, valid, np.asarray(reversal, bool), frame_interval_s)
-
-    def _calibrate(
-        self, features: np.ndarray, valid: np.ndarray, y: np.ndarray, frame_interval_s: float
-    ) -> None:
+        y = np.asarray(reversal, bool)
         if y.all() or not y.any():
             raise ConfigError(
                 "the calibration period has only one behaviour state; calibrate on a period "
                 "with both forward motion and reversals"
             )
         z, dz = self._channels(features, valid)
-        self.pooler = RolePooler(neuron_roles(z, y), frame_interval_s, self.model.roles)
+        roles = calibration_roles(z, y, velocity, self.model.roles)
+        with one_thread():
+            self._calibrate(features, valid, y, z, dz, roles, frame_interval_s)
+
+    def _calibrate(
+        self,
+        features: np.ndarray,
+        valid: np.ndarray,
+        y: np.ndarray,
+        z: np.ndarray,
+        dz: np.ndarray,
+        roles: np.ndarray,
+        frame_interval_s: float,
+    ) -> None:
+        self.pooler = RolePooler(roles, frame_interval_s, self.model.roles)
         x = recording_head_features(features, valid, np.full(len(y), 0.5))
         self.state_head = fit_state_head(x, y, self.model.head)
         self._head_x = np.zeros(x.shape[1])
