@@ -12,6 +12,7 @@ from rtdecode.calibration import (
     AnimalDecoder,
     CalibrationConfig,
     CrossModel,
+    Head,
     RoleConfig,
     RolePooler,
     calibration_roles,
@@ -72,9 +73,9 @@ def test_roles_find_the_command_interneurons_without_labels(flavell_dir) -> None
         assert len(classes & COMMAND) >= 3, (recording.id, classes)
 
 
-@pytest.mark.parametrize(("identities", "velocity"), [(False, False), (True, True)])
+@pytest.mark.parametrize(("identities", "velocity", "lags"), [(False, False, 0), (True, True, 3)])
 def test_frame_by_frame_scores_equal_batch_on_a_real_recording(
-    bundled: Recording, identities: bool, velocity: bool
+    bundled: Recording, identities: bool, velocity: bool, lags: int
 ) -> None:
     features, valid, t, y = _calibration(bundled)
     calib = (t >= 10) & (t < 180)
@@ -95,9 +96,10 @@ def test_frame_by_frame_scores_equal_batch_on_a_real_recording(
         names=names,
         state=fit_linear(cross[after], y[after], 0.1),
         onset=fit_linear(cross[after][care[after]], target[after][care[after]], 0.1),
-        fusion=fit_linear(np.c_[cross[after, :4]], y[after], 1.0),  # any 4-input head
+        fusion=Head(np.random.default_rng(0).normal(size=4 * (1 + lags)), 0.1),  # any head
         head=CalibrationConfig(balanced=True),
         onset_c=0.1,
+        fusion_lags=lags,
     )
     decoder = AnimalDecoder(model, bundled.labels)
     decoder.calibrate(features[calib], valid[calib], y[calib], 0.6, v[calib])

@@ -24,6 +24,7 @@ from rtdecode.calibration._decision import (
     canonical_name,
     cross_features,
     identity_columns,
+    lagged_logits,
 )
 from rtdecode.calibration._head import CalibrationConfig, Head, recording_head_features
 from rtdecode.calibration._logreg import one_thread
@@ -85,7 +86,7 @@ class ScoreConfig:
     pooling by a velocity role (when every animal has tracked velocity); ``cs``: inverse L2
     strengths of the cross-animal, per-animal onset and fusion heads; ``penalties``: L2
     strengths of the per-animal state head (:class:`CalibrationConfig`, both states weighted
-    equally).
+    equally); ``fusion_lags``: how many earlier frames' component logits the fusion may see.
     """
 
     calibration_s: float = 180.0
@@ -94,6 +95,7 @@ class ScoreConfig:
     velocity: bool = False
     cs: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
     penalties: tuple[float, ...] = (30.0, 100.0, 300.0)
+    fusion_lags: tuple[int, ...] = (0, 4)
 
 
 @dataclass
@@ -284,7 +286,12 @@ def _names(data: _Data, ids: Sequence[int]) -> tuple[str, ...]:
 
 
 def _decoder(
-    data: _Data, ids: Sequence[int], held: int, settings: dict[str, Any], fusion: Head
+    data: _Data,
+    ids: Sequence[int],
+    held: int,
+    settings: dict[str, Any],
+    fusion: Head,
+    fusion_lags: int = 0,
 ) -> AnimalDecoder:
     """The fold's decoder for animal ``held``, cross heads fit on ``ids``, calibrated."""
     names, roles = settings["names"], settings["roles"]
@@ -296,6 +303,7 @@ def _decoder(
         fusion=fusion,
         head=CalibrationConfig(penalty=settings["penalty"], balanced=True),
         onset_c=settings["onset_c"],
+        fusion_lags=fusion_lags,
     )
     a, rows = data.animals[held], data.calib[held]
     decoder = AnimalDecoder(model, a.labels if names else None)
@@ -304,12 +312,13 @@ def _decoder(
     return decoder
 
 
-_UNIT = Head(np.array([1.0, 1.0, 1.0, 1.0]), 0.0)  # placeholder fusion while components are fit
+_UNIT = Head(np.ones(len(COMPONENTS)), 0.0)  # placeholder fusion while components are fit
 
 
 def _component_logits(
     data: _Data, ids: Sequence[int], held: int, settings: dict[str, Any]
 ) -> np.ndarray:
+    """``(T, 4)`` component logits of every frame of animal ``held``."""
     probs = _decoder(data, ids, held, settings, _UNIT).recording(
         data.animals[held].features, data.animals[held].valid
     )[:, : len(COMPONENTS)]
@@ -317,25 +326,26 @@ def _component_logits(
     return np.log(p / (1 - p))
 
 
-def _fit_fusion(data: _Data, ids: Sequence[int], settings: dict[str, Any]) -> tuple[Head, float]:
-    """The stacking head on the training animals' out-of-fold component logits, C chosen by
-    inner leave-one-animal-out over the same animals."""
-    logits = {
-        j: _component_logits(data, rest, j, settings)[data.post[j]] for j, rest in _inner(ids)
-    }
+def _fit_fusion(
+    data: _Data, ids: Sequence[int], settings: dict[str, Any]
+) -> tuple[Head, float, int]:
+    """The stacking head on the training animals' out-of-fold component logits; its C and
+    the number of earlier frames it sees chosen by inner leave-one-animal-out over them."""
+    full = {j: _component_logits(data, rest, j, settings) for j, rest in _inner(ids)}
     truth = {j: data.animals[j].reversal[data.post[j]] for j in ids}
     scores = {}
-    for c in data.config.cs:
-        values = []
-        for j, rest in _inner(ids):
-            head = fit_linear(
-                np.vstack([logits[m] for m in rest]), np.concatenate([truth[m] for m in rest]), c
-            )
-            values.append(_auroc(truth[j], logits[j] @ head.weights))
-        scores[c] = np.nanmean(values)
-    c = max(scores, key=lambda key: scores[key])
-    x = np.vstack([logits[j] for j in ids])
-    return fit_linear(x, np.concatenate([truth[j] for j in ids]), c), c
+    for lags in data.config.fusion_lags:
+        x = {j: lagged_logits(full[j], lags)[data.post[j]] for j in ids}
+        for c in data.config.cs:
+            values = []
+            for j, rest in _inner(ids):
+                rows, y = np.vstack([x[m] for m in rest]), np.concatenate([truth[m] for m in rest])
+                values.append(_auroc(truth[j], x[j] @ fit_linear(rows, y, c).weights))
+            scores[(lags, c)] = np.nanmean(values)
+    lags, c = max(scores, key=lambda key: scores[key])
+    x = {j: lagged_logits(full[j], lags)[data.post[j]] for j in ids}
+    head = fit_linear(np.vstack([x[j] for j in ids]), np.concatenate([truth[j] for j in ids]), c)
+    return head, c, lags
 
 
 def fold_scores(
@@ -387,8 +397,8 @@ def _fold_scores(
         penalty=penalty,
         onset_c=onset_c,
     )
-    fusion, c_fusion = _fit_fusion(data, ids, settings)
-    decoder = _decoder(data, ids, held_out, settings, fusion)
+    fusion, c_fusion, fusion_lags = _fit_fusion(data, ids, settings)
+    decoder = _decoder(data, ids, held_out, settings, fusion, fusion_lags)
     a = animals[held_out]
     probs = decoder.recording(a.features, a.valid)
     probs[a.t < config.calibration_s] = np.nan
@@ -398,6 +408,7 @@ def _fold_scores(
         velocity_roles=roles.velocity,
         names=len(names),
         c_fusion=c_fusion,
+        fusion_lags=fusion_lags,
         fusion_weights=fusion.weights.tolist(),
         animal_onset_head=decoder.onset_head is not None,
     )
