@@ -28,10 +28,9 @@ from rtdecode.cli import cli
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.errors import ConfigError
+from rtdecode.live import Pipeline
 from rtdecode.models import load_model_file
-from rtdecode.stream import Pipeline, ReplaySource
-from rtdecode.stream._sink import Prediction, Sink
-from rtdecode.stream._source import Chunk, Source
+from rtdecode.stream import Chunk, Prediction, ReplaySource, Sink, Source
 from rtdecode.training import Prepared, auroc, predict_recording, prepare_recording
 
 CALIBRATE_S = 180.0

@@ -7,6 +7,7 @@ build does not see.
 
 from __future__ import annotations
 
+import importlib
 import re
 import shlex
 import shutil
@@ -116,3 +117,31 @@ def test_every_page_the_code_points_users_to_exists() -> None:
         f"{path.relative_to(ROOT)}: {page}" for path, page in named if not (ROOT / page).is_file()
     )
     assert not missing, missing
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``rtdecode.a.b.C`` names a module or an attribute of one."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+def test_every_python_name_the_guide_cites_exists() -> None:
+    """`rtdecode.x.Name` in a page is importable, so a moved module shows as a stale page."""
+    cited = {
+        (page.name, name)
+        for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for name in re.findall(r"`(rtdecode(?:\.\w+)+)", page.read_text())
+    }
+    assert cited, "the guide cites no rtdecode name"
+    stale = sorted(f"{page}: {name}" for page, name in cited if not _resolves(name))
+    assert not stale, f"these pages name what no longer imports; update them: {stale}"

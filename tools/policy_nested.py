@@ -34,8 +34,8 @@ PREVIOUS = {"on": 0.6, "off": 0.4, "min_frames": 1, "refractory_s": 5.0}
 
 def _decoded(data_dir: Path, cache: Path) -> list[tuple[Any, np.ndarray, np.ndarray]]:
     """Per held-out animal: the recording, scored frames and reversal probabilities."""
-    from rtdecode.calibration._folds import fold_model
     from rtdecode.config import PreprocessConfig
+    from rtdecode.training import fold_model
     from rtdecode.training._evaluate import LOWO_FIRST_FRAME
     from rtdecode.training._fit import predict_recording
     from rtdecode.training._load import prepare_folder
@@ -62,8 +62,8 @@ def _choose(hits: np.ndarray, false: np.ndarray, cap: float) -> int:
 
 
 def main() -> None:
+    from rtdecode.policy import PolicyConfig
     from rtdecode.training._evaluate import recording_metrics
-    from rtdecode.trigger import PolicyConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)

@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from rtdecode.calibration._folds import fold_model
 from rtdecode.calibration._head import CalibrationConfig
 from rtdecode.calibration._simulate import METHODS, calibration_metrics, simulate_session
 from rtdecode.config import PreprocessConfig
 from rtdecode.events import SUMMARY_KEYS, pooled_lags
 from rtdecode.models import ModelFile
+from rtdecode.training import fold_model
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._fit import TrainConfig, predict_recording
 

@@ -17,9 +17,9 @@ from rtdecode.calibration._head import (
 from rtdecode.calibration._logreg import fit_logistic, sigmoid
 from rtdecode.calibration._reliability import expected_calibration_error
 from rtdecode.metrics import balanced_accuracy
+from rtdecode.policy import PolicyConfig
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._evaluate import THRESHOLD, recording_metrics
-from rtdecode.trigger import PolicyConfig
 
 __all__ = ["BASELINE_PENALTY", "METHODS", "calibration_metrics", "simulate_session"]
 

@@ -19,9 +19,9 @@ from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
 from rtdecode.events import describe, score_fires
+from rtdecode.live import Pipeline
 from rtdecode.stream import (
     BehaviorTrack,
-    Pipeline,
     Prediction,
     ReplaySource,
     Sink,

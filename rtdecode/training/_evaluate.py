@@ -16,10 +16,11 @@ from rtdecode.events import SUMMARY_KEYS, pooled_lags, score_fires
 from rtdecode.log import get_logger
 from rtdecode.metrics import auroc, balanced_accuracy, f1_score
 from rtdecode.models import ModelFile
+from rtdecode.policy import PolicyConfig, replay_policy
 from rtdecode.preprocess import PreprocessConfig
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._fit import STATES, TrainConfig, predict_recording, train_model
-from rtdecode.trigger import PolicyConfig, replay_policy
+from rtdecode.training._folds import fold_model
 
 __all__ = [
     "LOWO_FIRST_FRAME",
@@ -57,7 +58,7 @@ def policy_fires(
     t
         ``(T,)`` their frame times, seconds (the policy's clock).
     policy
-        Default: :class:`~rtdecode.trigger.PolicyConfig`'s defaults.
+        Default: :class:`~rtdecode.policy.PolicyConfig`'s defaults.
     uncertain
         ``(T,)`` frames the decoder abstained on (default: none).
 
@@ -81,7 +82,7 @@ def recording_metrics(
     """Metrics of one recording's decoded frames (only counts without behaviour).
 
     Per frame: balanced accuracy, AUROC and F1 at :data:`THRESHOLD`. Per event: the trigger
-    ``policy`` (default: :class:`~rtdecode.trigger.PolicyConfig`'s defaults) runs over the
+    ``policy`` (default: :class:`~rtdecode.policy.PolicyConfig`'s defaults) runs over the
     decoded frames on their frame times as it would live, and its fires are scored against the
     behavioural reversal onsets from the first decoded frame on
     (:func:`rtdecode.events.score_fires`; keys of :meth:`~rtdecode.events.EventScore.as_dict`).
@@ -198,8 +199,6 @@ def lowo_fold(
         train = [d for i, d in enumerate(data) if i != held_out]
         model = train_model(train, config, preprocess, {"held_out": held.id}, device=device)
     else:
-        from rtdecode.calibration._folds import fold_model
-
         model = fold_model(data, held_out, config, preprocess, cache, device)
     net = model.build()
     result: dict[str, Any] = {"without_labels": None, "probs_without_labels": None}

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from rtdecode._optional import import_optional
 from rtdecode.errors import ConfigError, DataFormatError
 from rtdecode.events import describe, onset_indices, score_fires
-from rtdecode.stream._latency import percentiles
+from rtdecode.latency import percentiles
+from rtdecode.stream import read_session
 
 __all__ = ["Session", "render_report", "session_summary"]
 
@@ -49,7 +49,8 @@ class Session:
     behaviour_t, reversal
         Behaviour, when known: times and the reversal flag.
     calibration_s
-        The session's self-calibration period (0 without): behaviour is scored after it.
+        The session's self-calibration period (0 without, or when it received no behaviour):
+        behaviour is scored after it.
     """
 
     states: tuple[str, ...]
@@ -67,40 +68,30 @@ class Session:
     @classmethod
     def read(cls, path: Path | str) -> Session:
         """Read a session file written by ``rtdecode run`` (with behaviour, if it holds any)."""
-        try:
-            with h5py.File(path, "r") as handle:
-                if handle.attrs.get("format") != "rtdecode-session":
-                    raise DataFormatError(f"{path} is not an rtdecode session file")
-                preds = handle["predictions"]
-                n = len(preds["t"])
-                triggers: dict[str, np.ndarray] = {}
-                if "triggers" in handle:
-                    for name, column in handle["triggers"].items():
-                        data = column[:]
-                        triggers[name] = data.astype(str) if data.dtype.kind == "S" else data
-                session = cls(
-                    states=tuple(str(s) for s in handle.attrs["states"]),
-                    t=preds["t"][:],
-                    probs=preds["probs"][:],
-                    state=preds["state"][:],
-                    latency_us=preds["latency_us"][:],
-                    uncertain=preds["uncertain"][:].astype(bool)
-                    if "uncertain" in preds
-                    else np.zeros(n, bool),
-                    triggers=triggers,
-                    policy=json.loads(handle.attrs["policy"]) if "policy" in handle.attrs else {},
-                    calibration_s=_calibration_s(handle.attrs.get("summary")),
-                )
-                if "behavior" in handle:
-                    flag = handle["behavior/reversal"][:]
-                    known = np.isfinite(flag)  # NaN: the sample did not say, or the animal was lost
-                    if known.any():
-                        session.behaviour_t = handle["behavior/t"][:][known]
-                        session.reversal = flag[known] > 0.5
-        except OSError as exc:
-            raise DataFormatError(f"cannot read session file {path} ({exc})") from exc
-        if not len(session.t):
+        data = read_session(path)
+        preds = data.predictions
+        n = len(preds.get("t", ()))
+        if not n:
             raise DataFormatError(f"{path} holds no predictions: nothing to report")
+        session = cls(
+            states=data.states,
+            t=preds["t"],
+            probs=preds["probs"],
+            state=preds["state"],
+            latency_us=preds["latency_us"],
+            uncertain=preds["uncertain"].astype(bool)
+            if "uncertain" in preds
+            else np.zeros(n, bool),
+            triggers=dict(data.triggers),
+            policy=data.policy,
+            calibration_s=_calibration_s(data.summary),
+        )
+        flag = data.behavior.get("reversal")
+        if flag is not None:
+            known = np.isfinite(flag)  # NaN: the sample did not say, or the animal was lost
+            if known.any():
+                session.behaviour_t = data.behavior["t"][known]
+                session.reversal = flag[known] > 0.5
         return session
 
     def with_recording(self, timestamps: np.ndarray, reversal: np.ndarray | None) -> None:
@@ -116,10 +107,14 @@ class Session:
         return np.flatnonzero(self.triggers["kind"] == kind)
 
 
-def _calibration_s(summary: str | None) -> float:
-    """The calibration period from a session's summary attribute (0 without calibration)."""
-    calibration = json.loads(summary).get("calibration") if summary else None
-    return float(calibration.get("seconds", 0.0)) if isinstance(calibration, dict) else 0.0
+def _calibration_s(summary: dict[str, Any] | None) -> float:
+    """The calibration period from a session's summary: its ``seconds`` when it gathered any
+    behaviour, else 0 (no calibration, or one that never received behaviour: the shipped model
+    decided from the first frame)."""
+    calibration = summary.get("calibration") if summary else None
+    if not isinstance(calibration, dict) or not calibration.get("collected_s"):
+        return 0.0
+    return float(calibration.get("seconds", 0.0))
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float | None]:
