@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -110,7 +111,8 @@ def test_every_scenario_in_bench_is_a_valid_bench_command_line() -> None:
     assert {"default", "microscope", "microscope-busy-poll", "high-rate", "neurons"} <= set(
         module.SCENARIOS
     )
-    command = cli.commands["bench"]
+    command = cli.get_command(click.Context(cli), "bench")
+    assert command is not None
     for name, (_, options) in module.SCENARIOS.items():
         context = command.make_context(f"bench {name}", list(options))
         assert context.params["engines"], name

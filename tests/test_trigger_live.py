@@ -136,6 +136,9 @@ def test_frames_stopping_drive_the_safe_state_within_two_frame_periods(rig: Rig)
         kinds = list(handle["triggers/kind"].asstr()[:])
         reasons = list(handle["triggers/reason"].asstr()[:])
         assert json.loads(handle.attrs["policy"])["stale_ms"] == 1000.0
+        # the file's summary has the trigger's block, as the run's --json summary does
+        trigger = json.loads(handle.attrs["summary"])["trigger"]
+    assert trigger == rig.summary["trigger"] and trigger["armed"] is False
     events = [(k, r) for k, r in zip(kinds, reasons, strict=True) if k in ("arm", "disarm")]
     assert events[0] == ("arm", "start") and events[-1] == ("disarm", "stop")
     assert ("disarm", "no_frames") in events and ("arm", "rearm") in events

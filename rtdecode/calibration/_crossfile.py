@@ -36,6 +36,7 @@ def save_cross_model(path: Path | str, model: CrossModel, about: dict[str, objec
         "head": dataclasses.asdict(model.head),
         "onset_c": model.onset_c,
         "min_onsets": model.min_onsets,
+        "fusion_lags": model.fusion_lags,
         "about": about,
     }
     np.savez(Path(path), settings=np.array(json.dumps(settings)), **arrays)
@@ -55,13 +56,15 @@ def load_cross_model(path: Path | str) -> tuple[CrossModel, dict[str, object]]:
             }
         if settings.get("format") != _FORMAT:
             raise KeyError("format")
-        roles = settings["roles"]
+        roles = dict(settings["roles"])
+        roles["diffs_s"] = tuple(roles["diffs_s"])
         model = CrossModel(
-            roles=RoleConfig(k=int(roles["k"]), diffs_s=tuple(roles["diffs_s"])),
+            roles=RoleConfig(**roles),
             names=tuple(settings["names"]),
             head=CalibrationConfig(**settings["head"]),
             onset_c=float(settings["onset_c"]),
             min_onsets=int(settings["min_onsets"]),
+            fusion_lags=int(settings["fusion_lags"]),
             **heads,
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from rtdecode.live._config import ENGINE_NAMES
+from rtdecode.engines import ENGINES
 
 __all__ = ["engine_option", "insecure_option", "model_option", "threads_option"]
 
@@ -27,7 +27,7 @@ model_option = click.option(
 engine_option = click.option(
     "--engine",
     "engine_name",
-    type=click.Choice(ENGINE_NAMES),
+    type=click.Choice(ENGINES),
     default="numba",
     show_default=True,
     help="Inference runtime: numba (one fused kernel, the fastest on a CPU; relational_gnn "

@@ -18,8 +18,8 @@ import click
 from rtdecode.cli._report import format_run_summary, format_status
 from rtdecode.cli._rig_options import GroupedCommand, deprecated_alias, given_overrides, rig_option
 from rtdecode.cli._signals import StopOnSignals, Stopped, stop_on_signals
+from rtdecode.engines import ENGINES
 from rtdecode.errors import ConfigError, RtdecodeError
-from rtdecode.live._config import ENGINE_NAMES
 
 __all__ = ["run"]
 
@@ -204,7 +204,7 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
         ("--engine",),
         {
-            "type": click.Choice(ENGINE_NAMES),
+            "type": click.Choice(ENGINES),
             "section": "decoder",
             "key": "engine",
             "help": "Inference runtime: numba (one fused kernel, the fastest on a CPU), torch and "

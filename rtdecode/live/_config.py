@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtdecode.calibration import CalibrationConfig
+from rtdecode.engines import ENGINES
 from rtdecode.errors import ConfigError
 from rtdecode.policy import DEFAULT_ABSTAIN, PolicyConfig
 from rtdecode.trigger import Safety
 
 __all__ = [
-    "ENGINE_NAMES",
     "MAX_NEURONS",
     "BehaviorConfig",
     "CalibrationSection",
@@ -31,10 +31,6 @@ __all__ = [
 
 MAX_NEURONS = 2048
 """Most neurons per frame decoded by default (the GNN's memory grows with the square)."""
-
-ENGINE_NAMES = ("numba", "torch", "onnx", "cuda")
-"""The inference runtimes (:data:`rtdecode.engines.ENGINES`, named here so that reading a
-configuration does not import torch)."""
 
 
 def _positive(name: str, value: float | None, strict: bool = True) -> None:
@@ -96,7 +92,7 @@ class DecoderConfig:
     model
         Model file (``None``: the shipped model).
     engine
-        Inference runtime, one of :data:`ENGINE_NAMES`: numba (one fused kernel, the fastest on
+        Inference runtime, one of :data:`rtdecode.engines.ENGINES`: numba (one fused kernel, the fastest on
         a CPU; relational_gnn models only), torch and onnx (references), cuda (NVIDIA GPU).
     window
         Frames of history per neuron (``None``: the model's).
@@ -147,8 +143,8 @@ class DecoderConfig:
     cpu: int | None = None
 
     def __post_init__(self) -> None:
-        if self.engine not in ENGINE_NAMES:
-            raise ConfigError(f"decoder.engine must be one of {ENGINE_NAMES}, got {self.engine!r}")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"decoder.engine must be one of {ENGINES}, got {self.engine!r}")
         if self.abstain is not None:
             band = tuple(float(v) for v in self.abstain)
             if len(band) != 2 or not 0.0 <= band[0] <= band[1] <= 1.0:

@@ -13,15 +13,14 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from rtdecode.config import from_dict, read_toml
 from rtdecode.errors import ConfigError
-
-if TYPE_CHECKING:
-    from rtdecode.policy._armed import ArmedRule
+from rtdecode.policy._armed import ArmedConfig, ArmedRule
+from rtdecode.policy._decision import Decision
 
 __all__ = ["RULES", "SUPPRESS_REASONS", "Decision", "Policy", "PolicyConfig"]
 
@@ -159,26 +158,6 @@ class PolicyConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Something the policy decided on one frame.
-
-    Attributes
-    ----------
-    kind
-        ``fire``, ``suppressed`` (would have fired), or ``off`` (``state`` rule: the state
-        ended before ``max_state_s``).
-    reason
-        For ``suppressed``, one of :data:`SUPPRESS_REASONS`; empty otherwise.
-    pulse_ms
-        Pulse length of a fire (or the one suppressed); 0 for ``off``.
-    """
-
-    kind: str
-    reason: str = ""
-    pulse_ms: float = 0.0
-
-
 class Policy:
     """The trigger state machine (see :class:`PolicyConfig` for the rules).
 
@@ -212,8 +191,6 @@ class Policy:
         self.light_s = 0.0
         self.armed_rule: ArmedRule | None = None
         if config.rule == "armed":
-            from rtdecode.policy._armed import ArmedConfig, ArmedRule  # imports Decision
-
             on = config.on
             self.armed_rule = ArmedRule(
                 ArmedConfig(
