@@ -30,9 +30,10 @@ FRAMES = 400  # 240 s of the recording: 10 s settling, 60 s calibration, about 1
 BUDGET = 1.0
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One closed-loop run with ``--false-per-min`` over a replay with behaviour."""
+@pytest.fixture(scope="module", params=[(), ("--fused", "shipped")], ids=["calibrated", "fused"])
+def session(tmp_path_factory: pytest.TempPathFactory, request: Any) -> dict[str, Any]:
+    """One closed-loop run with ``--false-per-min`` over a replay with behaviour: the threshold
+    set on the calibrated head's scores, or (``--fused``) on the fused decision's."""
     folder = tmp_path_factory.mktemp("budget")
     rig = folder / "rig.toml"
     # The replay runs 15x faster than life: the rule runs on the frames' own clock, and a busy
@@ -49,7 +50,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 "--sink", str(folder / "session.h5"), "--json", str(folder / "summary.json"),
                 "--decode-every-frame", "--calibrate", "60",
                 "--false-per-min", str(BUDGET), "--arm", "--trigger-out",
-                f"serial://{device.port}",
+                f"serial://{device.port}", *request.param,
             ],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
@@ -67,6 +68,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pulses = device.pulses()
     assert decoder.returncode == 0, err
     return {
+        "fused": bool(request.param),
         "err": err,
         "summary": json.loads((folder / "summary.json").read_text()),
         "data": read_session(folder / "session.h5"),
@@ -100,7 +102,7 @@ def test_the_armed_rule_fires_on_the_chosen_threshold(session: dict[str, Any]) -
     p = predictions["probs"][:, 1].astype(np.float64)
     logit = np.log(np.clip(p, 1e-4, 1 - 1e-4) / np.clip(1 - p, 1e-4, 1))
     at = {int(s): v for s, v in zip(predictions["seq"], logit, strict=True)}
-    decided = predictions["seq"][predictions["head"] == 1]
+    decided = predictions["seq"][predictions["head"] == (2 if session["fused"] else 1)]
     later = fires & (triggers["seq"] > decided.min())
     assert later.sum() > 0
     assert all(at[int(seq)] >= threshold - 1e-3 for seq in triggers["seq"][later])
