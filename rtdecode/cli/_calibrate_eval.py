@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from rtdecode.cli._progress import status_line
 from rtdecode.errors import RtdecodeError
 
 __all__ = ["calibrate_eval", "parse_band", "parse_seconds"]
@@ -61,6 +62,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rtdecode.calibration._evaluate import MEAN_KEYS
     from rtdecode.cli._headings import heading
 
+    status_line().done()  # the progress line, cleared before the table
     columns = [
         c
         for c in MEAN_KEYS
@@ -138,7 +140,7 @@ def calibrate_eval(
                 config,
                 band,
                 fold_cache,
-                click.echo,
+                status_line(),
                 save_predictions,
             )
         else:

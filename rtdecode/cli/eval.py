@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from rtdecode.cli._progress import progress_option, status_line
 from rtdecode.cli.train import recipe_options
 from rtdecode.errors import RtdecodeError
 
@@ -90,6 +91,7 @@ def _table(report: dict[str, Any]) -> str:
     "(without identities, the velocity baseline, ...) as DIR/<recording id>.<method>.npz.",
 )
 @recipe_options
+@progress_option
 def eval_command(
     data: Path,
     model: Path | None,
@@ -144,7 +146,7 @@ def eval_command(
             prepared, unreadable = prepare_readable(data, loaded.preprocess, need_behaviour=False)
             _echo_unreadable(unreadable)
             entries = evaluate_model(
-                loaded, prepared, use_labels=not no_labels, save_dir=save_predictions
+                loaded, prepared, not no_labels, save_predictions, status_line()
             )
             report = summarise(
                 entries, protocol="model", model=str(model or "default"), labels=not no_labels
@@ -153,6 +155,7 @@ def eval_command(
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     report["unreadable"] = unreadable
+    status_line().done()
     click.echo(_table(report))
     if "without_labels" in report:
         click.echo("without identities:")
@@ -203,7 +206,7 @@ def _lowo(
         prepared,
         config,
         preprocess,
-        progress=click.echo,
+        progress=status_line(),
         cache=fold_cache,
         save_dir=save_predictions,
     )

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from rtdecode.cli._progress import progress_option, status_line
 from rtdecode.errors import RtdecodeError
 
 __all__ = ["recipe_options", "train"]
@@ -45,6 +46,7 @@ def recipe_options(command: F) -> F:
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Model file to write.")
 @recipe_options
+@progress_option
 def train(data: Path, out: Path, recipe: str, epochs: int | None, seed: int | None) -> None:
     """Train a decoder on all recordings in DATA and write it to OUT."""
     from rtdecode.models import save_model_file
@@ -59,7 +61,15 @@ def train(data: Path, out: Path, recipe: str, epochs: int | None, seed: int | No
         preprocess = PreprocessConfig()
         prepared = prepare_folder(data, preprocess, need_behaviour=True)
         click.echo(f"training '{recipe}' on {len(prepared)} recordings ({config.epochs} epochs)")
-        model = train_model(prepared, config, preprocess, {"recipe": recipe, "data": str(data)})
+        status = status_line()
+        model = train_model(
+            prepared,
+            config,
+            preprocess,
+            {"recipe": recipe, "data": str(data)},
+            progress=status,
+        )
+        status.done()
         path = save_model_file(model, out)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
