@@ -64,6 +64,7 @@ def calibrate_eval(
     recipe: str,
     epochs: int | None,
     seed: int | None,
+    ray: str | None = None,
 ) -> None:
     """Run ``rtdecode eval --calibrate`` (arguments as the command's options)."""
     from rtdecode.calibration import CalibrationConfig, calibrate_lowo, calibrate_model
@@ -71,11 +72,13 @@ def calibrate_eval(
     from rtdecode.config import PreprocessConfig
     from rtdecode.models import load_model_file
     from rtdecode.training._load import prepare_folder
+    from rtdecode.training._parallel import Runner
     from rtdecode.training._presets import preset
 
     seconds = parse_seconds(calibrate)
     band = parse_band(abstain)
     config = CalibrationConfig()
+    failed: list[dict[str, str]] = []
     try:
         if protocol == "lowo":
             if model is not None:
@@ -85,9 +88,18 @@ def calibrate_eval(
             preprocess = PreprocessConfig()
             prepared = prepare_folder(data, preprocess, need_behaviour=True)
             click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals, calibrating {seconds} s")
-            entries = calibrate_lowo(
-                prepared, recipe_config, preprocess, seconds, config, band, fold_cache, click.echo
-            )
+            with Runner(ray) as runner:
+                entries, failed = calibrate_lowo(
+                    prepared,
+                    recipe_config,
+                    preprocess,
+                    seconds,
+                    config,
+                    band,
+                    fold_cache,
+                    runner,
+                    click.echo,
+                )
         else:
             loaded = load_model_file(model)
             prepared = prepare_folder(data, loaded.preprocess, need_behaviour=True)
@@ -106,7 +118,12 @@ def calibrate_eval(
             "calibration": dataclasses.asdict(config),
             "table": rows,
             "recordings": entries,
+            "failed": failed,
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, default=float))
         click.echo(f"wrote {json_out}")
+    for fold in failed:
+        click.echo(f"fold {fold['id']} failed (left out of the table): {fold['error']}", err=True)
+    if failed:
+        raise SystemExit(1)

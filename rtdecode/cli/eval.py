@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from rtdecode.cli.train import recipe_options
+from rtdecode.cli.train import ray_option, recipe_options
 from rtdecode.errors import RtdecodeError
 
 __all__ = ["eval_command"]
@@ -86,6 +86,7 @@ def _table(report: dict[str, Any]) -> str:
     "seed and held-out animal).",
 )
 @recipe_options
+@ray_option
 def eval_command(
     data: Path,
     model: Path | None,
@@ -98,9 +99,12 @@ def eval_command(
     recipe: str,
     epochs: int | None,
     seed: int | None,
+    ray: str | None,
 ) -> None:
     """Measure a decoder per recording: per frame (balanced accuracy, AUROC, F1) and per event
     (reversal onsets caught by the default trigger policy, false triggers per minute, lag)."""
+    if ray is not None and protocol != "lowo":
+        raise click.UsageError("--ray runs the folds of --protocol lowo; add --protocol lowo")
     if calibrate is not None:
         from rtdecode.cli._calibrate_eval import calibrate_eval
 
@@ -116,11 +120,13 @@ def eval_command(
             recipe,
             epochs,
             seed,
+            ray,
         )
         return
     from rtdecode.models import load_model_file
     from rtdecode.training._evaluate import evaluate_model, lowo, summarise
     from rtdecode.training._load import prepare_readable
+    from rtdecode.training._parallel import Runner
     from rtdecode.training._presets import preset
 
     try:
@@ -143,7 +149,8 @@ def eval_command(
                     "on them with 'rtdecode eval --model MODEL'"
                 )
             click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals")
-            report = lowo(prepared, config, preprocess, progress=click.echo, cache=fold_cache)
+            with Runner(ray) as runner:
+                report = lowo(prepared, config, preprocess, click.echo, fold_cache, runner)
             report["recipe_name"] = recipe
         else:
             loaded = load_model_file(model)
@@ -166,7 +173,11 @@ def eval_command(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, default=_jsonable))
         click.echo(f"wrote {json_out}")
-    if unreadable:
+    for failed in report.get("failed", []):
+        click.echo(
+            f"fold {failed['id']} failed (left out of the means): {failed['error']}", err=True
+        )
+    if unreadable or report.get("failed"):
         raise SystemExit(1)  # listed above, and in the JSON
 
 
