@@ -11,8 +11,11 @@ function, which also times the fold inside its worker, so that
   folds would have taken with no runtime to start, no transfers and no idle worker);
 - per-animal balanced accuracy must be identical in every run (checked; a mismatch stops).
 
-Then, on one warm runtime, ``--tasks`` empty tasks that each receive the recordings by
-reference give the round-trip cost of one task. Prints a table and writes ``--json`` with the
+Then Ray's fixed costs are timed apart (start a 2-CPU runtime, start its workers and import
+the training code there, stop it), and on the warm runtime ``--tasks`` empty tasks that each
+receive the recordings by reference give the round-trip cost of one task. The script runs itself with
+``OMP_NUM_THREADS=1``, as Ray starts its workers: with the default (one OpenMP thread per core)
+the plain run's folds took 1.5-2x longer on this loaded machine, which would flatter Ray. Prints a table and writes ``--json`` with the
 environment (load average before and after each run: the machine may be shared). Usage::
 
     python bench/ray_lowo.py --data ../shared/data/flavell2023 [--recipe gnn] [--epochs 2]
@@ -25,6 +28,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -83,20 +87,34 @@ def _run(way: str, data: list[Any], config: Any) -> dict[str, Any]:
     }
 
 
+def _imports(data: list[Any], item: int) -> int:
+    """What a fold task's worker loads before its first fold: torch and the training code."""
+    import rtdecode.training._evaluate  # noqa: F401
+
+    return item
+
+
 def _per_task(data: list[Any], tasks: int) -> dict[str, Any]:
-    """Round trip of empty tasks on a warm 2-CPU runtime, the recordings passed by reference."""
+    """Ray's fixed costs (start the runtime, start 2 workers that import the training code, stop)
+    and the round trip of empty tasks on the warm runtime, the recordings passed by reference."""
+    started = time.perf_counter()
     with Runner("local", num_cpus=2) as runner:
+        entered = time.perf_counter()
         shared = runner.share(data)
-        runner.map(_nothing, list(range(4)), shared, echo=None)  # start the workers
-        started = time.perf_counter()
+        runner.map(_imports, [0, 1], shared, echo=None)
+        warm = time.perf_counter()
         runner.map(_nothing, list(range(tasks)), shared, echo=None)
-        batch = time.perf_counter() - started
+        batch = time.perf_counter() - warm
         one = []
         for i in range(20):
             t = time.perf_counter()
             runner.map(_nothing, [i], shared, echo=None)
             one.append(time.perf_counter() - t)
+        stopping = time.perf_counter()
     return {
+        "start_runtime_s": round(entered - started, 2),
+        "start_workers_and_import_s": round(warm - entered, 2),
+        "stop_runtime_s": round(time.perf_counter() - stopping, 2),
         "tasks": tasks,
         "per_task_ms_in_a_batch": round(1000 * batch / tasks, 2),
         "one_task_round_trip_ms_median": round(1000 * statistics.median(one), 2),
@@ -112,6 +130,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    if os.environ.get("OMP_NUM_THREADS") != "1":  # as in a Ray worker; must be set at start-up
+        os.execve(
+            sys.executable, [sys.executable, *sys.argv], {**os.environ, "OMP_NUM_THREADS": "1"}
+        )
     data = prepare_folder(args.data, PreprocessConfig(), need_behaviour=True)
     config = preset(args.recipe, epochs=args.epochs)
     ways = list(WAYS)
@@ -122,7 +144,7 @@ def main() -> None:
             print(json.dumps(runs[-1]), flush=True)
             if runs[-1]["balanced_accuracy"] != runs[0]["balanced_accuracy"]:
                 raise SystemExit(f"{way}: per-animal figures differ from the first run")
-    per_task = _per_task(data, args.tasks)
+    per_task = _per_task(data, args.tasks) if args.tasks else {}
     summary = {
         way: {
             key: round(statistics.median(r[key] for r in runs if r["way"] == way), 2)
@@ -143,6 +165,7 @@ def main() -> None:
             "runs": runs,
             "median": summary,
             "per_task": per_task,
+            "omp_num_threads": os.environ["OMP_NUM_THREADS"],
             "environment": capture_environment(),
         }
         args.json.write_text(json.dumps(report, indent=1))
