@@ -36,8 +36,8 @@ PREVIOUS = {"on": 0.6, "off": 0.4, "min_frames": 1, "refractory_s": 5.0}
 
 def _decode(data: list[Any], job: tuple[int, Path]) -> tuple[Any, np.ndarray, np.ndarray]:
     """One fold (a task): the held-out recording, its scored frames and reversal probabilities."""
-    from rtdecode.calibration._folds import fold_model
     from rtdecode.config import PreprocessConfig
+    from rtdecode.training import fold_model
     from rtdecode.training._evaluate import LOWO_FIRST_FRAME
     from rtdecode.training._fit import predict_recording
     from rtdecode.training._presets import preset
@@ -51,12 +51,12 @@ def _decode(data: list[Any], job: tuple[int, Path]) -> tuple[Any, np.ndarray, np
 
 def _score(decoded: list[Any], setting: dict[str, Any]) -> tuple[list[float], list[float]]:
     """One setting (a task): onsets caught and false triggers per minute on every animal."""
+    from rtdecode.policy import PolicyConfig
     from rtdecode.training._evaluate import recording_metrics
-    from rtdecode.trigger import PolicyConfig
 
     policy = PolicyConfig(**setting)
     entries = [recording_metrics(h, f, p, policy) for h, f, p in decoded]
-    return [e["onset_hit_rate"] for e in entries], [e["false_triggers_per_min"] for e in entries]
+    return [e["catch_all_1.2s"] for e in entries], [e["false_per_min_1.2s"] for e in entries]
 
 
 def _fail(outcome: Any) -> None:
@@ -76,9 +76,9 @@ def _choose(hits: np.ndarray, false: np.ndarray, cap: float) -> int:
 
 def main() -> None:
     from rtdecode.config import PreprocessConfig
+    from rtdecode.policy import PolicyConfig
     from rtdecode.training._load import prepare_folder
     from rtdecode.training._parallel import Runner
-    from rtdecode.trigger import PolicyConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
