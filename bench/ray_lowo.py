@@ -19,7 +19,7 @@ the plain run's folds took 1.5-2x longer on this loaded machine, which would fla
 environment (load average before and after each run: the machine may be shared). Usage::
 
     python bench/ray_lowo.py --data ../shared/data/flavell2023 [--recipe gnn] [--epochs 2]
-        [--repeats 3] [--tasks 200] [--json docs/results/cluster/ray_lowo.json]
+        [--repeats 3] [--tasks 200] [--ways plain ray-1 ray-2] [--json FILE]
 """
 
 from __future__ import annotations
@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--ways", nargs="+", choices=list(WAYS), default=list(WAYS))
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if os.environ.get("OMP_NUM_THREADS") != "1":  # as in a Ray worker; must be set at start-up
@@ -136,7 +137,7 @@ def main() -> None:
         )
     data = prepare_folder(args.data, PreprocessConfig(), need_behaviour=True)
     config = preset(args.recipe, epochs=args.epochs)
-    ways = list(WAYS)
+    ways = args.ways
     runs = []
     for r in range(args.repeats):
         for way in ways[r % len(ways) :] + ways[: r % len(ways)]:

@@ -162,3 +162,29 @@ def test_the_plain_run_needs_no_ray_and_reports_failures_alike() -> None:
     assert outcome.results == [2.0, None]
     assert outcome.failures[0].name == "b" and "ZeroDivisionError" in outcome.failures[0].error
     assert "2/2 settings" in lines[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_train_on_ray_writes_the_model_the_plain_run_writes(
+    runtime: None, animals: Path, tmp_path: Path
+) -> None:
+    from rtdecode.models import load_model_file
+
+    models = []
+    for name, extra in (("plain", []), ("ray", ["--ray", "auto"])):
+        out = tmp_path / f"{name}.pt"
+        args = ["train", "--data", str(animals), "--out", str(out), *RECIPE, *extra]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        models.append(load_model_file(out).state_dict)
+    assert models[0].keys() == models[1].keys()
+    for key, weights in models[0].items():
+        assert weights.equal(models[1][key]), key
+
+
+def test_a_cluster_address_where_nothing_listens_fails_fast_and_says_what_to_pass() -> None:
+    from rtdecode.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"127\.0\.0\.1:1: no Ray cluster answers.*ray start"):
+        Runner("127.0.0.1:1").__enter__()

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from types import ModuleType, TracebackType
 from typing import Any, Generic, TypeVar
 
 from rtdecode._optional import import_optional
+from rtdecode.errors import ConfigError
 from rtdecode.log import get_logger
 
 __all__ = ["Failure", "Outcome", "Progress", "Runner"]
@@ -94,6 +96,26 @@ def _call(fn: Callable[[Any, T], R], shared: Any, item: T) -> R:
     return fn(shared, item)
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast when nothing listens at a cluster ``address`` (Ray itself retries for minutes).
+
+    Raises
+    ------
+    ConfigError
+        If ``HOST:PORT`` (after an optional ``ray://``) is malformed or does not accept a
+        connection within ``timeout_s``.
+    """
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"--ray {address}: no Ray cluster answers at that address ({exc}); pass HOST:PORT as "
+            "'ray start --head' printed it (or ray://HOST:10001), 'auto', or 'local' for a "
+            "runtime on this machine"
+        ) from exc
+
+
 class Runner:
     """Where tasks run: in this process, or as Ray tasks on a local runtime or a cluster.
 
@@ -140,6 +162,8 @@ class Runner:
             return self
         ray = import_optional("ray", "cluster", f"--ray {self.address}")
         self._ray = ray
+        if self.address not in ("local", "auto"):
+            _check_reachable(self.address)
         if ray.is_initialized():
             return self
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
@@ -152,8 +176,6 @@ class Runner:
         try:
             ray.init(**options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            from rtdecode.errors import ConfigError
-
             raise ConfigError(
                 f"--ray {self.address}: could not start or reach a Ray runtime ({exc}); use "
                 "'local' for one on this machine, or the address 'ray start --head' printed"
