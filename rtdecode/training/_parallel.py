@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -168,6 +169,9 @@ class Runner:
             return self
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if self.address == "local":
+            # Ray lowers its workers' priority by 15 (nice 19 here): on a shared machine they then
+            # yield to every other process, Ray's own daemons included. Folds run at ours.
+            os.environ.setdefault("RAY_worker_niceness", "0")
             options.update(address="local", num_cpus=self.num_cpus)
             if self.object_store_mb is not None:
                 options["object_store_memory"] = self.object_store_mb * 1024**2
