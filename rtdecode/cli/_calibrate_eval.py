@@ -11,7 +11,7 @@ import click
 
 from rtdecode.errors import RtdecodeError
 
-__all__ = ["calibrate_eval", "parse_band", "parse_seconds"]
+__all__ = ["calibrate_eval", "echo_failed_folds", "parse_band", "parse_seconds"]
 
 
 def parse_seconds(text: str) -> list[float]:
@@ -96,6 +96,12 @@ def _velocity(
     return out
 
 
+def echo_failed_folds(failed: list[dict[str, str]]) -> None:
+    """Print each failed fold (``id``, ``error``) on stderr; they are left out of the results."""
+    for fold in failed:
+        click.echo(f"fold {fold['id']} failed (left out of the results): {fold['error']}", err=True)
+
+
 def calibrate_eval(
     data: Path,
     model: Path | None,
@@ -133,19 +139,9 @@ def calibrate_eval(
             preprocess = PreprocessConfig()
             prepared = prepare_folder(data, preprocess, need_behaviour=True)
             click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals, calibrating {seconds} s")
+            inputs = (prepared, recipe_config, preprocess, seconds, config, band, fold_cache)
             with Runner(ray) as runner:
-                entries, failed = calibrate_lowo(
-                    prepared,
-                    recipe_config,
-                    preprocess,
-                    seconds,
-                    config,
-                    band,
-                    fold_cache,
-                    click.echo,
-                    save_predictions,
-                    runner,
-                )
+                entries, failed = calibrate_lowo(*inputs, click.echo, save_predictions, runner)
         else:
             loaded = load_model_file(model)
             prepared = prepare_folder(data, loaded.preprocess, need_behaviour=True)
@@ -182,7 +178,6 @@ def calibrate_eval(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, default=float))
         click.echo(f"wrote {json_out}")
-    for fold in failed:
-        click.echo(f"fold {fold['id']} failed (left out of the table): {fold['error']}", err=True)
+    echo_failed_folds(failed)
     if failed:
         raise SystemExit(1)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from rtdecode.cli._calibrate_eval import echo_failed_folds
 from rtdecode.cli.train import ray_option, recipe_options
 from rtdecode.errors import RtdecodeError
 
@@ -115,21 +116,8 @@ def eval_command(
     if calibrate is not None:
         from rtdecode.cli._calibrate_eval import calibrate_eval
 
-        calibrate_eval(
-            data,
-            model,
-            protocol,
-            no_labels,
-            json_out,
-            calibrate,
-            abstain,
-            fold_cache,
-            save_predictions,
-            recipe,
-            epochs,
-            seed,
-            ray,
-        )
+        options = (data, model, protocol, no_labels, json_out, calibrate, abstain, fold_cache)
+        calibrate_eval(*options, save_predictions, recipe, epochs, seed, ray)
         return
     from rtdecode.models import load_model_file
     from rtdecode.training._evaluate import evaluate_model, summarise
@@ -172,10 +160,7 @@ def eval_command(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, default=_jsonable))
         click.echo(f"wrote {json_out}")
-    for failed in report.get("failed", []):
-        click.echo(
-            f"fold {failed['id']} failed (left out of the means): {failed['error']}", err=True
-        )
+    echo_failed_folds(report.get("failed", []))
     if unreadable or report.get("failed"):
         raise SystemExit(1)  # listed above, and in the JSON
 
