@@ -11,7 +11,8 @@ and latency; the runner only schedules them. How it waits for frames is a *wait 
   is read on a thread of its own, :class:`~rtdecode.stream.ThreadedSource`);
 - :class:`BusyPoll` (``busy_poll``): no wait at all, one busy core.
 
-Fairness (several streams): each source is read through a
+Fairness (several streams): each live source (not a file replayed, which is lossless) is read
+through a
 :class:`~rtdecode.stream.FairShare`, a queue bounded in bytes that drops the oldest frames
 (counted per stream as ``dropped_oldest``); each turn of the loop, every stream takes at most
 its share (``turn_bytes``, at least one chunk) and decodes at most one window before the others
@@ -164,9 +165,11 @@ class Runner:
         )
         if isinstance(self.wait, PollAll):
             for stream in self.streams:
+                lossless = stream.source.lossless
                 if not stream.source.waitable:
                     stream.source = ThreadedSource(stream.source)
-                stream.source = FairShare(stream.source, queue_bytes, turn_bytes)
+                if not lossless:  # a file replayed: every frame kept, as before
+                    stream.source = FairShare(stream.source, queue_bytes, turn_bytes)
         self.engine = engine
         self.on_status = on_status
         self.status_every_s = status_every_s
