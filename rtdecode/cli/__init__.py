@@ -16,6 +16,7 @@ from rtdecode.cli.replay import replay
 from rtdecode.cli.report import report
 from rtdecode.cli.run import run
 from rtdecode.cli.train import train
+from rtdecode.cli.view import view
 from rtdecode.log import configure_logging
 
 __all__ = ["cli", "main"]
@@ -29,7 +30,20 @@ def cli(verbose: int) -> None:
     configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
 
 
-for command in (demo, run, replay, report, bench, train, eval_command, export, info, convert, keys):
+for command in (
+    demo,
+    run,
+    replay,
+    report,
+    bench,
+    train,
+    eval_command,
+    export,
+    info,
+    convert,
+    keys,
+    view,
+):
     cli.add_command(command)
 
 

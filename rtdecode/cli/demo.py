@@ -12,9 +12,10 @@ import click
 import numpy as np
 
 from rtdecode.cli._calibrating import live_calibration
-from rtdecode.cli._options import engine_option, model_option, threads_option
+from rtdecode.cli._options import engine_option, insecure_option, model_option, threads_option
 from rtdecode.cli._report import format_summary
 from rtdecode.cli._signals import stop_on_signals
+from rtdecode.cli._view import attached_view, view_options
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
@@ -146,6 +147,8 @@ def _accuracy(printer: _Printer, recording: Recording, states: tuple[str, ...]) 
     help="Send the recorded behaviour too and self-calibrate on its first SECONDS (as "
     "'rtdecode run --calibrate'); ends with which head won and why.",
 )
+@view_options
+@insecure_option
 def demo(
     speed: float,
     model: Path | None,
@@ -154,10 +157,15 @@ def demo(
     every: int,
     trigger: bool,
     calibrate_s: float,
+    view: str | None,
+    view_token: str | None,
+    view_linger: float,
+    insecure: bool,
 ) -> None:
     """Replay the bundled real recording through ZeroMQ into the decoder, printing predictions
     beside what the worm did, then accuracy and latency."""
     device = None
+    controller = None
     try:
         recording = bundled_recording()
         engine = load_engine(model, engine_name)
@@ -210,18 +218,29 @@ def demo(
             time.sleep(2.0)  # frames still in flight; the decoder stops at max_frames anyway
             pipeline.stop()
 
-        sender = threading.Thread(target=produce, daemon=True)
-        sender.start()
-        with stop_on_signals(pipeline.stop):
-            result = pipeline.run()
-        sender.join(5.0)
+        with attached_view(
+            view,
+            [pipeline],
+            model=model,
+            abstain=None,
+            policy=controller.config if controller is not None else None,
+            controller=controller,
+            token=view_token,
+            insecure=insecure,
+            linger_s=view_linger,
+        ):
+            sender = threading.Thread(target=produce, daemon=True)
+            sender.start()
+            with stop_on_signals(pipeline.stop):
+                result = pipeline.run()
+            sender.join(5.0)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if device is not None:
             device.close()
     click.echo("\n" + _accuracy(printer, recording, engine.states))
-    if device is not None:
+    if device is not None and controller is not None:
         click.echo(_trigger_report(controller, device, recording))
     if model is None:
         click.echo(

@@ -22,6 +22,7 @@ from rtdecode.cli._trigger import (
     policy_config,
     trigger_options,
 )
+from rtdecode.cli._view import attached_view, view_options
 from rtdecode.engines import load_engine
 from rtdecode.errors import ConfigError, RtdecodeError
 from rtdecode.stream import (
@@ -196,6 +197,7 @@ def _check_writable(path: Path, what: str) -> None:
 @threads_option
 @insecure_option
 @click.option("--quiet", is_flag=True, help="No live status line.")
+@view_options
 @trigger_options
 def run(
     sources: tuple[str, ...],
@@ -222,6 +224,9 @@ def run(
     threads: int,
     insecure: bool,
     quiet: bool,
+    view: str | None,
+    view_token: str | None,
+    view_linger: float,
     trigger: str | None,
     **trigger_flags: Any,
 ) -> None:
@@ -319,7 +324,20 @@ def run(
         if receiver is not None:
             receiver.start()
         try:
-            with stop_on_signals(runner.stop):
+            with (
+                attached_view(
+                    view,
+                    pipelines,
+                    model=model,
+                    abstain=band,
+                    policy=policy,
+                    controller=controller,
+                    token=view_token,
+                    insecure=insecure,
+                    linger_s=view_linger,
+                ),
+                stop_on_signals(runner.stop),
+            ):
                 summary = runner.run()
         finally:
             if receiver is not None:

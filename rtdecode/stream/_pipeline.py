@@ -28,7 +28,7 @@ from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
 from rtdecode.stream._behavior import BehaviorTrack
 from rtdecode.stream._calibrating import LiveCalibration
 from rtdecode.stream._latency import LatencyHistogram
-from rtdecode.stream._sink import FrameTiming, Prediction, Sink
+from rtdecode.stream._sink import FrameTiming, Prediction, Sink, ViewTapLike
 from rtdecode.stream._source import Chunk, Source
 from rtdecode.stream._windower import Windower, compile_kernels
 
@@ -111,6 +111,10 @@ class Pipeline:
         Self-calibration (needs ``behavior``): each frame's aligned target feeds it after
         publishing, and once it holds a head, the head's probabilities are published instead
         of the shipped model's (``Prediction.head`` 1). A layout reset restarts it.
+    tap
+        The live view's tap (:class:`~rtdecode.view.ViewTap`): offered each published frame
+        after its prediction went out, each behaviour sample, each new layout and the summary;
+        it never blocks.
 
     Attributes
     ----------
@@ -146,6 +150,7 @@ class Pipeline:
         max_neurons: int = MAX_NEURONS,
         keep_warm_s: float | None = None,
         calibration: LiveCalibration | None = None,
+        tap: ViewTapLike | None = None,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -199,6 +204,7 @@ class Pipeline:
         self.last_target: int | None = None
         self._record_behavior = self._to_sinks  # one bound method, made once
         self.calibration = calibration
+        self.tap = tap
 
     # ------------------------------------------------------------------ control
     def stop(self) -> None:
@@ -318,6 +324,8 @@ class Pipeline:
             for sink in self._opened:
                 sink.record_calibration(outcome)
         summary = self.summary()
+        if self.tap is not None:
+            self.tap.stopped(summary)
         for sink in self._opened:
             sink.close(summary)
         self._opened = []
@@ -505,6 +513,20 @@ class Pipeline:
                 sink.record_frame(pending)
             except OSError as exc:
                 self._drop_sink(sink, exc)
+        if self.tap is not None:
+            window, valid = windower.window_view()
+            self.tap.offer_frame(
+                pending.seq,
+                pending.t,
+                prediction.probs,
+                prediction.uncertain,
+                prediction.head,
+                prediction.skipped,
+                (pending.published_ns - pending.recv_ns) / 1e3,
+                self.last_target,
+                window[-1],
+                valid[-1],
+            )
         self._has_pending = False
 
     def _calibrate_warming(self, windower: Windower, t: float) -> None:
@@ -525,6 +547,8 @@ class Pipeline:
         return bool(self.abstain[0] < probs[self._reversal] < self.abstain[1])
 
     def _to_sinks(self, seq: int, t: float, velocity: float, reversal: float) -> None:
+        if self.tap is not None:
+            self.tap.offer_behavior(seq, t, velocity, reversal)
         for sink in self.sinks:
             try:
                 sink.record_behavior(seq, t, velocity, reversal)
@@ -579,6 +603,8 @@ class Pipeline:
         self._prepared_interval = None
         if self.calibration is not None:
             self.calibration.new_layout(chunk.n_neurons)
+        if self.tap is not None:
+            self.tap.layout(self._labels)
         # Prepare and warm the engine now, while no prediction waits on it.
         self.engine.prepare(chunk.n_neurons, self._labels, self.frame_interval_s)
         window, valid = self._windower.window_view()
