@@ -50,6 +50,7 @@ def _events_data(events: list[dict[str, Any]]) -> dict[str, list[Any]]:
     watchdog = {"no_frames", "latency", "malformed", "layout_reset", "output_error", "error"}
     return {
         "t": [e.get("t") if e.get("t") is not None else math.nan for e in events],
+        "seq": [int(e.get("seq", -1)) for e in events],
         "y": [EVENT_STYLE.get(k, ("x", "", 1.0))[2] for k in kinds],
         "kind": [
             f"{k} (watchdog)" if k == "disarm" and e.get("reason") in watchdog else k

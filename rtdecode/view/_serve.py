@@ -6,12 +6,14 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from rtdecode.log import get_logger
+from rtdecode.view._address import ViewAddress
 from rtdecode.view._intake import Intake, read_session_states
-from rtdecode.view._server import ViewAddress, ViewServer
+from rtdecode.view._server import ViewServer
 
 __all__ = ["serve_feed", "serve_session"]
 
@@ -65,18 +67,20 @@ def serve_feed(
 
     torch.set_num_threads(1)  # the edge module must not take the decoder's cores
     intake = Intake(endpoints, edges=edges)
+    worker = ThreadPoolExecutor(1, thread_name_prefix="rtdecode-view-edges")
+    pending: list[Future[None]] = []
     edge_tick = {"n": 0}
 
     def poll() -> None:
         intake.poll()
         edge_tick["n"] += 1
-        if edge_tick["n"] % 20 == 0:  # once a second: the graph is a slow panel
-            for state in intake.states:
-                try:
-                    state.update_edges()
-                except Exception as exc:  # keep serving the rest of the page
-                    state.want_edges, state.edge_error = False, f"edge module failed: {exc}"
-                    _log.exception("view: the edge module failed")
+        if edge_tick["n"] % 20 or any(not job.done() for job in pending):
+            return  # once a second, one run at a time: the graph is a slow panel
+        pending.clear()
+        for state in intake.states:
+            job = state.edge_job()
+            if job is not None:
+                pending.append(worker.submit(_guarded, state, job))
 
     server = ViewServer(address, lambda: intake.states, poll, token=token, insecure=insecure)
     _stop_on_signals(server, parent_pid)
@@ -85,7 +89,17 @@ def serve_feed(
     try:
         server.run()
     finally:
+        worker.shutdown(wait=False, cancel_futures=True)
         intake.close()
+
+
+def _guarded(state: Any, job: Callable[[], None]) -> None:
+    """Run one edge job; a failure turns the graph off with the reason shown on the page."""
+    try:
+        job()
+    except Exception as exc:
+        state.want_edges, state.edge_error = False, f"edge module failed: {exc}"
+        _log.exception("view: the edge module failed")
 
 
 def serve_session(

@@ -23,6 +23,7 @@ from bokeh.server.auth_provider import AuthProvider
 from bokeh.server.server import Server
 from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.web import RequestHandler
+from tornado.websocket import WebSocketHandler
 
 from rtdecode.errors import ConfigError
 from rtdecode.view._address import ViewAddress, check_free
@@ -46,7 +47,8 @@ class _TokenAuth(AuthProvider):
         def check(handler: Any) -> str | None:
             given = handler.get_argument("token", None)
             if given is not None and hmac.compare_digest(given, self._token):
-                handler.set_cookie(_COOKIE, given, httponly=True, samesite="Strict")
+                if not isinstance(handler, WebSocketHandler):  # the page's own WebSocket
+                    handler.set_cookie(_COOKIE, given, httponly=True, samesite="Strict")
                 return "viewer"
             cookie = handler.get_cookie(_COOKIE)
             if cookie is not None and hmac.compare_digest(cookie, self._token):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -281,37 +282,55 @@ class StreamState:
         return self.pca.project(rows), decisions, times
 
     # --------------------------------------------------------------- edges
-    def update_edges(self, top: int = 40) -> None:
-        """Run the model's edge module on the newest window (call at a low rate)."""
-        from rtdecode.view._edges import EdgeModule, top_edges
+    def edge_job(self, top: int = 40) -> Callable[[], None] | None:
+        """The edge module's next run on a copy of the newest window (``None``: nothing to do).
 
+        Call it on the loop that feeds the state; run what it returns on a worker thread (it
+        loads the model the first time, then takes milliseconds), at a low rate.
+        """
         if not self.want_edges or self.window is None or self.window_fill < len(self.window):
-            return
+            return None
         assert self.window_valid is not None
-        n = self.window.shape[1]
-        if self.edge_module is None:
-            ctx = self.context
-            steps = np.diff(np.sort(self.window_t))
-            interval = ctx.frame_interval_s if ctx and ctx.frame_interval_s else None
-            if interval is None and len(steps) and float(np.median(steps)) > 0:
-                interval = float(np.median(steps))  # as the engine measures it
-            try:
-                self.edge_module = EdgeModule(
-                    ctx.model if ctx else None,
-                    len(self.window),
-                    n,
-                    ctx.labels if ctx else None,
-                    interval,
-                )
-            except Exception as exc:  # a model the view cannot load: say so on the page
-                self.want_edges, self.edge_error = False, f"edge module unavailable: {exc}"
-                _log.warning("view: %s", self.edge_error)
-                return
-            if not self.edge_module.available:
-                self.want_edges, self.edge_error = False, self.edge_module.reason
-                return
         start = self.window_fill % len(self.window)
         order = np.r_[start : len(self.window), 0:start]
-        weights, self.role = self.edge_module(self.window[order], self.window_valid[order])
-        self.edges = top_edges(weights, top)
-        self.version += 1
+        window, valid = self.window[order], self.window_valid[order]
+        steps = np.diff(self.window_t[order])
+        layout = self.window
+
+        def run() -> None:
+            from rtdecode.view._edges import top_edges
+
+            module = self.edge_module or self._edge_module(window.shape[1], steps)
+            if module is None:
+                return
+            weights, role = module(window, valid)
+            if self.window is layout:  # no new layout meanwhile
+                self.edges, self.role = top_edges(weights, top), role
+                self.version += 1
+
+        return run
+
+    def _edge_module(self, n: int, steps: np.ndarray) -> Any:
+        from rtdecode.view._edges import EdgeModule
+
+        ctx = self.context
+        interval = ctx.frame_interval_s if ctx and ctx.frame_interval_s else None
+        if interval is None and len(steps) and float(np.median(steps)) > 0:
+            interval = float(np.median(steps))  # as the engine measures it
+        try:
+            module = EdgeModule(
+                ctx.model if ctx else None,
+                len(steps) + 1,
+                n,
+                ctx.labels if ctx else None,
+                interval,
+            )
+        except Exception as exc:  # a model the view cannot load: say so on the page
+            self.want_edges, self.edge_error = False, f"edge module unavailable: {exc}"
+            _log.warning("view: %s", self.edge_error)
+            return None
+        if not module.available:
+            self.want_edges, self.edge_error = False, module.reason
+            return None
+        self.edge_module = module
+        return module
