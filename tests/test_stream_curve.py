@@ -24,9 +24,14 @@ from stream_support import free_port
 
 from rtdecode.cli import cli
 from rtdecode.errors import SourceError
-from rtdecode.stream import encode_frame, open_frame_publisher, open_sink, open_source
-from rtdecode.stream._sink import Prediction
-from rtdecode.stream._source import Chunk
+from rtdecode.stream import (
+    Chunk,
+    Prediction,
+    encode_frame,
+    open_frame_publisher,
+    open_sink,
+    open_source,
+)
 
 
 @pytest.fixture
@@ -260,3 +265,66 @@ def test_a_refused_source_says_why_and_gets_in_once_its_key_is_allowed(
     finally:
         source.stop()
         publisher.close()
+
+
+def test_a_plain_client_is_counted_and_logged_once_like_a_wrong_key(
+    keys: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    source = open_source(f"zmq+tcp://127.0.0.1:{port}?bind&{_server_options(keys)}")
+    source.start()
+    sink_port = free_port()
+    sink = open_sink(f"zmq+tcp://127.0.0.1:{sink_port}?{_server_options(keys)}")
+    sink.open(("forward", "reversal"))
+    writers = [_client_socket(keys, None, zmq.PUB) for _ in range(2)]
+    reader = _client_socket(keys, None, zmq.SUB)
+    try:
+        with caplog.at_level(logging.WARNING, logger="rtdecode"):
+            for writer in writers:
+                writer.connect(f"tcp://127.0.0.1:{port}")
+            reader.connect(f"tcp://127.0.0.1:{sink_port}")
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                for writer in writers:
+                    writer.send_multipart(encode_frame(0, 0.0, np.arange(4, dtype=np.float32)))
+                assert source.read(0.02) is None, "a plain-text frame got in"
+                sink.idle()
+            stats = source.stats()
+            refused_subscribers = sink.refused_clients  # type: ignore[attr-defined]
+    finally:
+        for socket in (*writers, reader):
+            socket.close()
+        source.stop()
+        sink.close()
+    assert stats["refused_clients"] == 2, "each plain producer is counted as refused"
+    assert refused_subscribers == 1
+    # one line per socket, not one per attempt
+    assert caplog.text.count("refused a client without CURVE keys") == 2
+
+
+@pytest.mark.parametrize("who", ["stranger", None])
+def test_replay_says_when_the_server_refused_it(keys: Path, who: str | None) -> None:
+    port = free_port()
+    source = open_source(f"zmq+tcp://127.0.0.1:{port}?bind&{_server_options(keys)}")
+    source.start()
+    client = (
+        ""
+        if who is None
+        else f"&key={keys / f'{who}.key_secret'}&server_key={keys / 'decoder.key'}"
+    )
+    command = [sys.executable, "-c", "from rtdecode.cli import main; main()", "replay"]
+    command += ["--speed", "50", "--wait-s", "2"]
+    command += ["--to", f"zmq+tcp://127.0.0.1:{port}?connect{client}", "--max-frames", "40"]
+    replay = subprocess.Popen(command, stderr=subprocess.PIPE, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while replay.poll() is None and time.monotonic() < deadline:
+            assert source.read(0.1) is None, "a refused replay's frame got in"
+        _, stderr = replay.communicate(timeout=60)
+    finally:
+        replay.kill()
+        source.stop()
+    err = stderr.decode()
+    assert replay.returncode != 0, err
+    assert "refused" in err and "no frame was delivered" in err
+    assert "sent 40 frames" not in err

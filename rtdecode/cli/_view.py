@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from rtdecode.stream import Pipeline
+from rtdecode.live import Pipeline
 
 __all__ = ["attached_view", "view_options"]
 

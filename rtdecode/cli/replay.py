@@ -11,7 +11,14 @@ from rtdecode.cli._options import insecure_option
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.data import bundled_recording, load_recording
 from rtdecode.errors import ConfigError, RtdecodeError
-from rtdecode.stream import Faults, LslFramePublisher, ReplaySource, open_frame_publisher, play
+from rtdecode.stream import (
+    Faults,
+    LslFramePublisher,
+    ReplaySource,
+    ZmqFramePublisher,
+    open_frame_publisher,
+    play,
+)
 
 __all__ = ["replay"]
 
@@ -67,7 +74,7 @@ def replay(
 ) -> None:
     """Play recording PATH (default: the bundled one) to a decoder, like a live microscope.
 
-    Frames follow wire protocol v1 over ZeroMQ (see the README), or go to an LSL outlet with
+    Frames follow wire protocol v1 over ZeroMQ (see docs/wire-protocol.md), or go to an LSL outlet with
     one channel per neuron; with --behavior the recorded behaviour goes along. Stop with Ctrl-C.
     """
     try:
@@ -94,6 +101,9 @@ def replay(
         with stop_on_signals(stop.set):
             sent = play(source, publisher, stop, max_frames, behavior)
         publisher.close()
+        refused = publisher.refused() if isinstance(publisher, ZmqFramePublisher) else None
+        if refused is not None:
+            raise ConfigError(f"played {sent} frames, but {refused}")
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     with_behavior = (

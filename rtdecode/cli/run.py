@@ -15,7 +15,7 @@ import click
 from rtdecode.cli._calibrating import abstain_band, live_calibration
 from rtdecode.cli._options import engine_option, insecure_option, model_option, threads_option
 from rtdecode.cli._report import format_status, format_streams_summary, format_summary
-from rtdecode.cli._signals import stop_on_signals
+from rtdecode.cli._signals import StopOnSignals, Stopped, stop_on_signals
 from rtdecode.cli._trigger import (
     build_controller,
     format_trigger_summary,
@@ -25,20 +25,18 @@ from rtdecode.cli._trigger import (
 from rtdecode.cli._view import attached_view, view_options
 from rtdecode.engines import load_engine
 from rtdecode.errors import ConfigError, RtdecodeError
+from rtdecode.live import MAX_NEURONS, Pipeline, StreamSet
 from rtdecode.stream import (
     BehaviorReceiver,
     BehaviorTrack,
-    Pipeline,
     SessionFile,
     Sink,
     Source,
-    StreamSet,
     open_sink,
     open_source,
     parse_address,
     stream_address,
 )
-from rtdecode.stream._pipeline import MAX_NEURONS
 
 __all__ = ["run"]
 
@@ -154,7 +152,14 @@ def _check_writable(path: Path, what: str) -> None:
 )
 @click.option("--raw-fluorescence", is_flag=True, help="Input is raw F: decode dF/F (baseline).")
 @click.option("--frame-interval", type=float, help="Seconds per frame (default: measured).")
-@click.option("--resolve-timeout", default=10.0, show_default=True, help="LSL look-up, s.")
+@click.option(
+    "--resolve-timeout",
+    default=10.0,
+    show_default=True,
+    help="Seconds to look for an lsl:// stream (and --behavior-source) at start before giving "
+    "up with an error; a negative value looks until it appears (a reminder is logged every "
+    "30 s). Ctrl-C or SIGTERM stop the look-up within a second either way.",
+)
 @click.option(
     "--behavior-source",
     help="The tracked behaviour's own stream: zmq+tcp://, zmq+ipc:// ('behavior' messages) or "
@@ -230,7 +235,8 @@ def run(
     trigger: str | None,
     **trigger_flags: Any,
 ) -> None:
-    """Decode behaviour from one or several live streams until Ctrl-C, SIGTERM or --max-frames.
+    """Decode behaviour from one or several live streams until Ctrl-C, SIGTERM, SIGHUP or
+    --max-frames.
 
     Prints a summary at the end (one per stream with several --source): frames, predictions, drops, gaps, malformed messages, NaN
     values, the tracked behaviour's counters, self-calibration's outcome (which head decoded and
@@ -240,8 +246,10 @@ def run(
     With --trigger the loop is closed: the policy runs on every prediction and, with --arm,
     drives the --trigger-out outputs, under a watchdog that disarms and turns the light off
     when frames stop, the decoder falls behind, the neuron layout resets or malformed input
-    floods in. Outputs are in their safe state at start, at stop, on SIGINT/SIGTERM and on
-    any error.
+    floods in. Outputs are in their safe state at start, at stop, on SIGINT/SIGTERM/SIGHUP
+    and on any error. A stop signal ends the run within about a second at any moment (also
+    while an LSL stream is looked for, while the model loads or a calibration fit runs); one
+    during start-up exits with status 128 + the signal's number and decodes nothing.
 
     With several --source, one process decodes them all: the windows ready at the same time
     are decoded as one batch, the status line and summary give each stream's counters and
@@ -251,6 +259,10 @@ def run(
     """
     if cpu is not None:
         _pin(cpu)
+    # From here on SIGINT, SIGTERM and SIGHUP stop the run: during start-up at once (model
+    # load, LSL look-ups), then through the loop's stop (safe state, summary, every row).
+    signals = StopOnSignals()
+    click.get_current_context().with_resource(stop_on_signals(signals))
     several = len(sources) > 1
     try:
         if several:
@@ -281,6 +293,7 @@ def run(
                 policy, trigger_flags, stream.source, stream.outputs, insecure=insecure
             )
             stream.outputs.insert(0, controller)
+        click.echo(f"loading the model ({model or 'shipped'}, engine {engine_name})", err=True)
         engine = load_engine(model, engine_name)
         if window is not None:
             engine.window = window  # prepare() sizes the engine's buffers from it
@@ -323,20 +336,18 @@ def run(
         receiver = streams[0].receiver
         if receiver is not None:
             receiver.start()
+        signals.target = runner.stop
         try:
-            with (
-                attached_view(
-                    view,
-                    pipelines,
-                    model=model,
-                    abstain=band,
-                    policy=policy,
-                    controller=controller,
-                    token=view_token,
-                    insecure=insecure,
-                    linger_s=view_linger,
-                ),
-                stop_on_signals(runner.stop),
+            with attached_view(
+                view,
+                pipelines,
+                model=model,
+                abstain=band,
+                policy=policy,
+                controller=controller,
+                token=view_token,
+                insecure=insecure,
+                linger_s=view_linger,
             ):
                 summary = runner.run()
         finally:
@@ -344,6 +355,11 @@ def run(
                 receiver.stop()
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
+    except Stopped as exc:
+        click.echo(f"stopped by {exc} during start-up, before decoding began", err=True)
+        raise SystemExit(exc.exit_code) from None
+    if signals.received is not None:
+        click.echo(f"stopped by {signals.received}", err=True)
     if not quiet:
         click.echo("", err=True)
     if several:

@@ -10,12 +10,18 @@ from typing import Any
 
 import numpy as np
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from rtdecode.stream._address import Address, parse_address
 from rtdecode.stream._lsl_common import pylsl, set_channel_labels
 from rtdecode.stream._protocol import encode_behavior, encode_frame
 from rtdecode.stream._source import Chunk
-from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socket
+from rtdecode.stream._zmq_socket import (
+    HandshakeWatch,
+    check_exposure,
+    close_socket,
+    open_socket,
+)
 
 __all__ = ["FramePublisher", "LslFramePublisher", "ZmqFramePublisher", "open_frame_publisher"]
 
@@ -60,6 +66,14 @@ class ZmqFramePublisher(FramePublisher):
         what it sends while nobody is subscribed).
     insecure
         Allow a plain-text bind beyond loopback (otherwise refused: use CURVE keys).
+
+    Attributes
+    ----------
+    subscribed
+        Whether a subscriber ever subscribed (some decoder could get the frames).
+    handshake_failures
+        Handshakes the server failed (connecting side): a key it refused, or no CURVE where
+        it wants it (see :meth:`refused`).
     """
 
     def __init__(
@@ -73,6 +87,9 @@ class ZmqFramePublisher(FramePublisher):
         self._labels_sent = False
         self._labels: tuple[str | None, ...] | None = None
         self._fields: tuple[str, ...] = ()
+        self._monitor: zmq.Socket[bytes] | None = None
+        self._watch: HandshakeWatch | None = None
+        self.subscribed = False
 
     def open(self, n_neurons: int, labels: tuple[str | None, ...] | None, interval: float) -> None:
         """Bind (or connect) an XPUB socket and wait for a subscriber if asked."""
@@ -80,16 +97,47 @@ class ZmqFramePublisher(FramePublisher):
         socket, _ = open_socket(
             self._address, zmq.XPUB, bind_default=True, options=options, what="frames"
         )
-        if self._wait > 0 and socket.poll(int(self._wait * 1000), zmq.POLLIN):
-            socket.recv()  # a subscription message: someone is listening
+        if not self._address.zmq_bind(default=True):  # a refusing server shows on this side
+            self._watch = HandshakeWatch(socket, self._address)
+            self._monitor = socket.get_monitor_socket(HandshakeWatch.EVENTS)
         self._socket = socket
         self._labels = labels
+        if self._wait > 0 and socket.poll(int(self._wait * 1000), zmq.POLLIN):
+            self._drain()  # a subscription message: someone is listening
+
+    def _drain(self) -> None:
+        """Read waiting subscription messages and failed handshakes."""
+        assert self._socket is not None
+        while self._socket.poll(0, zmq.POLLIN):
+            self.subscribed |= self._socket.recv()[:1] == b"\x01"
+        monitor, watch = self._monitor, self._watch
+        if monitor is not None and watch is not None:
+            while monitor.poll(0):
+                watch.handle(recv_monitor_message(monitor)["event"])
+            watch.tick()  # after a refusal, try again now and then (a key may be added)
+
+    @property
+    def handshake_failures(self) -> int:
+        """Failed handshakes with the server so far (0 for a binding publisher)."""
+        if self._socket is not None:
+            self._drain()
+        return 0 if self._watch is None else self._watch.failures
+
+    def refused(self) -> str | None:
+        """Why no decoder got the frames, when the server refused this side; else ``None``."""
+        failures = self.handshake_failures
+        if self.subscribed or not failures:
+            return None
+        return (
+            f"the server at {self.uri} refused this side ({failures} failed CURVE "
+            "handshakes): no frame was delivered. With a wrong key, add this side's NAME.key "
+            "to the server's clients folder; without keys, give key= and server_key="
+        )
 
     def send(self, chunk: Chunk) -> None:
         """Send one v1 message per chunk (labels in every header, so late joiners get them)."""
         assert self._socket is not None, "open() the publisher first"
-        while self._socket.poll(0, zmq.POLLIN):
-            self._socket.recv()  # drain subscription messages so they do not pile up
+        self._drain()  # subscription messages must not pile up
         message = encode_frame(
             chunk.seq,
             float(chunk.t[0]),
@@ -113,6 +161,11 @@ class ZmqFramePublisher(FramePublisher):
     def close(self) -> None:
         """Close the socket (waits up to 1 s for queued frames to leave)."""
         if self._socket is not None:
+            self._drain()
+            if self._monitor is not None:
+                self._socket.disable_monitor()
+                self._monitor.close(linger=0)
+                self._monitor = None
             close_socket(self._socket)
             self._socket = None
 

@@ -31,6 +31,8 @@ _waiting_log = RateLimitedLog(_log, interval_s=30.0)
 _NUMPY_TYPES = {1: np.float32, 2: np.float64, 4: np.int32, 5: np.int16, 6: np.int8, 7: np.int64}
 _OFFSET_EVERY_S = 5.0
 _WAIT_WARN_S = 10.0  # away longer than this: a reminder every 30 s
+_RESOLVE_SLICE_S = 0.05  # the look-up polls its resolver this often (and sees interrupt())
+_OPEN_TIMEOUT_S = 10.0  # opening a found outlet, when the look-up has no limit
 
 
 class LslSource(Source):
@@ -41,7 +43,8 @@ class LslSource(Source):
     address
         Parsed ``lsl://NAME`` address (``?dejitter`` smooths the time stamps).
     resolve_timeout
-        Seconds to look for the stream at start before giving up.
+        Seconds to look for the stream at start before giving up; negative: until it appears
+        (or :meth:`interrupt`).
     max_chunk
         Largest number of samples taken in one read.
     max_hole_s
@@ -110,15 +113,38 @@ class LslSource(Source):
     # ------------------------------------------------------------------ connection
     def start(self) -> None:
         """Resolve the stream by name and open an inlet."""
-        lsl = pylsl(f"reading LSL stream '{self._name}'")
-        found = lsl.resolve_byprop("name", self._name, minimum=1, timeout=self._resolve_timeout)
-        if not found:
-            raise SourceError(
-                f"no LSL stream named '{self._name}' found within {self._resolve_timeout:g} s; "
-                "is its outlet running on this network (or on this machine, see LSLAPICFG)?"
-            )
-        self._open(found[0], self._resolve_timeout)
+        found = self._resolve()
         self._started = True
+        if found is not None:
+            timeout = self._resolve_timeout if self._resolve_timeout > 0 else _OPEN_TIMEOUT_S
+            self._open(found, timeout)
+
+    def _resolve(self) -> Any:
+        """Look for the stream by name (liblsl's continuous resolver, polled), so that
+        :meth:`interrupt` ends the look-up within a slice; ``None`` when interrupted."""
+        lsl = pylsl(f"reading LSL stream '{self._name}'")
+        limit = self._resolve_timeout
+        resolver = lsl.ContinuousResolver(prop="name", value=self._name)
+        began = time.monotonic()
+        while not self.interrupted:
+            found = resolver.results()
+            if found:
+                return max(found, key=lambda info: info.created_at())
+            waited = time.monotonic() - began
+            if 0 <= limit <= waited:
+                raise SourceError(
+                    f"no LSL stream named '{self._name}' found within {limit:g} s; is its "
+                    "outlet running on this network (or on this machine, see LSLAPICFG)? A "
+                    "negative --resolve-timeout waits until it appears"
+                )
+            if waited > _WAIT_WARN_S:
+                _waiting_log.warning(
+                    f"lsl-resolve:{self._name}",
+                    f"no LSL stream named '{self._name}' yet after {waited:.0f} s; still looking",
+                )
+            time.sleep(_RESOLVE_SLICE_S if limit < 0 else min(_RESOLVE_SLICE_S, limit - waited))
+        _log.info("look-up of LSL stream '%s' interrupted", self._name)
+        return None
 
     def _open(self, found: Any, timeout: float) -> None:
         """Open an inlet on ``found``; on a reconnect, decide whether it is the same stream."""
@@ -249,6 +275,8 @@ class LslSource(Source):
         """
         if not self._started:
             raise SourceError(f"source '{self.uri}' is not started; call start() first")
+        if self._identity is None:  # interrupted before the stream was found
+            return None
         if self._lo < self._hi:
             return self._number()
         if self._inlet is None and not self._reconnect(timeout):
@@ -313,6 +341,11 @@ class LslSource(Source):
                 break
         self._lo = end
         return Chunk(self._data[lo:end], first, self._times[lo:end], self._recv_ns, self._labels)
+
+    @property
+    def finished(self) -> bool:
+        """True when :meth:`interrupt` ended the first look-up: there is nothing to read."""
+        return self._started and self._identity is None
 
     @property
     def lost_frames(self) -> int:

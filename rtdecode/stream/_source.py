@@ -79,6 +79,12 @@ class Source(ABC):
     def __init__(self) -> None:
         self.malformed: Counter[str] = Counter()
         self.behavior: BehaviorTrack | None = None
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        """Ask a :meth:`start` that blocks (an LSL look-up) to give up soon; thread- and
+        signal-safe. A source interrupted before it found its stream is :attr:`finished`."""
+        self.interrupted = True
 
     @abstractmethod
     def start(self) -> None:

@@ -121,6 +121,7 @@ class ThreadedSource(Source):
         nothing) is left behind, logged, with its source: it ends with the process.
         """
         self._stop.set()
+        self.source.interrupt()
         if self._thread is not None:
             self._thread.join(_STOP_WAIT_S)
             if self._thread.is_alive():
@@ -131,6 +132,11 @@ class ThreadedSource(Source):
         if self._bell is not None:
             self._bell.close(0)
             self._bell = None
+
+    def interrupt(self) -> None:
+        """Interrupt the inner source's look-up (thread- and signal-safe)."""
+        self.interrupted = True
+        self.source.interrupt()
 
     @property
     def wait_socket(self) -> zmq.Socket[bytes] | None:

@@ -6,11 +6,17 @@ import time
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from rtdecode.stream._address import Address
 from rtdecode.stream._protocol import encode_prediction
 from rtdecode.stream._sink import Prediction, Sink
-from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socket
+from rtdecode.stream._zmq_socket import (
+    AllowedClients,
+    check_exposure,
+    close_socket,
+    open_socket,
+)
 
 __all__ = ["ZmqSink"]
 
@@ -55,14 +61,31 @@ class ZmqSink(Sink):
         self._hwm = hwm
         self._socket: zmq.Socket[bytes] | None = None
         self._states: tuple[str, ...] = ()
+        self._allowed: AllowedClients | None = None
+        self._monitor: zmq.Socket[bytes] | None = None
 
     def open(self, states: tuple[str, ...]) -> None:
         """Bind (or connect) the PUB socket."""
         options: dict[int, int | bytes] = {zmq.SNDHWM: self._hwm, zmq.LINGER: 500}
-        self._socket, _ = open_socket(
+        self._socket, self._allowed = open_socket(
             self._address, zmq.PUB, bind_default=True, options=options, what="predictions"
         )
+        if self._allowed is not None:  # a CURVE server: plain clients are refused, logged
+            self._monitor = self._socket.get_monitor_socket(AllowedClients.EVENTS)
         self._states = states
+
+    def idle(self) -> None:
+        """Take the refusals of clients without CURVE keys (logged once, counted)."""
+        monitor, allowed = self._monitor, self._allowed
+        if monitor is not None and allowed is not None:
+            while monitor.poll(0):
+                allowed.handle(recv_monitor_message(monitor)["event"])
+
+    @property
+    def refused_clients(self) -> int:
+        """Subscribers refused so far (CURVE server; 0 otherwise)."""
+        self.idle()
+        return 0 if self._allowed is None else self._allowed.refused
 
     def publish(self, prediction: Prediction) -> None:
         """Send one prediction (never blocks: PUB drops for subscribers that lag)."""
@@ -81,5 +104,10 @@ class ZmqSink(Sink):
     def close(self, summary: dict[str, Any] | None = None) -> None:
         """Close the socket (waits up to 0.5 s for queued predictions to leave)."""
         if self._socket is not None:
+            if self._monitor is not None:
+                self.idle()
+                self._socket.disable_monitor()
+                self._monitor.close(linger=0)
+                self._monitor = None
             close_socket(self._socket)
             self._socket = None

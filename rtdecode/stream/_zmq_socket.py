@@ -45,10 +45,15 @@ class AllowedClients:
         Connections refused because the client's key is not in the folder.
     """
 
+    EVENTS = zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    """Monitor events of a client refused before the key check: one without CURVE (plain
+    text) or with a broken handshake. (A key not in the folder goes through :meth:`callback`.)"""
+
     def __init__(self, folder: Path, uri: str) -> None:
         self.folder = folder
         self.uri = uri
         self.refused = 0
+        self.plain = 0
 
     def keys(self) -> set[bytes]:
         """The allowed public keys (Z85), read from the folder now."""
@@ -68,6 +73,18 @@ class AllowedClients:
             f"{self.uri}: refused a CURVE client: {why} ({self.refused} refused so far)",
         )
         return False
+
+    def handle(self, event: int) -> None:
+        """Take one of :data:`EVENTS`: a client refused without a key, counted as refused."""
+        self.refused += 1
+        self.plain += 1
+        if self.plain == 1:  # once: a plain client retries on its own, or is a scan
+            get_logger(__name__).warning(
+                "%s: refused a client without CURVE keys (plain text, or a broken handshake); "
+                "give it key= and server_key= (see 'rtdecode keys'). Counted with the refused "
+                "clients; further ones are not logged",
+                self.uri,
+            )
 
 
 class HandshakeWatch:

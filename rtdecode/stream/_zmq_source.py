@@ -102,12 +102,16 @@ class ZmqSource(Source):
         socket, self._allowed = open_socket(
             self._address, zmq.SUB, bind_default=False, options=options, what="frames"
         )
+        events = 0
         if not self._address.zmq_bind(default=False):
             events = _WATCHED
             curve = self._address.curve
             if curve is not None and curve.server_key is not None:
                 self._watch = HandshakeWatch(socket, self._address)
                 events |= HandshakeWatch.EVENTS
+        if self._allowed is not None:  # a CURVE server: plain clients are refused, counted
+            events |= AllowedClients.EVENTS
+        if events:
             self._monitor = socket.get_monitor_socket(events)
         self._socket = socket
 
@@ -143,8 +147,7 @@ class ZmqSource(Source):
                 self.malformed[exc.reason] += 1
                 _log.warning(
                     f"malformed:{exc.reason}",
-                    f"{self.uri}: dropped a malformed message ({exc}); "
-                    "see 'Wire protocol' in the README",
+                    f"{self.uri}: dropped a malformed message ({exc}); see docs/wire-protocol.md",
                 )
                 if time.monotonic() >= deadline:
                     return None
@@ -180,6 +183,9 @@ class ZmqSource(Source):
         watch = self._watch
         while monitor.poll(0):
             event = recv_monitor_message(monitor)["event"]
+            if self._allowed is not None and event & AllowedClients.EVENTS:
+                self._allowed.handle(event)
+                continue
             if watch is not None and event & HandshakeWatch.EVENTS:
                 watch.handle(event)
                 continue
@@ -201,6 +207,7 @@ class ZmqSource(Source):
     def stats(self) -> dict[str, int]:
         """CURVE: connections refused (a server source), failed handshakes (a client source)."""
         if self._allowed is not None:
+            self._watch_connection()  # refusals still in the monitor's queue
             return {"refused_clients": self._allowed.refused}
         if self._watch is not None:
             return {"handshake_failures": self._watch.failures}

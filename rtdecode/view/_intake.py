@@ -8,19 +8,18 @@ and skipped. :func:`read_session_states` fills the same states from a finished s
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import zmq
 
 from rtdecode.errors import DataFormatError
 from rtdecode.log import RateLimitedLog, get_logger
-from rtdecode.stream._protocol import PRED_TOPIC, parse_prediction
+from rtdecode.stream import read_session
+from rtdecode.stream._protocol import PRED_TOPIC, TRIGGER_TOPIC, parse_prediction, parse_trigger
 from rtdecode.view._feed import VIEW_TOPIC, parse_view
 from rtdecode.view._state import StreamState
 from rtdecode.view._tap import StreamContext
@@ -29,7 +28,6 @@ __all__ = ["Intake", "read_session_states"]
 
 _log = get_logger(__name__)
 _rate_limited = RateLimitedLog(_log)
-_TRIGGER_TOPIC = b"trigger"
 
 
 class Intake:
@@ -48,7 +46,7 @@ class Intake:
         self._socket = self._context.socket(zmq.SUB)
         self._socket.setsockopt(zmq.RCVHWM, 1000)
         self._socket.setsockopt(zmq.LINGER, 0)
-        for topic in (VIEW_TOPIC, PRED_TOPIC, _TRIGGER_TOPIC):
+        for topic in (VIEW_TOPIC, PRED_TOPIC, TRIGGER_TOPIC):
             self._socket.setsockopt(zmq.SUBSCRIBE, topic)
         for endpoint in endpoints:
             self._socket.connect(endpoint)
@@ -84,8 +82,8 @@ class Intake:
                 self.state(batch.stream).ingest(batch)
             elif topic == PRED_TOPIC:
                 self.state(0, edges=False).add_prediction(parse_prediction(parts))
-            elif topic == _TRIGGER_TOPIC and len(parts) == 2:
-                self.state(0, edges=False).add_event(json.loads(bytes(parts[1])))
+            elif topic == TRIGGER_TOPIC:
+                self.state(0, edges=False).add_event(parse_trigger(parts))
             else:
                 raise ValueError(f"unknown topic {topic[:16]!r}")
         except (ValueError, KeyError, TypeError, IndexError) as exc:
@@ -105,36 +103,15 @@ def read_session_states(path: Path) -> StreamState:
     Raises
     ------
     DataFormatError
-        When the file is not an rtdecode session file, naming the file.
+        When the file is not an rtdecode session file or holds no predictions.
     """
-    try:
-        with h5py.File(path, "r") as handle:
-            if handle.attrs.get("format") != "rtdecode-session":
-                raise DataFormatError(
-                    f"{path} is not an rtdecode session file (write one with rtdecode run "
-                    "--sink FILE.h5)"
-                )
-            states = tuple(str(s) for s in handle.attrs["states"])
-            preds = {name: column[:] for name, column in handle["predictions"].items()}
-            behavior = (
-                {name: column[:] for name, column in handle["behavior"].items()}
-                if "behavior" in handle
-                else {}
-            )
-            triggers = (
-                {name: column[:] for name, column in handle["triggers"].items()}
-                if "triggers" in handle
-                else {}
-            )
-            policy = json.loads(handle.attrs["policy"]) if "policy" in handle.attrs else {}
-            summary = json.loads(handle.attrs["summary"]) if "summary" in handle.attrs else {}
-    except OSError as exc:
-        raise DataFormatError(f"cannot read session file {path} ({exc})") from exc
-    n = len(preds["t"])
+    session = read_session(path, ("predictions", "behavior", "triggers"))
+    preds, states = session.predictions, session.states
+    n = len(preds.get("t", ()))
     if not n:
         raise DataFormatError(f"{path} holds no predictions: nothing to view")
     state = StreamState(0, history=n, edges=False)
-    state.context = StreamContext(name=Path(path).name, states=states, trigger=policy)
+    state.context = StreamContext(name=Path(path).name, states=states, trigger=session.policy)
     state.edge_error = "session files keep no activity: the graph is shown live only"
     reversal = states.index("reversal") if "reversal" in states else len(states) - 1
     uncertain = preds.get("uncertain", np.zeros(n, bool))
@@ -150,17 +127,16 @@ def read_session_states(path: Path) -> StreamState:
             -1.0,
         )
         state.latencies.append(float(preds["latency_us"][i]))
-    if behavior:
-        state.behavior = type(state.behavior)(state.behavior.columns, max(len(behavior["t"]), 1))
+    behavior = session.behavior
+    if len(behavior.get("t", ())):
+        state.behavior = type(state.behavior)(state.behavior.columns, len(behavior["t"]))
         for t, v, r in zip(behavior["t"], behavior["velocity"], behavior["reversal"], strict=True):
             state.add_behavior(float(t), float(v), float(r))
-    for i in range(len(triggers.get("t", []))):
-        event = {
-            k: (v[i].decode() if isinstance(v[i], bytes) else v[i].item())
-            for k, v in triggers.items()
-        }
-        state.add_event(event)
+    triggers = session.triggers
+    for i in range(len(triggers.get("t", ()))):
+        state.add_event({name: column[i].item() for name, column in triggers.items()})
     state.head = int(preds["head"][-1]) if "head" in preds else 0
+    summary = session.summary or {}
     state.health = summary
     state.stopped = summary or {"frames": n}
     state.frames_seen = n

@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rtdecode.errors import ModelError
+from rtdecode.latency import LatencyHistogram
+from rtdecode.live._calibrating import LiveCalibration
+from rtdecode.live._tap import ViewTapLike
+from rtdecode.live._windower import Windower, compile_kernels
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
-from rtdecode.stream._behavior import BehaviorTrack
-from rtdecode.stream._calibrating import LiveCalibration
-from rtdecode.stream._latency import LatencyHistogram
-from rtdecode.stream._sink import FrameTiming, Prediction, Sink, ViewTapLike
-from rtdecode.stream._source import Chunk, Source
-from rtdecode.stream._windower import Windower, compile_kernels
+from rtdecode.stream import BehaviorTrack, Chunk, FrameTiming, Prediction, Sink, Source
 
 if TYPE_CHECKING:  # engines pull in torch; protocol-only users (producers) should not pay for it
     from rtdecode.engines import Engine
@@ -42,6 +41,7 @@ _rate_limited = RateLimitedLog(_log)
 
 MAX_NEURONS = 2048
 """Most neurons per frame decoded by default (the GNN's memory grows with the square)."""
+_STOP_FIT_WAIT_S = 1.0  # after a stop signal, longest wait for a calibration fit in flight
 
 STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport", "skipped")
 """Latency stages: received -> preprocessed -> inferred -> published; ``total`` is received ->
@@ -126,7 +126,7 @@ class Pipeline:
     sinks_failed
         Sinks dropped after an ``OSError``: their address -> the error.
     latency
-        Per-stage :class:`~rtdecode.stream._latency.LatencyHistogram` (see :data:`STAGES`).
+        Per-stage :class:`~rtdecode.latency.LatencyHistogram` (see :data:`STAGES`).
     """
 
     def __init__(
@@ -208,8 +208,10 @@ class Pipeline:
 
     # ------------------------------------------------------------------ control
     def stop(self) -> None:
-        """Ask :meth:`run` to finish after the frame in hand (thread- and signal-safe)."""
+        """Ask :meth:`run` to finish after the frame in hand (thread- and signal-safe); a
+        source still looking for its stream gives up."""
         self._stop.set()
+        self.source.interrupt()
 
     @property
     def frames(self) -> int:
@@ -319,7 +321,8 @@ class Pipeline:
         if self.behavior is not None and self._started:  # the sinks are open
             self.behavior.drain(self._record_behavior)
         if self.calibration is not None and self._started:
-            self.calibration.finish()
+            # stopped (a signal): a fit in flight gets a second, so the stop stays prompt
+            self.calibration.finish(_STOP_FIT_WAIT_S if self._stop.is_set() else 60.0)
             outcome = self.calibration.outcome()
             for sink in self._opened:
                 sink.record_calibration(outcome)
