@@ -11,7 +11,17 @@ from click.testing import CliRunner
 from rtdecode.bench import ENV_KEYS, SCHEMA, STAGES
 from rtdecode.cli import cli
 
-TOP_KEYS = {"schema", "command", "settings", "environment", "hops", "engines", "trigger", "missing"}
+TOP_KEYS = {
+    "schema",
+    "command",
+    "settings",
+    "environment",
+    "hops",
+    "engines",
+    "trigger",
+    "view",
+    "missing",
+}
 STATS_KEYS = {"count", "p50", "p90", "p99", "p99_9", "max", "mean", "jitter"}
 
 

@@ -272,3 +272,66 @@ def test_beyond_loopback_the_page_needs_its_token(decoder: Decoder, browser: Any
     finally:
         viewer.terminate()
         viewer.wait(30)
+
+
+def _wait_answers(url: str, process: subprocess.Popen[Any], timeout_s: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the process serving the page exited"
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(1.0)
+    raise AssertionError(f"{url} did not answer in {timeout_s} s")
+
+
+def test_a_stopped_decoder_leaves_its_summary_and_its_session_opens_with_a_slider(
+    tmp_path: Path, browser: Any
+) -> None:
+    from rtdecode.stream import read_session
+
+    frames, view, again = free_port(), free_port(), free_port()
+    session = tmp_path / "session.h5"
+    replay = subprocess.Popen(
+        [*RTDECODE, "replay", "--to", f"zmq+tcp://127.0.0.1:{frames}", "--speed", "20", "--loop"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    run = subprocess.Popen(
+        [*RTDECODE, "run", "--source", f"zmq+tcp://127.0.0.1:{frames}", "--sink", str(session),
+         "--max-frames", "300", "--view", f"127.0.0.1:{view}", "--view-linger", "300", "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    viewer = None
+    try:
+        _wait_answers(f"http://127.0.0.1:{view}/", run)
+        page, errors = _open(browser, f"http://127.0.0.1:{view}/")
+        page.wait_for_function(
+            "() => Bokeh.documents[0].get_model_by_name('status-0').text.includes('stopped')",
+            timeout=240_000,
+        )
+        status = page.evaluate("() => Bokeh.documents[0].get_model_by_name('status-0').text")
+        assert "300 frames" in status and "p99" in status
+        assert errors == []
+        page.close()
+        run.terminate()
+        run.wait(60)
+        predictions = len(read_session(session).predictions["t"])
+        viewer = subprocess.Popen(
+            [*RTDECODE, "view", str(session), "--bind", f"127.0.0.1:{again}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_answers(f"http://127.0.0.1:{again}/", viewer)
+        page, errors = _open(browser, f"http://127.0.0.1:{again}/")
+        page.wait_for_function(f"() => ({TRACE_LENGTH})() === {predictions}", timeout=60_000)
+        page.evaluate("() => { Bokeh.documents[0].get_model_by_name('time').value = 5.0 }")
+        page.wait_for_function(
+            "() => Bokeh.documents[0].get_model_by_name('x-0').end === 5.0", timeout=30_000
+        )
+        assert errors == []
+        page.close()
+    finally:
+        for process in (run, replay, viewer):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(60)

@@ -84,7 +84,9 @@ class StreamPanel:
         )
         self.behavior = ColumnDataSource({name: [] for name in state.behavior.columns})
         self.events = ColumnDataSource(_events_data([]), name=f"events-{state.index}")
-        self.x_range = DataRange1d(follow="end", follow_interval=history_s, range_padding=0.0)
+        self.x_range = DataRange1d(
+            follow="end", follow_interval=history_s, range_padding=0.0, name=f"x-{state.index}"
+        )
         self.probability = self._probability_figure()
         self.ribbon = self._ribbon_figure()
         self.raster_source = ColumnDataSource({"image": [], "x": [], "dw": [], "dh": []})
