@@ -76,7 +76,7 @@ def attached_view(
             abstain=abstain,
             trigger={} if policy is None else json.loads(policy.to_json()),
         )
-        tap = ViewTap(context, health=pipeline.summary)
+        tap = ViewTap(context, health=pipeline.counters)
         pipeline.tap = tap
         taps.append(tap)
     if controller is not None:

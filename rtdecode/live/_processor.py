@@ -629,19 +629,12 @@ class Pipeline:
             self.engine.prepare(windower.n_neurons, self._labels, interval)
 
     # ------------------------------------------------------------------ report
-    def summary(self) -> dict[str, Any]:
-        """Counters and per-stage latency percentiles (microseconds)."""
+    def counters(self) -> dict[str, Any]:
+        """The summary's counters alone: cheap enough to poll while running (the live view's
+        health); no percentiles, no behaviour or calibration summaries."""
         malformed = dict(self.source.malformed)
-        frames = self.frames
-        behavior = {} if self.behavior is None else {"behavior": self.behavior.summary()}
-        if self.calibration is not None:
-            behavior["calibration"] = self.calibration.summary()
         return {
-            "source": self.source.uri,
-            "engine": self.engine.name,
-            "states": list(self.engine.states),
-            "window": self.engine.window,
-            "frames": frames,
+            "frames": self.frames,
             "predictions": self.predictions,
             "uncertain": self.uncertain,
             "skipped": self.skipped,
@@ -654,6 +647,21 @@ class Pipeline:
             "nan_values": self._counter("nan_values"),
             "malformed": malformed,
             "malformed_total": sum(malformed.values()),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Counters and per-stage latency percentiles (microseconds)."""
+        counters = self.counters()
+        frames = counters["frames"]
+        behavior = {} if self.behavior is None else {"behavior": self.behavior.summary()}
+        if self.calibration is not None:
+            behavior["calibration"] = self.calibration.summary()
+        return {
+            "source": self.source.uri,
+            "engine": self.engine.name,
+            "states": list(self.engine.states),
+            "window": self.engine.window,
+            **counters,
             "sinks_failed": dict(self.sinks_failed),
             "source_stats": self.source.stats(),
             "duration_s": round(self._elapsed, 3),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from typing import Any
 
 from rtdecode.errors import ConfigError, MissingDependencyError
@@ -61,7 +62,15 @@ class BrowserClient:
                     executable_path=self._executable, args=["--no-sandbox"]
                 )
                 page = browser.new_page()
-                page.goto(self._url, timeout=self._timeout_s * 1e3)
+                deadline = time.monotonic() + self._timeout_s
+                while True:  # the view process may still be starting
+                    try:
+                        page.goto(self._url, timeout=self._timeout_s * 1e3)
+                        break
+                    except Exception:
+                        if time.monotonic() > deadline or self._stop.is_set():
+                            raise
+                        page.wait_for_timeout(500)
                 page.wait_for_function(
                     "() => window.Bokeh && Bokeh.documents.length > 0",
                     timeout=self._timeout_s * 1e3,

@@ -149,7 +149,7 @@ class FeedPublisher:
         taps: Sequence[ViewTap],
         endpoint: str = "tcp://127.0.0.1:*",
         period_s: float = 0.05,
-        health_every_s: float = 0.5,
+        health_every_s: float = 1.0,
         context_every_s: float = 1.0,
     ) -> None:
         self.taps = list(taps)

@@ -417,7 +417,8 @@ class StreamPanel:
     def _counters_html(self) -> str:
         state = self.state
         h = state.health
-        lat = (h.get("latency_us") or {}).get("total") or {}
+        recent = np.array([v for v in state.latencies if math.isfinite(v)])
+        p50, p99 = np.percentile(recent, (50, 99)).round(1) if len(recent) else ("–", "–")
         head = "calibrated head (this animal)" if state.head else "shipped model"
         drops = (h.get("missing_frames") or 0) + int(state.tap.get("dropped", 0))
         return (
@@ -425,8 +426,8 @@ class StreamPanel:
             f"{state.frames_per_s:.1f} frames/s<br>"
             f"drops {drops} (lost on the way {h.get('missing_frames', '–')}, view tap "
             f"{state.tap.get('dropped', 0)}) · skipped {h.get('skipped', '–')} · malformed "
-            f"{h.get('malformed_total', '–')}<br>latency p50 {lat.get('p50', '–')} µs · p99 "
-            f"{lat.get('p99', '–')} µs<br>decoding: {head}"
+            f"{h.get('malformed_total', '–')}<br>decoder-added latency, last {len(recent)} "
+            f"frames: p50 {p50} µs · p99 {p99} µs<br>decoding: {head}"
         )
 
     def _dose_html(self) -> str:

@@ -66,6 +66,8 @@ def serve_feed(
     import torch
 
     torch.set_num_threads(1)  # the edge module must not take the decoder's cores
+    if parent_pid is not None:
+        os.nice(10)  # started by a decoder: when the cores are busy, the decoder goes first
     intake = Intake(endpoints, edges=edges)
     worker = ThreadPoolExecutor(1, thread_name_prefix="rtdecode-view-edges")
     pending: list[Future[None]] = []
