@@ -6,11 +6,14 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from rtdecode.live import Pipeline
+
+if TYPE_CHECKING:
+    from rtdecode.view import AttachedView
 
 __all__ = ["attached_view", "view_options"]
 
@@ -55,11 +58,12 @@ def attached_view(
     token: str | None = None,
     insecure: bool = False,
     linger_s: float = 5.0,
-) -> Iterator[None]:
-    """Attach a tap to each pipeline and serve the page while the block runs (no-op without
-    ``view``); checks the address and the port before the block starts."""
+) -> Iterator[AttachedView | None]:
+    """Attach a tap to each pipeline and serve the page while the block runs (gives the
+    :class:`~rtdecode.view.AttachedView`; ``None`` without ``view``); checks the address and
+    the port before the block starts."""
     if view is None:
-        yield
+        yield None
         return
     from rtdecode._optional import import_optional
     from rtdecode.view import AttachedView, StreamContext, ViewTap
@@ -85,6 +89,6 @@ def attached_view(
     click.echo(f"view: {attached.url}", err=True)
     attached.start()
     try:
-        yield
+        yield attached
     finally:
         attached.close()

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from rtdecode.log import get_logger
 from rtdecode.view._address import ViewAddress, check_free, parse_view_address
@@ -27,6 +30,23 @@ _log = get_logger(__name__)
 
 TOKEN_ENV = "RTDECODE_VIEW_TOKEN"
 """The child gets the token in its environment (not on its command line, which ``ps`` shows)."""
+
+
+@contextmanager
+def _signals_end(end: Callable[[], None]) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP call ``end`` while the block runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.getsignal(signum) for signum in stops}
+    for signum in stops:
+        signal.signal(signum, lambda signum, frame: end())
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class AttachedView:
@@ -68,6 +88,7 @@ class AttachedView:
         self.linger_s = linger_s
         self.feed = FeedPublisher(self.taps)
         self._child: subprocess.Popen[bytes] | None = None
+        self._linger_over = threading.Event()
 
     @property
     def url(self) -> str:
@@ -99,18 +120,22 @@ class AttachedView:
             command.append("--insecure")
         self._child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
 
+    def end_linger(self) -> None:
+        """Stop keeping the page after the decoder stopped (a stop signal; thread-safe)."""
+        self._linger_over.set()
+
     def close(self) -> None:
-        """Send the stopped streams' summaries, keep the page ``linger_s``, then stop it."""
+        """Send the stopped streams' summaries, keep the page ``linger_s`` (or until
+        :meth:`end_linger`), then stop it."""
         self.feed.close()
         child = self._child
         if child is None:
             return
         deadline = time.monotonic() + self.linger_s
-        try:
-            while child.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.1)
-        except KeyboardInterrupt:
-            pass
+        with _signals_end(self.end_linger):
+            while child.poll() is None and not self._linger_over.wait(0.1):
+                if time.monotonic() >= deadline:
+                    break
         if child.poll() is None:
             child.terminate()
             try:

@@ -62,6 +62,11 @@ def _events_data(events: list[dict[str, Any]]) -> dict[str, list[Any]]:
     }
 
 
+def _set_text(div: Any, text: str) -> None:
+    if div.text != text:
+        div.text = text
+
+
 class StreamPanel:
     """The panels of one stream tab for one browser session.
 
@@ -337,10 +342,12 @@ class StreamPanel:
         if state.events_total != self._events_seen:
             self.events.data = _events_data(list(state.events))
             self._events_seen = state.events_total
-            self.dose.text = self._dose_html()
-        self.status.text = self._status_html()
-        self.counters.text = self._counters_html()
+            _set_text(self.dose, self._dose_html())
+        # Text changes re-run the page's layout in the browser: only when they change, and the
+        # counters (which change with every frame) at the slow panels' rate.
+        _set_text(self.status, self._status_html())
         if slow:
+            _set_text(self.counters, self._counters_html())
             self._update_slow()
 
     def _update_slow(self) -> None:
