@@ -1,6 +1,6 @@
 """The screenshot of the live view in docs/: a real decoder on the bundled recording, in Chromium.
 
-Starts ``rtdecode replay --loop`` (10 frames/s) and ``rtdecode run --view --trigger --arm``
+Starts ``rtdecode replay --loop --behavior`` (10 frames/s, with the tracked behaviour) and ``rtdecode run --view --trigger --arm``
 (trigger events on a ZeroMQ output), opens the page in headless Chromium (Playwright, the
 system's /usr/bin/chromium) once ``--wait`` seconds of decoding have scrolled in, and saves a
 full-page PNG.
@@ -36,7 +36,7 @@ def main() -> None:
     frames, view, triggers = _free_port(), _free_port(), _free_port()
     rtdecode = [sys.executable, "-m", "rtdecode"]
     replay = subprocess.Popen([*rtdecode, "replay", "--to", f"zmq+tcp://127.0.0.1:{frames}",
-                               "--speed", "6", "--loop"])  # fmt: skip
+                               "--speed", "6", "--loop", "--behavior"])  # fmt: skip
     run = subprocess.Popen([*rtdecode, "run", "--source", f"zmq+tcp://127.0.0.1:{frames}",
                             "--view", f"127.0.0.1:{view}", "--view-linger", "0", "--quiet",
                             "--abstain", "0.3,0.7", "--trigger", "--arm", "--trigger-out",

@@ -216,6 +216,7 @@ class StreamPanel:
             sizing_mode="stretch_width",
             tools="",
             toolbar_location=None,
+            x_range=self.x_range,
             title="activity (preprocessed, neurons x time)",
         )
         mapper = LinearColorMapper(palette=Viridis256, low=-2.5, high=2.5)
