@@ -431,7 +431,7 @@ class StreamPanel:
         drops = (h.get("missing_frames") or 0) + int(state.tap.get("dropped", 0))
         return (
             f"<b>frames</b> <span class='frames'>{h.get('frames', state.frames_seen)}</span> · "
-            f"{state.frames_per_s:.1f} frames/s<br>"
+            f"{state.frames_per_s:.1f} decoded/s<br>"
             f"drops {drops} (lost on the way {h.get('missing_frames', '–')}, view tap "
             f"{state.tap.get('dropped', 0)}) · skipped {h.get('skipped', '–')} · malformed "
             f"{h.get('malformed_total', '–')}<br>decoder-added latency, last {len(recent)} "
