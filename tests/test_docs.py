@@ -7,6 +7,7 @@ build does not see.
 
 from __future__ import annotations
 
+import importlib
 import re
 import shlex
 import shutil
@@ -116,3 +117,55 @@ def test_every_page_the_code_points_users_to_exists() -> None:
         f"{path.relative_to(ROOT)}: {page}" for path, page in named if not (ROOT / page).is_file()
     )
     assert not missing, missing
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``rtdecode.a.b.C`` names a module or an attribute of one."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+def test_every_python_name_the_guide_cites_exists() -> None:
+    """`rtdecode.x.Name` in a page is importable, so a moved module shows as a stale page."""
+    cited = {
+        (page.name, name)
+        for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for name in re.findall(r"`(rtdecode(?:\.\w+)+)", page.read_text())
+    }
+    assert cited, "the guide cites no rtdecode name"
+    stale = sorted(f"{page}: {name}" for page, name in cited if not _resolves(name))
+    assert not stale, f"these pages name what no longer imports; update them: {stale}"
+
+
+def test_every_command_and_option_is_in_the_guide() -> None:
+    """Each ``rtdecode`` command and each of its long options (not hidden) appears on some page."""
+    import click
+
+    from rtdecode.cli import cli
+
+    guide = "\n".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
+    context = click.Context(cli)
+    missing = []
+    for name in cli.list_commands(context):
+        command = cli.get_command(context, name)
+        assert command is not None
+        if f"rtdecode {name}" not in guide:
+            missing.append(f"rtdecode {name}")
+        for param in command.params:
+            if getattr(param, "hidden", False):  # e.g. an old spelling kept for a while
+                continue
+            for flag in [*param.opts, *param.secondary_opts]:
+                if flag.startswith("--") and flag != "--help":
+                    if not re.search(rf"{re.escape(flag)}(?![\w-])", guide):
+                        missing.append(f"rtdecode {name} {flag}")
+    assert not missing, f"document these in docs/ (the page that covers the command): {missing}"

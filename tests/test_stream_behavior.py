@@ -18,16 +18,16 @@ import zmq
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stream_support import WindowMeanEngine, free_port
+from stream_support import WindowMeanEngine, free_port, live_session
 
 from rtdecode.cli import cli
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.errors import SourceError
-from rtdecode.live import Pipeline
 from rtdecode.stream import (
     BEHAVIOR_MALFORMED_REASONS,
     BehaviorReceiver,
     BehaviorTrack,
+    FrameTiming,
     MalformedMessage,
     Prediction,
     ReplaySource,
@@ -205,30 +205,62 @@ def recording() -> Recording:
     )  # fmt: skip
 
 
+class _Recorder:
+    """A tap of the live path (rtdecode.live.Tap) that keeps what the chain gives it."""
+
+    def __init__(self) -> None:
+        self.targets: dict[int, int | None] = {}
+        self.rows: list[tuple[int, int]] = []
+        self.samples: list[int] = []
+        self.layouts: list[tuple[str | None, ...] | None] = []
+        self.summary: dict | None = None
+
+    def __call__(
+        self,
+        prediction: Prediction,
+        timing: FrameTiming,
+        target: int | None,
+        features: np.ndarray,
+        valid: np.ndarray,
+    ) -> None:
+        assert timing.seq == prediction.seq and timing.published_ns >= timing.recv_ns
+        assert features.shape[0] == valid.shape[0]
+        self.targets[prediction.seq] = target
+        self.rows.append(features.shape)
+
+    def behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
+        self.samples.append(seq)
+
+    def trigger(self, event: object) -> None:
+        raise AssertionError("no closed loop in this session")
+
+    def layout(self, labels: tuple[str | None, ...] | None) -> None:
+        self.layouts.append(labels)
+
+    def stopped(self, summary: dict) -> None:
+        self.summary = summary
+
+
 def test_replayed_behaviour_is_recorded_and_aligned_to_every_decoded_frame(
     recording: Recording, tmp_path: Path
 ) -> None:
     uri = f"zmq+tcp://127.0.0.1:{free_port()}"
     replay = ReplaySource(recording, speed=40.0)
     publisher = ZmqFramePublisher(parse_address(uri), wait_subscribers_s=30.0)
-    track = BehaviorTrack(max_age_s=1.0)
     source = open_source(uri)
-    source.behavior = track
-    targets: dict[int, int | None] = {}
-
-    def hook(prediction: Prediction, target: int | None) -> None:
-        targets[prediction.seq] = target
+    tap = _Recorder()
 
     session = tmp_path / "session.h5"
-    pipeline = Pipeline(
+    live = live_session(
         source,
         WindowMeanEngine(window=8),
         [open_sink(str(session))],
+        taps=[tap],
         max_frames=recording.n_frames,
         max_batch=1,
-        behavior=track,
-        on_target=hook,
+        max_age_s=1.0,
     )
+    assert source.behavior is live.streams[0].behavior  # behaviour on the frame socket
 
     def produce() -> None:
         publisher.open(recording.n_neurons, replay.labels, recording.frame_interval)
@@ -238,13 +270,19 @@ def test_replayed_behaviour_is_recorded_and_aligned_to_every_decoded_frame(
 
     sender = threading.Thread(target=produce)
     sender.start()
-    summary = pipeline.run()
+    summary = live.run()
     sender.join(30)
     assert summary["predictions"] == recording.n_frames - 7
     assert recording.reversal is not None and recording.velocity is not None
+    targets = tap.targets
     assert targets == {seq: int(recording.reversal[seq]) for seq in range(7, recording.n_frames)}
     behavior = summary["behavior"]
     assert behavior["samples"] == recording.n_frames and behavior["frames_aligned"] == len(targets)
+    # the tap saw each frame's preprocessed row, every behaviour sample, the layout, the summary
+    assert set(tap.rows) == {(recording.n_neurons, WindowMeanEngine.n_features)}
+    assert tap.samples == list(range(recording.n_frames))
+    assert tap.layouts == [tuple(recording.labels)]
+    assert tap.summary is not None and tap.summary["predictions"] == summary["predictions"]
     assert behavior["late"] == behavior["lost"] == behavior["malformed_total"] == 0
     with h5py.File(session) as handle:
         table = {name: handle[f"behavior/{name}"][:] for name in handle["behavior"]}

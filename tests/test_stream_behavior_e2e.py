@@ -44,7 +44,7 @@ def _run_args(source: str, tmp_path: Path, *extra: str) -> list[str]:
         str(FRAMES),
         "--decode-every-frame",
         "--quiet",
-        "--summary-json",
+        "--json",
         str(tmp_path / "summary.json"),
         *extra,
     ]
@@ -224,7 +224,9 @@ def test_the_readme_tracker_and_producer_stream_a_real_recording_into_run(
     decoder = subprocess.Popen([*RTDECODE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert decoder.stderr is not None
     try:
-        line = decoder.stderr.readline().decode()  # printed once the model is loaded
+        line = decoder.stderr.readline().decode()  # "loading the model", then "decoding"
+        while line.startswith("loading the model"):
+            line = decoder.stderr.readline().decode()
         assert line.startswith("decoding"), line
         producers = []
         for marker, port in (

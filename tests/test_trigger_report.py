@@ -23,8 +23,9 @@ def write_session(path: Path, summary: dict | None = None) -> None:
         t = 0.5 * seq
         reversing = 10 <= t < 14 or 40 <= t < 44
         p = 0.9 if reversing else 0.1
-        session.publish(Prediction(seq, t, np.array([1 - p, p], np.float32), int(reversing), 0))
-        session.record_frame(FrameTiming(seq, t, -1, 0, 1000, 2000, 3000))
+        prediction = Prediction(seq, t, np.array([1 - p, p], np.float32), int(reversing), 0)
+        session.publish(prediction)
+        session.record_frame(FrameTiming(seq, t, -1, 0, 1000, 2000, 3000), prediction)
         session.record_behavior(
             seq, t, -0.1 if reversing else 0.1, np.nan if 30 <= t < 32 else float(reversing)
         )
@@ -51,10 +52,13 @@ def test_summary_scores_the_fires_against_the_recorded_behaviour(tmp_path: Path)
 
 
 def test_behaviour_is_scored_after_the_calibration_period(tmp_path: Path) -> None:
-    write_session(tmp_path / "s.h5", {"calibration": {"seconds": 20.0}})
+    write_session(tmp_path / "s.h5", {"calibration": {"seconds": 20.0, "collected_s": 20.0}})
     score = session_summary(Session.read(tmp_path / "s.h5"))["fire_score"]
     assert score["scored_from_s"] == 20.0 and score["fires_before_scored"] == 1  # 9.5 s
     assert (score["onsets_all"], score["caught_all_1.2s"], score["fires_false_1.2s"]) == (1, 1, 1)
+    # a calibration that never received behaviour: the shipped model decided from the first frame
+    write_session(tmp_path / "n.h5", {"calibration": {"seconds": 20.0, "collected_s": 0.0}})
+    assert session_summary(Session.read(tmp_path / "n.h5"))["fire_score"]["scored_from_s"] == 0.0
 
 
 def test_report_png_and_html(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import zmq
 
 from rtdecode.data import bundled_recording
 from rtdecode.models import load_model_file
+from rtdecode.stream import FrameTiming, Prediction
 from rtdecode.trigger import TriggerEvent
 from rtdecode.view import FeedPublisher, StreamContext, ViewTap, parse_view
 from rtdecode.view._address import check_free, parse_view_address
@@ -27,10 +28,14 @@ pytestmark = pytest.mark.timeout(120)
 RTDECODE = [sys.executable, "-c", "from rtdecode.cli import main; main()"]
 
 
+def _timing(seq: int, latency_us: float) -> FrameTiming:
+    return FrameTiming(seq, 0.6 * seq, -1, 1_000, 1_000, 1_000, 1_000 + int(latency_us * 1e3))
+
+
 def _offer(tap: ViewTap, seq: int, n: int = 5) -> None:
     row = np.full((n, 3), seq, np.float32)
-    tap.offer_frame(seq, 0.6 * seq, np.array([0.3, 0.7], np.float32), False, 0, 0, 100.0 + seq,
-                    1, row, np.ones(n, bool))  # fmt: skip
+    prediction = Prediction(seq, 0.6 * seq, np.array([0.3, 0.7], np.float32), 1, 1_000)
+    tap(prediction, _timing(seq, 100.0 + seq), 1, row, np.ones(n, bool))
 
 
 def test_a_full_tap_drops_the_oldest_and_counts_it() -> None:
@@ -45,12 +50,14 @@ def test_a_full_tap_drops_the_oldest_and_counts_it() -> None:
 def test_the_tap_keeps_its_own_copies() -> None:
     tap = ViewTap(StreamContext("s", ("forward", "reversal")))
     probs, row = np.array([0.1, 0.9], np.float32), np.zeros((4, 3), np.float32)
-    tap.offer_frame(1, 0.0, probs, True, 1, 2, 5.0, None, row, np.ones(4, bool))
+    prediction = Prediction(1, 0.0, probs, 1, 1_000, skipped=2, uncertain=True, head=1)
+    tap(prediction, _timing(1, 5.0), None, row, np.ones(4, bool))
     probs[:] = 0
     row[:] = 7
     (item,) = tap.drain()
     assert item.probs.tolist() == pytest.approx([0.1, 0.9]) and not item.features.any()
-    assert item.target == -1 and item.uncertain and item.head == 1
+    assert item.target == -1 and item.uncertain and item.head == 1 and item.skipped == 2
+    assert item.latency_us == pytest.approx(5.0)
 
 
 def test_the_feed_carries_frames_events_behaviour_and_the_summary() -> None:
@@ -65,8 +72,8 @@ def test_the_feed_carries_frames_events_behaviour_and_the_summary() -> None:
         time.sleep(0.5)  # the subscription reaches the publisher
         for seq in range(3):
             _offer(tap, seq)
-        tap.offer_behavior(0, 0.1, -0.05, 1.0)
-        tap.offer_event(TriggerEvent(2, 1.2, "fire", "", 500.0, 80.0))
+        tap.behavior(0, 0.1, -0.05, 1.0)
+        tap.trigger(TriggerEvent(2, 1.2, "fire", "", 500.0, 80.0))
         tap.stopped({"frames": 3, "nan": float("nan")})
         batches = []
         deadline = time.monotonic() + 10
@@ -91,7 +98,7 @@ def test_the_state_decimates_fast_streams_but_keeps_every_event() -> None:
     for seq in range(100):
         _offer(tap, seq)
         if seq % 10 == 0:
-            tap.offer_event(TriggerEvent(seq, 0.6 * seq, "fire", "", 500.0))
+            tap.trigger(TriggerEvent(seq, 0.6 * seq, "fire", "", 500.0))
     publisher = FeedPublisher([tap])
     state = StreamState(0, points_per_batch=5, edges=False)
     try:

@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+METHODS = ("calibrated", "balanced", "shipped", "baseline")
 COLUMNS = (
     ("catch_all_1.2s", "all +1.2 s"),
     ("catch_all_2.4s", "all +2.4 s"),
@@ -24,15 +25,17 @@ COLUMNS = (
     ("catch_sustained_2.4s", "sustained +2.4 s"),
     ("false_per_min_1.2s", "false/min +1.2 s"),
     ("false_per_min_2.4s", "false/min +2.4 s"),
-    ("lag_median_all_2.4s", "median lag s (all, +2.4 s)"),
+    ("lag_median_all_2.4s", "median lag s (all, +2.4 s; mean row: mean of medians)"),
 )
 
 
-def _groups(report: dict[str, Any], seconds: float) -> list[tuple[str, list[dict[str, Any]]]]:
+def _groups(
+    report: dict[str, Any], seconds: float, methods: tuple[str, ...]
+) -> list[tuple[str, list[dict[str, Any]]]]:
     """(decoder name, per-animal entries) in the report."""
     if "table" in report:  # rtdecode eval --calibrate
         groups = []
-        for method in ("calibrated", "balanced", "shipped", "baseline"):
+        for method in methods:
             for labels in (False, True):
                 rows = [
                     e
@@ -66,11 +69,11 @@ def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def table(report: dict[str, Any], seconds: float) -> str:
-    """The markdown table of one report."""
+def table(report: dict[str, Any], seconds: float, methods: tuple[str, ...] = METHODS) -> str:
+    """The markdown table of one report (``methods``: which ``--calibrate`` methods)."""
     head = "| animal | decoder | onsets all / sustained | " + " | ".join(c for _, c in COLUMNS)
     lines = [head + " |", "|---" * (len(COLUMNS) + 3) + "|"]
-    groups = _groups(report, seconds)
+    groups = _groups(report, seconds, methods)
     for name, rows in groups:
         for r in rows:
             cells = " | ".join(_cell(r.get(k)) for k, _ in COLUMNS)
@@ -89,9 +92,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("reports", type=Path, nargs="+")
     parser.add_argument("--seconds", type=float, default=180.0, help="calibration length")
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help="--calibrate methods to show, in order"
+    )
     args = parser.parse_args()
+    methods = tuple(m for m in args.methods.split(",") if m)
     for path in args.reports:
-        print(f"<!-- {path} -->\n{table(json.loads(path.read_text()), args.seconds)}\n")
+        report = json.loads(path.read_text())
+        print(f"<!-- {path} -->\n{table(report, args.seconds, methods)}\n")
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ def _decoder_args(settings: BenchSettings) -> list[str]:
     args = ["--quiet"]
     for wanted, flag, values in (
         (settings.busy_poll, "--busy-poll", []),
-        (settings.keep_warm_ms is not None, "--keep-warm", [str(settings.keep_warm_ms)]),
+        (settings.keep_warm_ms is not None, "--keep-warm-ms", [str(settings.keep_warm_ms)]),
         (settings.cpu is not None, "--cpu", [str(settings.cpu)]),
         (settings.window is not None, "--window", [str(settings.window)]),
         (settings.threads is not None, "--threads", [str(settings.threads)]),
@@ -187,10 +187,10 @@ def _measure_engine(
     view and one headless Chromium watches it while the rates are measured (no ceiling)."""
     s = rig.settings
     port = free_tcp_ports(streams)
-    label = _label(f"{engine}+view" if view else engine, n, streams)
+    name = f"{engine}+view" if view else engine
+    label = _label(name, n, streams)
     view_port = free_tcp_port() if view else 0
-    if view:
-        extra = [*extra, "--view", f"127.0.0.1:{view_port}", "--view-linger", "0"]
+    extra = [*extra, "--view", f"127.0.0.1:{view_port}", "--view-linger", "0"] if view else extra
     started = time.monotonic()
     decoder = DecoderProcess(
         engine,
@@ -203,7 +203,6 @@ def _measure_engine(
     )
     for sink in decoder.sinks:
         rig.consumer.request(("listen", sink, PRED_TOPIC), 10.0)
-    phases: dict[tuple[float, str], tuple[list[Phase], float, float]] = {}
     steps: list[Phase] = []
     browser = None
     try:
@@ -212,36 +211,12 @@ def _measure_engine(
         if view:
             browser = _open_browser(f"http://127.0.0.1:{view_port}/")
         first_usage = decoder.usage()
-        for rate in s.rates_hz:
-            for phase in _phases_of(s, streams):
-                before, wall = decoder.usage(), time.perf_counter()
-                got = rig.stream(
-                    n,
-                    rate,
-                    s.frames_at(rate),
-                    PRED_TOPIC,
-                    f"{label} {rate:g} Hz" + (f" {phase}" if streams > 1 else ""),
-                    decoder.trace_rss,
-                    streams,
-                    phase,
-                )
-                after = decoder.usage()
-                cpu = 100.0 * (after.cpu_s - before.cpu_s) / (time.perf_counter() - wall)
-                growth = (after.rss_bytes - first_usage.rss_bytes) / 2**20
-                phases[(rate, phase)] = (got, cpu, growth)
-        for rate in s.ceiling_rates_hz if streams == 1 and not view else ():
-            frames = max(round(rate * s.ceiling_step_s), s.min_frames)
-            (step,) = rig.stream(n, rate, frames, PRED_TOPIC, f"{label} ceiling {rate:g} Hz")
-            steps.append(step)
-            if not step_result(step, rate)["sustained"]:
-                break
+        phases = _measure_phases(rig, decoder, n, streams, label, first_usage)
+        if streams == 1 and not view:  # the view is measured at the rates only
+            steps = _ceiling(rig, n, label)
         last_usage = decoder.usage()
         for (rate, phase), (got, _, _) in phases.items():
-            path = (
-                (f"{engine}+view" if view else engine)
-                if streams == 1
-                else f"{engine} x{streams} {phase}"
-            )
+            path = name if streams == 1 else f"{engine} x{streams} {phase}"
             samples[(path, n, rate)] = np.concatenate([p.latencies_ns() for p in got])
     except BenchError as exc:
         if decoder.alive():
@@ -277,6 +252,46 @@ def _measure_engine(
         usage=(first_usage, last_usage),
         settings=s,
     )
+
+
+def _measure_phases(
+    rig: _Rig, decoder: DecoderProcess, n: int, streams: int, label: str, first_usage: Any
+) -> dict[tuple[float, str], tuple[list[Phase], float, float]]:
+    """Every rate (and phase, with several streams): its steps, the decoder's CPU % and its
+    memory growth since the warm-up (MiB)."""
+    s = rig.settings
+    phases: dict[tuple[float, str], tuple[list[Phase], float, float]] = {}
+    for rate in s.rates_hz:
+        for phase in _phases_of(s, streams):
+            before, wall = decoder.usage(), time.perf_counter()
+            got = rig.stream(
+                n,
+                rate,
+                s.frames_at(rate),
+                PRED_TOPIC,
+                f"{label} {rate:g} Hz" + (f" {phase}" if streams > 1 else ""),
+                decoder.trace_rss,
+                streams,
+                phase,
+            )
+            after = decoder.usage()
+            cpu = 100.0 * (after.cpu_s - before.cpu_s) / (time.perf_counter() - wall)
+            growth = (after.rss_bytes - first_usage.rss_bytes) / 2**20
+            phases[(rate, phase)] = (got, cpu, growth)
+    return phases
+
+
+def _ceiling(rig: _Rig, n: int, label: str) -> list[Phase]:
+    """The ceiling steps: faster rates until one is not sustained."""
+    s = rig.settings
+    steps: list[Phase] = []
+    for rate in s.ceiling_rates_hz:
+        frames = max(round(rate * s.ceiling_step_s), s.min_frames)
+        (step,) = rig.stream(n, rate, frames, PRED_TOPIC, f"{label} ceiling {rate:g} Hz")
+        steps.append(step)
+        if not step_result(step, rate)["sustained"]:
+            break
+    return steps
 
 
 def _open_browser(url: str) -> Any:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rtdecode.calibration._logreg import fit_logistic, sigmoid
+from rtdecode.calibration._logreg import fit_logistic, one_thread, sigmoid
 from rtdecode.errors import ConfigError
 from rtdecode.metrics import auroc
 
@@ -21,6 +21,7 @@ __all__ = [
     "CalibrationResult",
     "Head",
     "fit_calibration",
+    "fit_state_head",
     "head_features",
     "recording_head_features",
 ]
@@ -270,6 +271,29 @@ def _rescaled(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
     return _shift_prior(Head(a * head.weights, a * head.bias + c), y[ok], config)
 
 
+def fit_state_head(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
+    """The head on the neurons alone fit on every given frame, with no choice against a shipped model.
+
+    Parameters
+    ----------
+    x
+        ``(T, D)`` :func:`head_features` rows (the last column, the shipped logit, is not used).
+    y
+        ``(T,)`` tracked reversal state with both states present.
+    config
+        Fit settings (``use_shipped`` is ignored).
+
+    Returns
+    -------
+    Head
+        Rescaled to reliable probabilities and moved to ``config.prior`` as in
+        :func:`fit_calibration`.
+    """
+    return _rescaled(
+        np.asarray(x, np.float64), np.asarray(y, bool), replace(config, use_shipped=False)
+    )
+
+
 def _logit(p: float) -> float:
     return float(np.log(p / (1.0 - p)))
 
@@ -318,6 +342,16 @@ def fit_calibration(
     -------
     CalibrationResult
     """
+    with one_thread():
+        return _fit_calibration(features_over_time, reversal, shipped_probs, config)
+
+
+def _fit_calibration(
+    features_over_time: np.ndarray,
+    reversal: np.ndarray,
+    shipped_probs: np.ndarray,
+    config: CalibrationConfig,
+) -> CalibrationResult:
     x = np.asarray(features_over_time, np.float64)
     rows = np.isfinite(x[:, :-1]).all(axis=1)
     x, y = x[rows].copy(), np.asarray(reversal, bool)[rows]

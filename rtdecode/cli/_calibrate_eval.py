@@ -66,9 +66,9 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         for c in MEAN_KEYS
         if any(f"mean_{c}" in r for r in rows) and not c.startswith("lag_median_")
     ]
-    click.echo(f"{'ids':<5}{'S':>6} {'method':<11}" + "".join(f"{heading(c):>11}" for c in columns))
+    click.echo(f"{'ids':<5}{'S':>6} {'method':<11}" + "".join(f"{heading(c):>12}" for c in columns))
     for r in rows:
-        cells = "".join(f"{_fmt(r.get('mean_' + c)):>11}" for c in columns)
+        cells = "".join(f"{_fmt(r.get('mean_' + c)):>12}" for c in columns)
         chosen = f"  heads {r['heads_chosen']}/{r['recordings']}" if "heads_chosen" in r else ""
         label = "yes" if r["labels"] else "no"
         click.echo(f"{label:<5}{r['seconds']:>6.0f} {r['method']:<11}{cells}{chosen}")
@@ -82,8 +82,8 @@ def _velocity(
     save_dir: Path | None,
 ) -> dict[float, dict[str, Any]]:
     """Per calibration length, the velocity-only trigger scored on the sessions' frames."""
+    from rtdecode.policy import PolicyConfig
     from rtdecode.training._velocity import velocity_report
-    from rtdecode.trigger import PolicyConfig
 
     out = {}
     for s in seconds:
@@ -158,7 +158,8 @@ def calibrate_eval(
             "method": "velocity",
             "recordings": len(summary["recordings"]),
         }
-        rows.append(row | {k: v for k, v in summary.items() if k.startswith("mean_")})
+        means = {k: v for k, v in summary.items() if k.startswith("mean_")}
+        rows.append(row | means | {"lags": summary["lags"]})
     _print_table(rows)
     if json_out is not None:
         report = {

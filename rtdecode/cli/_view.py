@@ -1,91 +1,71 @@
-"""``--view`` for ``rtdecode run`` and ``rtdecode demo``: one tap per pipeline, one page."""
+"""``--view`` for ``rtdecode run`` and ``rtdecode demo``: one tap per stream, one page.
+
+The page's settings are the session's ``[view]`` section (:class:`~rtdecode.live.ViewConfig`).
+Each stream's :class:`~rtdecode.view.ViewTap` is one of its post-inference chain's taps
+(:class:`~rtdecode.live.Tap`): the chain offers it every published frame with its preprocessed
+row, the behaviour samples, the closed-loop events, each neuron layout and the stream's summary,
+all off the critical path.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
-from rtdecode.live import Pipeline
-
 if TYPE_CHECKING:
+    from rtdecode.live import RunConfig, Session
     from rtdecode.view import AttachedView
 
-__all__ = ["attached_view", "view_options"]
-
-_F = TypeVar("_F", bound=Callable[..., Any])
+__all__ = ["attached_view", "check_view"]
 
 
-def view_options(command: _F) -> _F:
-    """Add ``--view``, ``--view-token`` and ``--view-linger``."""
-    command = click.option(
-        "--view-linger",
-        type=click.FloatRange(min=0.0),
-        default=5.0,
-        show_default=True,
-        metavar="SECONDS",
-        help="After decoding stops, keep the page (showing 'stopped' and the summary) this long; "
-        "Ctrl-C ends it sooner.",
-    )(command)
-    command = click.option(
-        "--view-token",
-        envvar="RTDECODE_VIEW_TOKEN",
-        help="Access token of a page beyond loopback (default: a new one, printed).",
-    )(command)
-    return click.option(
-        "--view",
-        "view",
-        metavar="[HOST:]PORT",
-        help="Serve a live browser page of the decoder at this address (loopback unless a "
-        "host is given; beyond loopback it needs the printed token, or --insecure). Needs "
-        "the 'view' extra.",
-    )(command)
+def check_view(config: RunConfig) -> None:
+    """Before the model loads: the view extra is installed and the page's port is free."""
+    if config.view.address is None:
+        return
+    from rtdecode._optional import import_optional
+    from rtdecode.view import check_free, parse_view_address
+
+    import_optional("bokeh", "view", "the browser view (--view)")
+    check_free(parse_view_address(config.view.address))
 
 
 @contextmanager
-def attached_view(
-    view: str | None,
-    pipelines: Sequence[Pipeline],
-    *,
-    model: Path | None,
-    abstain: tuple[float, float] | None,
-    policy: Any = None,
-    controller: Any = None,
-    token: str | None = None,
-    insecure: bool = False,
-    linger_s: float = 5.0,
-) -> Iterator[AttachedView | None]:
-    """Attach a tap to each pipeline and serve the page while the block runs (gives the
-    :class:`~rtdecode.view.AttachedView`; ``None`` without ``view``); checks the address and
-    the port before the block starts."""
-    if view is None:
+def attached_view(config: RunConfig, session: Session) -> Iterator[AttachedView | None]:
+    """Add a view tap to each stream's chain and serve the page while the block runs (gives
+    the :class:`~rtdecode.view.AttachedView`; ``None`` without ``view.address``)."""
+    view = config.view
+    if view.address is None:
         yield None
         return
-    from rtdecode._optional import import_optional
     from rtdecode.view import AttachedView, StreamContext, ViewTap
 
-    import_optional("bokeh", "view", "the browser view (--view)")
+    trigger = {} if config.policy is None else json.loads(config.policy.to_json())
     taps = []
-    for pipeline in pipelines:
+    for k, stream in enumerate(session.streams):
         context = StreamContext(
-            name=pipeline.source.uri,
-            states=pipeline.engine.states,
-            model=None if model is None else str(model),
-            frame_interval_s=pipeline.frame_interval_s,
-            window=pipeline.engine.window,
-            abstain=abstain,
-            trigger={} if policy is None else json.loads(policy.to_json()),
+            name=stream.source.uri,
+            states=stream.engine.states,
+            model=config.decoder.model,
+            frame_interval_s=stream.frame_interval_s,
+            window=stream.engine.window,
+            abstain=config.decoder.abstain,
+            trigger=trigger if k == 0 else {},  # the closed loop is stream 1's
         )
-        tap = ViewTap(context, health=pipeline.counters)
-        pipeline.tap = tap
+        tap = ViewTap(context, health=stream.counters)
+        stream.chain.taps.append(tap)
         taps.append(tap)
-    if controller is not None:
-        controller.event_logs.append(taps[0].offer_event)
-    attached = AttachedView(view, taps, token=token, insecure=insecure, linger_s=linger_s)
+    attached = AttachedView(
+        view.address,
+        taps,
+        token=view.token,
+        insecure=config.source.insecure,
+        linger_s=view.linger_s,
+    )
     click.echo(f"view: {attached.url}", err=True)
     attached.start()
     try:

@@ -5,6 +5,7 @@ ZeroMQ (the decoder side); the page (:mod:`~rtdecode.view._server`) needs the ``
 (Bokeh) and is imported only by the process that serves it.
 """
 
+from rtdecode.view._address import ViewAddress, check_free, parse_view_address
 from rtdecode.view._feed import FeedPublisher, ViewBatch, parse_view
 from rtdecode.view._launch import AttachedView
 from rtdecode.view._tap import BehaviorSample, FrameSnapshot, StreamContext, ViewTap
@@ -15,7 +16,10 @@ __all__ = [
     "FeedPublisher",
     "FrameSnapshot",
     "StreamContext",
+    "ViewAddress",
     "ViewBatch",
     "ViewTap",
+    "check_free",
     "parse_view",
+    "parse_view_address",
 ]

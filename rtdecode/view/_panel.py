@@ -116,22 +116,7 @@ class StreamPanel:
         )
         fig.yaxis.axis_label = "P(reversal)"
         fig.xaxis.axis_label = "time since the first frame (s)"
-        ctx = self.state.context
-        band = ctx.abstain or ctx.trigger.get("abstain") if ctx is not None else None
-        if band:
-            lo, hi = band
-            fig.add_layout(BoxAnnotation(bottom=lo, top=hi, fill_alpha=0.12, fill_color="grey"))
-        threshold = ctx.trigger.get("on") if ctx is not None else None
-        if threshold is not None:
-            fig.add_layout(
-                Span(
-                    location=float(threshold),
-                    dimension="width",
-                    line_dash="dashed",
-                    line_color="#d62728",
-                    line_width=1,
-                )
-            )
+        self._band_and_threshold(fig)
         fig.extra_y_ranges = {"velocity": DataRange1d()}
         fig.add_layout(LinearAxis(y_range_name="velocity", axis_label="velocity (mm/s)"), "right")
         fig.varea(
@@ -186,6 +171,25 @@ class StreamPanel:
         legend.label_text_font_size = "9pt"
         fig.add_layout(legend, "right")
         return fig
+
+    def _band_and_threshold(self, fig: Any) -> None:
+        """The abstain band (grey box) and the trigger threshold (dashed), when there are."""
+        ctx = self.state.context
+        band = ctx.abstain or ctx.trigger.get("abstain") if ctx is not None else None
+        if band:
+            lo, hi = band
+            fig.add_layout(BoxAnnotation(bottom=lo, top=hi, fill_alpha=0.12, fill_color="grey"))
+        threshold = ctx.trigger.get("on") if ctx is not None else None
+        if threshold is not None:
+            fig.add_layout(
+                Span(
+                    location=float(threshold),
+                    dimension="width",
+                    line_dash="dashed",
+                    line_color="#d62728",
+                    line_width=1,
+                )
+            )
 
     def _ribbon_figure(self) -> Any:
         fig = figure(

@@ -1,8 +1,10 @@
 """The tap: a bounded, drop-oldest, never-blocking channel from the decode loop to the view.
 
-The decode loop makes one call per published frame (:meth:`ViewTap.offer_frame`, after the
-prediction has gone out), one per behaviour sample and one per trigger event; each is a few
-copies of small arrays and a ``deque.append``. Nothing in the tap waits: when the view falls
+The tap is one of the live path's taps (:class:`rtdecode.live.Tap`, at the end of the
+post-inference chain): the chain calls it once per published frame, after the prediction has
+gone out and off the critical path (:meth:`ViewTap.__call__`, with the frame's preprocessed
+row), once per behaviour sample, closed-loop event and neuron layout, and with the stream's
+summary when it stops; each is a few copies of small arrays and a ``deque.append``. Nothing in the tap waits: when the view falls
 behind, the oldest items are dropped (and counted). A thread of the view's own (see
 :mod:`rtdecode.view._feed`) drains it.
 """
@@ -12,9 +14,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rtdecode.policy import TriggerEvent
+    from rtdecode.stream import FrameTiming, Prediction
 
 __all__ = ["BehaviorSample", "FrameSnapshot", "StreamContext", "ViewTap"]
 
@@ -154,41 +160,37 @@ class ViewTap:
         items.append(item)  # atomic; the maxlen deque drops the oldest
         self.offered += 1
 
-    def offer_frame(
+    def __call__(
         self,
-        seq: int,
-        t: float,
-        probs: np.ndarray,
-        uncertain: bool,
-        head: int,
-        skipped: int,
-        latency_us: float,
+        prediction: Prediction,
+        timing: FrameTiming,
         target: int | None,
         features: np.ndarray,
         valid: np.ndarray,
     ) -> None:
-        """Offer one published frame (copies the arrays; never blocks)."""
+        """Offer one published frame with its preprocessed row (copies the arrays; never
+        blocks); its latency is frame received -> prediction published."""
         self._put(
             FrameSnapshot(
-                seq,
-                t,
-                probs.copy(),
-                bool(uncertain),
-                head,
-                skipped,
-                latency_us,
+                prediction.seq,
+                prediction.t,
+                prediction.probs.copy(),
+                bool(prediction.uncertain),
+                prediction.head,
+                prediction.skipped,
+                (timing.published_ns - timing.recv_ns) / 1e3,
                 -1 if target is None else target,
                 features.copy(),
                 valid.copy(),
             )
         )
 
-    def offer_behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
+    def behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
         """Offer one behaviour sample (the signature of a sink's ``record_behavior``)."""
         self._put(BehaviorSample(seq, t, velocity, reversal))
 
-    def offer_event(self, event: Any) -> None:
-        """Offer one :class:`~rtdecode.trigger.TriggerEvent` (a controller's ``event_logs``)."""
+    def trigger(self, event: TriggerEvent) -> None:
+        """Offer one closed-loop event (the actuator's event log, through the chain)."""
         self._put(event)
 
     def layout(self, labels: tuple[str | None, ...] | None) -> None:
