@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,10 +11,15 @@ from rtdecode.calibration._head import (
     CalibrationConfig,
     CalibrationResult,
     Head,
+    crossfit_scores,
     fit_calibration,
     head_features,
 )
 from rtdecode.log import get_logger
+
+if TYPE_CHECKING:
+    from rtdecode.calibration._decision import AnimalDecoder
+    from rtdecode.policy import PolicyConfig, ThresholdChoice
 
 __all__ = ["Calibrator"]
 
@@ -42,6 +48,13 @@ class Calibrator:
         A head from an earlier session of this animal (``--calibration-from``); it decodes
         from the first frame and calibration still runs (the new choice replaces it unless
         the new period could not decide).
+    budget
+        A trigger policy with ``false_per_min``: when the fit is done, its armed rule's
+        threshold is set from the calibration period's out-of-sample scores of the head that
+        decodes from then on (:func:`~rtdecode.policy.calibration_threshold`; :attr:`threshold`).
+    fused
+        The fused decision's animal part, fit with the head on the same frames (roles, state and
+        onset heads); :attr:`fused_ready` once it is.
 
     Attributes
     ----------
@@ -49,6 +62,10 @@ class Calibrator:
         The :class:`~rtdecode.calibration.CalibrationResult` once the fit is done, else None.
     without_behaviour
         Frames added with no behaviour sample (counted, not used).
+    threshold
+        The budget threshold chosen with the fit (``None`` without ``budget``, or until then).
+    fused_ready
+        ``fused`` is calibrated and decides from now on.
     """
 
     def __init__(
@@ -57,8 +74,14 @@ class Calibrator:
         frame_interval_s: float,
         config: CalibrationConfig | None = None,
         start: Head | None = None,
+        budget: PolicyConfig | None = None,
+        fused: AnimalDecoder | None = None,
     ) -> None:
         self.config = config or CalibrationConfig()
+        self.fused = fused
+        self.fused_ready = False
+        self.frame_interval_s = frame_interval_s
+        self.budget = budget if budget is not None and budget.false_per_min else None
         self.n_neurons = n_neurons
         dim = 2 * n_neurons + 1
         if start is not None and start.weights.shape != (dim,):
@@ -71,6 +94,7 @@ class Calibrator:
         self._x = np.full((capacity, dim), 0.0)
         self._y = np.full(capacity, False)
         self._shipped = np.full(capacity, 0.0)
+        self._t = np.full(capacity, 0.0)
         self._count = 0
         self._first_t: float | None = None
         self._buffer = np.zeros(dim)
@@ -78,6 +102,7 @@ class Calibrator:
         self.head: Head | None = start
         self.result: CalibrationResult | None = None
         self.without_behaviour = 0
+        self.threshold: ThresholdChoice | None = None
 
     @property
     def collecting(self) -> bool:
@@ -121,6 +146,7 @@ class Calibrator:
             self._x[i] = features
             self._y[i] = reversal
             self._shipped[i] = shipped_prob
+            self._t[i] = t
             self._count = i + 1
         if t - self._first_t >= self.config.seconds or self._count == len(self._y):
             self._thread = threading.Thread(target=self._fit, name="calibration", daemon=True)
@@ -143,8 +169,14 @@ class Calibrator:
         n = self._count
         result = fit_calibration(self._x[:n], self._y[:n], self._shipped[:n], self.config)
         # An earlier session's head is kept only when this period could not decide.
+        head = self.head
         if result.head is not None or np.isfinite(result.shipped_score):
-            self.head = result.head
+            head = result.head
+        if self.fused is not None:
+            self._fit_fused(n)
+        if self.budget is not None:
+            self.threshold = self._budget_threshold(n, head, head is result.head)
+        self.head = head
         self.result = result
         _log.info(
             "calibration after %d frames: %s (held-back AUROC head %.3f, shipped %.3f; %s)",
@@ -154,3 +186,93 @@ class Calibrator:
             result.shipped_score,
             result.reason,
         )
+
+    def _budget_threshold(self, n: int, head: Head | None, fit_here: bool) -> ThresholdChoice:
+        """The armed rule's threshold for ``self.budget`` from the period's out-of-sample scores
+        of the head that decodes next: the fused decision's or the calibrated head's cross-fitted
+        (fit on these frames), an earlier session's head's own probabilities, else the shipped
+        model's."""
+        from rtdecode.policy import calibration_threshold
+
+        budget = self.budget
+        assert budget is not None and budget.false_per_min is not None
+        x, y = self._x[:n], self._y[:n]
+        if self.fused_ready:
+            p = self._crossfit_fused(n)
+            source = f"fused decision, cross-fitted over {self.config.blocks} blocks"
+        elif head is None:
+            p = np.where(np.isfinite(self._shipped[:n]), self._shipped[:n], np.nan)
+            source = "shipped model"
+        elif fit_here:
+            p = crossfit_scores(x, y, head, self.config)
+            source = f"calibrated head, cross-fitted over {self.config.blocks} blocks"
+        else:
+            p = head.predict_many(x)
+            source = "the earlier session's head"
+        q = np.clip(p, 1e-4, 1 - 1e-4)
+        choice = calibration_threshold(
+            self._t[:n],
+            np.log(q / (1.0 - q)),
+            y,
+            budget.false_per_min,
+            budget.cross_threshold,
+            budget.prior_evidence,
+            budget.arm_s,
+            budget.refractory_s,
+        )
+        _log.warning(
+            "--false-per-min %g: trigger threshold logit %.3f (p %.3f) from %s scores of %.1f "
+            "calibration minutes: %d false / %d fires there (allowed %d); %s",
+            budget.false_per_min,
+            choice.threshold,
+            1.0 / (1.0 + np.exp(-choice.threshold)) if np.isfinite(choice.threshold) else 1.0,
+            source,
+            choice.minutes,
+            choice.false_at_threshold,
+            choice.fires_at_threshold,
+            choice.allowed_false,
+            choice.reason,
+        )
+        return choice
+
+    def _period(self, n: int) -> np.ndarray:
+        """``(n, N, 2)`` the calibration frames' z-scores and derivatives (invalid ones as 0)."""
+        m, x = self.n_neurons, self._x[:n]
+        return np.stack([x[:, :m], x[:, m : 2 * m]], axis=2)
+
+    def _crossfit_fused(self, n: int) -> np.ndarray:
+        """The fused score on the calibration period, each block scored by the animal's part
+        fit on the other blocks (NaN where those hold one behaviour state)."""
+        from rtdecode.calibration._decision import AnimalDecoder
+        from rtdecode.errors import ConfigError
+
+        assert self.fused is not None
+        features, y = self._period(n), self._y[:n]
+        valid = np.ones(features.shape[:2], bool)
+        out = np.full(n, np.nan)
+        for block in np.array_split(np.arange(n), self.config.blocks):
+            rest = np.ones(n, bool)
+            rest[block] = False
+            trial = AnimalDecoder(self.fused.model)
+            try:
+                trial.calibrate(features[rest], valid[rest], y[rest], self.frame_interval_s)
+            except ConfigError:
+                continue
+            out[block] = trial.recording(features, valid)[block, -1]
+        return out
+
+    def _fit_fused(self, n: int) -> None:
+        """Calibrate the fused decision's animal part on the period (logged when it cannot)."""
+        from rtdecode.errors import ConfigError
+
+        assert self.fused is not None
+        features = self._period(n)
+        m = self.n_neurons
+        try:
+            self.fused.calibrate(
+                features, np.ones((n, m), bool), self._y[:n], self.frame_interval_s
+            )
+        except ConfigError as exc:
+            _log.error("the fused decision could not calibrate (%s): it does not decide", exc)
+            return
+        self.fused_ready = True
