@@ -10,6 +10,7 @@ import time
 import tracemalloc
 import uuid
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -206,7 +207,8 @@ def recording() -> Recording:
 
 
 class _Recorder:
-    """A tap of the live path (rtdecode.live.Tap) that keeps what the chain gives it."""
+    """A tap and listener of the live path (rtdecode.live.Tap, StreamListener) that keeps
+    what the chain gives it."""
 
     def __init__(self) -> None:
         self.targets: dict[int, int | None] = {}
@@ -214,16 +216,11 @@ class _Recorder:
         self.samples: list[int] = []
         self.layouts: list[tuple[str | None, ...] | None] = []
         self.summary: dict | None = None
+        self.processor: Any = None
 
-    def __call__(
-        self,
-        prediction: Prediction,
-        timing: FrameTiming,
-        target: int | None,
-        features: np.ndarray,
-        valid: np.ndarray,
-    ) -> None:
+    def __call__(self, prediction: Prediction, timing: FrameTiming, target: int | None) -> None:
         assert timing.seq == prediction.seq and timing.published_ns >= timing.recv_ns
+        features, valid = self.processor.latest_row()
         assert features.shape[0] == valid.shape[0]
         self.targets[prediction.seq] = target
         self.rows.append(features.shape)
@@ -261,6 +258,8 @@ def test_replayed_behaviour_is_recorded_and_aligned_to_every_decoded_frame(
         max_age_s=1.0,
     )
     assert source.behavior is live.streams[0].behavior  # behaviour on the frame socket
+    tap.processor = live.streams[0]
+    live.streams[0].chain.listeners.append(tap)
 
     def produce() -> None:
         publisher.open(recording.n_neurons, replay.labels, recording.frame_interval)

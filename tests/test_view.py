@@ -32,10 +32,11 @@ def _timing(seq: int, latency_us: float) -> FrameTiming:
     return FrameTiming(seq, 0.6 * seq, -1, 1_000, 1_000, 1_000, 1_000 + int(latency_us * 1e3))
 
 
-def _offer(tap: ViewTap, seq: int, n: int = 5) -> None:
-    row = np.full((n, 3), seq, np.float32)
+def _offer(tap: ViewTap, seq: int) -> None:
+    """Offer frame ``seq``, whose processor's newest row is ``(5, 3)`` filled with ``seq``."""
+    tap.row = lambda: (np.full((5, 3), seq, np.float32), np.ones(5, bool))
     prediction = Prediction(seq, 0.6 * seq, np.array([0.3, 0.7], np.float32), 1, 1_000)
-    tap(prediction, _timing(seq, 100.0 + seq), 1, row, np.ones(n, bool))
+    tap(prediction, _timing(seq, 100.0 + seq), 1)
 
 
 def test_a_full_tap_drops_the_oldest_and_counts_it() -> None:
@@ -50,8 +51,9 @@ def test_a_full_tap_drops_the_oldest_and_counts_it() -> None:
 def test_the_tap_keeps_its_own_copies() -> None:
     tap = ViewTap(StreamContext("s", ("forward", "reversal")))
     probs, row = np.array([0.1, 0.9], np.float32), np.zeros((4, 3), np.float32)
+    tap.row = lambda: (row, np.ones(4, bool))
     prediction = Prediction(1, 0.0, probs, 1, 1_000, skipped=2, uncertain=True, head=1)
-    tap(prediction, _timing(1, 5.0), None, row, np.ones(4, bool))
+    tap(prediction, _timing(1, 5.0), None)
     probs[:] = 0
     row[:] = 7
     (item,) = tap.drain()

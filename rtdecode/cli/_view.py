@@ -2,9 +2,10 @@
 
 The page's settings are the session's ``[view]`` section (:class:`~rtdecode.live.ViewConfig`).
 Each stream's :class:`~rtdecode.view.ViewTap` is one of its post-inference chain's taps
-(:class:`~rtdecode.live.Tap`): the chain offers it every published frame with its preprocessed
-row, the behaviour samples, the closed-loop events, each neuron layout and the stream's summary,
-all off the critical path.
+(:class:`~rtdecode.live.Tap`, reading the frame's preprocessed row from the processor) and
+listeners (:class:`~rtdecode.live.StreamListener`): the chain offers it every published frame,
+the behaviour samples, the closed-loop events, each neuron layout and the stream's summary, all
+off the critical path.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ def attached_view(config: RunConfig, session: Session) -> Iterator[AttachedView 
             abstain=config.decoder.abstain,
             trigger=trigger if k == 0 else {},  # the closed loop is stream 1's
         )
-        tap = ViewTap(context, health=stream.counters)
+        tap = ViewTap(context, health=stream.counters, row=stream.latest_row)
         stream.chain.taps.append(tap)
+        stream.chain.listeners.append(tap)
         taps.append(tap)
     attached = AttachedView(
         view.address,

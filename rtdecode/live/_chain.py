@@ -13,9 +13,11 @@ Per decoded frame, on the critical path (:meth:`PostInference.publish`):
 4. **sinks**: ZeroMQ, LSL, the session file, in their order.
 
 Off the critical path, once every stream of a batch has published, each frame's timing goes to
-the actuator and the sinks, then to the **taps** (:class:`Tap`, the live view's
-:class:`~rtdecode.view.ViewTap`): each decoded frame with its preprocessed row, and the stream's
-behaviour samples, closed-loop events, neuron layouts and end summary.
+the actuator and the sinks, then to the **taps** (:class:`Tap`): the place for a live view (the
+browser view's :class:`~rtdecode.view.ViewTap` reads the frame's preprocessed row from its
+processor, :meth:`~rtdecode.live.StreamProcessor.latest_row`). The stream's behaviour samples,
+closed-loop events, neuron layouts and end summary go to its **listeners**
+(:class:`StreamListener`), also off the critical path.
 A sink that raises ``OSError`` is dropped from the run, logged and reported; the others go on.
 """
 
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from rtdecode.live._windower import Windower
     from rtdecode.policy import ThresholdChoice, TriggerEvent
 
-__all__ = ["Actuator", "DecisionStep", "PostInference", "Tap"]
+__all__ = ["Actuator", "DecisionStep", "PostInference", "StreamListener", "Tap"]
 
 _log = get_logger(__name__)
 
@@ -66,23 +68,19 @@ class Actuator(Protocol):
 
 
 class Tap(Protocol):
-    """Sees the stream after the sinks, off the critical path (a live view).
+    """Sees every published prediction after the sinks, off the critical path (a live view).
 
-    Every call must return at once (a bounded, drop-oldest channel); arrays are reused by the
-    processor: copy what you keep.
+    Called with the prediction (its arrays are reused: copy what you keep), the frame's
+    timing, and the frame's aligned behaviour target (1 reversal, 0 not, ``None`` unknown).
     """
 
-    def __call__(
-        self,
-        prediction: Prediction,
-        timing: FrameTiming,
-        target: int | None,
-        features: np.ndarray,
-        valid: np.ndarray,
-    ) -> None:
-        """One published prediction, its frame's timing, its aligned behaviour target (1
-        reversal, 0 not, ``None`` unknown) and its preprocessed row (``(n, F)`` features and
-        the ``(n,)`` mask of real values)."""
+    def __call__(self, prediction: Prediction, timing: FrameTiming, target: int | None) -> None:
+        """Take one published prediction."""
+
+
+class StreamListener(Protocol):
+    """Hears the rest of a stream, off the critical path (a live view); every call must return
+    at once."""
 
     def behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
         """One tracked behaviour sample."""
@@ -153,6 +151,8 @@ class PostInference:
         Self-calibration, whose head may replace the shipped probabilities, or ``None``.
     taps
         Called after publishing, off the critical path.
+    listeners
+        Told of behaviour samples, closed-loop events, layouts and the end summary.
 
     Attributes
     ----------
@@ -167,12 +167,14 @@ class PostInference:
         actuator: Actuator | None = None,
         head: LiveCalibration | None = None,
         taps: Sequence[Tap] = (),
+        listeners: Sequence[StreamListener] = (),
     ) -> None:
         self.decision = decision
         self.sinks = list(sinks)
         self.actuator = actuator
         self.head = head
         self.taps = list(taps)
+        self.listeners = list(listeners)
         self.sinks_failed: dict[str, str] = {}
         self._opened: list[Sink] = []
         self._actuator_open = False
@@ -219,14 +221,9 @@ class PostInference:
                 self._drop(sink, exc)
 
     def record_frame(
-        self,
-        timing: FrameTiming,
-        prediction: Prediction | None,
-        target: int | None = None,
-        windower: Windower | None = None,
+        self, timing: FrameTiming, prediction: Prediction | None, target: int | None = None
     ) -> None:
-        """One received frame's row (with its prediction when decoded), then the taps (with
-        the frame's preprocessed row, the newest of ``windower``'s window)."""
+        """One received frame's row (with its prediction when decoded), then the taps."""
         if self.actuator is not None:
             self.actuator.record_frame(timing)
         for sink in self.sinks:
@@ -234,30 +231,29 @@ class PostInference:
                 sink.record_frame(timing, prediction)
             except OSError as exc:
                 self._drop(sink, exc)
-        if prediction is not None and self.taps and windower is not None:
-            window, valid = windower.window_view()
+        if prediction is not None:
             for tap in self.taps:
-                tap(prediction, timing, target, window[-1], valid[-1])
+                tap(prediction, timing, target)
 
     def record_behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
-        """One behaviour sample to every sink, then the taps."""
+        """One behaviour sample to every sink, then the listeners."""
         for sink in self.sinks:
             try:
                 sink.record_behavior(seq, t, velocity, reversal)
             except OSError as exc:
                 self._drop(sink, exc)
-        for tap in self.taps:
-            tap.behavior(seq, t, velocity, reversal)
+        for listener in self.listeners:
+            listener.behavior(seq, t, velocity, reversal)
 
     def record_trigger(self, event: TriggerEvent) -> None:
-        """One closed-loop event to every sink (the actuator's event log), then the taps."""
+        """One closed-loop event to every sink (the actuator's event log), then the listeners."""
         for sink in self.sinks:
             try:
                 sink.record_trigger(event)
             except OSError as exc:
                 self._drop(sink, exc)
-        for tap in self.taps:
-            tap.trigger(event)
+        for listener in self.listeners:
+            listener.trigger(event)
 
     def record_calibration(self, outcome: dict[str, Any]) -> None:
         """Self-calibration's outcome, once at the end, to every sink still open."""
@@ -280,9 +276,9 @@ class PostInference:
             sink.layout_reset()
 
     def new_layout(self, labels: tuple[str | None, ...] | None) -> None:
-        """A new neuron layout (the first one too) with its identities, to the taps."""
-        for tap in self.taps:
-            tap.layout(labels)
+        """A new neuron layout (the first one too) with its identities, to the listeners."""
+        for listener in self.listeners:
+            listener.layout(labels)
 
     def _drop(self, sink: Sink, exc: OSError) -> None:
         """Take a failed sink out of the run (it is still closed at the end), log, report."""
@@ -299,10 +295,10 @@ class PostInference:
 
     def close_sinks(self, summary: dict[str, Any] | None) -> None:
         """Close every sink opened (also those dropped after a failure) with the summary; the
-        taps get it first."""
+        listeners get it first."""
         if summary is not None:
-            for tap in self.taps:
-                tap.stopped(summary)
+            for listener in self.listeners:
+                listener.stopped(summary)
         opened, self._opened = self._opened, []
         for sink in opened:
             sink.close(summary)

@@ -401,8 +401,16 @@ class StreamProcessor:
             if self.calibration is not None:
                 window, valid = windower.window_view()
                 self.calibration.learn(window, valid, pending.t, windower, self.last_target)
-        self.chain.record_frame(pending, prediction, self.last_target, windower)
+        self.chain.record_frame(pending, prediction, self.last_target)
         self._has_pending = False
+
+    def latest_row(self) -> tuple[np.ndarray, np.ndarray]:
+        """The newest frame's preprocessed row, ``(n, F)`` features and the ``(n,)`` mask of
+        real values: for a tap, which the chain calls right after that frame's prediction was
+        published (views into the ring: copy what you keep)."""
+        assert self._windower is not None
+        window, valid = self._windower.window_view()
+        return window[-1], valid[-1]
 
     def _calibrate_warming(self, windower: Windower, t: float) -> None:
         """Feed a frame of a filling window to calibration (it will get no prediction)."""

@@ -1,10 +1,11 @@
 """The tap: a bounded, drop-oldest, never-blocking channel from the decode loop to the view.
 
-The tap is one of the live path's taps (:class:`rtdecode.live.Tap`, at the end of the
-post-inference chain): the chain calls it once per published frame, after the prediction has
-gone out and off the critical path (:meth:`ViewTap.__call__`, with the frame's preprocessed
-row), once per behaviour sample, closed-loop event and neuron layout, and with the stream's
-summary when it stops; each is a few copies of small arrays and a ``deque.append``. Nothing in the tap waits: when the view falls
+The tap is one of the live path's taps and listeners (:class:`rtdecode.live.Tap` and
+:class:`rtdecode.live.StreamListener`, at the end of the post-inference chain): the chain calls
+it once per published frame, after the prediction has gone out and off the critical path
+(:meth:`ViewTap.__call__`; the frame's preprocessed row comes from its processor's
+``latest_row``), once per behaviour sample, closed-loop event and neuron layout, and with the
+stream's summary when it stops; each is a few copies of small arrays and a ``deque.append``. Nothing in the tap waits: when the view falls
 behind, the oldest items are dropped (and counted). A thread of the view's own (see
 :mod:`rtdecode.view._feed`) drains it.
 """
@@ -131,6 +132,9 @@ class ViewTap:
     health
         Returns the decoder's counters (its summary); polled by the view's thread, never by
         the decode loop.
+    row
+        Returns the published frame's preprocessed row, ``(n, F)`` features and the ``(n,)``
+        mask (:meth:`rtdecode.live.StreamProcessor.latest_row`), read in :meth:`__call__`.
 
     Attributes
     ----------
@@ -145,9 +149,11 @@ class ViewTap:
         context: StreamContext,
         capacity: int = 4096,
         health: Callable[[], dict[str, Any]] | None = None,
+        row: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         self.context = context
         self.health = health
+        self.row = row
         self._items: deque[FrameSnapshot | BehaviorSample | Any] = deque(maxlen=capacity)
         self.offered = 0
         self.dropped = 0
@@ -160,16 +166,12 @@ class ViewTap:
         items.append(item)  # atomic; the maxlen deque drops the oldest
         self.offered += 1
 
-    def __call__(
-        self,
-        prediction: Prediction,
-        timing: FrameTiming,
-        target: int | None,
-        features: np.ndarray,
-        valid: np.ndarray,
-    ) -> None:
+    def __call__(self, prediction: Prediction, timing: FrameTiming, target: int | None) -> None:
         """Offer one published frame with its preprocessed row (copies the arrays; never
         blocks); its latency is frame received -> prediction published."""
+        if self.row is None:
+            raise RuntimeError("a ViewTap offered frames needs row= (the processor's latest_row)")
+        features, valid = self.row()
         self._put(
             FrameSnapshot(
                 prediction.seq,
