@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[lsl,onnx,nwb,plot,serial,cluster,dev,docs]"
+	$(BIN)/python -m pip install -q -e ".[lsl,onnx,nwb,plot,serial,cluster,view,dev,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -15,6 +15,7 @@ from rtdecode.cli import cli
 TOP_KEYS = {
     *("schema", "command", "settings", "environment", "hops", "engines", "trigger", "missing"),
     "budget",
+    "view",
 }
 STATS_KEYS = {"count", "p50", "p90", "p99", "p99_9", "max", "mean", "jitter"}
 

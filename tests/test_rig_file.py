@@ -124,3 +124,29 @@ def test_help_shows_the_defaults_of_the_configuration() -> None:
         assert flag in text and f"[default: {default}; {section}.{key}]" in text
     for group in ("Source options", "Decoder options", "Trigger options", "Rig file options"):
         assert group in result.output
+
+
+def test_the_view_section_is_set_by_the_rig_file_and_overridden_by_its_flags(
+    tmp_path: Path,
+) -> None:
+    rig = tmp_path / "rig.toml"
+    rig.write_text(RIG + "\n[view]\naddress = 5006\nlinger_s = 2.0\n")
+    config = load_run_config(rig)
+    assert config.view.address == "5006" and config.view.linger_s == 2.0
+    assert config.view.token is None  # unset: a new token is made when one is needed
+    printed = tmp_path / "printed.toml"
+    printed.write_text(
+        _print_config("--config", str(rig), "--view", "0.0.0.0:5007", "--view-token", "abc")
+    )
+    config = load_run_config(printed)
+    assert config.view.address == "0.0.0.0:5007" and config.view.token == "abc"
+    assert config.view.linger_s == 2.0  # kept from the file
+    result = CliRunner().invoke(
+        cli, ["run", "--view", "5008", "--print-config"], env={"RTDECODE_VIEW_TOKEN": "xyz"}
+    )
+    assert result.exit_code == 0, result.output
+    assert 'token = "xyz"' in result.output and 'address = "5008"' in result.output
+    with pytest.raises(ConfigError, match="view address 'nowhere:port'"):
+        resolve_run_config({"view": {"address": "nowhere:port"}}, {})
+    with pytest.raises(ConfigError, match=r"view\.linger_s must be >= 0"):
+        resolve_run_config({}, {"view": {"linger_s": -1.0}})

@@ -10,6 +10,7 @@ import time
 import tracemalloc
 import uuid
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -205,6 +206,38 @@ def recording() -> Recording:
     )  # fmt: skip
 
 
+class _Recorder:
+    """A tap and listener of the live path (rtdecode.live.Tap, StreamListener) that keeps
+    what the chain gives it."""
+
+    def __init__(self) -> None:
+        self.targets: dict[int, int | None] = {}
+        self.rows: list[tuple[int, int]] = []
+        self.samples: list[int] = []
+        self.layouts: list[tuple[str | None, ...] | None] = []
+        self.summary: dict | None = None
+        self.processor: Any = None
+
+    def __call__(self, prediction: Prediction, timing: FrameTiming, target: int | None) -> None:
+        assert timing.seq == prediction.seq and timing.published_ns >= timing.recv_ns
+        features, valid = self.processor.latest_row()
+        assert features.shape[0] == valid.shape[0]
+        self.targets[prediction.seq] = target
+        self.rows.append(features.shape)
+
+    def behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
+        self.samples.append(seq)
+
+    def trigger(self, event: object) -> None:
+        raise AssertionError("no closed loop in this session")
+
+    def layout(self, labels: tuple[str | None, ...] | None) -> None:
+        self.layouts.append(labels)
+
+    def stopped(self, summary: dict) -> None:
+        self.summary = summary
+
+
 def test_replayed_behaviour_is_recorded_and_aligned_to_every_decoded_frame(
     recording: Recording, tmp_path: Path
 ) -> None:
@@ -212,11 +245,7 @@ def test_replayed_behaviour_is_recorded_and_aligned_to_every_decoded_frame(
     replay = ReplaySource(recording, speed=40.0)
     publisher = ZmqFramePublisher(parse_address(uri), wait_subscribers_s=30.0)
     source = open_source(uri)
-    targets: dict[int, int | None] = {}
-
-    def tap(prediction: Prediction, timing: FrameTiming, target: int | None) -> None:
-        assert timing.seq == prediction.seq and timing.published_ns >= timing.recv_ns
-        targets[prediction.seq] = target
+    tap = _Recorder()
 
     session = tmp_path / "session.h5"
     live = live_session(
@@ -229,6 +258,8 @@ def test_replayed_behaviour_is_recorded_and_aligned_to_every_decoded_frame(
         max_age_s=1.0,
     )
     assert source.behavior is live.streams[0].behavior  # behaviour on the frame socket
+    tap.processor = live.streams[0]
+    live.streams[0].chain.listeners.append(tap)
 
     def produce() -> None:
         publisher.open(recording.n_neurons, replay.labels, recording.frame_interval)
@@ -242,9 +273,15 @@ def test_replayed_behaviour_is_recorded_and_aligned_to_every_decoded_frame(
     sender.join(30)
     assert summary["predictions"] == recording.n_frames - 7
     assert recording.reversal is not None and recording.velocity is not None
+    targets = tap.targets
     assert targets == {seq: int(recording.reversal[seq]) for seq in range(7, recording.n_frames)}
     behavior = summary["behavior"]
     assert behavior["samples"] == recording.n_frames and behavior["frames_aligned"] == len(targets)
+    # the tap saw each frame's preprocessed row, every behaviour sample, the layout, the summary
+    assert set(tap.rows) == {(recording.n_neurons, WindowMeanEngine.n_features)}
+    assert tap.samples == list(range(recording.n_frames))
+    assert tap.layouts == [tuple(recording.labels)]
+    assert tap.summary is not None and tap.summary["predictions"] == summary["predictions"]
     assert behavior["late"] == behavior["lost"] == behavior["malformed_total"] == 0
     with h5py.File(session) as handle:
         table = {name: handle[f"behavior/{name}"][:] for name in handle["behavior"]}

@@ -209,6 +209,14 @@ def format_table(results: dict[str, Any]) -> str:
         lines.append("decoder environment: " + " ".join(f"{k}={v}" for k, v in decoder_env.items()))
     if results.get("trigger"):
         lines.append(format_trigger_row(results["trigger"]))
+    for row in results.get("view") or []:
+        p50, p99 = row["p50_us"], row["p99_us"]
+        lines.append(
+            f"view + one browser, {row['engine']} n={row['neurons']} {row['rate_hz']:g} Hz: "
+            f"decoder-added p99 {p99['with_view'] / 1e3:.3f} ms vs {p99['without'] / 1e3:.3f} ms "
+            f"without (x{row['p99_ratio']}), p50 {p50['with_view'] / 1e3:.3f} vs "
+            f"{p50['without'] / 1e3:.3f} ms (x{row['p50_ratio']})"
+        )
     for note in results.get("missing", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from rtdecode.bench._results import attach_overhead, engine_result, hop_result, 
 from rtdecode.bench._settings import BenchSettings
 from rtdecode.bench._streams import streams_hop_result, streams_result
 from rtdecode.bench._trigger import measure_trigger
-from rtdecode.bench._wire import FRAME_TOPIC, PRED_TOPIC, BenchKeys, free_tcp_ports
+from rtdecode.bench._wire import FRAME_TOPIC, PRED_TOPIC, BenchKeys, free_tcp_port, free_tcp_ports
 
 __all__ = ["SCHEMA", "run_bench"]
 
@@ -183,12 +183,17 @@ def _measure_engine(
     workdir: Path,
     extra: list[str],
     samples: Samples,
+    view: bool = False,
 ) -> dict[str, Any]:
     """Start one decoder of ``streams`` sources, measure every rate (and phase) and, with one
-    stream, the ceiling; stop it, read its files."""
+    stream, the ceiling; stop it, read its files. With ``view``, the decoder serves the live
+    view and one headless Chromium watches it while the rates are measured (no ceiling)."""
     s = rig.settings
     port = free_tcp_ports(streams)
-    label = _label(engine, n, streams)
+    name = f"{engine}+view" if view else engine
+    label = _label(name, n, streams)
+    view_port = free_tcp_port() if view else 0
+    extra = [*extra, "--view", f"127.0.0.1:{view_port}", "--view-linger", "0"] if view else extra
     started = time.monotonic()
     decoder = DecoderProcess(
         engine,
@@ -201,18 +206,20 @@ def _measure_engine(
     )
     for sink in decoder.sinks:
         rig.consumer.request(("listen", sink, PRED_TOPIC), 10.0)
-    phases: dict[tuple[float, str], tuple[list[Phase], float, float]] = {}
     steps: list[Phase] = []
+    browser = None
     try:
         rig.warmup(n, PRED_TOPIC, label, lambda: not decoder.alive(), streams)
         startup_s = time.monotonic() - started
+        if view:
+            browser = _open_browser(f"http://127.0.0.1:{view_port}/")
         first_usage = decoder.usage()
         phases = _measure_phases(rig, decoder, n, streams, label, first_usage)
-        if streams == 1:
+        if streams == 1 and not view:  # the view is measured at the rates only
             steps = _ceiling(rig, n, label)
         last_usage = decoder.usage()
         for (rate, phase), (got, _, _) in phases.items():
-            path = engine if streams == 1 else f"{engine} x{streams} {phase}"
+            path = name if streams == 1 else f"{engine} x{streams} {phase}"
             samples[(path, n, rate)] = np.concatenate([p.latencies_ns() for p in got])
     except BenchError as exc:
         if decoder.alive():
@@ -221,6 +228,8 @@ def _measure_engine(
             f"{label}: the decoder exited early; its log ends with:\n{decoder.log_tail()}"
         ) from exc
     finally:
+        if browser is not None:
+            browser.close()
         exit_code = decoder.stop()
         for sink in decoder.sinks:
             rig.consumer.request(("unlisten", sink, PRED_TOPIC), 10.0)
@@ -285,6 +294,39 @@ def _ceiling(rig: _Rig, n: int, label: str) -> list[Phase]:
         if not step_result(step, rate)["sustained"]:
             break
     return steps
+
+
+def _open_browser(url: str) -> Any:
+    """Headless Chromium on the decoder's view (see :class:`rtdecode.view._client.BrowserClient`)."""
+    from rtdecode.errors import RtdecodeError
+    from rtdecode.view._client import BrowserClient
+
+    try:
+        return BrowserClient(url)
+    except (RtdecodeError, RuntimeError) as exc:
+        raise BenchError(f"--view: {exc}") from exc
+
+
+def view_cost(engines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Decoder-added latency with the view and one browser against without, per engine,
+    neuron count and rate (both measured in this run)."""
+    plain = {(e["engine"], e["neurons"]): e for e in engines if e.get("rates")}
+    rows = []
+    for (name, n), viewed in plain.items():
+        if not name.endswith("+view") or (name[: -len("+view")], n) not in plain:
+            continue
+        base = {r["rate_hz"]: r for r in plain[(name[: -len("+view")], n)]["rates"]}
+        for rate in viewed["rates"]:
+            without = (base.get(rate["rate_hz"]) or {}).get("stages_us", {}).get("decoder")
+            with_view = rate.get("stages_us", {}).get("decoder")
+            if not without or not with_view:
+                continue
+            row = {"engine": name[: -len("+view")], "neurons": n, "rate_hz": rate["rate_hz"]}
+            for q in ("p50", "p99"):
+                row[f"{q}_us"] = {"without": without[q], "with_view": with_view[q]}
+                row[f"{q}_ratio"] = round(with_view[q] / without[q], 3) if without[q] else None
+            rows.append(row)
+    return rows
 
 
 def _reported(summary: dict[str, Any]) -> dict[str, Any]:
@@ -368,6 +410,15 @@ def run_bench(
                         if streams > 1:
                             result["streams"] = streams
                     engines.append(result)
+                    if settings.view and streams == 1:
+                        try:
+                            viewed = _measure_engine(
+                                rig, engine, n, streams, workdir, extra, samples, view=True
+                            )
+                        except BenchError as exc:
+                            viewed = {"engine": engine, "neurons": n, "error": str(exc)}
+                        viewed["engine"] = f"{engine}+view"
+                        engines.append(viewed)
     finally:
         streamed_s = rig.streamed_s
         rig.close()
@@ -383,6 +434,7 @@ def run_bench(
         "hops": hops,
         "engines": engines,
         "trigger": trigger,
+        "view": view_cost(engines) if settings.view else None,
         "missing": _not_measured(settings),
         "budget": {
             "seconds": settings.seconds,

@@ -78,6 +78,9 @@ class BenchSettings:
     curve
         Encrypt and authenticate every hop with ZeroMQ CURVE keys (what a bind beyond
         loopback needs), to measure what that costs.
+    view
+        Measure each one-stream decoder again with ``--view`` and one headless Chromium on
+        the page (``engine`` ``NAME+view``): the live view's cost, side by side in one run.
     """
 
     engines: tuple[str, ...] = DEFAULT_ENGINES
@@ -103,6 +106,7 @@ class BenchSettings:
     grace_s: float = 0.5
     hop_max_s: float = 30.0
     curve: bool = False
+    view: bool = False
 
     def __post_init__(self) -> None:
         if not self.engines:

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("rtdecode.cli.data:info", "Describe recordings."),
     "convert": ("rtdecode.cli.data:convert", "Convert a recording between .h5, .npz and .nwb."),
     "keys": ("rtdecode.cli.keys:keys", "Write a CURVE key pair for encrypted ZeroMQ streams."),
+    "view": ("rtdecode.cli.view:view", "Serve the browser page of a decoder or a session file."),
 }
 """Command name -> (``module:attribute`` of its click command, its one-line help)."""
 

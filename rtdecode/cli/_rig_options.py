@@ -21,7 +21,7 @@ __all__ = [
     "section_default",
 ]
 
-GROUPS = ("Rig file", "Source", "Decoder", "Behavior", "Calibration", "Trigger", "Output")
+GROUPS = ("Rig file", "Source", "Decoder", "Behavior", "Calibration", "Trigger", "View", "Output")
 """The groups of ``rtdecode run --help``, in order."""
 
 

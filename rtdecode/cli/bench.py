@@ -197,6 +197,13 @@ def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     help="Encrypt and authenticate every hop with ZeroMQ CURVE keys, to measure their cost.",
 )
 @click.option(
+    "--view",
+    is_flag=True,
+    help="Measure each engine again with the live view served (--view) and one headless "
+    "Chromium on the page: the view's cost, side by side (needs the view extra, Playwright and "
+    "the chromium package).",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -233,6 +240,7 @@ def bench(
     decoder_env: tuple[str, ...],
     ceiling: bool,
     curve: bool,
+    view: bool,
     json_path: Path | None,
     plot_path: Path | None,
     workdir: Path | None,
@@ -272,6 +280,7 @@ def bench(
             model=None if model is None else str(model.resolve()),
             ceiling_rates_hz=BenchSettings().ceiling_rates_hz if ceiling else (),
             curve=curve,
+            view=view,
         )
         with tempfile.TemporaryDirectory(prefix="rtdecode-bench-") as scratch:
             results, samples = run_bench(settings, workdir or Path(scratch), status)

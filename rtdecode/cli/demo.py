@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
 
 from rtdecode.calibration import CalibrationConfig
-from rtdecode.cli._options import engine_option, model_option, threads_option
+from rtdecode.cli._options import engine_option, insecure_option, model_option, threads_option
 from rtdecode.cli._report import format_summary
 from rtdecode.cli._signals import stop_on_signals
+from rtdecode.cli._view import attached_view, check_view
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.errors import RtdecodeError
 from rtdecode.events import describe, score_fires
@@ -24,6 +27,7 @@ from rtdecode.live import (
     RunConfig,
     SafetyConfig,
     SourceConfig,
+    ViewConfig,
     open_session,
 )
 from rtdecode.policy import PolicyConfig
@@ -127,11 +131,12 @@ def _config(
     recording: Recording,
     model: Path | None,
     engine_name: str,
-    threads: int,
     calibrate_s: float,
     device: DeviceEmulator | None,
+    flags: dict[str, Any],
 ) -> RunConfig:
-    """The demo's session: the replay in, predictions out on ZeroMQ, as ``rtdecode run``."""
+    """The demo's session: the replay in, predictions out on ZeroMQ, as ``rtdecode run``;
+    ``flags``: ``--threads``, ``--insecure`` and the ``--view`` flags."""
     safety = SafetyConfig()
     if device is not None:
         # The replay runs faster than life: the policy runs on the frames' own times, and the
@@ -140,11 +145,13 @@ def _config(
             outputs=(f"serial://{device.port}",), arm=True, frame_clock=True, watchdog_ms=1000.0
         )
     return RunConfig(
-        source=SourceConfig(addresses=(frames_uri,), sinks=(preds_uri,)),
+        source=SourceConfig(
+            addresses=(frames_uri,), sinks=(preds_uri,), insecure=flags["insecure"]
+        ),
         decoder=DecoderConfig(
             model=None if model is None else str(model),
             engine=engine_name,
-            threads=threads,
+            threads=flags["threads"],
             max_frames=recording.n_frames,
         ),
         calibration=CalibrationSection(
@@ -153,7 +160,15 @@ def _config(
         ),
         policy=PolicyConfig() if device is not None else None,
         safety=safety,
+        view=_view_config(flags),
     )
+
+
+def _view_config(flags: dict[str, Any]) -> ViewConfig:
+    """The ``[view]`` section from the flags given (the dataclass holds the defaults)."""
+    given = {"address": flags["view"], "token": flags["view_token"]}
+    given["linger_s"] = flags["view_linger"]
+    return dataclasses.replace(ViewConfig(), **{k: v for k, v in given.items() if v is not None})
 
 
 @click.command()
@@ -178,14 +193,32 @@ def _config(
     help="Send the recorded behaviour too and self-calibrate on its first SECONDS (as "
     "'rtdecode run --calibrate'); ends with which head won and why.",
 )
+@click.option(
+    "--view",
+    metavar="[HOST:]PORT",
+    help="Serve the live browser page of the demo's decoder here (as 'rtdecode run --view'; "
+    "needs the 'view' extra).",
+)
+@click.option(
+    "--view-token",
+    envvar="RTDECODE_VIEW_TOKEN",
+    help="Access token of a page beyond loopback (default: a new one, printed).",
+)
+@click.option(
+    "--view-linger",
+    type=click.FloatRange(min=0.0),
+    metavar="SECONDS",
+    help="After the demo stops, keep the page this long (default: the [view] section's).",
+)
+@insecure_option
 def demo(
     speed: float,
     model: Path | None,
     engine_name: str,
-    threads: int,
     every: int,
     trigger: bool,
     calibrate_s: float,
+    **flags: Any,
 ) -> None:
     """Replay the bundled real recording through ZeroMQ into the decoder, printing predictions
     beside what the worm did, then accuracy and latency."""
@@ -198,8 +231,9 @@ def demo(
             device = DeviceEmulator()
         printer = _Printer(recording, every)
         config = _config(
-            frames_uri, preds_uri, recording, model, engine_name, threads, calibrate_s, device
+            frames_uri, preds_uri, recording, model, engine_name, calibrate_s, device, flags
         )
+        check_view(config)
         session = open_session(config, sinks=[[printer]])
         engine = session.runner.engine
         click.echo(
@@ -229,11 +263,12 @@ def demo(
                 time.sleep(0.05)
             session.stop()
 
-        sender = threading.Thread(target=produce, daemon=True)
-        sender.start()
-        with stop_on_signals(session.stop):
-            result = session.run()
-        sender.join(5.0)
+        with attached_view(config, session):
+            sender = threading.Thread(target=produce, daemon=True)
+            sender.start()
+            with stop_on_signals(session.stop):
+                result = session.run()
+            sender.join(5.0)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

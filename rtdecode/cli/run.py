@@ -407,6 +407,38 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         for name, (kind, text) in POLICY_FLAGS.items()
     ],
     (
+        ("--view",),
+        {
+            "metavar": "[HOST:]PORT",
+            "section": "view",
+            "key": "address",
+            "help": "Serve a live browser page of the decoder here (loopback unless a host is "
+            "given; beyond loopback it needs the printed token, or --insecure). Needs the 'view' "
+            "extra; see docs/view.md.",
+        },
+    ),
+    (
+        ("--view-token",),
+        {
+            "envvar": "RTDECODE_VIEW_TOKEN",
+            "section": "view",
+            "key": "token",
+            "show_default": False,
+            "help": "Access token of a page beyond loopback (none: a new one, printed).",
+        },
+    ),
+    (
+        ("--view-linger",),
+        {
+            "type": click.FloatRange(min=0.0),
+            "metavar": "SECONDS",
+            "section": "view",
+            "key": "linger_s",
+            "help": "After decoding stops, keep the page (showing 'stopped' and the summary) "
+            "this long; Ctrl-C ends it sooner.",
+        },
+    ),
+    (
         ("--json", "json_out"),
         {"type": click.Path(path_type=Path), "help": "Write the summary here (JSON)."},
     ),
@@ -496,6 +528,7 @@ def _config(ctx: click.Context, values: dict[str, Any]) -> Any:
 
 def _run(config: Any, values: dict[str, Any], signals: StopOnSignals) -> dict[str, Any]:
     """Build the session, run it, print and write its summary."""
+    from rtdecode.cli._view import attached_view, check_view
     from rtdecode.live import open_session
 
     json_out = values["json_out"]
@@ -503,6 +536,7 @@ def _run(config: Any, values: dict[str, Any], signals: StopOnSignals) -> dict[st
         _check_writable(json_out, "--json")
     quiet = values["quiet"]
     decoder = config.decoder
+    check_view(config)
     click.echo(
         f"loading the model ({decoder.model or 'shipped'}, engine {decoder.engine})", err=True
     )
@@ -513,7 +547,8 @@ def _run(config: Any, values: dict[str, Any], signals: StopOnSignals) -> dict[st
         click.echo(f"{label}decoding {stream.source.uri} -> {outputs}", err=True)
     click.echo("Ctrl-C stops", err=True)
     signals.target = session.stop
-    summary = session.run()
+    with attached_view(config, session):
+        summary = session.run()
     if signals.received is not None:
         click.echo(f"stopped by {signals.received}", err=True)
     if not quiet:

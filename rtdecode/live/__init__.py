@@ -8,7 +8,7 @@ this package joins it to an engine. Build a session with :func:`open_session` fr
 """
 
 from rtdecode.live._calibrating import LiveCalibration
-from rtdecode.live._chain import Actuator, DecisionStep, PostInference, Tap
+from rtdecode.live._chain import Actuator, DecisionStep, PostInference, StreamListener, Tap
 from rtdecode.live._config import (
     MAX_NEURONS,
     BehaviorConfig,
@@ -44,6 +44,7 @@ __all__ = [
     "SafetyConfig",
     "Session",
     "SourceConfig",
+    "StreamListener",
     "StreamProcessor",
     "Tap",
     "ViewConfig",

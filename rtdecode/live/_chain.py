@@ -13,7 +13,11 @@ Per decoded frame, on the critical path (:meth:`PostInference.publish`):
 4. **sinks**: ZeroMQ, LSL, the session file, in their order.
 
 Off the critical path, once every stream of a batch has published, each frame's timing goes to
-the actuator and the sinks, then to the **taps** (:class:`Tap`): the place for a live view.
+the actuator and the sinks, then to the **taps** (:class:`Tap`): the place for a live view (the
+browser view's :class:`~rtdecode.view.ViewTap` reads the frame's preprocessed row from its
+processor, :meth:`~rtdecode.live.StreamProcessor.latest_row`). The stream's behaviour samples,
+closed-loop events, neuron layouts and end summary go to its **listeners**
+(:class:`StreamListener`), also off the critical path.
 A sink that raises ``OSError`` is dropped from the run, logged and reported; the others go on.
 """
 
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
     from rtdecode.live._windower import Windower
     from rtdecode.policy import ThresholdChoice, TriggerEvent
 
-__all__ = ["Actuator", "DecisionStep", "PostInference", "Tap"]
+__all__ = ["Actuator", "DecisionStep", "PostInference", "StreamListener", "Tap"]
 
 _log = get_logger(__name__)
 
@@ -72,6 +76,23 @@ class Tap(Protocol):
 
     def __call__(self, prediction: Prediction, timing: FrameTiming, target: int | None) -> None:
         """Take one published prediction."""
+
+
+class StreamListener(Protocol):
+    """Hears the rest of a stream, off the critical path (a live view); every call must return
+    at once."""
+
+    def behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
+        """One tracked behaviour sample."""
+
+    def trigger(self, event: TriggerEvent) -> None:
+        """One closed-loop event (the actuator's event log)."""
+
+    def layout(self, labels: tuple[str | None, ...] | None) -> None:
+        """A new neuron layout (the first one too), with its identities."""
+
+    def stopped(self, summary: dict[str, Any]) -> None:
+        """The stream stopped with this summary."""
 
 
 class DecisionStep:
@@ -130,6 +151,8 @@ class PostInference:
         Self-calibration, whose head may replace the shipped probabilities, or ``None``.
     taps
         Called after publishing, off the critical path.
+    listeners
+        Told of behaviour samples, closed-loop events, layouts and the end summary.
 
     Attributes
     ----------
@@ -144,12 +167,14 @@ class PostInference:
         actuator: Actuator | None = None,
         head: LiveCalibration | None = None,
         taps: Sequence[Tap] = (),
+        listeners: Sequence[StreamListener] = (),
     ) -> None:
         self.decision = decision
         self.sinks = list(sinks)
         self.actuator = actuator
         self.head = head
         self.taps = list(taps)
+        self.listeners = list(listeners)
         self.sinks_failed: dict[str, str] = {}
         self._opened: list[Sink] = []
         self._actuator_open = False
@@ -211,20 +236,24 @@ class PostInference:
                 tap(prediction, timing, target)
 
     def record_behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
-        """One behaviour sample to every sink."""
+        """One behaviour sample to every sink, then the listeners."""
         for sink in self.sinks:
             try:
                 sink.record_behavior(seq, t, velocity, reversal)
             except OSError as exc:
                 self._drop(sink, exc)
+        for listener in self.listeners:
+            listener.behavior(seq, t, velocity, reversal)
 
     def record_trigger(self, event: TriggerEvent) -> None:
-        """One closed-loop event to every sink (the actuator's event log)."""
+        """One closed-loop event to every sink (the actuator's event log), then the listeners."""
         for sink in self.sinks:
             try:
                 sink.record_trigger(event)
             except OSError as exc:
                 self._drop(sink, exc)
+        for listener in self.listeners:
+            listener.trigger(event)
 
     def record_calibration(self, outcome: dict[str, Any]) -> None:
         """Self-calibration's outcome, once at the end, to every sink still open."""
@@ -246,6 +275,11 @@ class PostInference:
         for sink in self.sinks:
             sink.layout_reset()
 
+    def new_layout(self, labels: tuple[str | None, ...] | None) -> None:
+        """A new neuron layout (the first one too) with its identities, to the listeners."""
+        for listener in self.listeners:
+            listener.layout(labels)
+
     def _drop(self, sink: Sink, exc: OSError) -> None:
         """Take a failed sink out of the run (it is still closed at the end), log, report."""
         self.sinks = [s for s in self.sinks if s is not sink]  # the loop in progress goes on
@@ -260,7 +294,11 @@ class PostInference:
             self.actuator.close()
 
     def close_sinks(self, summary: dict[str, Any] | None) -> None:
-        """Close every sink opened (also those dropped after a failure) with the summary."""
+        """Close every sink opened (also those dropped after a failure) with the summary; the
+        listeners get it first."""
+        if summary is not None:
+            for listener in self.listeners:
+                listener.stopped(summary)
         opened, self._opened = self._opened, []
         for sink in opened:
             sink.close(summary)

@@ -277,7 +277,34 @@ class SafetyConfig:
 
 @dataclass(frozen=True)
 class ViewConfig:
-    """``[view]``: the live browser view (issue 18 adds its keys here; none yet)."""
+    """``[view]``: the live browser page of the decoder (``rtdecode[view]``; see docs/view.md).
+
+    Parameters
+    ----------
+    address
+        ``[HOST:]PORT`` the page listens on (loopback unless a host is given); ``None``: no
+        page.
+    token
+        Access token of a page beyond loopback (``None``: a new one, printed with the address;
+        the ``RTDECODE_VIEW_TOKEN`` environment variable sets ``--view-token``).
+        ``source.insecure`` serves it beyond loopback without one.
+    linger_s
+        After decoding stops, keep the page (showing "stopped" and the summary) this long; a
+        stop signal ends it sooner.
+    """
+
+    address: str | None = None
+    token: str | None = None
+    linger_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.address, int):  # a rig file's ``address = 5006``
+            object.__setattr__(self, "address", str(self.address))
+        if self.address is not None:
+            from rtdecode.view import parse_view_address
+
+            parse_view_address(self.address)
+        _positive("view.linger_s", self.linger_s, strict=False)
 
 
 _ONE_STREAM = {

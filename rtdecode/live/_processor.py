@@ -404,6 +404,14 @@ class StreamProcessor:
         self.chain.record_frame(pending, prediction, self.last_target)
         self._has_pending = False
 
+    def latest_row(self) -> tuple[np.ndarray, np.ndarray]:
+        """The newest frame's preprocessed row, ``(n, F)`` features and the ``(n,)`` mask of
+        real values: for a tap, which the chain calls right after that frame's prediction was
+        published (views into the ring: copy what you keep)."""
+        assert self._windower is not None
+        window, valid = self._windower.window_view()
+        return window[-1], valid[-1]
+
     def _calibrate_warming(self, windower: Windower, t: float) -> None:
         """Feed a frame of a filling window to calibration (it will get no prediction)."""
         assert self.calibration is not None
@@ -458,6 +466,7 @@ class StreamProcessor:
         self._prepared_interval = None
         if self.calibration is not None:
             self.calibration.new_layout(chunk.n_neurons)
+        self.chain.new_layout(self._labels)
         # Prepare and warm the engine now, while no prediction waits on it.
         self.engine.prepare(chunk.n_neurons, self._labels, self.frame_interval_s)
         window, valid = self._windower.window_view()
@@ -479,24 +488,12 @@ class StreamProcessor:
             self.engine.prepare(windower.n_neurons, self._labels, interval)
 
     # ------------------------------------------------------------------ report
-    def summary(self) -> dict[str, Any]:
-        """Counters and per-stage latency percentiles (microseconds), with the behaviour's,
-        self-calibration's and the actuator's blocks when there are some."""
+    def counters(self) -> dict[str, Any]:
+        """The summary's counters alone: cheap enough to poll while running (the live view's
+        health); no percentiles, no behaviour, calibration or trigger blocks."""
         malformed = dict(self.source.malformed)
-        frames = self.frames
-        extra: dict[str, Any] = {}
-        if self.behavior is not None:
-            extra["behavior"] = self.behavior.summary()
-        if self.calibration is not None:
-            extra["calibration"] = self.calibration.summary()
-        if self.chain.actuator is not None:
-            extra["trigger"] = self.chain.actuator.summary()
         return {
-            "source": self.source.uri,
-            "engine": self.engine.name,
-            "states": list(self.engine.states),
-            "window": self.engine.window,
-            "frames": frames,
+            "frames": self.frames,
             "predictions": self.predictions,
             "uncertain": self.uncertain,
             "skipped": self.skipped,
@@ -509,6 +506,26 @@ class StreamProcessor:
             "nan_values": self._counter("nan_values"),
             "malformed": malformed,
             "malformed_total": sum(malformed.values()),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Counters and per-stage latency percentiles (microseconds), with the behaviour's,
+        self-calibration's and the actuator's blocks when there are some."""
+        counters = self.counters()
+        frames = counters["frames"]
+        extra: dict[str, Any] = {}
+        if self.behavior is not None:
+            extra["behavior"] = self.behavior.summary()
+        if self.calibration is not None:
+            extra["calibration"] = self.calibration.summary()
+        if self.chain.actuator is not None:
+            extra["trigger"] = self.chain.actuator.summary()
+        return {
+            "source": self.source.uri,
+            "engine": self.engine.name,
+            "states": list(self.engine.states),
+            "window": self.engine.window,
+            **counters,
             "sinks_failed": dict(self.chain.sinks_failed),
             "source_stats": self.source.stats(),
             "duration_s": round(self._elapsed, 3),

@@ -105,7 +105,8 @@ def open_session(
         More sinks per stream (``sinks[k]`` for stream k), after those of
         ``config.source.sinks``.
     taps
-        Called with every published prediction of stream 1, off the critical path.
+        Stream 1's taps (:class:`~rtdecode.live.Tap`), off the critical path; another
+        stream's go in its ``chain.taps`` before :meth:`Session.run`.
     on_status
         Called with the runner about every second.
 

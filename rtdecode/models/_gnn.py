@@ -115,28 +115,7 @@ class RelationalGNN(nn.Module):
             by the readout to project the recent activity onto that axis).
         """
         inputs = node_features(x, valid, self.recent)
-        h = self.encode(inputs)
-        if self.label_embedding is not None:
-            h = h + self.label_embedding(label_ids)
-        corr = window_correlation(x[..., 0], valid)
-        training = torch.is_grad_enabled()
-        for src, dst, wc, upd in zip(
-            self.edge_src, self.edge_dst, self.edge_corr, self.update, strict=True
-        ):
-            if training:
-                edges = torch.relu(
-                    src(h).unsqueeze(2) + dst(h).unsqueeze(1) + corr.unsqueeze(-1) * wc
-                )
-                message = edges.mean(dim=2)
-            else:
-                # Inference: the same values, channels first (B, E, n, n) so the broadcast adds
-                # run along contiguous rows, built in place in one buffer.
-                edges = corr.unsqueeze(1) * wc.view(1, -1, 1, 1)
-                edges += src(h).transpose(1, 2).unsqueeze(-1)
-                edges += dst(h).transpose(1, 2).unsqueeze(-2)
-                edges.relu_()
-                message = edges.mean(dim=-1).transpose(1, 2)
-            h = h + upd(torch.cat((h, message), dim=-1))
+        h, _ = self._propagate(inputs, x, valid, label_ids, keep_edges=False)
         weights = torch.softmax(self.attention(h).squeeze(-1), dim=-1).unsqueeze(-1)
         role = self.role(h).squeeze(-1)
         # Recent activity projected on the inferred reversal axis: sum_i tanh(role_i) x_i(t).
@@ -152,3 +131,64 @@ class RelationalGNN(nn.Module):
             per_name = self.label_readout(label_ids).reshape(b, n, self.n_states, d)
             logits = logits + (per_name * inputs.unsqueeze(2)).sum(dim=(1, 3))
         return logits, role
+
+    def _propagate(
+        self,
+        inputs: torch.Tensor,
+        x: torch.Tensor,
+        valid: torch.Tensor,
+        label_ids: torch.Tensor,
+        keep_edges: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Node states after the message-passing rounds and, with ``keep_edges``, the last
+        round's edge activations averaged over channels (see :meth:`edge_weights`)."""
+        h = self.encode(inputs)
+        if self.label_embedding is not None:
+            h = h + self.label_embedding(label_ids)
+        corr = window_correlation(x[..., 0], valid)
+        training = torch.is_grad_enabled()
+        kept = None
+        for src, dst, wc, upd in zip(
+            self.edge_src, self.edge_dst, self.edge_corr, self.update, strict=True
+        ):
+            if training:
+                edges = torch.relu(
+                    src(h).unsqueeze(2) + dst(h).unsqueeze(1) + corr.unsqueeze(-1) * wc
+                )
+                message = edges.mean(dim=2)
+                if keep_edges:
+                    kept = edges.mean(dim=-1)
+            else:
+                # Inference: the same values, channels first (B, E, n, n) so the broadcast adds
+                # run along contiguous rows, built in place in one buffer.
+                edges = corr.unsqueeze(1) * wc.view(1, -1, 1, 1)
+                edges += src(h).transpose(1, 2).unsqueeze(-1)
+                edges += dst(h).transpose(1, 2).unsqueeze(-2)
+                edges.relu_()
+                message = edges.mean(dim=-1).transpose(1, 2)
+                if keep_edges:
+                    kept = edges.mean(dim=1)
+            h = h + upd(torch.cat((h, message), dim=-1))
+        return h, kept
+
+    def edge_weights(
+        self, x: torch.Tensor, valid: torch.Tensor, label_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """The interaction weights the network computes for a window: the last round's edge
+        activations (the values it averages into each neuron's message), mean over channels.
+
+        Parameters
+        ----------
+        x, valid, label_ids
+            As for :meth:`forward`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, n, n)``: entry ``[b, i, j]`` is the edge from neuron ``j`` into neuron ``i``'s
+            message (0 where the ReLU closed it), the numbers the forward pass averages.
+        """
+        inputs = node_features(x, valid, self.recent)
+        _, edges = self._propagate(inputs, x, valid, label_ids, keep_edges=True)
+        assert edges is not None  # the network has at least one round
+        return edges

@@ -1,0 +1,76 @@
+"""``--view`` for ``rtdecode run`` and ``rtdecode demo``: one tap per stream, one page.
+
+The page's settings are the session's ``[view]`` section (:class:`~rtdecode.live.ViewConfig`).
+Each stream's :class:`~rtdecode.view.ViewTap` is one of its post-inference chain's taps
+(:class:`~rtdecode.live.Tap`, reading the frame's preprocessed row from the processor) and
+listeners (:class:`~rtdecode.live.StreamListener`): the chain offers it every published frame,
+the behaviour samples, the closed-loop events, each neuron layout and the stream's summary, all
+off the critical path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from rtdecode.live import RunConfig, Session
+    from rtdecode.view import AttachedView
+
+__all__ = ["attached_view", "check_view"]
+
+
+def check_view(config: RunConfig) -> None:
+    """Before the model loads: the view extra is installed and the page's port is free."""
+    if config.view.address is None:
+        return
+    from rtdecode._optional import import_optional
+    from rtdecode.view import check_free, parse_view_address
+
+    import_optional("bokeh", "view", "the browser view (--view)")
+    check_free(parse_view_address(config.view.address))
+
+
+@contextmanager
+def attached_view(config: RunConfig, session: Session) -> Iterator[AttachedView | None]:
+    """Add a view tap to each stream's chain and serve the page while the block runs (gives
+    the :class:`~rtdecode.view.AttachedView`; ``None`` without ``view.address``)."""
+    view = config.view
+    if view.address is None:
+        yield None
+        return
+    from rtdecode.view import AttachedView, StreamContext, ViewTap
+
+    trigger = {} if config.policy is None else json.loads(config.policy.to_json())
+    taps = []
+    for k, stream in enumerate(session.streams):
+        context = StreamContext(
+            name=stream.source.uri,
+            states=stream.engine.states,
+            model=config.decoder.model,
+            frame_interval_s=stream.frame_interval_s,
+            window=stream.engine.window,
+            abstain=config.decoder.abstain,
+            trigger=trigger if k == 0 else {},  # the closed loop is stream 1's
+        )
+        tap = ViewTap(context, health=stream.counters, row=stream.latest_row)
+        stream.chain.taps.append(tap)
+        stream.chain.listeners.append(tap)
+        taps.append(tap)
+    attached = AttachedView(
+        view.address,
+        taps,
+        token=view.token,
+        insecure=config.source.insecure,
+        linger_s=view.linger_s,
+    )
+    click.echo(f"view: {attached.url}", err=True)
+    attached.start()
+    try:
+        yield attached
+    finally:
+        attached.close()

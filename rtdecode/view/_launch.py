@@ -1,0 +1,146 @@
+"""``--view``: the decoder's side of the live view (taps, feed thread, the view's own process).
+
+The page is served by a child process (``rtdecode view --connect`` on the feed), so its
+Python work (the Bokeh document, the manifold, the model's edge module) never holds the
+decoder's interpreter lock: all the decode loop pays is the tap's appends, and the feed
+thread's drain 20 times a second. The address, the token and the port are checked here,
+before decoding starts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from rtdecode.log import get_logger
+from rtdecode.view._address import ViewAddress, check_free, parse_view_address
+from rtdecode.view._feed import FeedPublisher
+from rtdecode.view._tap import ViewTap
+
+__all__ = ["TOKEN_ENV", "AttachedView"]
+
+_log = get_logger(__name__)
+
+TOKEN_ENV = "RTDECODE_VIEW_TOKEN"
+"""The child gets the token in its environment (not on its command line, which ``ps`` shows)."""
+
+
+@contextmanager
+def _signals_end(end: Callable[[], None]) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP call ``end`` while the block runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.getsignal(signum) for signum in stops}
+    for signum in stops:
+        signal.signal(signum, lambda signum, frame: end())
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class AttachedView:
+    """The view of a running decoder.
+
+    Parameters
+    ----------
+    address
+        ``[HOST:]PORT`` for the page.
+    taps
+        One tap per stream, offered to by the decode loop.
+    token
+        Access token (made when needed and not given).
+    insecure
+        Serve beyond loopback without a token.
+    linger_s
+        After the decoder stops, keep the page (showing "stopped" and the summary) this long.
+
+    Raises
+    ------
+    ConfigError
+        A bad address, or a port in use, with what to do.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        taps: Sequence[ViewTap],
+        *,
+        token: str | None = None,
+        insecure: bool = False,
+        linger_s: float = 5.0,
+    ) -> None:
+        self.address: ViewAddress = parse_view_address(address)
+        check_free(self.address)
+        needs_token = not (self.address.loopback or insecure)
+        self.token = token or (secrets.token_urlsafe(16) if needs_token else None)
+        self.taps = list(taps)
+        self.linger_s = linger_s
+        self.feed = FeedPublisher(self.taps)
+        self._child: subprocess.Popen[bytes] | None = None
+        self._linger_over = threading.Event()
+
+    @property
+    def url(self) -> str:
+        """The page's address (with the token when one is needed)."""
+        host = self.address.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        query = f"?token={self.token}" if self.token else ""
+        return f"http://{host}:{self.address.port}/{query}"
+
+    def start(self) -> None:
+        """Start the feed thread and the view process."""
+        self.feed.start()
+        command = [
+            sys.executable,
+            "-m",
+            "rtdecode",
+            "view",
+            "--connect",
+            "zmq+" + self.feed.endpoint,
+            "--bind",
+            f"{self.address.host}:{self.address.port}",
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        env = dict(os.environ)
+        if self.token:
+            env[TOKEN_ENV] = self.token
+        elif self.address.loopback is False:
+            command.append("--insecure")
+        self._child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
+
+    def end_linger(self) -> None:
+        """Stop keeping the page after the decoder stopped (a stop signal; thread-safe)."""
+        self._linger_over.set()
+
+    def close(self) -> None:
+        """Send the stopped streams' summaries, keep the page ``linger_s`` (or until
+        :meth:`end_linger`), then stop it."""
+        self.feed.close()
+        child = self._child
+        if child is None:
+            return
+        deadline = time.monotonic() + self.linger_s
+        with _signals_end(self.end_linger):
+            while child.poll() is None and not self._linger_over.wait(0.1):
+                if time.monotonic() >= deadline:
+                    break
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self._child = None

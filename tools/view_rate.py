@@ -1,0 +1,102 @@
+"""How often the live page updates, and whether it stays responsive, at a given frame rate.
+
+Starts ``rtdecode replay --loop`` at ``--fps`` frames per second (the bundled recording) and
+``rtdecode run --view``, opens the page in headless Chromium, and for ``--seconds`` counts the
+page's document updates per second (BokehJS change events, bucketed in 20 ms) and times a
+round trip into the page's JavaScript every 100 ms (how long a click would wait).
+
+    python tools/view_rate.py --fps 10
+    python tools/view_rate.py --fps 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+from playwright.sync_api import sync_playwright
+
+FRAME_INTERVAL_S = 0.6  # the bundled recording
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+COUNT = """() => { window.__ticks = new Set();
+  Bokeh.documents[0].on_change(() => window.__ticks.add(Math.floor(performance.now() / 20))) }"""
+
+
+def main() -> None:
+    """Run, measure, print one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fps", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args()
+    frames, view = _free_port(), _free_port()
+    rtdecode = [sys.executable, "-m", "rtdecode"]
+    speed = args.fps * FRAME_INTERVAL_S
+    replay = subprocess.Popen([*rtdecode, "replay", "--to", f"zmq+tcp://127.0.0.1:{frames}",
+                               "--speed", str(speed), "--loop"])  # fmt: skip
+    run = subprocess.Popen([*rtdecode, "run", "--source", f"zmq+tcp://127.0.0.1:{frames}",
+                            "--view", f"127.0.0.1:{view}", "--view-linger", "0",
+                            "--quiet"])  # fmt: skip
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
+            page = browser.new_page()
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    page.goto(f"http://127.0.0.1:{view}/")
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(1.0)
+            page.wait_for_function(
+                "() => window.Bokeh && Bokeh.documents.length > 0", timeout=120_000
+            )
+            page.wait_for_function(
+                "() => Bokeh.documents[0].get_model_by_name('trace-0').data.t.length > 20",
+                timeout=180_000,
+            )
+            page.evaluate(COUNT)
+            start = time.monotonic()
+            round_trips = []
+            while time.monotonic() - start < args.seconds:
+                t0 = time.perf_counter()
+                page.evaluate("() => 1")
+                round_trips.append((time.perf_counter() - t0) * 1e3)
+                page.wait_for_timeout(100)
+            elapsed = time.monotonic() - start
+            ticks = page.evaluate("() => window.__ticks.size")
+            frames_shown = page.evaluate(
+                "() => Bokeh.documents[0].get_model_by_name('counters-0').text"
+            )
+            browser.close()
+    finally:
+        run.terminate()
+        replay.terminate()
+        run.wait(30)
+        replay.wait(30)
+    print(json.dumps({
+        "fps": args.fps,
+        "seconds": round(elapsed, 1),
+        "page_updates_per_s": round(ticks / elapsed, 1),
+        "round_trip_ms": {"p50": round(statistics.median(round_trips), 1),
+                          "max": round(max(round_trips), 1)},
+        "counters": frames_shown,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
