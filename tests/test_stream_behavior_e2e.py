@@ -224,7 +224,8 @@ def test_the_readme_tracker_and_producer_stream_a_real_recording_into_run(
     decoder = subprocess.Popen([*RTDECODE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert decoder.stderr is not None
     try:
-        line = decoder.stderr.readline().decode()  # printed once the model is loaded
+        line = decoder.stderr.readline().decode()  # "loading the model", then "decoding"
+        line = decoder.stderr.readline().decode() if line.startswith("loading") else line
         assert line.startswith("decoding"), line
         producers = []
         for marker, port in (

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 
+from rtdecode.calibration._evidence import HeadWatch
 from rtdecode.calibration._head import (
     CalibrationConfig,
     CalibrationResult,
@@ -18,6 +20,7 @@ from rtdecode.log import get_logger
 __all__ = ["Calibrator"]
 
 _log = get_logger(__name__)
+_SLOW_FIT_S = 1.0  # a fit slower than this is reported (the machine is loaded)
 
 
 class Calibrator:
@@ -49,6 +52,12 @@ class Calibrator:
         The :class:`~rtdecode.calibration.CalibrationResult` once the fit is done, else None.
     without_behaviour
         Frames added with no behaviour sample (counted, not used).
+    fit_s, fit_cpu_s
+        The fit's wall-clock and CPU seconds (``None`` before it ran): on an idle core the two
+        are close; a wall time well above the CPU time means the machine was loaded.
+    switched_back
+        Why the decoder went back to the shipped model after switching to this session's
+        head (see :meth:`follow`); ``None`` while it has not.
     """
 
     def __init__(
@@ -78,6 +87,10 @@ class Calibrator:
         self.head: Head | None = start
         self.result: CalibrationResult | None = None
         self.without_behaviour = 0
+        self.switched_back: str | None = None
+        self.fit_s: float | None = None
+        self.fit_cpu_s: float | None = None
+        self._watch: HeadWatch | None = None
 
     @property
     def collecting(self) -> bool:
@@ -133,6 +146,27 @@ class Calibrator:
             return shipped_prob, 0
         return head.predict(features), 1
 
+    def follow(self, features: np.ndarray, shipped_prob: float, reversal: bool) -> None:
+        """After a switch to this session's head: score both heads on one more frame with
+        behaviour, and go back to the shipped model when it decodes better (logged).
+
+        Parameters
+        ----------
+        features
+            The frame's head features (from :meth:`features`).
+        shipped_prob
+            The shipped model's reversal probability for the frame.
+        reversal
+            The tracked reversal state aligned to the frame.
+        """
+        watch, head = self._watch, self.head
+        if watch is None or head is None or not np.isfinite(shipped_prob):
+            return
+        if watch.add(head.predict(features), shipped_prob, reversal):
+            self.head = None
+            self.switched_back = watch.reason
+            _log.warning("switched back to the shipped model: %s", watch.reason)
+
     def wait(self, timeout: float | None = None) -> CalibrationResult | None:
         """Block until the background fit is done (for tests and the end of a session)."""
         if self._thread is not None:
@@ -141,16 +175,31 @@ class Calibrator:
 
     def _fit(self) -> None:
         n = self._count
+        began, began_cpu = time.perf_counter(), time.thread_time()
         result = fit_calibration(self._x[:n], self._y[:n], self._shipped[:n], self.config)
+        self.fit_cpu_s = time.thread_time() - began_cpu
+        self.fit_s = time.perf_counter() - began
         # An earlier session's head is kept only when this period could not decide.
         if result.head is not None or np.isfinite(result.shipped_score):
             self.head = result.head
+        if result.head is not None:  # keep comparing it with the shipped model
+            self._watch = HeadWatch(len(self._y), self.config.min_state_frames)
         self.result = result
         _log.info(
-            "calibration after %d frames: %s (held-back AUROC head %.3f, shipped %.3f; %s)",
+            "calibration after %d frames: %s (held-back AUROC head %.3f, shipped %.3f; %s); "
+            "the fit took %.2f s (%.2f s of CPU)",
             n,
             result.chosen,
             result.head_score,
             result.shipped_score,
             result.reason,
+            self.fit_s,
+            self.fit_cpu_s,
         )
+        if self.fit_s > _SLOW_FIT_S:
+            _log.warning(
+                "the calibration fit took %.1f s (%.2f s of CPU; about 0.2 s on an idle core): "
+                "the machine is loaded; the shipped model decoded meanwhile",
+                self.fit_s,
+                self.fit_cpu_s,
+            )

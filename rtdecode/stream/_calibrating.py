@@ -217,6 +217,8 @@ class LiveCalibration:
         if not calibrator.collecting:
             if not self._announced and calibrator.result is not None:
                 self._announce(calibrator)
+            if target is not None and self._features is not None:  # the head decoded it
+                calibrator.follow(self._features, shipped, bool(target))
             return
         if settling:
             return
@@ -266,6 +268,8 @@ class LiveCalibration:
         if result is None:
             return "calib fitting"
         head = "calibrated" if calibrator.head is not None else "shipped"
+        if calibrator.switched_back:
+            head = "shipped (switched back: it decoded better)"
         return (
             f"head {head} (held-back AUROC {result.head_score:.2f} vs {result.shipped_score:.2f})"
         )
@@ -295,6 +299,14 @@ class LiveCalibration:
         calibrator = self.calibrator
         result = None if calibrator is None else calibrator.result
         head = None if calibrator is None else calibrator.head
+        if result is not None and calibrator is not None and calibrator.switched_back:
+            return {  # no weights: --calibration-from must not start from a head that lost
+                **result.as_dict(),
+                "chosen": "shipped",
+                "reason": f"switched back to the shipped model: {calibrator.switched_back} "
+                f"(the head had been chosen: {result.reason})",
+                "switched_back": calibrator.switched_back,
+            }
         if result is not None and (result.head is not None or head is None):
             return result.as_dict(weights=True)
         if head is not None:  # the earlier session's head, kept
@@ -331,6 +343,8 @@ class LiveCalibration:
             "frames_without_behaviour": self._untargeted
             + (0 if calibrator is None else calibrator.without_behaviour),
             "head_predictions": self.head_predictions,
+            "fit_s": None if calibrator is None else calibrator.fit_s,
+            "fit_cpu_s": None if calibrator is None else calibrator.fit_cpu_s,
             "layouts_discarded": self.layouts_discarded,
             "from": self.start_from,
         }
