@@ -1,14 +1,16 @@
 # Two commands a new user needs (see README.md):
 #   make demo   sets up .venv and runs the live decoding demo
-#   make test   sets up .venv and runs the whole test suite
-# Both are safe to run twice; the setup step is skipped while .venv is up to date.
+#   make test   sets up .venv and runs the whole test suite and the user guide's strict build
+# and one for the user guide:
+#   make docs   sets up .venv and builds the guide (docs/, mkdocs.yml) into build/site
+# All are safe to run twice; the setup step is skipped while .venv is up to date.
 
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test docs lint setup clean
 
 setup: $(STAMP)
 
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[lsl,onnx,nwb,plot,serial,dev]"
+	$(BIN)/python -m pip install -q -e ".[lsl,onnx,nwb,plot,serial,dev,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,7 +31,14 @@ test: $(STAMP)
 	$(BIN)/ruff check rtdecode bench tests tools
 	$(BIN)/ruff format --check rtdecode bench tests tools
 	$(BIN)/mypy rtdecode
+	$(BIN)/python -m mkdocs build --strict
 	$(BIN)/python -m pytest
+
+# --strict: a broken link or anchor, or a page missing from the nav, fails the build (mkdocs.yml).
+# Never add --quiet or -v: with either, mkdocs 1.6 drops the warnings that --strict counts and
+# passes a broken link (mkdocs issues 4126, 3991); tests/test_docs.py runs the line above to check.
+docs: $(STAMP)
+	$(BIN)/python -m mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build *.egg-info

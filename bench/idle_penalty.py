@@ -41,8 +41,8 @@ import torch
 from rtdecode.bench import capture_environment
 from rtdecode.data import bundled_recording
 from rtdecode.engines import Engine, load_engine
+from rtdecode.latency import percentiles
 from rtdecode.preprocess import preprocess_traces
-from rtdecode.stream._latency import percentiles
 
 MODES = ("sleep", "keep-warm", "spin", "anticipate")
 

@@ -12,6 +12,7 @@ from rtdecode.bench import STAGES, BenchError, Phase
 from rtdecode.bench._analysis import backlog_trend, stage_latencies
 from rtdecode.bench._results import step_result
 from rtdecode.bench._session import TIMING_COLUMNS, read_timings
+from rtdecode.stream import FrameTiming, SessionFile
 
 
 def _phase() -> tuple[Phase, dict[str, np.ndarray]]:
@@ -92,35 +93,26 @@ def test_a_ceiling_step_with_drops_is_not_sustained() -> None:
     assert result["backlog_trend"] == pytest.approx(3.0) and result["sustained"]
 
 
-def _columns() -> dict[str, np.ndarray]:
-    return {name: np.arange(4, dtype=np.int64) + i for i, name in enumerate(TIMING_COLUMNS)}
+def test_session_timings_come_from_the_session_file_the_decoder_writes(tmp_path: Path) -> None:
+    path = tmp_path / "s.h5"
+    session = SessionFile(path)
+    session.open(("forward", "reversal"))
+    for seq in range(4):
+        session.record_frame(
+            FrameTiming(seq, 0.1 * seq, -1, 10 + seq, 20 + seq, 30 + seq, 40 + seq)
+        )
+    session.close()
+    got = read_timings(path)
+    assert set(got) == set(TIMING_COLUMNS)
+    np.testing.assert_array_equal(got["seq"], np.arange(4))
+    np.testing.assert_array_equal(got["published_ns"] - got["recv_ns"], np.full(4, 30))
+    assert all(column.dtype == np.int64 for column in got.values())
 
 
-def test_session_timings_are_found_as_a_compound_table(tmp_path: Path) -> None:
-    columns = _columns()
-    table = np.zeros(4, dtype=[(name, "<i8") for name in ("t_dummy", *TIMING_COLUMNS)])
-    for name, values in columns.items():
-        table[name] = values
-    with h5py.File(tmp_path / "s.h5", "w") as handle:
-        handle.create_dataset("predictions/probs", data=np.zeros((4, 2)))
-        handle.create_dataset("frames/table", data=table)
-    got = read_timings(tmp_path / "s.h5")
-    for name in TIMING_COLUMNS:
-        np.testing.assert_array_equal(got[name], columns[name])
-
-
-def test_session_timings_are_found_as_a_group_of_columns(tmp_path: Path) -> None:
-    with h5py.File(tmp_path / "s.h5", "w") as handle:
-        group = handle.create_group("timing")
-        for name, values in _columns().items():
-            group.create_dataset(name, data=values)
-    assert set(read_timings(tmp_path / "s.h5")) == set(TIMING_COLUMNS)
-
-
-def test_a_session_file_without_timings_names_the_columns(tmp_path: Path) -> None:
+def test_a_file_that_is_no_session_file_is_named(tmp_path: Path) -> None:
     with h5py.File(tmp_path / "s.h5", "w") as handle:
         handle.create_dataset("seq", data=np.arange(3))
-    with pytest.raises(BenchError, match="published_ns"):
+    with pytest.raises(BenchError, match="not an rtdecode session file"):
         read_timings(tmp_path / "s.h5")
     with pytest.raises(BenchError, match="no session file"):
         read_timings(tmp_path / "missing.h5")

@@ -163,6 +163,7 @@ def test_several_streams_each_deliver_every_frame_on_their_own_socket_and_seqs(p
         assert ready.is_set(), "the consumer never saw the streams' frames"
         time.sleep(0.3)
         consumer.request(("collect", FRAME_TOPIC), 10.0)
+        asked_ns = time.perf_counter_ns()  # CLOCK_MONOTONIC: the producer's clock too
         first, sent = producer.request(("stream", 150, rate, frames, streams, phase), 60.0)
         assert sent.shape == (streams, frames)
         time.sleep(0.5)
@@ -173,12 +174,16 @@ def test_several_streams_each_deliver_every_frame_on_their_own_socket_and_seqs(p
     for k in range(streams):  # each stream numbers its own frames, and all of them arrived
         phase_k = Phase(k * SEQ_STRIDE + first, sent[k], seqs, received)
         assert phase_k.latencies_ns().size == frames
-    lag_ms = (sent[streams - 1] - sent[0]) / 1e6  # when the last stream's frames left
-    period_ms = 1e3 / rate
-    if phase == "locked":
-        assert np.median(lag_ms) < 0.2 * period_ms
-    else:
-        assert np.median(lag_ms) == pytest.approx(period_ms * (streams - 1) / streams, rel=0.2)
+    # No frame leaves before its slot: period i, plus the stream's offset within the period
+    # (stream_schedule, checked above), counted from before the command was sent. An upper bound
+    # would be a wall-clock limit that a loaded machine breaks; how late frames leave is the
+    # bench's measurement, not this test's.
+    period_ns = round(1e9 / rate)
+    slots = np.arange(frames) * period_ns + stream_schedule(streams, period_ns, phase)[:, None]
+    assert np.all(sent - asked_ns >= slots)
+    # within a period the streams send in order, and a period ends before the next begins
+    order = sent.T.ravel()  # period 0 streams 0..K-1, period 1 streams 0..K-1, ...
+    assert np.all(np.diff(order) >= 0)
 
 
 @pytest.mark.timeout(120)

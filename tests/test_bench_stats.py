@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rtdecode.bench import summarize
-from rtdecode.stream import LatencyHistogram
+from rtdecode.latency import LatencyHistogram
 
 
 def test_uniform_integers_give_exact_percentiles() -> None:

@@ -17,9 +17,8 @@ from rtdecode.calibration import CalibrationConfig
 from rtdecode.calibration._evidence import auroc_gain_interval
 from rtdecode.data import bundled_recording
 from rtdecode.engines import load_engine
-from rtdecode.stream import BehaviorTrack, Pipeline, ReplaySource
-from rtdecode.stream._calibrating import LiveCalibration
-from rtdecode.stream._sink import Prediction, Sink
+from rtdecode.live import LiveCalibration, Pipeline
+from rtdecode.stream import BehaviorTrack, Prediction, ReplaySource, Sink
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -29,10 +29,8 @@ from rtdecode.calibration import CalibrationConfig
 from rtdecode.cli import cli
 from rtdecode.data import bundled_recording
 from rtdecode.engines import load_engine
-from rtdecode.stream import BehaviorTrack, Pipeline
-from rtdecode.stream._calibrating import LiveCalibration
-from rtdecode.stream._sink import Prediction, Sink
-from rtdecode.stream._source import Chunk, Source
+from rtdecode.live import LiveCalibration, Pipeline
+from rtdecode.stream import BehaviorTrack, Chunk, Prediction, Sink, Source
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -297,7 +295,7 @@ def test_a_layout_reset_restarts_calibration_for_the_new_layout() -> None:
 
 def test_one_abstain_band_for_decoder_and_policy() -> None:
     from rtdecode.cli._calibrating import abstain_band
-    from rtdecode.trigger import PolicyConfig
+    from rtdecode.policy import PolicyConfig
 
     assert abstain_band(None, None) == ((0.4, 0.6), None)  # as rtdecode eval
     band, policy = abstain_band("0.3,0.7", PolicyConfig())

@@ -15,7 +15,7 @@ from rtdecode.cli import cli
 from rtdecode.data import Recording, bundled_recording, read_flavell_h5, write_npz
 from rtdecode.errors import DataFormatError, SourceError
 from rtdecode.preprocess import PreprocessConfig
-from rtdecode.stream._address import parse_address
+from rtdecode.stream import parse_address
 from rtdecode.training._dataset import prepare_recording
 from rtdecode.training._evaluate import recording_metrics, summarise
 

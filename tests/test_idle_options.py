@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from rtdecode.cli import cli
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
-from rtdecode.stream import Pipeline, ReplaySource, open_sink
+from rtdecode.live import Pipeline
+from rtdecode.stream import ReplaySource, open_sink
 
 
 @pytest.fixture(scope="module")

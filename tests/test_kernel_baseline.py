@@ -7,8 +7,9 @@ from stream_support import WindowMeanEngine
 
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.kernels.baseline import baseline_step, baseline_step_reference
+from rtdecode.live import Pipeline, Windower
 from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor, preprocess_traces
-from rtdecode.stream import Pipeline, ReplaySource, Windower
+from rtdecode.stream import ReplaySource
 
 
 def _run(kernel, frames: np.ndarray, times: np.ndarray):  # type: ignore[no-untyped-def]

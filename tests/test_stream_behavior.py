@@ -23,12 +23,12 @@ from stream_support import WindowMeanEngine, free_port
 from rtdecode.cli import cli
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.errors import SourceError
+from rtdecode.live import Pipeline
 from rtdecode.stream import (
     BEHAVIOR_MALFORMED_REASONS,
     BehaviorReceiver,
     BehaviorTrack,
     MalformedMessage,
-    Pipeline,
     Prediction,
     ReplaySource,
     ZmqFramePublisher,

@@ -202,9 +202,9 @@ def test_run_counts_late_missing_and_malformed_behaviour(tmp_path: Path) -> None
 
 
 def _readme_example(marker: str) -> str:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "wire-protocol.md").read_text()
     match = re.search(rf"<!-- {marker}[^>]*-->\n```python\n(.*?)```", text, re.S)
-    assert match, f"README lost its {marker}"
+    assert match, f"docs/wire-protocol.md lost its {marker}"
     return match.group(1)
 
 

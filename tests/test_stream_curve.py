@@ -24,9 +24,14 @@ from stream_support import free_port
 
 from rtdecode.cli import cli
 from rtdecode.errors import SourceError
-from rtdecode.stream import encode_frame, open_frame_publisher, open_sink, open_source
-from rtdecode.stream._sink import Prediction
-from rtdecode.stream._source import Chunk
+from rtdecode.stream import (
+    Chunk,
+    Prediction,
+    encode_frame,
+    open_frame_publisher,
+    open_sink,
+    open_source,
+)
 
 
 @pytest.fixture

@@ -32,16 +32,16 @@ SPEED = 12.0
 
 
 def readme_producer() -> str:
-    """The example producer exactly as the README shows it."""
-    text = (ROOT / "README.md").read_text()
+    """The example producer exactly as the user guide shows it (docs/wire-protocol.md)."""
+    text = (ROOT / "docs" / "wire-protocol.md").read_text()
     match = re.search(r"<!-- example-producer[^>]*-->\n```python\n(.*?)```", text, re.S)
-    assert match, "README lost its example producer"
+    assert match, "docs/wire-protocol.md lost its example producer"
     return match.group(1)
 
 
 @pytest.fixture(scope="module")
 def short_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first frames of the bundled real recording as a minimal .npz (the README's format)."""
+    """The first frames of the bundled real recording as a minimal .npz (docs/formats.md)."""
     whole = bundled_recording()
     path = tmp_path_factory.mktemp("rec") / "worm.npz"
     np.savez(path, traces=whole.traces[:FRAMES], timestamps=whole.timestamps[:FRAMES])

@@ -20,7 +20,8 @@ import pytest
 import zmq
 from stream_support import WindowMeanEngine, free_port
 
-from rtdecode.stream import Pipeline, Sink, encode_frame, open_sink, open_source
+from rtdecode.live import Pipeline
+from rtdecode.stream import Sink, encode_frame, open_sink, open_source
 
 W = 8
 N = 30
@@ -166,10 +167,11 @@ import psutil
 from rtdecode.kernels.baseline import baseline_step
 from rtdecode.kernels.normalize import skew_step, zscore_step
 from rtdecode.preprocess import Preprocessor
-from rtdecode.stream import Windower, encode_frame, parse_frame
+from rtdecode.stream import encode_frame, parse_frame
+from rtdecode.live import Windower
 from rtdecode.config import PreprocessConfig
 from rtdecode.preprocess import BaselineConfig, BaselineTracker
-from rtdecode.stream._windower import compile_kernels
+from rtdecode.live._windower import compile_kernels
 
 def compiled():
     return sum(len(k.signatures) for k in (zscore_step, skew_step, baseline_step))

@@ -11,9 +11,9 @@ import pytest
 from stream_support import WindowMeanEngine
 
 from rtdecode.data import Recording, bundled_recording
+from rtdecode.live import Pipeline
 from rtdecode.stream import (
     LslFramePublisher,
-    Pipeline,
     ReplaySource,
     open_sink,
     open_source,

@@ -21,9 +21,9 @@ from stream_support import WindowMeanEngine
 
 from rtdecode.cli._report import format_summary
 from rtdecode.errors import SourceError
-from rtdecode.stream import Pipeline, open_source
+from rtdecode.live import Pipeline
+from rtdecode.stream import Source, open_source
 from rtdecode.stream._lsl_common import set_channel_labels
-from rtdecode.stream._source import Source
 
 pylsl = pytest.importorskip("pylsl")
 pytestmark = pytest.mark.lsl

@@ -19,15 +19,8 @@ from stream_support import free_port
 
 from rtdecode.data import Recording, bundled_recording, load_recording
 from rtdecode.engines import load_engine
-from rtdecode.stream import (
-    Pipeline,
-    Prediction,
-    ReplaySource,
-    Sink,
-    StreamSet,
-    parse_prediction,
-    stream_address,
-)
+from rtdecode.live import Pipeline, StreamSet
+from rtdecode.stream import Prediction, ReplaySource, Sink, parse_prediction, stream_address
 
 RTDECODE = [sys.executable, "-c", "from rtdecode.cli import main; main()"]
 FRAMES = 120

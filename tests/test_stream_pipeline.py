@@ -12,8 +12,9 @@ from stream_support import WindowMeanEngine, free_port
 
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
+from rtdecode.live import Pipeline
 from rtdecode.preprocess import preprocess_traces
-from rtdecode.stream import FRAME_COLUMNS, Faults, Pipeline, ReplaySource, open_sink
+from rtdecode.stream import FRAME_COLUMNS, Faults, ReplaySource, open_sink
 
 
 @pytest.fixture(scope="module")

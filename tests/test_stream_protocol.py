@@ -86,6 +86,15 @@ def test_more_ways_to_be_wrong(reason: str, header: bytes) -> None:
     assert caught.value.reason == reason
 
 
+def test_the_part_size_alone_bounds_the_neuron_count() -> None:
+    """The wire's only neuron limit is the 256 KiB part: 65,536 float32 values in one frame."""
+    widest = np.zeros((1, 65536), np.float32)
+    assert parse_frame(encode_frame(0, 0.0, widest)).data.shape == (1, 65536)
+    with pytest.raises(MalformedMessage) as caught:
+        parse_frame([b"frame", _header(shape=[1, 65537]), bytes(65537 * 4)])
+    assert caught.value.reason == "bad_shape"
+
+
 def test_prediction_round_trips() -> None:
     parts = encode_prediction(5, 2.0, ("forward", "reversal"), np.array([0.2, 0.8]), 123.45)
     body = parse_prediction(parts)

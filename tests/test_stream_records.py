@@ -11,8 +11,8 @@ import h5py
 import numpy as np
 import psutil
 
-from rtdecode.stream import FrameTiming, LatencyHistogram, Prediction, SessionFile
-from rtdecode.stream._latency import percentiles
+from rtdecode.latency import LatencyHistogram, percentiles
+from rtdecode.stream import FrameTiming, Prediction, SessionFile
 
 
 def test_session_file_keeps_every_row_across_blocks(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from rtdecode.live import Windower
 from rtdecode.preprocess import PreprocessConfig, Preprocessor, preprocess_traces
-from rtdecode.stream import Windower
 
 W, N = 5, 4
 

@@ -15,7 +15,8 @@ import zmq
 from stream_support import WindowMeanEngine, free_port
 
 from rtdecode.data import bundled_recording
-from rtdecode.stream import Pipeline, encode_frame, open_sink, open_source, parse_prediction
+from rtdecode.live import Pipeline
+from rtdecode.stream import encode_frame, open_sink, open_source, parse_prediction
 
 W = 8
 Send = Callable[[list[bytes]], None]

@@ -12,9 +12,10 @@ from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.errors import ModelError
 from rtdecode.kernels.normalize import N_FEATURES
+from rtdecode.live import Pipeline
 from rtdecode.models import build_network, load_model_file, save_model_file
 from rtdecode.preprocess import PreprocessConfig
-from rtdecode.stream import Pipeline, ReplaySource
+from rtdecode.stream import ReplaySource
 from rtdecode.training._dataset import prepare_recording
 from rtdecode.training._fit import TrainConfig, train_model
 

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from trigger_support import STATES, feed, pulses
 
+from rtdecode.policy import PolicyConfig
 from rtdecode.trigger._controller import Safety, TriggerController
 from rtdecode.trigger._emulator import DeviceEmulator
-from rtdecode.trigger._policy import PolicyConfig
 from rtdecode.trigger._serial import SerialOutput
 from rtdecode.trigger._sham import PoissonSham, Sham, YokedSham
 

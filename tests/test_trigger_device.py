@@ -15,11 +15,10 @@ import pytest
 from trigger_support import STATES, feed, pulses
 
 from rtdecode.errors import SourceError
+from rtdecode.policy import PolicyConfig, TriggerEvent
 from rtdecode.trigger._controller import Safety, TriggerController
 from rtdecode.trigger._device_protocol import HEARTBEAT_S, HEARTBEAT_TIMEOUT_S, VERSION_REPLY
 from rtdecode.trigger._emulator import DeviceEmulator
-from rtdecode.trigger._event import TriggerEvent
-from rtdecode.trigger._policy import PolicyConfig
 from rtdecode.trigger._serial import SerialOutput
 
 
@@ -97,7 +96,7 @@ KILLED_HOST = textwrap.dedent(
     sys.path.insert(0, "tests")
     from trigger_support import STATES, feed
     from rtdecode.trigger._controller import Safety, TriggerController
-    from rtdecode.trigger._policy import PolicyConfig
+    from rtdecode.policy import PolicyConfig
     from rtdecode.trigger._serial import SerialOutput
     config = PolicyConfig(on=0.6, off=0.4, min_frames=1, pulse_ms=5000.0)
     controller = TriggerController(config, [SerialOutput(sys.argv[1])], Safety(armed=True, watchdog_s=60))

@@ -17,10 +17,11 @@ import pytest
 import zmq
 from stream_support import WindowMeanEngine, free_port
 
-from rtdecode.stream import Pipeline, SessionFile, encode_frame, open_source
+from rtdecode.live import Pipeline
+from rtdecode.policy import PolicyConfig
+from rtdecode.stream import SessionFile, encode_frame, open_source
 from rtdecode.trigger._controller import Safety, TriggerController
 from rtdecode.trigger._emulator import DeviceEmulator
-from rtdecode.trigger._policy import PolicyConfig
 from rtdecode.trigger._serial import SerialOutput
 
 PERIOD = 0.1  # 10 frames/s: the watchdog's two frame periods are 200 ms

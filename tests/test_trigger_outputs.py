@@ -13,10 +13,11 @@ from stream_support import free_port
 from trigger_support import STATES, feed, pulses
 
 from rtdecode.errors import SourceError
+from rtdecode.policy import PolicyConfig
+from rtdecode.stream import TRIGGER_TOPIC, parse_trigger
 from rtdecode.trigger._controller import Safety, TriggerController
 from rtdecode.trigger._emulator import DeviceEmulator
 from rtdecode.trigger._outputs import open_trigger_output
-from rtdecode.trigger._policy import PolicyConfig
 
 CONFIG = PolicyConfig(on=0.6, off=0.4, min_frames=1, refractory_s=2.5, max_per_min=100)
 SEQUENCE = [0.1, 0.9, 0.2, 0.95, 0.1, 0.8, 0.1]  # onsets at 1, 3 (refractory), 5
@@ -33,7 +34,7 @@ def test_zeromq_subscriber_reads_every_event_with_its_latency() -> None:
         )
         controller.open(STATES)
         sub = zmq.Context.instance().socket(zmq.SUB)
-        sub.setsockopt(zmq.SUBSCRIBE, b"trigger")
+        sub.setsockopt(zmq.SUBSCRIBE, TRIGGER_TOPIC)
         sub.connect(uri.removeprefix("zmq+"))
         time.sleep(0.5)  # PUB/SUB: the subscription must reach the publisher first
         for seq, p in enumerate(SEQUENCE):
@@ -41,9 +42,7 @@ def test_zeromq_subscriber_reads_every_event_with_its_latency() -> None:
         controller.close({})
         messages = []
         while sub.poll(1000):
-            topic, body = sub.recv_multipart()
-            assert topic == b"trigger"
-            messages.append(json.loads(body))
+            messages.append(parse_trigger(sub.recv_multipart()))
         sub.close()
     sent = [e for e in controller.events if e.kind != "arm" or e.reason != "start"]
     assert (

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtdecode.errors import ConfigError
-from rtdecode.trigger import Policy, PolicyConfig, replay_policy
+from rtdecode.policy import Policy, PolicyConfig, replay_policy
 
 STATES = ("forward", "reversal")
 

@@ -9,12 +9,12 @@ from click.testing import CliRunner
 from trigger_support import STATES
 
 from rtdecode.cli import cli
+from rtdecode.policy import TriggerEvent
 from rtdecode.stream import FrameTiming, Prediction, SessionFile
-from rtdecode.trigger._event import TriggerEvent
 from rtdecode.trigger._report import Session, session_summary
 
 
-def write_session(path: Path) -> None:
+def write_session(path: Path, summary: dict | None = None) -> None:
     """60 s at 2 frames/s; reversals at 10-14 s and 40-44 s; fires at 9.5 s (caught), 25 s
     (false) and 41 s (caught); the tracker lost the animal at 30-32 s (NaN)."""
     session = SessionFile(path, {"policy": '{"on": 0.6, "off": 0.4, "state": "reversal"}'})
@@ -35,7 +35,7 @@ def write_session(path: Path) -> None:
         (82, "fire", ""),
     ]:
         session.record_trigger(TriggerEvent(seq, 0.5 * seq, kind, reason, 500.0, 120.0))
-    session.close({})
+    session.close(summary or {})
 
 
 def test_summary_scores_the_fires_against_the_recorded_behaviour(tmp_path: Path) -> None:
@@ -43,8 +43,18 @@ def test_summary_scores_the_fires_against_the_recorded_behaviour(tmp_path: Path)
     summary = session_summary(Session.read(tmp_path / "s.h5"))
     assert (summary["fires"], summary["suppressed"]) == (3, {"refractory": 1})
     score = summary["fire_score"]
-    assert (score["onsets"], score["caught"], score["false"]) == (2, 2, 1)  # NaN is no onset
+    # NaN is no onset; both reversals are sustained (4 s after >= 10 s of forward)
+    assert (score["onsets_all"], score["onsets_sustained"]) == (2, 2)
+    assert (score["caught_all_1.2s"], score["fires_false_1.2s"]) == (2, 1)
+    assert score["lags_all_2.4s"] == [-0.5, 1.0]
     assert summary["trigger_latency_us"]["p50"] == 120.0
+
+
+def test_behaviour_is_scored_after_the_calibration_period(tmp_path: Path) -> None:
+    write_session(tmp_path / "s.h5", {"calibration": {"seconds": 20.0}})
+    score = session_summary(Session.read(tmp_path / "s.h5"))["fire_score"]
+    assert score["scored_from_s"] == 20.0 and score["fires_before_scored"] == 1  # 9.5 s
+    assert (score["onsets_all"], score["caught_all_1.2s"], score["fires_false_1.2s"]) == (1, 1, 1)
 
 
 def test_report_png_and_html(tmp_path: Path) -> None:

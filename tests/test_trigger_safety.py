@@ -10,9 +10,10 @@ from stream_support import WindowMeanEngine
 from trigger_support import STATES, feed, pulses
 
 from rtdecode.data import bundled_recording
-from rtdecode.stream import FrameTiming, Pipeline, Prediction, ReplaySource, SessionFile
+from rtdecode.live import Pipeline
+from rtdecode.policy import TriggerEvent
+from rtdecode.stream import FrameTiming, Prediction, ReplaySource, SessionFile
 from rtdecode.trigger import DeviceEmulator, PolicyConfig, Safety, TriggerController, YokedSham
-from rtdecode.trigger._event import TriggerEvent
 from rtdecode.trigger._serial import SerialOutput
 
 

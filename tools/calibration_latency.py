@@ -10,23 +10,22 @@ microseconds, from the session files' ``frames/`` table.
 
 from __future__ import annotations
 
-import json
 import sys
 
-import h5py
 import numpy as np
 
 from rtdecode.calibration import CalibrationConfig
-from rtdecode.stream._latency import percentiles
+from rtdecode.latency import percentiles
+from rtdecode.stream import read_session
 
 SETTLE_S = CalibrationConfig().skip_s
 FRAMES = ("recv_ns", "preprocessed_ns", "inferred_ns", "published_ns")
 
 
 def _load(path: str) -> dict[str, np.ndarray]:
-    with h5py.File(path) as handle:
-        frames = {name: handle[f"frames/{name}"][:] for name in handle["frames"]}
-        heads = dict(zip(handle["predictions/seq"][:], handle["predictions/head"][:], strict=True))
+    session = read_session(path, tables=("frames", "predictions"))
+    frames, preds = session.frames, session.predictions
+    heads = dict(zip(preds["seq"], preds["head"], strict=True))
     decoded = frames["published_ns"] >= 0
     first_t = float(frames["t"][0])
     ns = {name: frames[name][decoded] for name in FRAMES}
@@ -51,8 +50,10 @@ def main(paths: list[str]) -> None:
     """Print the comparison for each (without, with) pair of session files."""
     for off_path, cal_path in zip(paths[::2], paths[1::2], strict=True):
         off, cal = _load(off_path), _load(cal_path)
-        with h5py.File(cal_path) as handle:
-            seconds = json.loads(handle.attrs["summary"])["calibration"]["seconds"]
+        summary = read_session(cal_path, tables=()).summary
+        if summary is None or "calibration" not in summary:
+            sys.exit(f"{cal_path}: no calibration in its summary; give a calibrating session")
+        seconds = summary["calibration"]["seconds"]
         switched = cal["head"] == 1
         switch = cal["seq"][switched].min() if switched.any() else np.inf
         phase = np.where(

@@ -1,7 +1,7 @@
 """Frames per second the decoder loop sustains in-process, every frame decoded (no sockets).
 
 Replays the bundled recording (neurons repeated to N) as fast as it is read into a
-:class:`~rtdecode.stream.Pipeline` with ``max_batch=1`` (no frame skipped), optionally writing a
+:class:`~rtdecode.live.Pipeline` with ``max_batch=1`` (no frame skipped), optionally writing a
 session file, and prints frames/s with the summary's inference and decoder latencies: the
 decoder's own ceiling, without the ZeroMQ hop and the producer competing for the cores. Usage::
 
@@ -19,7 +19,8 @@ import torch
 
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
-from rtdecode.stream import Pipeline, ReplaySource, open_sink
+from rtdecode.live import Pipeline
+from rtdecode.stream import ReplaySource, open_sink
 
 
 def main() -> None:

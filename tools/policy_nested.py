@@ -34,8 +34,8 @@ PREVIOUS = {"on": 0.6, "off": 0.4, "min_frames": 1, "refractory_s": 5.0}
 
 def _decoded(data_dir: Path, cache: Path) -> list[tuple[Any, np.ndarray, np.ndarray]]:
     """Per held-out animal: the recording, scored frames and reversal probabilities."""
-    from rtdecode.calibration._folds import fold_model
     from rtdecode.config import PreprocessConfig
+    from rtdecode.training import fold_model
     from rtdecode.training._evaluate import LOWO_FIRST_FRAME
     from rtdecode.training._fit import predict_recording
     from rtdecode.training._load import prepare_folder
@@ -62,8 +62,8 @@ def _choose(hits: np.ndarray, false: np.ndarray, cap: float) -> int:
 
 
 def main() -> None:
+    from rtdecode.policy import PolicyConfig
     from rtdecode.training._evaluate import recording_metrics
-    from rtdecode.trigger import PolicyConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
@@ -83,7 +83,7 @@ def main() -> None:
         policy = PolicyConfig(**setting)  # type: ignore[arg-type]
         for j, (held, frames, probs) in enumerate(decoded):
             entry = recording_metrics(held, frames, probs, policy)
-            hits[g, j], false[g, j] = entry["onset_hit_rate"], entry["false_triggers_per_min"]
+            hits[g, j], false[g, j] = entry["catch_all_1.2s"], entry["false_per_min_1.2s"]
     ids = [held.id for held, _, _ in decoded]
     nested = []
     for k in range(len(ids)):

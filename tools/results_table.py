@@ -32,9 +32,10 @@ def main() -> None:
         ("balanced_accuracy", "Balanced accuracy"),
         ("auroc", "AUROC"),
         ("f1", "F1 (reversal)"),
-        ("onset_hit_rate", "Reversal onsets caught by the default trigger policy"),
-        ("false_triggers_per_min", "False triggers per minute"),
-        ("trigger_lag_s", "Median trigger lag from the behavioural onset (s)"),
+        ("catch_all_2.4s", "Reversal onsets caught by the default trigger policy within +2.4 s"),
+        ("catch_sustained_2.4s", "Sustained onsets caught within +2.4 s"),
+        ("false_per_min_2.4s", "False triggers per minute (+2.4 s windows)"),
+        ("lag_median_all_2.4s", "Median trigger lag from the behavioural onset (s)"),
     ):
         print(f"### {label}\n")
         print("| model | " + " | ".join(animals) + " | mean |")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtdecode.stream._latency import percentiles
+from rtdecode.latency import percentiles
 
 __all__ = [
     "STAGES",

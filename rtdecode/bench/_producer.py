@@ -18,8 +18,7 @@ import numpy as np
 import zmq
 
 from rtdecode.bench._wire import BenchKeys
-from rtdecode.stream import encode_frame, parse_address
-from rtdecode.stream._zmq_socket import close_socket, open_socket
+from rtdecode.stream import close_socket, encode_frame, open_socket, parse_address
 
 __all__ = ["SEQ_STRIDE", "frames_for", "producer_main", "stream_schedule"]
 

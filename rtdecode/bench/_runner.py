@@ -318,7 +318,7 @@ def run_bench(
     Returns
     -------
     results : dict
-        JSON-ready results; keys are documented in the README's benchmark section.
+        JSON-ready results; keys are documented in docs/benchmarking.md.
     samples : dict
         Raw end-to-end latencies (ns) per path, neuron count and rate, for plotting.
     """

@@ -1,13 +1,14 @@
-"""Read the per-frame timing table out of a decoder session file (HDF5)."""
+"""Read the per-frame timing table out of a decoder session file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from rtdecode.bench._peers import BenchError
+from rtdecode.errors import DataFormatError
+from rtdecode.stream import read_session
 
 __all__ = ["TIMING_COLUMNS", "read_timings"]
 
@@ -21,27 +22,6 @@ TIMING_COLUMNS: tuple[str, ...] = (
 """Integer columns of the session file's per-frame table that the benchmark uses."""
 
 
-def _find_table(group: h5py.Group) -> dict[str, np.ndarray] | None:
-    """Depth-first search for the timing columns, as one compound dataset or sibling datasets."""
-    names = set(group.keys())
-    if set(TIMING_COLUMNS) <= names and all(
-        isinstance(group[c], h5py.Dataset) for c in names & set(TIMING_COLUMNS)
-    ):
-        return {c: np.asarray(group[c][()]) for c in TIMING_COLUMNS}
-    for key in sorted(names):
-        item = group[key]
-        if isinstance(item, h5py.Dataset):
-            fields = item.dtype.names or ()
-            if set(TIMING_COLUMNS) <= set(fields):
-                data = item[()]
-                return {c: np.asarray(data[c]) for c in TIMING_COLUMNS}
-        elif isinstance(item, h5py.Group):
-            found = _find_table(item)
-            if found is not None:
-                return found
-    return None
-
-
 def read_timings(path: Path) -> dict[str, np.ndarray]:
     """Return the session file's per-frame timing columns as int64 arrays of equal length.
 
@@ -53,7 +33,8 @@ def read_timings(path: Path) -> dict[str, np.ndarray]:
     Raises
     ------
     BenchError
-        When the file is missing or holds no table with the columns in :data:`TIMING_COLUMNS`.
+        When the file is missing, unreadable, or holds no frame table with the columns in
+        :data:`TIMING_COLUMNS`.
     """
     if not path.is_file():
         raise BenchError(
@@ -61,14 +42,13 @@ def read_timings(path: Path) -> dict[str, np.ndarray]:
             "a .h5 path as --sink (its log is beside the file)"
         )
     try:
-        with h5py.File(path, "r") as handle:
-            table = _find_table(handle)
-    except OSError as exc:
-        raise BenchError(f"session file {path} is not readable HDF5: {exc}") from exc
-    if table is None:
+        frames = read_session(path, tables=("frames",)).frames
+    except DataFormatError as exc:
+        raise BenchError(f"session file {path}: {exc}") from exc
+    missing = [name for name in TIMING_COLUMNS if name not in frames]
+    if missing:
         raise BenchError(
-            f"session file {path} has no per-frame timing table with columns "
-            f"{list(TIMING_COLUMNS)}; the decoder's session format changed, update "
-            "rtdecode.bench._session"
+            f"session file {path} has no per-frame timing columns {missing}; it was not "
+            "written by this version of rtdecode run"
         )
-    return {name: column.astype(np.int64, copy=False) for name, column in table.items()}
+    return {name: frames[name].astype(np.int64, copy=False) for name in TIMING_COLUMNS}

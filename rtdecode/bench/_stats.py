@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from rtdecode.stream._latency import percentiles
+from rtdecode.latency import percentiles
 
 __all__ = ["PERCENTILES", "LatencyStats", "summarize"]
 
@@ -23,7 +23,7 @@ class LatencyStats:
     count
         Number of samples.
     p50, p90, p99, p99_9
-        Nearest-rank percentiles (:func:`rtdecode.stream._latency.percentiles`, the definition
+        Nearest-rank percentiles (:func:`rtdecode.latency.percentiles`, the definition
         every rtdecode latency uses). With fewer than 1,000 samples ``p99_9`` is the largest
         sample; read it with ``count``.
     max

@@ -10,6 +10,8 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
+from rtdecode.stream import FRAME_TOPIC, PRED_TOPIC
+
 __all__ = [
     "FRAME_TOPIC",
     "PRED_TOPIC",
@@ -18,11 +20,6 @@ __all__ = [
     "free_tcp_ports",
     "message_seq",
 ]
-
-FRAME_TOPIC = b"frame"
-"""First part of a protocol v1 frame message (ARCHITECTURE.md)."""
-PRED_TOPIC = b"pred"
-"""First part of a protocol v1 prediction message."""
 
 
 def message_seq(parts: list[bytes]) -> int:

@@ -1,13 +1,16 @@
 """Self-calibration of a new animal: a per-animal head, its choice over the shipped model,
 reliable probabilities and abstention, and the simulated sessions ``rtdecode eval`` scores.
 
-The live parts (:class:`Calibrator`, :class:`Head`, :func:`head_features`) do not import torch;
+The live parts (:class:`Calibrator`, :class:`Head`, :func:`head_features`, the fused decision's
+:class:`AnimalDecoder`, :class:`CrossModel` and role pooling) do not import torch;
 :func:`calibrate_lowo`, :func:`calibrate_model` and :func:`earlier_head` (which run the
-network) are imported on first use.
+network) and the offline nested scoring (:func:`fold_scores`, :func:`load_animals`) are imported
+on first use.
 """
 
 from typing import Any
 
+from rtdecode.calibration._decision import COMPONENTS, AnimalDecoder, CrossModel
 from rtdecode.calibration._head import (
     CalibrationConfig,
     CalibrationResult,
@@ -17,19 +20,32 @@ from rtdecode.calibration._head import (
     recording_head_features,
 )
 from rtdecode.calibration._live import Calibrator
+from rtdecode.calibration._onset import onset_target
 from rtdecode.calibration._reliability import expected_calibration_error
+from rtdecode.calibration._roles import RoleConfig, RolePooler, neuron_roles
 
 __all__ = [
+    "COMPONENTS",
+    "AnimalDecoder",
     "CalibrationConfig",
     "CalibrationResult",
     "Calibrator",
+    "CrossModel",
+    "FoldScores",
     "Head",
+    "RoleConfig",
+    "RolePooler",
+    "ScoreConfig",
     "calibrate_lowo",
     "calibrate_model",
     "earlier_head",
     "expected_calibration_error",
     "fit_calibration",
+    "fold_scores",
     "head_features",
+    "load_animals",
+    "neuron_roles",
+    "onset_target",
     "recording_head_features",
 ]
 
@@ -37,6 +53,10 @@ _LAZY = {
     "calibrate_lowo": "rtdecode.calibration._evaluate",
     "calibrate_model": "rtdecode.calibration._evaluate",
     "earlier_head": "rtdecode.calibration._earlier",
+    "FoldScores": "rtdecode.calibration._scores",
+    "ScoreConfig": "rtdecode.calibration._scores",
+    "fold_scores": "rtdecode.calibration._scores",
+    "load_animals": "rtdecode.calibration._scores",
 }
 
 

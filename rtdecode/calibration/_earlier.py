@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from rtdecode.calibration._head import (
@@ -17,22 +15,20 @@ from rtdecode.calibration._head import (
 from rtdecode.data import load_recording
 from rtdecode.errors import ConfigError
 from rtdecode.models import ModelFile
+from rtdecode.stream import is_session_file, read_session
 from rtdecode.training import predict_recording, prepare_recording
 
 __all__ = ["earlier_head"]
 
 
-def _session_head(path: Path) -> Head | None:
-    with h5py.File(path, "r") as handle:
-        if handle.attrs.get("format") != "rtdecode-session":
-            return None
-        text = handle.attrs.get("calibration")
-    if text is None:
+def _session_head(path: Path) -> Head:
+    """The head a calibrated session kept (its ``calibration`` attribute)."""
+    saved = read_session(path, tables=()).calibration
+    if saved is None:
         raise ConfigError(
             f"{path}: this session file holds no calibration; use a session that ran with "
             "--calibrate, or the session's recording"
         )
-    saved = json.loads(text)
     if "weights" not in saved:
         raise ConfigError(
             f"{path}: that session kept the shipped model ({saved.get('reason', 'no reason')}); "
@@ -65,10 +61,8 @@ def earlier_head(
         When the file holds no usable head or no behaviour, or the head was not chosen.
     """
     path = Path(path)
-    if path.suffix in (".h5", ".hdf5"):
-        head = _session_head(path)
-        if head is not None:
-            return head
+    if path.suffix in (".h5", ".hdf5") and is_session_file(path):
+        return _session_head(path)
     recording = load_recording(path)
     if recording.reversal is None:
         raise ConfigError(f"{path}: no behaviour (reversal) to calibrate on")

@@ -10,17 +10,30 @@ from typing import Any
 
 import numpy as np
 
-from rtdecode.calibration._folds import fold_model
 from rtdecode.calibration._head import CalibrationConfig
 from rtdecode.calibration._simulate import METHODS, calibration_metrics, simulate_session
 from rtdecode.config import PreprocessConfig
+from rtdecode.events import SUMMARY_KEYS, pooled_lags
 from rtdecode.models import ModelFile
+from rtdecode.training import fold_model
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._fit import TrainConfig, predict_recording
 
-__all__ = ["calibrate_lowo", "calibrate_model", "calibration_table"]
+__all__ = ["calibrate_lowo", "calibrate_model", "calibration_table", "default_session"]
 
 Progress = Callable[[str], None] | None
+
+
+def default_session(seconds: Sequence[float], labels: Sequence[bool]) -> tuple[str, float, bool]:
+    """The simulated session that is what ``rtdecode run`` decides by default.
+
+    ``rtdecode run`` calibrates for ``CalibrationConfig().seconds`` (180 s) and decodes with the
+    stream's identities when there are any: the head-or-shipped choice (``calibrated``) at that
+    length when it is among ``seconds`` (else the first), with identities when among ``labels``.
+    """
+    run_s = CalibrationConfig().seconds
+    chosen = run_s if run_s in seconds else seconds[0]
+    return "calibrated", chosen, True in labels
 
 
 def _sessions(
@@ -30,18 +43,30 @@ def _sessions(
     config: CalibrationConfig,
     abstain: tuple[float, float],
     labels: Sequence[bool],
+    save_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Entries of one recording: per identities setting, calibration length and method."""
+    """Entries of one recording: per identities setting, calibration length and method.
+
+    With ``save_dir``, every session's decisions go to ``<id>.<method>-<S>s[-no-ids].npz``,
+    and what ``rtdecode run`` would decide by default (see :func:`default_session`) also to
+    ``<id>.npz``.
+    """
     net = model.build()
     out = []
+    default = default_session(seconds, labels)
     for use_labels in labels:
         frames, shipped = predict_recording(model, net, prepared, use_labels=use_labels)
         for s in seconds:
             session = simulate_session(prepared, frames, shipped.astype(np.float64), s, config)
             for method in METHODS:
-                entry = calibration_metrics(
-                    prepared, session["frames"], session["probs"][method], abstain
-                )
+                probs = session["probs"][method]
+                if save_dir is not None and (method, s, use_labels) == default:
+                    calibration_metrics(
+                        prepared, session["frames"], probs, abstain, save_dir / f"{prepared.id}.npz"
+                    )
+                name = f"{method}-{s:g}s" + ("" if use_labels else "-no-ids")
+                path = None if save_dir is None else save_dir / f"{prepared.id}.{name}.npz"
+                entry = calibration_metrics(prepared, session["frames"], probs, abstain, path)
                 entry.update(seconds=s, labels=use_labels, method=method)
                 if method in session["calibration"]:
                     entry["calibration"] = session["calibration"][method]
@@ -58,8 +83,10 @@ def calibrate_lowo(
     abstain: tuple[float, float],
     cache: Path | None = None,
     progress: Progress = None,
+    save_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """LOWO: per held-out animal, the fold model (from ``cache`` when there), then sessions.
+    """LOWO: per held-out animal, the fold model (from ``cache`` when there), then sessions
+    (``save_dir``: as for :func:`calibrate_model`).
 
     The held-out animal is decoded with and without its identities when the model has them.
     A ``config.prior`` is replaced per fold by the training animals' mean reversal fraction
@@ -77,7 +104,7 @@ def calibrate_lowo(
                 if j != i and d.reversal is not None
             ]
             fold_config = replace(config, prior=float(np.mean(rates)))
-        entries += _sessions(model, held, seconds, fold_config, abstain, labels)
+        entries += _sessions(model, held, seconds, fold_config, abstain, labels, save_dir)
         if progress is not None:
             progress(f"{held.id}: done")
     return entries
@@ -90,13 +117,18 @@ def calibrate_model(
     config: CalibrationConfig,
     abstain: tuple[float, float],
     use_labels: bool,
+    save_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """One model over every recording (no training): sessions with and/or without identities."""
+    """One model over every recording (no training): sessions with and/or without identities.
+
+    With ``save_dir``, each session's decisions go to ``<id>.<method>-<S>s[-no-ids].npz`` and
+    the default one's (:func:`default_session`) to ``<id>.npz`` too.
+    """
     labels = (False, True) if use_labels and model.labels else (False,)
     entries = []
     for prepared in data:
         if prepared.reversal is not None:
-            entries += _sessions(model, prepared, seconds, config, abstain, labels)
+            entries += _sessions(model, prepared, seconds, config, abstain, labels, save_dir)
     return entries
 
 
@@ -106,9 +138,7 @@ MEAN_KEYS = (
     "ece",
     "coverage",
     "covered_balanced_accuracy",
-    "onset_hit_rate",
-    "false_triggers_per_min",
-    "trigger_lag_s",
+    *SUMMARY_KEYS,
 )
 
 
@@ -118,7 +148,8 @@ def _mean(values: list[Any]) -> float | None:
 
 
 def calibration_table(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Means over recordings per (identities, calibration seconds, method), one row each."""
+    """Means over recordings per (identities, calibration seconds, method), one row each, with
+    the lag distribution pooled over them (``lags``)."""
     rows = []
     keys = sorted({(e["labels"], e["seconds"], METHODS.index(e["method"])) for e in entries})
     present = [k for k in MEAN_KEYS if any(k in e for e in entries)]
@@ -131,6 +162,7 @@ def calibration_table(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"labels": labels, "seconds": seconds, "method": METHODS[m]}
         row.update({f"mean_{k}": _mean([e.get(k) for e in group]) for k in present})
         row["recordings"] = len(group)
+        row["lags"] = pooled_lags(group)
         if METHODS[m] in ("calibrated", "balanced"):
             row["heads_chosen"] = sum(e["calibration"]["chosen"] == "calibrated" for e in group)
         rows.append(row)

@@ -22,6 +22,7 @@ __all__ = [
     "CalibrationResult",
     "Head",
     "fit_calibration",
+    "fit_state_head",
     "head_features",
     "recording_head_features",
 ]
@@ -286,6 +287,29 @@ def _rescaled(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
     (a,), c = fit_logistic(logits[ok, None], y[ok], 1e-3, weight)
     a = max(a, 0.0)
     return _shift_prior(Head(a * head.weights, a * head.bias + c), y[ok], config)
+
+
+def fit_state_head(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
+    """The head on the neurons alone fit on every given frame, with no choice against a shipped model.
+
+    Parameters
+    ----------
+    x
+        ``(T, D)`` :func:`head_features` rows (the last column, the shipped logit, is not used).
+    y
+        ``(T,)`` tracked reversal state with both states present.
+    config
+        Fit settings (``use_shipped`` is ignored).
+
+    Returns
+    -------
+    Head
+        Rescaled to reliable probabilities and moved to ``config.prior`` as in
+        :func:`fit_calibration`.
+    """
+    return _rescaled(
+        np.asarray(x, np.float64), np.asarray(y, bool), replace(config, use_shipped=False)
+    )
 
 
 def _logit(p: float) -> float:

@@ -1,4 +1,4 @@
-"""L2-penalised logistic regression by Newton's method (IRLS), in plain NumPy."""
+"""L2-penalised logistic regression: scikit-learn's ``LogisticRegression`` with a penalty per input."""
 
 from __future__ import annotations
 
@@ -17,41 +17,33 @@ def fit_logistic(
     y: np.ndarray,
     penalty: np.ndarray | float,
     weight: np.ndarray | None = None,
-    iterations: int = 25,
 ) -> tuple[np.ndarray, float]:
     """Fit ``P(y=1|x) = sigmoid(x @ w + b)`` minimising weighted log loss + ``0.5 * sum(penalty * w**2)``.
+
+    scikit-learn penalises every weight alike (``0.5 * |w|**2`` against ``C`` times the loss), so
+    each input is divided by ``sqrt(penalty)`` before the fit (``C = 1``) and its weight by the
+    same after: the same optimum. The intercept is not penalised.
 
     Parameters
     ----------
     x
         ``(T, D)`` inputs.
     y
-        ``(T,)`` binary targets.
+        ``(T,)`` binary targets (both classes present).
     penalty
-        L2 strength per input (``(D,)``) or for all; the intercept is not penalised.
+        L2 strength per input (``(D,)``) or for all, > 0.
     weight
         ``(T,)`` sample weights (default 1).
-    iterations
-        Newton steps at most (it stops earlier once the step is tiny).
 
     Returns
     -------
     w, b
         Weights ``(D,)`` and intercept.
     """
+    from sklearn.linear_model import LogisticRegression
+
     x = np.asarray(x, np.float64)
-    y = np.asarray(y, np.float64)
-    t, d = x.shape
-    sw = np.ones(t) if weight is None else np.asarray(weight, np.float64)
-    xb = np.hstack([x, np.ones((t, 1))])
-    lam = np.append(np.broadcast_to(np.asarray(penalty, np.float64), (d,)), 1e-6)
-    theta = np.zeros(d + 1)
-    for _ in range(iterations):
-        p = sigmoid(xb @ theta)
-        grad = xb.T @ (sw * (p - y)) + lam * theta
-        hess = (xb * (sw * p * (1.0 - p))[:, None]).T @ xb + np.diag(lam)
-        step = np.linalg.solve(hess, grad)
-        theta -= step
-        if np.max(np.abs(step)) < 1e-6:
-            break
-    return theta[:d], float(theta[d])
+    root = np.sqrt(np.broadcast_to(np.asarray(penalty, np.float64), (x.shape[1],)))
+    model = LogisticRegression(C=1.0, tol=1e-8, max_iter=1000)
+    model.fit(x / root, np.asarray(y, bool), sample_weight=weight)
+    return model.coef_[0] / root, float(model.intercept_[0])

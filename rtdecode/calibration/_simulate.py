@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,9 @@ from rtdecode.calibration._head import (
 from rtdecode.calibration._logreg import fit_logistic, sigmoid
 from rtdecode.calibration._reliability import expected_calibration_error
 from rtdecode.metrics import balanced_accuracy
+from rtdecode.policy import PolicyConfig
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._evaluate import THRESHOLD, recording_metrics
-from rtdecode.trigger import PolicyConfig
 
 __all__ = ["BASELINE_PENALTY", "METHODS", "calibration_metrics", "simulate_session"]
 
@@ -36,15 +37,17 @@ def calibration_metrics(
     frames: np.ndarray,
     probs: np.ndarray,
     abstain: tuple[float, float],
+    save_to: Path | None = None,
 ) -> dict[str, Any]:
     """:func:`~rtdecode.training._evaluate.recording_metrics` plus reliability and abstention.
 
-    The trigger policy behind the event metrics abstains in the same band. Adds ``ece``
+    The trigger policy behind the event metrics abstains in the same band (and ``save_to``
+    keeps its decisions, as there). Adds ``ece``
     (expected calibration error), ``coverage`` (fraction of frames decided, i.e. whose
     probability is outside the abstain band ``(lo, hi)``) and ``covered_balanced_accuracy``
     (balanced accuracy on the decided frames).
     """
-    entry = recording_metrics(prepared, frames, probs, PolicyConfig(abstain=abstain))
+    entry = recording_metrics(prepared, frames, probs, PolicyConfig(abstain=abstain), save_to)
     lo, hi = abstain
     decided = (probs <= lo) | (probs >= hi)
     entry["coverage"] = float(decided.mean()) if len(probs) else float("nan")

@@ -26,7 +26,24 @@ def parse_seconds(text: str) -> list[float]:
 
 
 def parse_band(text: str) -> tuple[float, float]:
-    """``"0.4,0.6"`` -> ``(0.35, 0.65)``, with ``0 <= LO <= HI <= 1``."""
+    """Parse ``--abstain LO,HI``: ``"0.4,0.6"`` -> ``(0.4, 0.6)``.
+
+    Parameters
+    ----------
+    text
+        Two comma-separated probabilities.
+
+    Returns
+    -------
+    tuple of float
+        ``(LO, HI)`` as given, with ``0 <= LO <= HI <= 1`` (``LO = HI`` means no band; the caller
+        decides what that turns off).
+
+    Raises
+    ------
+    click.BadParameter
+        When the text is not two numbers or they are out of order or outside 0..1.
+    """
     try:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError as exc:
@@ -42,14 +59,41 @@ def _fmt(value: Any) -> str:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     from rtdecode.calibration._evaluate import MEAN_KEYS
+    from rtdecode.cli._headings import heading
 
-    columns = [c for c in MEAN_KEYS if any(f"mean_{c}" in r for r in rows)]
-    click.echo(f"{'ids':<5}{'S':>6} {'method':<11}" + "".join(f"{c[:12]:>13}" for c in columns))
+    columns = [
+        c
+        for c in MEAN_KEYS
+        if any(f"mean_{c}" in r for r in rows) and not c.startswith("lag_median_")
+    ]
+    click.echo(f"{'ids':<5}{'S':>6} {'method':<11}" + "".join(f"{heading(c):>12}" for c in columns))
     for r in rows:
-        cells = "".join(f"{_fmt(r.get('mean_' + c)):>13}" for c in columns)
+        cells = "".join(f"{_fmt(r.get('mean_' + c)):>12}" for c in columns)
         chosen = f"  heads {r['heads_chosen']}/{r['recordings']}" if "heads_chosen" in r else ""
         label = "yes" if r["labels"] else "no"
         click.echo(f"{label:<5}{r['seconds']:>6.0f} {r['method']:<11}{cells}{chosen}")
+
+
+def _velocity(
+    prepared: list[Any],
+    entries: list[dict[str, Any]],
+    seconds: list[float],
+    band: tuple[float, float],
+    save_dir: Path | None,
+) -> dict[float, dict[str, Any]]:
+    """Per calibration length, the velocity-only trigger scored on the sessions' frames."""
+    from rtdecode.training._velocity import velocity_report
+    from rtdecode.trigger import PolicyConfig
+
+    out = {}
+    for s in seconds:
+        same = [e for e in entries if e["seconds"] == s and e["method"] == "calibrated"]
+        report = velocity_report(
+            prepared, same, PolicyConfig(abstain=band), save_dir, f"velocity-{s:g}s"
+        )
+        if report is not None:
+            out[s] = report
+    return out
 
 
 def calibrate_eval(
@@ -61,6 +105,7 @@ def calibrate_eval(
     calibrate: str,
     abstain: str,
     fold_cache: Path | None,
+    save_predictions: Path | None,
     recipe: str,
     epochs: int | None,
     seed: int | None,
@@ -86,15 +131,35 @@ def calibrate_eval(
             prepared = prepare_folder(data, preprocess, need_behaviour=True)
             click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals, calibrating {seconds} s")
             entries = calibrate_lowo(
-                prepared, recipe_config, preprocess, seconds, config, band, fold_cache, click.echo
+                prepared,
+                recipe_config,
+                preprocess,
+                seconds,
+                config,
+                band,
+                fold_cache,
+                click.echo,
+                save_predictions,
             )
         else:
             loaded = load_model_file(model)
             prepared = prepare_folder(data, loaded.preprocess, need_behaviour=True)
-            entries = calibrate_model(loaded, prepared, seconds, config, band, not no_labels)
+            entries = calibrate_model(
+                loaded, prepared, seconds, config, band, not no_labels, save_predictions
+            )
+        velocity = _velocity(prepared, entries, seconds, band, save_predictions)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     rows = calibration_table(entries)
+    for s, summary in velocity.items():
+        row = {
+            "labels": False,
+            "seconds": s,
+            "method": "velocity",
+            "recordings": len(summary["recordings"]),
+        }
+        means = {k: v for k, v in summary.items() if k.startswith("mean_")}
+        rows.append(row | means | {"lags": summary["lags"]})
     _print_table(rows)
     if json_out is not None:
         report = {
@@ -106,6 +171,7 @@ def calibrate_eval(
             "calibration": dataclasses.asdict(config),
             "table": rows,
             "recordings": entries,
+            "velocity_baseline": {f"{s:g}": v for s, v in velocity.items()},
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, default=float))

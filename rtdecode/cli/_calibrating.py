@@ -8,8 +8,8 @@ from typing import Any
 from rtdecode.calibration import CalibrationConfig
 from rtdecode.cli._calibrate_eval import parse_band
 from rtdecode.errors import ConfigError
+from rtdecode.live import LiveCalibration
 from rtdecode.log import get_logger
-from rtdecode.stream._calibrating import LiveCalibration
 
 __all__ = ["DEFAULT_BAND", "abstain_band", "live_calibration"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rtdecode.stream import Pipeline
+from rtdecode.live import Pipeline
 
 __all__ = ["format_status", "format_streams_summary", "format_summary"]
 

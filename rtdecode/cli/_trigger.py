@@ -86,7 +86,7 @@ def trigger_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def policy_config(trigger: str | None, flags: dict[str, Any]) -> Any:
     """The policy from ``--trigger [POLICY.toml]`` and the flags (None without --trigger)."""
-    from rtdecode.trigger._policy import PolicyConfig
+    from rtdecode.policy import PolicyConfig
 
     given = {name: flags[name] for name in POLICY_FLAGS if flags.get(name) is not None}
     if trigger is None:

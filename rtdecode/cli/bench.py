@@ -14,7 +14,6 @@ import click
 
 from rtdecode._optional import import_optional
 from rtdecode.bench import (
-    DEFAULT_ENGINES,
     STREAM_PHASES,
     BenchSettings,
     format_table,
@@ -28,10 +27,10 @@ __all__ = ["bench"]
 
 def _all_engines() -> tuple[tuple[str, ...], list[str]]:
     """Every engine the engines package lists that can run here, and why others cannot."""
-    import rtdecode.engines as engines
+    from rtdecode.engines import ENGINES
 
     usable, skipped = [], []
-    for name in getattr(engines, "ENGINES", None) or DEFAULT_ENGINES:
+    for name in ENGINES:
         reason = _unusable(name)
         if reason is None:
             usable.append(name)
@@ -44,13 +43,11 @@ def _unusable(engine: str) -> str | None:
     """Why ``engine`` cannot run on this machine, or ``None`` when it may."""
     if engine == "onnx" and importlib.util.find_spec("onnxruntime") is None:
         return "onnxruntime is not installed (pip install 'rtdecode[onnx]')"
-    if engine in ("cuda", "tensorrt"):
+    if engine == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             return "no NVIDIA GPU visible to torch on this machine"
-    if engine == "tensorrt" and importlib.util.find_spec("tensorrt") is None:
-        return "tensorrt is not installed (pip install 'rtdecode[gpu]')"
     return None
 
 
@@ -252,7 +249,7 @@ def bench(
 ) -> None:
     """Measure decoding latency through real ZMQ: producer -> `rtdecode run` -> consumer.
 
-    Prints a summary table; see the README section "Benchmarking" for how to read it.
+    Prints a summary table; docs/benchmarking.md says how to read it.
     """
     if cpu is not None and cpu not in os.sched_getaffinity(0):
         raise click.BadParameter(

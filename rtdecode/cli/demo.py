@@ -18,10 +18,10 @@ from rtdecode.cli._signals import stop_on_signals
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
-from rtdecode.events import onset_indices, score_events
+from rtdecode.events import describe, score_fires
+from rtdecode.live import Pipeline
 from rtdecode.stream import (
     BehaviorTrack,
-    Pipeline,
     Prediction,
     ReplaySource,
     Sink,
@@ -76,7 +76,10 @@ class _Printer(Sink):
 
 
 def _trigger_report(
-    controller: TriggerController, device: DeviceEmulator, recording: Recording
+    controller: TriggerController,
+    device: DeviceEmulator,
+    recording: Recording,
+    scored_from_s: float,
 ) -> str:
     """Pulses the emulated device got, onsets caught, false triggers per minute, latency."""
     fires = [e for e in controller.events if e.kind == "fire"]
@@ -87,13 +90,11 @@ def _trigger_report(
         + (", ".join(f"{k} {v}" for k, v in sorted(withheld.items())) or "none")
     ]
     if recording.reversal is not None:
-        onsets = onset_indices(recording.reversal)
         t = recording.timestamps  # the replay stamps frames with the recording's own times
-        score = score_events(np.array([e.t for e in fires]), t[onsets], float(t[-1] - t[0]))
+        score = score_fires(np.array([e.t for e in fires]), t, recording.reversal, scored_from_s)
         lines.append(
-            f"reversal onsets caught {score.caught}/{score.onsets} ({score.onset_hit_rate:.0%}), "
-            f"false triggers {score.false_per_min:.2f}/min, median lag {score.lag_s:+.2f} s "
-            "(from 2.4 s before to 1.2 s after an onset counts)"
+            f"reversal {describe(score.as_dict())}; scored from {scored_from_s - t[0]:.0f} s "
+            "(docs/event-scoring.md)"
         )
     for name, label in (
         ("trigger", "frame received -> byte written"),
@@ -222,7 +223,8 @@ def demo(
             device.close()
     click.echo("\n" + _accuracy(printer, recording, engine.states))
     if device is not None:
-        click.echo(_trigger_report(controller, device, recording))
+        scored_from = recording.timestamps[0] + calibrate_s  # after calibration
+        click.echo(_trigger_report(controller, device, recording, scored_from))
     if model is None:
         click.echo(
             "(the shipped model was trained on the six shared animals, this one among them; "

@@ -14,13 +14,6 @@ from rtdecode.errors import RtdecodeError
 
 __all__ = ["eval_command"]
 
-_HEADINGS = {
-    "balanced_accuracy": "bal. accuracy",
-    "onset_hit_rate": "onsets caught",
-    "false_triggers_per_min": "false trig/min",
-    "trigger_lag_s": "trig. lag s",
-}
-
 
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -29,14 +22,15 @@ def _fmt(value: Any) -> str:
 
 
 def _table(report: dict[str, Any]) -> str:
+    from rtdecode.cli._headings import heading
     from rtdecode.training._evaluate import METRIC_KEYS
 
-    keys = ("frames", *METRIC_KEYS)
-    lines = [f"{'recording':<16}" + "".join(f"{_HEADINGS.get(k, k):>16}" for k in keys)]
+    keys = ("frames", *(k for k in METRIC_KEYS if not k.startswith("lag_median_")))
+    lines = [f"{'recording':<14}" + "".join(f"{heading(k):>10}" for k in keys)]
     for entry in report["recordings"]:
-        lines.append(f"{entry['id']:<16}" + "".join(f"{_fmt(entry.get(k)):>16}" for k in keys))
+        lines.append(f"{entry['id']:<14}" + "".join(f"{_fmt(entry.get(k)):>10}" for k in keys))
     lines.append(
-        f"{'mean':<16}{'':>16}" + "".join(f"{_fmt(report.get('mean_' + k)):>16}" for k in keys[1:])
+        f"{'mean':<14}{'':>10}" + "".join(f"{_fmt(report.get('mean_' + k)):>10}" for k in keys[1:])
     )
     return "\n".join(lines)
 
@@ -85,6 +79,16 @@ def _table(report: dict[str, Any]) -> str:
     help="With --protocol lowo: keep trained fold models here and reuse them (keyed by recipe, "
     "seed and held-out animal).",
 )
+@click.option(
+    "--save-predictions",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Write each recording's decisions to DIR/<recording id>.npz (t, p, uncertain, "
+    "fire_t, reversal, scored_from_s; rescore with rtdecode.decisions.rescore): with "
+    "--calibrate, what 'rtdecode run' would decide by default; other methods and settings "
+    "(without identities, the velocity baseline, ...) as DIR/<recording id>.<method>.npz.",
+)
 @recipe_options
 def eval_command(
     data: Path,
@@ -95,12 +99,15 @@ def eval_command(
     calibrate: str | None,
     abstain: str,
     fold_cache: Path | None,
+    save_predictions: Path | None,
     recipe: str,
     epochs: int | None,
     seed: int | None,
 ) -> None:
     """Measure a decoder per recording: per frame (balanced accuracy, AUROC, F1) and per event
-    (reversal onsets caught by the default trigger policy, false triggers per minute, lag)."""
+    (reversal onsets caught by the default trigger policy within +1.2 s and +2.4 s, all and
+    sustained onsets, false triggers per minute; docs/event-scoring.md), beside a velocity-only
+    trigger whose threshold is chosen on the other recordings."""
     if calibrate is not None:
         from rtdecode.cli._calibrate_eval import calibrate_eval
 
@@ -113,6 +120,7 @@ def eval_command(
             calibrate,
             abstain,
             fold_cache,
+            save_predictions,
             recipe,
             epochs,
             seed,
@@ -122,6 +130,7 @@ def eval_command(
     from rtdecode.training._evaluate import evaluate_model, lowo, summarise
     from rtdecode.training._load import prepare_readable
     from rtdecode.training._presets import preset
+    from rtdecode.training._velocity import velocity_report
 
     try:
         if protocol == "lowo":
@@ -143,16 +152,26 @@ def eval_command(
                     "on them with 'rtdecode eval --model MODEL'"
                 )
             click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals")
-            report = lowo(prepared, config, preprocess, progress=click.echo, cache=fold_cache)
+            report = lowo(
+                prepared,
+                config,
+                preprocess,
+                progress=click.echo,
+                cache=fold_cache,
+                save_dir=save_predictions,
+            )
             report["recipe_name"] = recipe
         else:
             loaded = load_model_file(model)
             prepared, unreadable = prepare_readable(data, loaded.preprocess, need_behaviour=False)
             _echo_unreadable(unreadable)
-            entries = evaluate_model(loaded, prepared, use_labels=not no_labels)
+            entries = evaluate_model(
+                loaded, prepared, use_labels=not no_labels, save_dir=save_predictions
+            )
             report = summarise(
                 entries, protocol="model", model=str(model or "default"), labels=not no_labels
             )
+        velocity = velocity_report(prepared, report["recordings"], save_dir=save_predictions)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     report["unreadable"] = unreadable
@@ -160,6 +179,10 @@ def eval_command(
     if "without_labels" in report:
         click.echo("without identities:")
         click.echo(_table(report["without_labels"]))
+    if velocity is not None:
+        report["velocity_baseline"] = velocity
+        click.echo("velocity-only trigger (threshold chosen on the other recordings):")
+        click.echo(_table(velocity))
     if report["unscored"]:
         click.echo(f"not scored (shorter than the window): {', '.join(report['unscored'])}")
     if json_out is not None:

@@ -20,7 +20,7 @@ def keys(folder: Path, name: str) -> None:
 
     Give NAME.key_secret to this side's addresses (?key=...), NAME.key to the other side:
     into the folder of allowed clients (?clients=DIR) of a server, or as ?server_key=... of
-    a client. See "Who may connect" in the README.
+    a client. See "Who may connect" in docs/connecting.md.
     """
     public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
     if public.exists() or secret.exists():

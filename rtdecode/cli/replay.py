@@ -74,7 +74,7 @@ def replay(
 ) -> None:
     """Play recording PATH (default: the bundled one) to a decoder, like a live microscope.
 
-    Frames follow wire protocol v1 over ZeroMQ (see the README), or go to an LSL outlet with
+    Frames follow wire protocol v1 over ZeroMQ (see docs/wire-protocol.md), or go to an LSL outlet with
     one channel per neuron; with --behavior the recorded behaviour goes along. Stop with Ctrl-C.
     """
     try:

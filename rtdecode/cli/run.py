@@ -24,20 +24,18 @@ from rtdecode.cli._trigger import (
 )
 from rtdecode.engines import load_engine
 from rtdecode.errors import ConfigError, RtdecodeError
+from rtdecode.live import MAX_NEURONS, Pipeline, StreamSet
 from rtdecode.stream import (
     BehaviorReceiver,
     BehaviorTrack,
-    Pipeline,
     SessionFile,
     Sink,
     Source,
-    StreamSet,
     open_sink,
     open_source,
     parse_address,
     stream_address,
 )
-from rtdecode.stream._pipeline import MAX_NEURONS
 
 __all__ = ["run"]
 

@@ -106,13 +106,13 @@ def _dataset(handle: h5py.File, key: str, path: Path) -> np.ndarray:
     if key not in handle:
         raise DataFormatError(
             f"{path}: HDF5 key '{key}' is missing; this reader expects the Dag et al. 2023 layout "
-            "(see 'Recording formats' in the README, or convert your data with `rtdecode convert`)"
+            "(see docs/formats.md, or convert your data with `rtdecode convert`)"
         )
     node = handle[key]
     if not isinstance(node, h5py.Dataset):
         raise DataFormatError(
             f"{path}: '{key}' is an HDF5 group, not a dataset (an array); this reader expects "
-            "the Dag et al. 2023 layout (see 'Recording formats' in the README)"
+            "the Dag et al. 2023 layout (see docs/formats.md)"
         )
     try:
         return np.asarray(node[()])

@@ -37,7 +37,7 @@ def load_recording(path: Path | str) -> Recording:
         raise DataFormatError(f"recording file {path} does not exist; check the path")
     raise DataFormatError(
         f"{path}: unknown recording type '{suffix}'; rtdecode reads {', '.join(SUFFIXES)} "
-        "(convert other data to .npz, see 'Recording formats' in the README)"
+        "(convert other data to .npz, see docs/formats.md)"
     )
 
 

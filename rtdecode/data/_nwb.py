@@ -98,7 +98,7 @@ def _response_series(nwb: Any, path: Path) -> Any:
     if ophys is None:
         raise DataFormatError(
             f"{path}: NWB file has no 'ophys' processing module; rtdecode reads per-neuron traces "
-            "from processing/ophys (see 'Recording formats' in the README)"
+            "from processing/ophys (see docs/formats.md)"
         )
     for interface_name in sorted(ophys.data_interfaces):
         interface = ophys.data_interfaces[interface_name]
@@ -107,7 +107,7 @@ def _response_series(nwb: Any, path: Path) -> Any:
             return series[sorted(series)[0]]
     raise DataFormatError(
         f"{path}: processing/ophys holds no RoiResponseSeries (in Fluorescence or DfOverF); "
-        "write the traces as one (see 'Recording formats' in the README)"
+        "write the traces as one (see docs/formats.md)"
     )
 
 

@@ -192,7 +192,7 @@ class BehaviorTrack:
         _log.warning(
             f"behavior:malformed:{reason}",
             f"{self.uri}: dropped a malformed behaviour message ({reason}: {detail}); "
-            "see 'Behaviour' under 'Wire protocol' in the README",
+            "see 'Behaviour' in docs/wire-protocol.md",
         )
 
     def summary(self) -> dict[str, Any]:

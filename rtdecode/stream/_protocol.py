@@ -1,4 +1,5 @@
-"""Wire protocol v1: encode and parse frame, behaviour and prediction messages (ZeroMQ multipart).
+"""Wire protocol v1: encode and parse frame, behaviour, prediction and trigger messages (ZeroMQ
+multipart), every message kind in this one file.
 
 Frame: ``[b"frame", header, payload]``; header is UTF-8 JSON
 ``{"v": 1, "seq": int, "t": float, "shape": [k, n], "dtype": "<f4"}`` with optional
@@ -11,7 +12,9 @@ payload is the raw C-order little-endian ``(k, n)`` float32 array. Prediction:
 tracked animal, on the frame socket or another): ``[b"behavior", header, payload]``; header is
 UTF-8 JSON ``{"v": 1, "seq": int, "t": float, "fields": [str, ...]}``, the payload one
 little-endian float32 per field (``"velocity"`` in mm/s, forward positive; ``"reversal"`` 0 or
-1; NaN while the tracker has lost the animal; other fields are allowed and ignored).
+1; NaN while the tracker has lost the animal; other fields are allowed and ignored). Trigger
+event (decoder -> stimulus side and recorders): ``[b"trigger", json]`` with ``v, seq, t, kind,
+reason, pulse_ms, latency_us`` (:class:`~rtdecode.policy.TriggerEvent`).
 
 Every way a frame message can be wrong has a reason name (:data:`MALFORMED_REASONS`); the
 parser raises :class:`MalformedMessage` carrying it, so a live source can count and survive it.
@@ -24,9 +27,12 @@ import math
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rtdecode.policy import TriggerEvent
 
 __all__ = [
     "BEHAVIOR_FIELDS",
@@ -36,10 +42,10 @@ __all__ = [
     "FRAME_TOPIC",
     "MALFORMED_REASONS",
     "MAX_FRAMES_PER_MESSAGE",
-    "MAX_NEURONS",
     "MAX_PART_BYTES",
     "MAX_SEQ",
     "PRED_TOPIC",
+    "TRIGGER_TOPIC",
     "VERSION",
     "BehaviorMessage",
     "FrameMessage",
@@ -48,21 +54,23 @@ __all__ = [
     "encode_behavior",
     "encode_frame",
     "encode_prediction",
+    "encode_trigger",
     "parse_behavior",
     "parse_frame",
     "parse_prediction",
+    "parse_trigger",
 ]
 
 VERSION = 1
 FRAME_TOPIC = b"frame"
 PRED_TOPIC = b"pred"
 BEHAVIOR_TOPIC = b"behavior"
+TRIGGER_TOPIC = b"trigger"
 BEHAVIOR_FIELDS = ("velocity", "reversal")
 """The behaviour fields rtdecode uses: velocity (mm/s, forward positive), reversal (0 or 1)."""
 MAX_BEHAVIOR_FIELDS = 64
 DTYPE = "<f4"
 MAX_FRAMES_PER_MESSAGE = 4096
-MAX_NEURONS = 65536
 MAX_PART_BYTES = 256 * 2**10
 """Largest message part (header or payload) a decoder receives: ``k * n * 4`` must fit."""
 MAX_SEQ = 2**63 - 1
@@ -75,8 +83,8 @@ MALFORMED_REASONS = (
     "bad_header",  # seq/t missing or of the wrong type, t not finite, seq or sent_ns not in
     # 0 .. MAX_SEQ (int64, as the session file stores them)
     "bad_dtype",  # dtype other than "<f4"
-    "bad_shape",  # shape not [k, n] with 1 <= k <= MAX_FRAMES_PER_MESSAGE, 1 <= n <= MAX_NEURONS,
-    # k * n * 4 <= MAX_PART_BYTES
+    "bad_shape",  # shape not [k, n] with 1 <= k <= MAX_FRAMES_PER_MESSAGE, 1 <= n,
+    # k * n * 4 <= MAX_PART_BYTES (so n <= 65536)
     "size_mismatch",  # payload bytes != k * n * 4
     "bad_labels",  # labels present but not n strings or nulls
 )
@@ -248,14 +256,14 @@ def parse_frame(parts: Sequence[bytes]) -> FrameMessage:
         or len(shape) != 2
         or not all(_is_int(s) for s in shape)
         or not 1 <= shape[0] <= MAX_FRAMES_PER_MESSAGE
-        or not 1 <= shape[1] <= MAX_NEURONS
+        or shape[1] < 1
         or shape[0] * shape[1] * 4 > MAX_PART_BYTES
         or seq + shape[0] - 1 > MAX_SEQ
     ):
         raise MalformedMessage(
             "bad_shape",
             f"shape {shape!r}; need [k, n] with 1 <= k <= {MAX_FRAMES_PER_MESSAGE}, "
-            f"1 <= n <= {MAX_NEURONS}, k * n * 4 <= {MAX_PART_BYTES} bytes and "
+            f"1 <= n, k * n * 4 <= {MAX_PART_BYTES} bytes and "
             "seq + k - 1 <= 2**63 - 1",
         )
     k, n = shape
@@ -407,12 +415,33 @@ def parse_prediction(parts: Sequence[bytes]) -> dict[str, Any]:
     MalformedMessage
         If it is not a v1 prediction.
     """
-    if len(parts) != 2 or bytes(parts[0]) != PRED_TOPIC:
-        raise MalformedMessage("part_count", "a prediction is [b'pred', json]")
+    return _parse_json_message(parts, PRED_TOPIC, "prediction")
+
+
+def encode_trigger(event: TriggerEvent) -> list[bytes]:
+    """Build the multipart trigger message of one closed-loop event (NaN travels as null)."""
+    return [TRIGGER_TOPIC, event.to_json().encode()]
+
+
+def parse_trigger(parts: Sequence[bytes]) -> dict[str, Any]:
+    """Parse a trigger message into its JSON object.
+
+    Raises
+    ------
+    MalformedMessage
+        If it is not a v1 trigger event.
+    """
+    return _parse_json_message(parts, TRIGGER_TOPIC, "trigger event")
+
+
+def _parse_json_message(parts: Sequence[bytes], topic: bytes, what: str) -> dict[str, Any]:
+    """The JSON object of a two-part ``[topic, json]`` v1 message."""
+    if len(parts) != 2 or bytes(parts[0]) != topic:
+        raise MalformedMessage("part_count", f"a {what} is [{topic!r}, json]")
     try:
         body = json.loads(bytes(parts[1]).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedMessage("bad_json", f"prediction is not UTF-8 JSON ({exc})") from None
+        raise MalformedMessage("bad_json", f"{what} is not UTF-8 JSON ({exc})") from None
     if not isinstance(body, dict) or body.get("v") != VERSION:
-        raise MalformedMessage("unknown_version", "prediction is not a v1 JSON object")
+        raise MalformedMessage("unknown_version", f"{what} is not a v1 JSON object")
     return body

@@ -37,6 +37,9 @@ program can read it while it grows, and after a crash, with
 second session pointed at the file of a running one fails without touching it. When less than
 :data:`RESERVE_BYTES` remain free for the file (disk or file-size limit), writing stops with an
 ``OSError`` and the file is closed cleanly, keeping every row written so far readable.
+
+Reading: :func:`read_session` is the one reader (``rtdecode report``, yoked shams,
+``--calibration-from``, the benchmark and the tools use it), so the group names live here only.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import json
 import os
 import resource
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,19 +58,34 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
-from rtdecode.errors import SourceError
+from rtdecode.errors import DataFormatError, SourceError
 from rtdecode.log import get_logger
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 
 if TYPE_CHECKING:
-    from rtdecode.trigger._event import TriggerEvent
+    from rtdecode.policy import TriggerEvent
 
-__all__ = ["BEHAVIOR_COLUMNS", "FRAME_COLUMNS", "RESERVE_BYTES", "SessionFile"]
+__all__ = [
+    "BEHAVIOR_COLUMNS",
+    "FORMAT",
+    "FRAME_COLUMNS",
+    "RESERVE_BYTES",
+    "TABLES",
+    "SessionData",
+    "SessionFile",
+    "is_session_file",
+    "read_session",
+]
 
 _log = get_logger(__name__)
 
 FRAME_COLUMNS = ("seq", "t", "sent_ns", "recv_ns", "preprocessed_ns", "inferred_ns", "published_ns")
 BEHAVIOR_COLUMNS = ("seq", "t", "velocity", "reversal")
+FORMAT = "rtdecode-session"
+"""The root's ``format`` attribute."""
+TABLES = ("frames", "predictions", "behavior", "triggers")
+"""The file's groups, one table each (see the module description)."""
+_JSON_ATTRS = ("policy", "summary", "calibration")
 RESERVE_BYTES = 4 * 2**20
 """Writing stops while less than this is free for the file: room to close it cleanly."""
 _BLOCK = 2048
@@ -187,7 +206,7 @@ class SessionFile(Sink):
             raise SourceError(f"cannot create session file {self.path} ({exc})") from exc
         handle.attrs.update(
             {
-                "format": "rtdecode-session",
+                "format": FORMAT,
                 "version": 1,
                 "states": list(states),
                 "created": datetime.now(UTC).isoformat(),
@@ -379,3 +398,98 @@ class SessionFile(Sink):
             _log.error("session file %s: the summary was not written (%s)", self.path, exc)
         finally:
             self._release()
+
+
+@dataclass(frozen=True)
+class SessionData:
+    """What a session file holds (see the module description for the columns).
+
+    Attributes
+    ----------
+    path
+        The file read.
+    states
+        The model's state names (``predictions["state"]`` indexes them).
+    frames, predictions, behavior, triggers
+        Each table as column name -> array; empty when the file has no such group or it was
+        not asked for. Text columns (the triggers' ``kind`` and ``reason``) are ``str`` arrays.
+    attrs
+        The root's attributes; the JSON ones (``policy``, ``summary``, ``calibration``) decoded.
+    """
+
+    path: Path
+    states: tuple[str, ...]
+    frames: dict[str, np.ndarray] = field(default_factory=dict)
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    behavior: dict[str, np.ndarray] = field(default_factory=dict)
+    triggers: dict[str, np.ndarray] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def policy(self) -> dict[str, Any]:
+        """The trigger policy (empty for a session without a trigger)."""
+        return dict(self.attrs.get("policy") or {})
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        """The run's summary (``None`` when the session did not close cleanly)."""
+        return self.attrs.get("summary")
+
+    @property
+    def calibration(self) -> dict[str, Any] | None:
+        """Self-calibration's outcome (``None`` for a session without it)."""
+        return self.attrs.get("calibration")
+
+
+def is_session_file(path: Path | str) -> bool:
+    """Whether ``path`` is an HDF5 file written by :class:`SessionFile` (``False`` when it is
+    another HDF5 file or not HDF5 at all)."""
+    try:
+        with h5py.File(path, "r") as handle:
+            return bool(handle.attrs.get("format") == FORMAT)
+    except OSError:
+        return False
+
+
+def read_session(path: Path | str, tables: tuple[str, ...] = TABLES) -> SessionData:
+    """Read a session file written by :class:`SessionFile` (also one still being written).
+
+    Parameters
+    ----------
+    path
+        The ``.h5`` file.
+    tables
+        The tables to read (the attributes are always read).
+
+    Raises
+    ------
+    DataFormatError
+        When the file cannot be read or is not an rtdecode session file.
+    """
+    path = Path(path)
+    unknown = sorted(set(tables) - set(TABLES))
+    if unknown:
+        raise ValueError(f"unknown session table(s) {unknown}; the tables are {list(TABLES)}")
+    try:
+        with h5py.File(path, "r") as handle:
+            if handle.attrs.get("format") != FORMAT:
+                raise DataFormatError(f"{path} is not an rtdecode session file")
+            attrs: dict[str, Any] = {}
+            for name, value in handle.attrs.items():
+                attrs[name] = json.loads(value) if name in _JSON_ATTRS else value
+            read = {name: _read_table(handle, name) for name in tables}
+    except OSError as exc:
+        raise DataFormatError(f"cannot read session file {path} ({exc})") from exc
+    states = tuple(str(s) for s in attrs.pop("states", ()))
+    return SessionData(path, states, attrs=attrs, **read)
+
+
+def _read_table(handle: h5py.File, name: str) -> dict[str, np.ndarray]:
+    """One group's columns (text as ``str``); empty when the file has no such group."""
+    if name not in handle:
+        return {}
+    table = {}
+    for column, dataset in handle[name].items():
+        data = dataset[:]
+        table[column] = data.astype(str) if data.dtype.kind == "S" else data
+    return table

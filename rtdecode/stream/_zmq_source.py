@@ -147,8 +147,7 @@ class ZmqSource(Source):
                 self.malformed[exc.reason] += 1
                 _log.warning(
                     f"malformed:{exc.reason}",
-                    f"{self.uri}: dropped a malformed message ({exc}); "
-                    "see 'Wire protocol' in the README",
+                    f"{self.uri}: dropped a malformed message ({exc}); see docs/wire-protocol.md",
                 )
                 if time.monotonic() >= deadline:
                     return None

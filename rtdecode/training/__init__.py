@@ -1,8 +1,9 @@
-"""Training and evaluation: prepared recordings, the training loop, metrics, LOWO."""
+"""Training and evaluation: prepared recordings, the training loop, fold models, metrics, LOWO."""
 
 from rtdecode.metrics import auroc, balanced_accuracy, f1_score
 from rtdecode.training._dataset import Prepared, prepare_recording, stream_window, windows
 from rtdecode.training._fit import STATES, TrainConfig, predict_recording, train_model
+from rtdecode.training._folds import fold_model
 
 __all__ = [
     "STATES",
@@ -11,6 +12,7 @@ __all__ = [
     "auroc",
     "balanced_accuracy",
     "f1_score",
+    "fold_model",
     "predict_recording",
     "prepare_recording",
     "stream_window",

@@ -35,6 +35,11 @@ class Prepared:
     role
         ``(N,)`` float32 correlation of each neuron's z-score with reversal over the whole
         recording: the auxiliary training target (never an input).
+    t
+        ``(T,)`` frame times in seconds from the first frame (``None``: evenly spaced at
+        ``frame_interval``).
+    velocity
+        ``(T,)`` tracked velocity in mm/s, forward positive, or ``None`` when not tracked.
     """
 
     id: str
@@ -44,11 +49,20 @@ class Prepared:
     labels: tuple[str | None, ...]
     frame_interval: float
     role: np.ndarray
+    t: np.ndarray | None = None
+    velocity: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
         """Frames (T)."""
         return int(self.features.shape[0])
+
+    @property
+    def times(self) -> np.ndarray:
+        """``(T,)`` frame times in seconds from the first frame."""
+        if self.t is not None:
+            return self.t
+        return np.arange(self.n_frames) * self.frame_interval
 
 
 def prepare_recording(recording: Recording, config: PreprocessConfig) -> Prepared:
@@ -70,6 +84,8 @@ def prepare_recording(recording: Recording, config: PreprocessConfig) -> Prepare
         labels=recording.labels,
         frame_interval=interval if np.isfinite(interval) else 0.6,
         role=role,
+        t=recording.timestamps - recording.timestamps[0],
+        velocity=recording.velocity,
     )
 
 

@@ -11,14 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from rtdecode.events import onset_indices, score_events
+from rtdecode.decisions import save_decisions
+from rtdecode.events import SUMMARY_KEYS, pooled_lags, score_fires
 from rtdecode.log import get_logger
 from rtdecode.metrics import auroc, balanced_accuracy, f1_score
 from rtdecode.models import ModelFile
+from rtdecode.policy import PolicyConfig, replay_policy
 from rtdecode.preprocess import PreprocessConfig
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._fit import STATES, TrainConfig, predict_recording, train_model
-from rtdecode.trigger import PolicyConfig, replay_policy
+from rtdecode.training._folds import fold_model
 
 __all__ = [
     "LOWO_FIRST_FRAME",
@@ -27,24 +29,47 @@ __all__ = [
     "lowo",
     "lowo_fold",
     "lowo_report",
+    "policy_fires",
     "recording_metrics",
     "summarise",
 ]
 
 _log = get_logger(__name__)
 THRESHOLD = 0.5
-METRIC_KEYS = (
-    "balanced_accuracy",
-    "auroc",
-    "f1",
-    "onset_hit_rate",
-    "false_triggers_per_min",
-    "trigger_lag_s",
-)
-"""Keys averaged over recordings into ``mean_*``."""
+METRIC_KEYS = ("balanced_accuracy", "auroc", "f1", *SUMMARY_KEYS)
+"""Keys averaged over recordings into ``mean_*`` (the event keys: :data:`rtdecode.events.SUMMARY_KEYS`)."""
 # LOWO scores frames from here on (76 s at 0.6 s/frame), the same frames for every model whose
 # engine window is at most this long, once the running normalisation has settled.
 LOWO_FIRST_FRAME = 127
+
+
+def policy_fires(
+    probs: np.ndarray,
+    t: np.ndarray,
+    policy: PolicyConfig | None = None,
+    uncertain: np.ndarray | None = None,
+) -> np.ndarray:
+    """Times the trigger ``policy`` fires over decoded frames, run as it would run live.
+
+    Parameters
+    ----------
+    probs
+        ``(T,)`` reversal probability per decoded frame.
+    t
+        ``(T,)`` their frame times, seconds (the policy's clock).
+    policy
+        Default: :class:`~rtdecode.trigger.PolicyConfig`'s defaults.
+    uncertain
+        ``(T,)`` frames the decoder abstained on (default: none).
+
+    Returns
+    -------
+    numpy.ndarray
+        Fire times, seconds.
+    """
+    probs = np.asarray(probs, np.float64)
+    decisions = replay_policy(np.stack([1.0 - probs, probs], axis=1), t, STATES, policy, uncertain)
+    return np.array([t[i] for i, decision in decisions if decision.kind == "fire"], np.float64)
 
 
 def recording_metrics(
@@ -52,13 +77,17 @@ def recording_metrics(
     frames: np.ndarray,
     probs: np.ndarray,
     policy: PolicyConfig | None = None,
+    save_to: Path | None = None,
 ) -> dict[str, Any]:
     """Metrics of one recording's decoded frames (only counts without behaviour).
 
     Per frame: balanced accuracy, AUROC and F1 at :data:`THRESHOLD`. Per event: the trigger
     ``policy`` (default: :class:`~rtdecode.trigger.PolicyConfig`'s defaults) runs over the
-    decoded frames as it would live, and its fires are scored against the behavioural reversal
-    onsets (:func:`rtdecode.events.score_events`).
+    decoded frames on their frame times as it would live, and its fires are scored against the
+    behavioural reversal onsets from the first decoded frame on
+    (:func:`rtdecode.events.score_fires`; keys of :meth:`~rtdecode.events.EventScore.as_dict`).
+    With ``save_to``, the decisions go there too (:func:`rtdecode.decisions.save_decisions`;
+    frames inside the policy's abstain band are ``uncertain``).
     """
     entry: dict[str, Any] = {
         "id": prepared.id,
@@ -70,9 +99,7 @@ def recording_metrics(
     if prepared.reversal is None:
         return entry
     if not len(frames):  # too short to fill a window: nothing was scored
-        entry.update(
-            reversal_fraction=None, onsets=None, triggers=None, **dict.fromkeys(METRIC_KEYS)
-        )
+        entry.update(reversal_fraction=None, **dict.fromkeys(METRIC_KEYS))
         return entry
     truth = prepared.reversal[frames]
     predicted = probs >= THRESHOLD
@@ -82,29 +109,17 @@ def recording_metrics(
         auroc=auroc(truth, probs),
         f1=f1_score(truth, predicted),
     )
-    entry.update(_trigger_metrics(truth, probs, frames, prepared.frame_interval, policy))
+    t = prepared.times
+    fires = policy_fires(probs, t[frames], policy)
+    start = float(t[frames[0]])
+    entry.update(score_fires(fires, t, prepared.reversal, start).as_dict())
+    if save_to is not None:
+        band = (policy or PolicyConfig()).abstain
+        p = np.full(prepared.n_frames, np.nan)
+        p[frames] = probs
+        unsure = (band[0] < p) & (p < band[1]) if band else np.zeros(len(p), bool)
+        save_decisions(save_to, t, p, unsure, fires, prepared.reversal, start)
     return entry
-
-
-def _trigger_metrics(
-    truth: np.ndarray,
-    probs: np.ndarray,
-    frames: np.ndarray,
-    frame_interval: float,
-    policy: PolicyConfig | None,
-) -> dict[str, Any]:
-    """The trigger policy's fires over decoded frames, scored against behavioural onsets."""
-    t = frames * frame_interval
-    decisions = replay_policy(np.stack([1.0 - probs, probs], axis=1), t, STATES, policy)
-    fires = np.array([t[i] for i, decision in decisions if decision.kind == "fire"])
-    score = score_events(fires, t[onset_indices(truth)], len(frames) * frame_interval)
-    return {
-        "onsets": score.onsets,
-        "triggers": score.events,
-        "onset_hit_rate": score.onset_hit_rate,
-        "false_triggers_per_min": score.false_per_min,
-        "trigger_lag_s": score.lag_s,
-    }
 
 
 def _mean(entries: list[dict[str, Any]], key: str) -> float | None:
@@ -113,7 +128,8 @@ def _mean(entries: list[dict[str, Any]], key: str) -> float | None:
 
 
 def summarise(entries: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    """The report: per-recording entries plus the means over recordings with scored frames.
+    """The report: per-recording entries, the means over recordings with scored frames, and
+    ``lags``, the trigger lag distribution pooled over them (:func:`rtdecode.events.pooled_lags`).
 
     ``unscored`` lists the recordings with no scored frame (shorter than the window), which
     take no part in the means.
@@ -122,20 +138,36 @@ def summarise(entries: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     scored = [e for e in entries if e["frames"]]
     for key in METRIC_KEYS:
         report[f"mean_{key}"] = _mean(scored, key)
+    report["lags"] = pooled_lags(scored)
     report["unscored"] = [e["id"] for e in entries if not e["frames"]]
     report.update(extra)
     return report
 
 
+def _save_path(save_dir: Path | None, prepared: Prepared, method: str = "") -> Path | None:
+    """``<dir>/<id>.npz`` (or ``<id>.<method>.npz``) for a recording with behaviour, else None."""
+    if save_dir is None or prepared.reversal is None:
+        return None
+    return Path(save_dir) / f"{prepared.id}{'.' + method if method else ''}.npz"
+
+
 def evaluate_model(
-    model: ModelFile, data: list[Prepared], use_labels: bool = True
+    model: ModelFile,
+    data: list[Prepared],
+    use_labels: bool = True,
+    save_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Run ``model`` over every recording (no training) and measure it where behaviour exists."""
+    """Run ``model`` over every recording (no training) and measure it where behaviour exists.
+
+    With ``save_dir``, each recording's decisions go to ``<save_dir>/<id>.npz``.
+    """
     net = model.build()
     entries = []
     for prepared in data:
         frames, probs = predict_recording(model, net, prepared, use_labels=use_labels)
-        entries.append(recording_metrics(prepared, frames, probs))
+        entries.append(
+            recording_metrics(prepared, frames, probs, save_to=_save_path(save_dir, prepared))
+        )
     return entries
 
 
@@ -146,12 +178,14 @@ def lowo_fold(
     preprocess: PreprocessConfig,
     device: str = "cpu",
     cache: Path | None = None,
+    save_dir: Path | None = None,
 ) -> dict[str, Any]:
     """One LOWO fold: train on every animal but ``data[held_out]``, decode that one.
 
     Frames from :data:`LOWO_FIRST_FRAME` on are scored, the same frames for every model. With
     ``cache`` (a folder) the fold model is read from there when it was trained before, and
-    kept there otherwise (the cache ``rtdecode eval --calibrate`` shares).
+    kept there otherwise (the cache ``rtdecode eval --calibrate`` shares). With ``save_dir``,
+    the decisions go to ``<id>.npz`` (and, decoded without identities, ``<id>.no-ids.npz``).
 
     Returns
     -------
@@ -165,8 +199,6 @@ def lowo_fold(
         train = [d for i, d in enumerate(data) if i != held_out]
         model = train_model(train, config, preprocess, {"held_out": held.id}, device=device)
     else:
-        from rtdecode.calibration._folds import fold_model
-
         model = fold_model(data, held_out, config, preprocess, cache, device)
     net = model.build()
     result: dict[str, Any] = {"without_labels": None, "probs_without_labels": None}
@@ -176,7 +208,10 @@ def lowo_fold(
         keep = frames >= LOWO_FIRST_FRAME
         frames, probs = frames[keep], probs[keep]
         key = "" if use_labels else "_without_labels"
-        result["without_labels" if key else "entry"] = recording_metrics(held, frames, probs)
+        path = _save_path(save_dir, held, "" if use_labels else "no-ids")
+        result["without_labels" if key else "entry"] = recording_metrics(
+            held, frames, probs, save_to=path
+        )
         result["probs" + key] = probs
         result["frames"] = frames
     return result
@@ -203,16 +238,18 @@ def lowo(
     preprocess: PreprocessConfig,
     progress: Callable[[str], None] | None = None,
     cache: Path | None = None,
+    save_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Leave one animal out: train on the others, decode the whole held-out recording causally.
 
     When the recipe uses identities the held-out animal is decoded twice, with its labels
-    (``recordings``) and without (``without_labels``). ``cache``: see :func:`lowo_fold`.
+    (``recordings``) and without (``without_labels``). ``cache``, ``save_dir``: see
+    :func:`lowo_fold`.
     """
     started = time.perf_counter()
     folds = []
     for i, held in enumerate(data):
-        folds.append(lowo_fold(data, i, config, preprocess, cache=cache))
+        folds.append(lowo_fold(data, i, config, preprocess, cache=cache, save_dir=save_dir))
         message = f"{held.id}: balanced accuracy {folds[-1]['entry']['balanced_accuracy']:.3f}"
         _log.info(message)
         if progress is not None:

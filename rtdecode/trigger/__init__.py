@@ -1,11 +1,24 @@
-"""Closing the loop: when to fire (the policy) and, live, what fires."""
+"""Closing the loop live: the controller, its outputs (serial device, ZeroMQ, LSL markers),
+shams and the session report.
 
+When to fire is the pure policy of :mod:`rtdecode.policy`; its names are re-exported here for
+the code that drives a controller.
+"""
+
+from rtdecode.policy import (
+    KINDS,
+    RULES,
+    SUPPRESS_REASONS,
+    Decision,
+    Policy,
+    PolicyConfig,
+    TriggerEvent,
+    replay_policy,
+)
 from rtdecode.trigger._controller import MIN_WATCHDOG_S, Safety, TriggerController
 from rtdecode.trigger._emulator import DeviceEmulator, LightChange
-from rtdecode.trigger._event import KINDS, TriggerEvent
-from rtdecode.trigger._offline import replay_policy
-from rtdecode.trigger._outputs import TriggerOutput, open_trigger_output
-from rtdecode.trigger._policy import RULES, SUPPRESS_REASONS, Decision, Policy, PolicyConfig
+from rtdecode.trigger._output import TriggerOutput
+from rtdecode.trigger._outputs import open_trigger_output
 from rtdecode.trigger._sham import PoissonSham, Sham, YokedSham, open_sham
 
 __all__ = [

@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 
 from rtdecode.errors import ConfigError
+from rtdecode.latency import LatencyHistogram
 from rtdecode.log import RateLimitedLog, get_logger
-from rtdecode.stream._latency import LatencyHistogram
-from rtdecode.stream._sink import FrameTiming, Prediction, Sink
+from rtdecode.policy import Decision, Policy, PolicyConfig, TriggerEvent
+from rtdecode.stream import FrameTiming, Prediction, Sink
 from rtdecode.trigger._device_protocol import HEARTBEAT_S
-from rtdecode.trigger._event import TriggerEvent
 from rtdecode.trigger._guard import DoseGuard
-from rtdecode.trigger._outputs import TriggerOutput
-from rtdecode.trigger._policy import Decision, Policy, PolicyConfig
+from rtdecode.trigger._output import TriggerOutput
 from rtdecode.trigger._sham import Sham
 
 __all__ = ["MIN_WATCHDOG_S", "Safety", "TriggerController"]

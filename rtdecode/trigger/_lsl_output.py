@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rtdecode.policy import TriggerEvent
 from rtdecode.stream._lsl_common import pylsl
-from rtdecode.trigger._event import TriggerEvent
-from rtdecode.trigger._outputs import TriggerOutput
+from rtdecode.trigger._output import TriggerOutput
 
 __all__ = ["LslMarkerOutput"]
 

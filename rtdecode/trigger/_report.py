@@ -4,7 +4,8 @@ Timeline: the probability driving the trigger with the policy's thresholds, the 
 behaviour when known (shaded reversals), every fire, sham, suppressed trigger and arm/disarm,
 and latency over time. Table: pulses, suppressed by reason, arm/disarm by reason, trigger
 latency percentiles and, with behaviour, onsets caught and false triggers per minute
-(:func:`rtdecode.events.score_events`, the same scoring as ``rtdecode eval``).
+(:func:`rtdecode.events.score_fires`, the same scoring as ``rtdecode eval``, from the end of
+the session's self-calibration period on, or its first prediction without one).
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ import html
 import io
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from rtdecode._optional import import_optional
 from rtdecode.errors import ConfigError, DataFormatError
-from rtdecode.events import onset_indices, score_events
-from rtdecode.stream._latency import percentiles
+from rtdecode.events import describe, onset_indices, score_fires
+from rtdecode.latency import percentiles
+from rtdecode.stream import read_session
 
 __all__ = ["Session", "render_report", "session_summary"]
 
@@ -47,6 +48,8 @@ class Session:
         The trigger policy (empty without a trigger).
     behaviour_t, reversal
         Behaviour, when known: times and the reversal flag.
+    calibration_s
+        The session's self-calibration period (0 without): behaviour is scored after it.
     """
 
     states: tuple[str, ...]
@@ -59,43 +62,35 @@ class Session:
     policy: dict[str, Any]
     behaviour_t: np.ndarray | None = None
     reversal: np.ndarray | None = None
+    calibration_s: float = 0.0
 
     @classmethod
     def read(cls, path: Path | str) -> Session:
         """Read a session file written by ``rtdecode run`` (with behaviour, if it holds any)."""
-        try:
-            with h5py.File(path, "r") as handle:
-                if handle.attrs.get("format") != "rtdecode-session":
-                    raise DataFormatError(f"{path} is not an rtdecode session file")
-                preds = handle["predictions"]
-                n = len(preds["t"])
-                triggers: dict[str, np.ndarray] = {}
-                if "triggers" in handle:
-                    for name, column in handle["triggers"].items():
-                        data = column[:]
-                        triggers[name] = data.astype(str) if data.dtype.kind == "S" else data
-                session = cls(
-                    states=tuple(str(s) for s in handle.attrs["states"]),
-                    t=preds["t"][:],
-                    probs=preds["probs"][:],
-                    state=preds["state"][:],
-                    latency_us=preds["latency_us"][:],
-                    uncertain=preds["uncertain"][:].astype(bool)
-                    if "uncertain" in preds
-                    else np.zeros(n, bool),
-                    triggers=triggers,
-                    policy=json.loads(handle.attrs["policy"]) if "policy" in handle.attrs else {},
-                )
-                if "behavior" in handle:
-                    flag = handle["behavior/reversal"][:]
-                    known = np.isfinite(flag)  # NaN: the sample did not say, or the animal was lost
-                    if known.any():
-                        session.behaviour_t = handle["behavior/t"][:][known]
-                        session.reversal = flag[known] > 0.5
-        except OSError as exc:
-            raise DataFormatError(f"cannot read session file {path} ({exc})") from exc
-        if not len(session.t):
+        data = read_session(path)
+        preds = data.predictions
+        n = len(preds.get("t", ()))
+        if not n:
             raise DataFormatError(f"{path} holds no predictions: nothing to report")
+        session = cls(
+            states=data.states,
+            t=preds["t"],
+            probs=preds["probs"],
+            state=preds["state"],
+            latency_us=preds["latency_us"],
+            uncertain=preds["uncertain"].astype(bool)
+            if "uncertain" in preds
+            else np.zeros(n, bool),
+            triggers=dict(data.triggers),
+            policy=data.policy,
+            calibration_s=_calibration_s(data.summary),
+        )
+        flag = data.behavior.get("reversal")
+        if flag is not None:
+            known = np.isfinite(flag)  # NaN: the sample did not say, or the animal was lost
+            if known.any():
+                session.behaviour_t = data.behavior["t"][known]
+                session.reversal = flag[known] > 0.5
         return session
 
     def with_recording(self, timestamps: np.ndarray, reversal: np.ndarray | None) -> None:
@@ -109,6 +104,12 @@ class Session:
         if not self.triggers:
             return np.zeros(0, np.int64)
         return np.flatnonzero(self.triggers["kind"] == kind)
+
+
+def _calibration_s(summary: dict[str, Any] | None) -> float:
+    """The calibration period from a session's summary (0 without calibration)."""
+    calibration = summary.get("calibration") if summary else None
+    return float(calibration.get("seconds", 0.0)) if isinstance(calibration, dict) else 0.0
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float | None]:
@@ -145,15 +146,16 @@ def session_summary(session: Session) -> dict[str, Any]:
         "policy": session.policy,
     }
     if session.reversal is not None and session.behaviour_t is not None:
-        onsets = session.behaviour_t[onset_indices(session.reversal)]
-        lo, hi = session.t[0], session.t[-1]
-        onsets = onsets[(onsets >= lo) & (onsets <= hi)]
-        duration = float(hi - lo)
+        # the behaviour up to the last prediction (earlier behaviour tells the onsets' kinds)
+        upto = session.behaviour_t <= session.t[-1]
+        bt, rev = session.behaviour_t[upto], session.reversal[upto]
         for kind in ("fire", "sham"):
             times = trig["t"][kinds == kind] if len(kinds) else np.zeros(0)
             if kind == "sham" and not len(times):
                 continue
-            summary[f"{kind}_score"] = asdict(score_events(times, onsets, duration))
+            if len(bt):
+                start = float(session.t[0]) + session.calibration_s
+                summary[f"{kind}_score"] = score_fires(times, bt, rev, start).as_dict()
     return summary
 
 
@@ -290,13 +292,7 @@ def _rows(summary: dict[str, Any]) -> list[list[str]]:
     for kind in ("fire", "sham"):
         score = summary.get(f"{kind}_score")
         if score:
-            rows.append(
-                [
-                    f"{kind}s vs behaviour",
-                    f"onsets caught {score['caught']}/{score['onsets']} ({score['onset_hit_rate']:.0%}), "
-                    f"false {score['false_per_min']:.2f}/min, median lag {score['lag_s']:+.2f} s",
-                ]
-            )
+            rows.append([f"{kind}s vs behaviour", describe(score)])
     if summary["policy"]:
         rows.append(["policy", json.dumps(summary["policy"], sort_keys=True)[:110]])
     return rows

@@ -8,6 +8,7 @@ from typing import Any
 
 from rtdecode._optional import import_optional
 from rtdecode.errors import SourceError
+from rtdecode.policy import TriggerEvent
 from rtdecode.trigger._device_protocol import (
     HEARTBEAT,
     OFF,
@@ -15,8 +16,7 @@ from rtdecode.trigger._device_protocol import (
     VERSION_REPLY,
     pulse_command,
 )
-from rtdecode.trigger._event import TriggerEvent
-from rtdecode.trigger._outputs import TriggerOutput
+from rtdecode.trigger._output import TriggerOutput
 
 __all__ = ["SerialOutput"]
 

@@ -6,10 +6,10 @@ import math
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from rtdecode.errors import ConfigError, DataFormatError
+from rtdecode.stream import read_session
 
 __all__ = ["PoissonSham", "Sham", "YokedSham", "open_sham"]
 
@@ -70,17 +70,14 @@ class YokedSham(Sham):
     @classmethod
     def from_session(cls, path: Path | str) -> YokedSham:
         """Read the pulse times of the session file at ``path``."""
-        try:
-            with h5py.File(path, "r") as handle:
-                if "triggers" not in handle:
-                    raise DataFormatError(
-                        f"{path} has no trigger table; yoke to a session recorded with --trigger"
-                    )
-                kinds = handle["triggers/kind"].asstr()[:]
-                t = handle["triggers/t"][:]
-                t0 = float(handle["frames/t"][0]) if len(handle["frames/t"]) else 0.0
-        except OSError as exc:
-            raise DataFormatError(f"cannot read session file {path} to yoke to ({exc})") from exc
+        data = read_session(path, tables=("frames", "triggers"))
+        if "kind" not in data.triggers:
+            raise DataFormatError(
+                f"{path} has no trigger table; yoke to a session recorded with --trigger"
+            )
+        kinds, t = data.triggers["kind"], data.triggers["t"]
+        frame_t = data.frames.get("t", np.zeros(0))
+        t0 = float(frame_t[0]) if len(frame_t) else 0.0
         pulses = np.isin(kinds, ("fire", "sham"))
         return cls(t[pulses] - t0, str(path))
 

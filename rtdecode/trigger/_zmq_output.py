@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import zmq
 
-from rtdecode.stream._address import Address
-from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socket
-from rtdecode.trigger._event import TriggerEvent
-from rtdecode.trigger._outputs import TriggerOutput
+from rtdecode.policy import TriggerEvent
+from rtdecode.stream import Address, check_exposure, close_socket, encode_trigger, open_socket
+from rtdecode.trigger._output import TriggerOutput
 
-__all__ = ["TRIGGER_TOPIC", "ZmqTriggerOutput"]
-
-TRIGGER_TOPIC = b"trigger"
+__all__ = ["ZmqTriggerOutput"]
 
 
 class ZmqTriggerOutput(TriggerOutput):
@@ -37,7 +34,7 @@ class ZmqTriggerOutput(TriggerOutput):
     def emit(self, event: TriggerEvent) -> None:
         """Send one event (dropped for subscribers that lag, never blocking the loop)."""
         assert self._socket is not None, "open() the output first"
-        self._socket.send_multipart([TRIGGER_TOPIC, event.to_json().encode()], zmq.NOBLOCK)
+        self._socket.send_multipart(encode_trigger(event), zmq.NOBLOCK)
 
     def close(self) -> None:
         """Close the socket (queued events get 0.5 s to leave)."""

@@ -23,14 +23,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rtdecode.errors import ModelError
+from rtdecode.latency import LatencyHistogram
+from rtdecode.live._calibrating import LiveCalibration
+from rtdecode.live._windower import Windower, compile_kernels
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
-from rtdecode.stream._behavior import BehaviorTrack
-from rtdecode.stream._calibrating import LiveCalibration
-from rtdecode.stream._latency import LatencyHistogram
-from rtdecode.stream._sink import FrameTiming, Prediction, Sink
-from rtdecode.stream._source import Chunk, Source
-from rtdecode.stream._windower import Windower, compile_kernels
+from rtdecode.stream import BehaviorTrack, Chunk, FrameTiming, Prediction, Sink, Source
 
 if TYPE_CHECKING:  # engines pull in torch; protocol-only users (producers) should not pay for it
     from rtdecode.engines import Engine
@@ -123,7 +121,7 @@ class Pipeline:
     sinks_failed
         Sinks dropped after an ``OSError``: their address -> the error.
     latency
-        Per-stage :class:`~rtdecode.stream._latency.LatencyHistogram` (see :data:`STAGES`).
+        Per-stage :class:`~rtdecode.latency.LatencyHistogram` (see :data:`STAGES`).
     """
 
     def __init__(

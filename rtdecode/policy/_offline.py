@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtdecode.trigger._policy import Decision, Policy, PolicyConfig
+from rtdecode.policy._policy import Decision, Policy, PolicyConfig
 
 __all__ = ["replay_policy"]
 

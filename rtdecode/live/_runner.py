@@ -1,6 +1,6 @@
 """The :class:`StreamSet`: several live streams decoded by one process, one engine, one thread.
 
-Each stream is a :class:`~rtdecode.stream._pipeline.Pipeline` with its own source, window,
+Each stream is a :class:`~rtdecode.live._processor.Pipeline` with its own source, window,
 preprocessing state, engine buffers (:meth:`Engine.for_stream`), sinks, counters and latency;
 the set only schedules them. One loop waits on every source at once (their ZeroMQ sockets in
 one poller; a source without a socket, such as an LSL inlet, which can block in a look-up, is
@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import zmq
 
+from rtdecode.live._processor import Pipeline
 from rtdecode.log import get_logger
-from rtdecode.stream._pipeline import Pipeline
 from rtdecode.stream._threaded import ThreadedSource
 
 if TYPE_CHECKING:

@@ -171,11 +171,6 @@ class Policy:
         self.pulses = 0
         self.light_s = 0.0
 
-    @property
-    def holding(self) -> bool:
-        """Whether the ``state`` rule holds the output on now."""
-        return self._hold_start is not None
-
     def step(
         self, probs: np.ndarray, now_s: float, age_s: float = 0.0, uncertain: bool = False
     ) -> Decision | None:

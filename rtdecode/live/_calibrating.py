@@ -20,9 +20,9 @@ import numpy as np
 
 from rtdecode.calibration import CalibrationConfig, CalibrationResult, Calibrator, Head
 from rtdecode.errors import ConfigError
+from rtdecode.live._windower import Windower
 from rtdecode.log import get_logger
-from rtdecode.stream._sink import Prediction
-from rtdecode.stream._windower import Windower
+from rtdecode.stream import Prediction
 
 __all__ = ["MAX_CALIBRATION_BYTES", "LiveCalibration"]
 

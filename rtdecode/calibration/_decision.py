@@ -1,0 +1,278 @@
+"""One animal's fused decision: cross-animal heads on role-pooled features, per-animal heads, stacking.
+
+A :class:`CrossModel` is what is learned on other animals: the role pooling, a state head and
+an onset head on the cross-animal features (role-pooled features, plus the identified neurons'
+activity when identities exist), the settings of the per-animal heads, and the fusion (a
+logistic regression over the components' logits). An :class:`AnimalDecoder` holds one new
+animal's part: it is fit once on the calibration period (roles, a per-animal state head on
+every neuron, a per-animal onset head on the role-pooled features) and then scores one frame
+at a time (:meth:`AnimalDecoder.step`) or a whole recording at once
+(:meth:`AnimalDecoder.recording`, the same numbers). NumPy only; the fit imports scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtdecode.calibration._head import (
+    CalibrationConfig,
+    Head,
+    fit_state_head,
+    head_features,
+    recording_head_features,
+)
+from rtdecode.calibration._onset import clean_onsets, fit_linear, onset_target
+from rtdecode.calibration._roles import RoleConfig, RolePooler, neuron_roles
+from rtdecode.errors import ConfigError
+
+__all__ = [
+    "COMPONENTS",
+    "AnimalDecoder",
+    "CrossModel",
+    "canonical_name",
+    "cross_features",
+    "identity_columns",
+]
+
+COMPONENTS = ("cross", "calibrated", "cross_onset", "animal_onset")
+"""The fused decision's inputs, in the order of the fusion head's weights."""
+_CLIP = 9.21  # logit of 1 - 1e-4
+
+
+@dataclass(frozen=True)
+class CrossModel:
+    """What the fused decision learns on other animals.
+
+    Parameters
+    ----------
+    roles
+        Role pooling.
+    names
+        Identified neurons whose z-score and derivative join the cross-animal features, in
+        order (empty: no identities).
+    state, onset
+        Heads on the cross-animal features: reversal state, and onset (:func:`onset_target`).
+    fusion
+        Head on the four components' logits (:data:`COMPONENTS` order).
+    head
+        Settings of the per-animal state head.
+    onset_c
+        Inverse L2 strength of the per-animal onset head.
+    min_onsets
+        Clean onsets the calibration period needs for a per-animal onset head; with fewer,
+        the ``animal_onset`` component repeats ``cross_onset``.
+    """
+
+    roles: RoleConfig
+    names: tuple[str, ...]
+    state: Head
+    onset: Head
+    fusion: Head
+    head: CalibrationConfig
+    onset_c: float
+    min_onsets: int = 3
+
+
+def canonical_name(label: str | None) -> str | None:
+    """A label as :func:`rtdecode.models.canonical_label` spells it (stripped, upper case, no
+    trailing ``?``), without importing :mod:`rtdecode.models` (which imports torch)."""
+    name = (label or "").strip().rstrip("?").strip().upper()
+    return name or None
+
+
+def identity_columns(labels: Sequence[str | None] | None, names: Sequence[str]) -> np.ndarray:
+    """``(len(names),)`` the trace column of each name in ``labels`` (first match), -1 if absent."""
+    columns = np.full(len(names), -1, np.int64)
+    if labels is None:
+        return columns
+    where: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        name = canonical_name(label)
+        if name is not None:
+            where.setdefault(name, i)
+    for j, name in enumerate(names):
+        columns[j] = where.get(name, -1)
+    return columns
+
+
+def cross_features(
+    pooled: np.ndarray, z: np.ndarray, dz: np.ndarray, columns: np.ndarray
+) -> np.ndarray:
+    """``(T, R + 2 V)`` cross-animal features: role-pooled, then the identified neurons' z and dz.
+
+    Parameters
+    ----------
+    pooled
+        ``(T, R)`` :meth:`RolePooler.recording` output.
+    z, dz
+        ``(T, N)`` z-scores and derivatives (invalid values as 0).
+    columns
+        ``(V,)`` :func:`identity_columns` (-1: the name is absent, its inputs are 0).
+    """
+    has = columns >= 0
+    return np.hstack(
+        [pooled, np.where(has, z[:, columns], 0.0), np.where(has, dz[:, columns], 0.0)]
+    )
+
+
+def _logit(head: Head, x: np.ndarray) -> np.ndarray | float:
+    return np.clip(x @ head.weights + head.bias, -_CLIP, _CLIP)
+
+
+def _prob(logit: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * logit))
+
+
+class AnimalDecoder:
+    """One animal's components and fused score.
+
+    Parameters
+    ----------
+    model
+        The cross-animal part.
+    labels
+        The animal's neuron labels per trace column (``None`` or all ``None`` without
+        identities); used only when ``model.names`` is not empty.
+    """
+
+    def __init__(self, model: CrossModel, labels: Sequence[str | None] | None = None) -> None:
+        self.model = model
+        self.columns = identity_columns(labels, model.names)
+        self.pooler: RolePooler | None = None
+        self.state_head: Head | None = None
+        self.onset_head: Head | None = None
+        n_cross = model.roles.n_features + 2 * len(model.names)
+        if model.state.weights.shape != (n_cross,) or model.onset.weights.shape != (n_cross,):
+            raise ConfigError(
+                f"cross-animal heads have {model.state.weights.shape[0]} inputs but role "
+                f"pooling and {len(model.names)} names give {n_cross}; refit the model"
+            )
+        self._cross = np.zeros(n_cross)
+        self._logits = np.zeros(len(COMPONENTS) + 1)
+        self._head_x = np.zeros(0)
+        self._z, self._dz = np.zeros(0), np.zeros(0)
+
+    @property
+    def calibrated(self) -> bool:
+        """:meth:`calibrate` has run."""
+        return self.pooler is not None
+
+    def calibrate(
+        self,
+        features: np.ndarray,
+        valid: np.ndarray,
+        reversal: np.ndarray,
+        frame_interval_s: float,
+    ) -> None:
+        """Fit the animal's part on its calibration frames (oldest first, contiguous).
+
+        The role pooler is primed with the last calibration frames, so the frame after them
+        continues exactly as :meth:`recording` over the whole stream would.
+
+        Parameters
+        ----------
+        features, valid
+            ``(T, n, F)`` preprocessed features and ``(T, n)`` validity.
+        reversal
+            ``(T,)`` tracked reversal state with both states present.
+        frame_interval_s
+            Seconds per frame.
+        """
+        y = np.asarray(reversal, bool)
+        if y.all() or not y.any():
+            raise ConfigError(
+                "the calibration period has only one behaviour state; calibrate on a period "
+                "with both forward motion and reversals"
+            )
+        z, dz = self._channels(features, valid)
+        self.pooler = RolePooler(neuron_roles(z, y), frame_interval_s, self.model.roles)
+        x = recording_head_features(features, valid, np.full(len(y), 0.5))
+        self.state_head = fit_state_head(x, y, self.model.head)
+        self._head_x = np.zeros(x.shape[1])
+        self._z, self._dz = np.zeros(z.shape[1]), np.zeros(z.shape[1])
+        pooled = self.pooler.recording(z, dz)
+        target, care = onset_target(y)
+        self.onset_head = None
+        if len(clean_onsets(y)) >= self.model.min_onsets and target[care].any():
+            self.onset_head = fit_linear(pooled[care], target[care], self.model.onset_c)
+        for i in range(max(0, len(y) - max(self.pooler.lags)), len(y)):
+            self.pooler.step(z[i], dz[i], self._cross[: self.pooler.n_features])
+
+    @staticmethod
+    def _channels(features: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ok = np.asarray(valid, bool)
+        z = np.where(ok, features[..., 0], 0.0).astype(np.float64)
+        dz = np.where(ok, features[..., 1], 0.0).astype(np.float64)
+        return z, dz
+
+    def _require(self) -> RolePooler:
+        if self.pooler is None:
+            raise ConfigError("the animal decoder scores only after calibrate()")
+        return self.pooler
+
+    def step(self, frame: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Score the next frame: probabilities of :data:`COMPONENTS`, then the fused one.
+
+        Parameters
+        ----------
+        frame
+            ``(n, F)`` the frame's preprocessed features.
+        valid
+            ``(n,)`` validity.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(5,)`` float64 (a buffer the decoder reuses: copy it to keep it).
+        """
+        pooler = self._require()
+        assert self.state_head is not None
+        z, dz = self._z, self._dz
+        np.multiply(frame[:, 0], valid, out=z)
+        np.multiply(frame[:, 1], valid, out=dz)
+        r = pooler.n_features
+        pooler.step(z, dz, self._cross[:r])
+        has = self.columns >= 0
+        names = len(self.columns)
+        self._cross[r : r + names] = np.where(has, z[self.columns], 0.0)
+        self._cross[r + names :] = np.where(has, dz[self.columns], 0.0)
+        head_features(frame, valid, 0.5, self._head_x)
+        out = self._logits
+        out[0] = _logit(self.model.state, self._cross)
+        out[1] = _logit(self.state_head, self._head_x)
+        out[2] = _logit(self.model.onset, self._cross)
+        onset = self.onset_head
+        out[3] = out[2] if onset is None else _logit(onset, self._cross[:r])
+        out[4] = _logit(self.model.fusion, out[:4])
+        return _prob(out)
+
+    def recording(self, features: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """:meth:`step` for every frame of a recording at once (the pooler is not advanced).
+
+        Parameters
+        ----------
+        features, valid
+            ``(T, n, F)`` and ``(T, n)`` for the whole recording from its first frame.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(T, 5)`` probabilities of :data:`COMPONENTS`, then the fused one.
+        """
+        pooler = self._require()
+        assert self.state_head is not None
+        z, dz = self._channels(features, valid)
+        pooled = pooler.recording(z, dz)
+        cross = cross_features(pooled, z, dz, self.columns)
+        head_x = recording_head_features(features, valid, np.full(len(z), 0.5))
+        logits = np.empty((len(z), len(COMPONENTS) + 1))
+        logits[:, 0] = _logit(self.model.state, cross)
+        logits[:, 1] = _logit(self.state_head, head_x)
+        logits[:, 2] = _logit(self.model.onset, cross)
+        onset = self.onset_head
+        logits[:, 3] = logits[:, 2] if onset is None else _logit(onset, pooled)
+        logits[:, 4] = _logit(self.model.fusion, logits[:, :4])
+        return _prob(logits)

@@ -1,0 +1,22 @@
+"""The trigger policy, pure: its rules, its offline replay and the event type it produces.
+
+Nothing here touches a socket, a device or a clock: the live controller
+(:mod:`rtdecode.trigger`), training's evaluation and calibration's simulated sessions all run
+the same state machine.
+"""
+
+from rtdecode.policy._event import KINDS, TRIGGER_VERSION, TriggerEvent
+from rtdecode.policy._offline import replay_policy
+from rtdecode.policy._policy import RULES, SUPPRESS_REASONS, Decision, Policy, PolicyConfig
+
+__all__ = [
+    "KINDS",
+    "RULES",
+    "SUPPRESS_REASONS",
+    "TRIGGER_VERSION",
+    "Decision",
+    "Policy",
+    "PolicyConfig",
+    "TriggerEvent",
+    "replay_policy",
+]
