@@ -50,7 +50,7 @@ path itself adds); ``transport`` is the producer's send -> received, when the pr
 waited, received -> the prediction that replaced theirs published (how long the output lagged
 behind them)."""
 
-_WINDOW_COUNTERS = ("frames", "missing", "gaps", "restarts", "nan_values")
+_WINDOW_COUNTERS = ("frames", "missing", "gaps", "restarts", "nan_values", "duplicates", "late")
 
 
 class Pipeline:
@@ -354,7 +354,8 @@ class Pipeline:
             if self._done():
                 break
             t = float(chunk.t[i])
-            windower.push(chunk.data[i], chunk.seq + i, t)
+            if not windower.push(chunk.data[i], chunk.seq + i, t):
+                continue  # a duplicate or a late frame: dropped and counted by the windower
             preprocessed_ns = time.perf_counter_ns()
             if self.calibration is not None and not windower.filled:
                 self._calibrate_warming(windower, t)
@@ -622,6 +623,8 @@ class Pipeline:
             "missing_frames": self._counter("missing"),
             "gaps": self._counter("gaps"),
             "restarts": self._counter("restarts"),
+            "duplicates": self._counter("duplicates"),
+            "late": self._counter("late"),
             "resets": self.resets,
             "keep_warm_passes": self.keep_warm_passes,
             "nan_values": self._counter("nan_values"),

@@ -8,8 +8,12 @@ Policy (stated once, applied everywhere):
 - A gap in ``seq`` (frames lost on the way) is filled as if the missing frames had arrived with
   every value NaN, at evenly spaced times between their neighbours: carried forward and
   masked. At most ``W`` filler rows are written, since more would only push out the same rows.
-- A ``seq`` that does not increase means the producer restarted: the window and the
-  preprocessing state reset (counted and logged).
+- A ``seq`` seen before (a retransmit) is a duplicate: dropped and counted, never decoded.
+- A ``seq`` up to ``W`` frames behind the newest that was not seen (two frames swapped on the
+  way) is late: dropped and counted, never decoded out of order; it had been counted as
+  missing when the newer frame arrived, and now counts as late instead.
+- A ``seq`` more than ``W`` frames behind the newest means the producer restarted: the window
+  and the preprocessing state reset (counted and logged).
 - A ``seq`` that jumps ahead by more than :data:`MAX_GAP_FRAMES` is no loss the stream could
   have had: it is treated as a restart too (logged), not as billions of lost frames.
 - A change in neuron count needs a new Windower; the pipeline makes one.
@@ -23,12 +27,13 @@ from __future__ import annotations
 import numpy as np
 
 from rtdecode.config import PreprocessConfig
-from rtdecode.log import get_logger
+from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
 
 __all__ = ["MAX_GAP_FRAMES", "Windower", "compile_kernels"]
 
 _log = get_logger(__name__)
+_rate_limited = RateLimitedLog(_log)
 
 MAX_GAP_FRAMES = 1_000_000
 """Largest forward jump in ``seq`` counted as lost frames (over 15 minutes at 1 kHz)."""
@@ -83,9 +88,9 @@ class Windower:
 
     Attributes
     ----------
-    frames, missing, gaps, restarts, nan_values
+    frames, missing, gaps, restarts, nan_values, duplicates, late
         Counters: frames pushed, frames lost in ``seq`` gaps, gap events, producer restarts,
-        non-finite values received.
+        non-finite values received, duplicate frames dropped, late (reordered) frames dropped.
     """
 
     def __init__(
@@ -118,6 +123,9 @@ class Windower:
         self.gaps = 0
         self.restarts = 0
         self.nan_values = 0
+        self.duplicates = 0
+        self.late = 0
+        self._seen = np.full(window, -1, dtype=np.int64)  # the seqs of the last W frame slots
         compile_kernels(preprocessor.config, None if baseline is None else baseline.config)
 
     @property
@@ -133,9 +141,11 @@ class Windower:
         self._pos = 0
         self._filled_rows = 0
         self._last_seq = None
+        self._seen.fill(-1)
 
-    def push(self, frame: np.ndarray, seq: int, t: float) -> None:
-        """Preprocess one ``(n,)`` frame into the ring, applying the gap and restart policy.
+    def push(self, frame: np.ndarray, seq: int, t: float) -> bool:
+        """Preprocess one ``(n,)`` frame into the ring, applying the gap, duplicate, late and
+        restart policy; return whether the frame was taken (False: dropped, counted).
 
         Parameters
         ----------
@@ -148,13 +158,17 @@ class Windower:
         """
         last = self._last_seq
         if last is not None:
+            if last - self.window < seq <= last:
+                self._drop(seq, last)
+                return False
             if seq <= last or seq - last - 1 > MAX_GAP_FRAMES:
                 self.restarts += 1
                 _log.warning(
-                    "seq went from %d to %d: producer restarted (a jump over %d frames counts "
-                    "as one); window and preprocessing reset",
+                    "seq went from %d to %d: producer restarted (backwards by more than the "
+                    "%d-frame window, or a jump over %d frames); window and preprocessing reset",
                     last,
                     seq,
+                    self.window,
                     MAX_GAP_FRAMES,
                 )
                 self.reset()
@@ -163,9 +177,30 @@ class Windower:
         if self._filled_rows == 0:
             self._first_t = t
         self._last_seq = seq
+        self._seen[seq % self.window] = seq
         self._last_t = t
         self.frames += 1
         self.nan_values += self._write(frame, t)
+        return True
+
+    def _drop(self, seq: int, last: int) -> None:
+        """Count (and log, rate-limited) a frame that is not decoded: seen already, or late."""
+        if self._seen[seq % self.window] == seq:
+            self.duplicates += 1
+            _rate_limited.warning(
+                "duplicate",
+                f"frame seq {seq} arrived again (a retransmit; newest {last}): dropped "
+                f"({self.duplicates} duplicates so far); window kept",
+            )
+            return
+        self.late += 1
+        self.missing -= 1  # it was counted lost when the newer frame came; it is late instead
+        self._seen[seq % self.window] = seq
+        _rate_limited.warning(
+            "late",
+            f"frame seq {seq} arrived after seq {last} (reordered on the way): dropped, not "
+            f"decoded out of order ({self.late} late so far); window kept",
+        )
 
     def _fill_gap(self, lost: int, t: float) -> None:
         self.missing += lost
