@@ -45,8 +45,9 @@ def _start_run(args: list[str]) -> subprocess.Popen[str]:
         [*RTDECODE, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert decoder.stderr is not None
-    line = decoder.stderr.readline()  # "loading the model", then "decoding" once it listens
-    line = decoder.stderr.readline() if line.startswith("loading") else line
+    line = decoder.stderr.readline()  # "decoding" once its source and sinks are open
+    while line and not line.startswith("decoding"):  # after "loading the model", "Ctrl-C"
+        line = decoder.stderr.readline()
     assert line.startswith("decoding"), line
     return decoder
 

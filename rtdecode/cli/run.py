@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -313,10 +314,8 @@ def run(
             )
             for stream in streams
         ]
-        for k, stream in enumerate(streams, 1):
-            outputs = ", ".join(sink.uri for sink in stream.outputs) or "no sink"
-            label = f"stream {k}: " if several else ""
-            click.echo(f"{label}decoding {stream.source.uri} -> {outputs}", err=True)
+        for k, pipeline in enumerate(pipelines, 1):  # said once its source and sinks are open
+            pipeline.on_open = partial(_say_decoding, f"stream {k}: " if several else "")
         click.echo("Ctrl-C stops", err=True)
         runner: Pipeline | StreamSet = (
             StreamSet(
@@ -363,6 +362,11 @@ def run(
     if several and summary["failed"]:
         failed = ", ".join(f"stream {k}" for k in summary["failed"])
         raise click.ClickException(f"{failed} failed (see the summary); the others ran on")
+
+
+def _say_decoding(label: str, pipeline: Pipeline) -> None:
+    outputs = ", ".join(sink.uri for sink in pipeline.sinks) or "no sink"
+    click.echo(f"{label}decoding {pipeline.source.uri} -> {outputs}", err=True)
 
 
 @dataclass

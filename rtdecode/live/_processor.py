@@ -198,6 +198,8 @@ class Pipeline:
         self.last_target: int | None = None
         self._record_behavior = self._to_sinks  # one bound method, made once
         self.calibration = calibration
+        self.on_open: Callable[[Pipeline], None] | None = None
+        """Called once the sinks are open and the source started (e.g. to say so)."""
 
     # ------------------------------------------------------------------ control
     def stop(self) -> None:
@@ -251,15 +253,26 @@ class Pipeline:
     def open(self) -> None:
         """Open the sinks, compile the preprocessing kernels and start the source.
 
-        A sink that fails to open is closed again with the ones opened before it.
+        A sink that fails to open is closed again with the ones opened before it. When the
+        source fails to start (no such LSL stream...), the opened sinks are discarded: no
+        empty session file is left to block the retry. Once everything is open,
+        :attr:`on_open` is called.
         """
         self._opened = []
         for sink in self.sinks:
             sink.open(self.engine.states)
             self._opened.append(sink)
-        compile_kernels(self.engine.preprocess, self.baseline_config)  # not on a frame's time
-        self.source.start()
+        try:
+            compile_kernels(self.engine.preprocess, self.baseline_config)  # not on frame time
+            self.source.start()
+        except BaseException:
+            for sink in self._opened:
+                sink.discard()
+            self._opened = []
+            raise
         self._started = time.monotonic()
+        if self.on_open is not None:
+            self.on_open(self)
 
     def take(self, timeout: float) -> bool:
         """Read and preprocess what the source has (up to ``max_batch`` frames).
