@@ -99,3 +99,35 @@ def test_a_duplicate_leaves_the_window_exactly_as_without_it() -> None:
         noisy.push(frames[seq] + 5.0, seq, seq * 0.6)  # a retransmit with other values
     np.testing.assert_array_equal(clean.window_view()[0], noisy.window_view()[0])
     np.testing.assert_array_equal(clean.window_view()[1], noisy.window_view()[1])
+
+
+class _Uncertain(Sink):
+    """Whether each published prediction was ``uncertain``, by seq."""
+
+    uri = "memory"
+
+    def __init__(self) -> None:
+        self.by_seq: dict[int, bool] = {}
+
+    def open(self, states: tuple[str, ...]) -> None:
+        pass
+
+    def publish(self, prediction: Prediction) -> None:
+        self.by_seq[prediction.seq] = prediction.uncertain
+
+
+def test_a_mostly_missing_frame_is_uncertain_from_the_first_one() -> None:
+    frames = _frames(60)
+    frames[30:46] = np.nan  # 16 frames with every value missing
+    frames[50, : N // 2 + 2] = np.nan  # one frame with more than half its values missing
+    sink = _Uncertain()
+
+    def produce(producer: zmq.Socket[bytes]) -> int:
+        for seq in range(60):
+            producer.send_multipart(encode_frame(seq, seq * 0.6, frames[seq]))
+        return 60
+
+    run_pipeline(produce, WindowMeanEngine(window=W), (sink,), abstain=None)
+    assert all(sink.by_seq[seq] for seq in range(30, 46))  # before: the first 2 were confident
+    assert sink.by_seq[50]
+    assert not any(sink.by_seq[seq] for seq in range(W, 30))  # healthy input: confident

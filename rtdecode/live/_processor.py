@@ -84,8 +84,9 @@ class Pipeline:
     abstain
         ``(lo, hi)``: a prediction whose reversal probability lies inside is ``uncertain``.
     max_carried
-        A prediction is ``uncertain`` when more than this fraction of the window's values
-        were carried forward (missing or NaN input).
+        A prediction is ``uncertain`` when more than this fraction of the window's values, or
+        of its newest frame's values, were carried forward (missing or NaN input): so from the
+        first frame that is mostly missing, not once the window has filled with them.
     settle_frames
         After a layout reset, predictions are ``uncertain`` until the new layout has seen
         this many frames (default: two windows, so the running normalisation has settled).
@@ -535,6 +536,9 @@ class Pipeline:
         if self.resets and windower.frames < self.settle_frames:
             return True
         if np.count_nonzero(valid) < (1.0 - self.max_carried) * valid.size:
+            return True
+        newest = valid[-1]
+        if np.count_nonzero(newest) < (1.0 - self.max_carried) * newest.size:
             return True
         if self.abstain is None or self._reversal < 0:
             return False
