@@ -131,3 +131,26 @@ def test_a_mostly_missing_frame_is_uncertain_from_the_first_one() -> None:
     assert all(sink.by_seq[seq] for seq in range(30, 46))  # before: the first 2 were confident
     assert sink.by_seq[50]
     assert not any(sink.by_seq[seq] for seq in range(W, 30))  # healthy input: confident
+
+
+def test_frame_times_that_stop_increasing_are_counted_warned_once_and_uncertain(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    frames = _frames(80)
+    times = np.arange(80) * 0.6
+    times[40:50] = times[39] - 0.1 * np.arange(10)  # the clock stalls, then runs backwards
+    times[50:] = times[39] + 0.6 * np.arange(1, 31)  # and recovers
+    sink = _Uncertain()
+
+    def produce(producer: zmq.Socket[bytes]) -> int:
+        for seq in range(80):
+            producer.send_multipart(encode_frame(seq, float(times[seq]), frames[seq]))
+        return 80
+
+    with caplog.at_level(logging.WARNING, logger="rtdecode"):
+        summary = run_pipeline(produce, WindowMeanEngine(window=W), (sink,), abstain=None)
+    assert summary["time_backwards"] == 10
+    assert caplog.text.count("not after the frame before") == 1  # once for the episode
+    assert all(sink.by_seq[seq] for seq in range(40, 49 + W))  # while a bad time is in view
+    assert not any(sink.by_seq[seq] for seq in range(49 + W, 80))  # then confident again
+    assert not any(sink.by_seq[seq] for seq in range(W, 40))

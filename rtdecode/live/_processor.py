@@ -50,7 +50,16 @@ path itself adds); ``transport`` is the producer's send -> received, when the pr
 waited, received -> the prediction that replaced theirs published (how long the output lagged
 behind them)."""
 
-_WINDOW_COUNTERS = ("frames", "missing", "gaps", "restarts", "nan_values", "duplicates", "late")
+_WINDOW_COUNTERS = (
+    "frames",
+    "missing",
+    "gaps",
+    "restarts",
+    "nan_values",
+    "duplicates",
+    "late",
+    "time_backwards",
+)
 
 
 class Pipeline:
@@ -535,6 +544,8 @@ class Pipeline:
         """Whether this prediction's decided output is ``uncertain`` (see the class notes)."""
         if self.resets and windower.frames < self.settle_frames:
             return True
+        if windower.time_suspect:  # a frame time in the window did not increase
+            return True
         if np.count_nonzero(valid) < (1.0 - self.max_carried) * valid.size:
             return True
         newest = valid[-1]
@@ -642,6 +653,7 @@ class Pipeline:
             "restarts": self._counter("restarts"),
             "duplicates": self._counter("duplicates"),
             "late": self._counter("late"),
+            "time_backwards": self._counter("time_backwards"),
             "resets": self.resets,
             "keep_warm_passes": self.keep_warm_passes,
             "nan_values": self._counter("nan_values"),

@@ -16,6 +16,10 @@ Policy (stated once, applied everywhere):
   and the preprocessing state reset (counted and logged).
 - A ``seq`` that jumps ahead by more than :data:`MAX_GAP_FRAMES` is no loss the stream could
   have had: it is treated as a restart too (logged), not as billions of lost frames.
+- A frame time that does not increase (the producer's clock went back, or stamps repeat) is
+  data the preprocessing cannot trust (its time constants and derivatives use the intervals):
+  the frame is taken, counted in ``time_backwards``, the first of each run of such frames is
+  logged, and the window stays ``time_suspect`` until that frame has left it.
 - A change in neuron count needs a new Windower; the pipeline makes one.
 - Nothing is compiled on the live path: the kernels' Numba specialisations for read-only frames
   (views of a wire message) and writable ones (gap fillers, LSL and replay frames) are compiled
@@ -91,6 +95,8 @@ class Windower:
     frames, missing, gaps, restarts, nan_values, duplicates, late
         Counters: frames pushed, frames lost in ``seq`` gaps, gap events, producer restarts,
         non-finite values received, duplicate frames dropped, late (reordered) frames dropped.
+    time_backwards
+        Frames whose time did not increase over the frame before.
     """
 
     def __init__(
@@ -125,6 +131,8 @@ class Windower:
         self.nan_values = 0
         self.duplicates = 0
         self.late = 0
+        self.time_backwards = 0
+        self._suspect_left = 0  # frames until the last frame with a bad time leaves the window
         self._seen = np.full(window, -1, dtype=np.int64)  # the seqs of the last W frame slots
         compile_kernels(preprocessor.config, None if baseline is None else baseline.config)
 
@@ -142,6 +150,7 @@ class Windower:
         self._filled_rows = 0
         self._last_seq = None
         self._seen.fill(-1)
+        self._suspect_left = 0
 
     def push(self, frame: np.ndarray, seq: int, t: float) -> bool:
         """Preprocess one ``(n,)`` frame into the ring, applying the gap, duplicate, late and
@@ -176,12 +185,36 @@ class Windower:
                 self._fill_gap(seq - last - 1, t)
         if self._filled_rows == 0:
             self._first_t = t
+        else:
+            self._check_time(seq, t)
         self._last_seq = seq
         self._seen[seq % self.window] = seq
         self._last_t = t
         self.frames += 1
         self.nan_values += self._write(frame, t)
         return True
+
+    def _check_time(self, seq: int, t: float) -> None:
+        """Count a frame time that does not increase; log the first of each run of them."""
+        if t > self._last_t:
+            self._suspect_left = max(0, self._suspect_left - 1)
+            return
+        if self._suspect_left == 0:  # the window was clear of bad times: a new episode
+            _log.warning(
+                "frame seq %d has time %.6f s, not after the frame before (%.6f s): the "
+                "producer's clock went back or repeats; predictions are uncertain until the "
+                "window is past it (counted in time_backwards; logged once per episode)",
+                seq,
+                t,
+                self._last_t,
+            )
+        self.time_backwards += 1
+        self._suspect_left = self.window
+
+    @property
+    def time_suspect(self) -> bool:
+        """A frame in the window had a time that did not increase."""
+        return self._suspect_left > 0
 
     def _drop(self, seq: int, last: int) -> None:
         """Count (and log, rate-limited) a frame that is not decoded: seen already, or late."""
