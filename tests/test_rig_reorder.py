@@ -154,3 +154,21 @@ def test_frame_times_that_stop_increasing_are_counted_warned_once_and_uncertain(
     assert all(sink.by_seq[seq] for seq in range(40, 49 + W))  # while a bad time is in view
     assert not any(sink.by_seq[seq] for seq in range(49 + W, 80))  # then confident again
     assert not any(sink.by_seq[seq] for seq in range(W, 40))
+
+
+def test_a_layout_flipping_every_frame_is_warned_rate_limited_and_diagnosed_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    frames = _frames(200, N + 1)
+
+    def produce(producer: zmq.Socket[bytes]) -> int:
+        for seq in range(200):  # two producers' neuron counts interleaved on one socket
+            n = N if seq % 2 else N + 1
+            producer.send_multipart(encode_frame(seq, seq * 0.6, frames[seq, :n]))
+        return 200
+
+    with caplog.at_level(logging.WARNING, logger="rtdecode"):
+        summary = run_pipeline(produce, WindowMeanEngine(window=W), ())
+    assert summary["resets"] == 199 and summary["predictions"] == 0
+    assert caplog.text.count("stream layout changed") <= 3  # before: 199 lines
+    assert caplog.text.count("different neuron counts or label lists") == 1

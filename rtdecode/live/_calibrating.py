@@ -21,12 +21,13 @@ import numpy as np
 from rtdecode.calibration import CalibrationConfig, CalibrationResult, Calibrator, Head
 from rtdecode.errors import ConfigError
 from rtdecode.live._windower import Windower
-from rtdecode.log import get_logger
+from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream import Prediction
 
 __all__ = ["MAX_CALIBRATION_BYTES", "LiveCalibration"]
 
 _log = get_logger(__name__)
+_rate_limited = RateLimitedLog(_log)
 
 MAX_CALIBRATION_BYTES = 256 << 20
 """Largest calibration period kept in memory (about ``seconds x rate x (2 n + 1) x 8`` bytes);
@@ -101,12 +102,15 @@ class LiveCalibration:
         """Forget the last layout's calibrator: its head does not fit ``n_neurons`` inputs."""
         if self.calibrator is not None or self._layout_t is not None:
             self.layouts_discarded += 1
-            _log.warning(
-                "neuron layout reset (%d -> %d neurons): calibration restarts from the shipped "
-                "model for the new layout%s",
-                self._n,
-                n_neurons,
-                "" if self.calibrator is None else " (the old layout's calibration is discarded)",
+            _rate_limited.warning(  # a layout flipping every frame must not flood the log
+                "layout",
+                f"neuron layout reset ({self._n} -> {n_neurons} neurons): calibration restarts "
+                "from the shipped model for the new layout"
+                + (
+                    ""
+                    if self.calibrator is None
+                    else " (the old layout's calibration is discarded)"
+                ),
             )
         self.calibrator = None
         self._n = n_neurons

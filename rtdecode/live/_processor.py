@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ _rate_limited = RateLimitedLog(_log)
 MAX_NEURONS = 2048
 """Most neurons per frame decoded by default (the GNN's memory grows with the square)."""
 _STOP_FIT_WAIT_S = 1.0  # after a stop signal, longest wait for a calibration fit in flight
+_FLIPPING_CHANGES, _FLIPPING_S = 5, 10.0  # this many layout changes this fast: diagnosed
 
 STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport", "skipped")
 """Latency stages: received -> preprocessed -> inferred -> published; ``total`` is received ->
@@ -208,6 +209,8 @@ class Pipeline:
         self.last_target: int | None = None
         self._record_behavior = self._to_sinks  # one bound method, made once
         self.calibration = calibration
+        self._layout_changes: deque[float] = deque(maxlen=_FLIPPING_CHANGES)
+        self._layouts_diagnosed = False
         self.on_open: Callable[[Pipeline], None] | None = None
         """Called once the sinks are open and the source started (e.g. to say so)."""
 
@@ -584,12 +587,13 @@ class Pipeline:
             self.resets += 1
             for sink in self.sinks:
                 sink.layout_reset()
-            _log.warning(
-                "stream layout changed from %d to %d neurons%s: window and preprocessing reset",
-                old.n_neurons,
-                chunk.n_neurons,
-                "" if chunk.n_neurons != old.n_neurons else " (new neuron labels)",
+            _rate_limited.warning(
+                "layout",
+                f"stream layout changed from {old.n_neurons} to {chunk.n_neurons} neurons"
+                f"{'' if chunk.n_neurons != old.n_neurons else ' (new neuron labels)'}: window "
+                f"and preprocessing reset ({self.resets} layout changes so far)",
             )
+            self._diagnose_layouts()
         preprocessor = Preprocessor(chunk.n_neurons, self.engine.preprocess)
         if preprocessor.n_features != self.engine.n_features:
             raise ModelError(
@@ -618,6 +622,26 @@ class Pipeline:
         gc.collect()
         gc.freeze()  # long-lived objects out of the collector's way: shorter GC pauses
         return self._windower
+
+    def _diagnose_layouts(self) -> None:
+        """Say once what is wrong when the layout keeps changing: no window can ever fill."""
+        now = time.monotonic()
+        self._layout_changes.append(now)
+        recent = self._layout_changes
+        if self._layouts_diagnosed or len(recent) < _FLIPPING_CHANGES:
+            return
+        if now - recent[-_FLIPPING_CHANGES] <= _FLIPPING_S:
+            self._layouts_diagnosed = True
+            _log.error(
+                "%s: the neuron layout changed %d times in %.1f s (%d frames in all): the "
+                "producer sends frames of different neuron counts or label lists, so no window "
+                "fills and nothing is decoded; check that one producer sends one fixed list of "
+                "neurons on this address (two producers on one socket look like this)",
+                self.source.uri,
+                _FLIPPING_CHANGES,
+                now - recent[-_FLIPPING_CHANGES],
+                self.frames,
+            )
 
     def _prepare_for_interval(self) -> None:
         """Re-prepare once with the frame interval measured over the first window."""
