@@ -183,7 +183,8 @@ def _figure(session: Session, summary: dict[str, Any]) -> Any:
         for s in starts:
             later = ends[ends > s]
             e = later[0] if len(later) else len(rev) - 1
-            ax_p.axvspan(bt[s], bt[e], color="tab:green", alpha=0.15, lw=0)
+            if bt[e] > 0:  # nothing before the session's first prediction (t = 0)
+                ax_p.axvspan(max(bt[s], 0.0), bt[e], color="tab:green", alpha=0.15, lw=0)
         ax_p.plot([], [], color="tab:green", alpha=0.3, lw=8, label="reversal (behaviour)")
     ax_p.plot(t, session.probs[:, column], color="black", lw=0.8, label=f"p({target})")
     for key, style in (("on", "--"), ("off", ":")):
@@ -213,9 +214,10 @@ def _figure(session: Session, summary: dict[str, Any]) -> Any:
         "arm": ("tab:green", "^", 1.14),
         "disarm": ("tab:red", "^", 1.14),
     }
+    _suppressed_marks(ax_p, session, t0)
     for kind, (color, marker, y) in marks.items():
         rows = session.events(kind)
-        if len(rows):
+        if len(rows) and kind != "suppressed":
             times = trig["t"][rows] - t0
             if kind in ("fire", "sham"):
                 for x in times:
@@ -264,6 +266,38 @@ def _figure(session: Session, summary: dict[str, Any]) -> Any:
     return fig
 
 
+_REASON_MARKERS = ("x", "+", "1", "2", "3", "4", "*", "D")
+
+
+def _suppressed_marks(ax: Any, session: Session, t0: float) -> None:
+    """One mark (and legend entry) per suppression reason, not one for all of them."""
+    rows = session.events("suppressed")
+    if not len(rows):
+        return
+    reasons = session.triggers["reason"][rows].astype(str)
+    times = session.triggers["t"][rows] - t0
+    for k, reason in enumerate(sorted(set(reasons))):
+        mine = reasons == reason
+        ax.scatter(
+            times[mine],
+            np.full(int(mine.sum()), 1.02),
+            marker=_REASON_MARKERS[k % len(_REASON_MARKERS)],
+            color="grey",
+            s=28,
+            label=f"suppressed: {reason or 'no reason'} ({int(mine.sum())})",
+            zorder=3,
+        )
+
+
+def _policy_rows(policy: dict[str, Any], width: int = 100) -> list[list[str]]:
+    """The whole policy, wrapped between keys (never cut inside one)."""
+    import textwrap
+
+    items = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(policy.items()))
+    lines = textwrap.wrap(items, width, break_long_words=False, break_on_hyphens=False)
+    return [["policy" if i == 0 else "", line] for i, line in enumerate(lines)]
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value / 1e3:.3f}"
 
@@ -294,7 +328,7 @@ def _rows(summary: dict[str, Any]) -> list[list[str]]:
         if score:
             rows.append([f"{kind}s vs behaviour", describe(score)])
     if summary["policy"]:
-        rows.append(["policy", json.dumps(summary["policy"], sort_keys=True)[:110]])
+        rows.extend(_policy_rows(summary["policy"]))
     return rows
 
 
