@@ -145,3 +145,27 @@ def test_every_python_name_the_guide_cites_exists() -> None:
     assert cited, "the guide cites no rtdecode name"
     stale = sorted(f"{page}: {name}" for page, name in cited if not _resolves(name))
     assert not stale, f"these pages name what no longer imports; update them: {stale}"
+
+
+def test_every_command_and_option_is_in_the_guide() -> None:
+    """Each ``rtdecode`` command and each of its long options (not hidden) appears on some page."""
+    import click
+
+    from rtdecode.cli import cli
+
+    guide = "\n".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
+    context = click.Context(cli)
+    missing = []
+    for name in cli.list_commands(context):
+        command = cli.get_command(context, name)
+        assert command is not None
+        if f"rtdecode {name}" not in guide:
+            missing.append(f"rtdecode {name}")
+        for param in command.params:
+            if getattr(param, "hidden", False):  # e.g. an old spelling kept for a while
+                continue
+            for flag in [*param.opts, *param.secondary_opts]:
+                if flag.startswith("--") and flag != "--help":
+                    if not re.search(rf"{re.escape(flag)}(?![\w-])", guide):
+                        missing.append(f"rtdecode {name} {flag}")
+    assert not missing, f"document these in docs/ (the page that covers the command): {missing}"

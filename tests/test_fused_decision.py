@@ -12,14 +12,17 @@ from rtdecode.calibration import (
     AnimalDecoder,
     CalibrationConfig,
     CrossModel,
+    Head,
     RoleConfig,
     RolePooler,
+    calibration_roles,
     neuron_roles,
     onset_target,
 )
 from rtdecode.calibration._decision import cross_features, identity_columns
 from rtdecode.calibration._onset import fit_linear
 from rtdecode.data import Recording
+from rtdecode.errors import ConfigError
 from rtdecode.preprocess import preprocess_traces
 
 pytestmark = pytest.mark.timeout(600)
@@ -70,9 +73,9 @@ def test_roles_find_the_command_interneurons_without_labels(flavell_dir) -> None
         assert len(classes & COMMAND) >= 3, (recording.id, classes)
 
 
-@pytest.mark.parametrize("identities", [False, True])
+@pytest.mark.parametrize(("identities", "velocity", "lags"), [(False, False, 0), (True, True, 3)])
 def test_frame_by_frame_scores_equal_batch_on_a_real_recording(
-    bundled: Recording, identities: bool
+    bundled: Recording, identities: bool, velocity: bool, lags: int
 ) -> None:
     features, valid, t, y = _calibration(bundled)
     calib = (t >= 10) & (t < 180)
@@ -80,8 +83,11 @@ def test_frame_by_frame_scores_equal_batch_on_a_real_recording(
     assert after[0] == np.flatnonzero(calib)[-1] + 1
     z = np.where(valid, features[..., 0], 0.0).astype(np.float64)
     dz = np.where(valid, features[..., 1], 0.0).astype(np.float64)
-    roles = RoleConfig(k=5)
-    pooled = RolePooler(neuron_roles(z[calib], y[calib]), 0.6, roles).recording(z, dz)
+    roles = RoleConfig(k=5, velocity=velocity)
+    v = bundled.velocity
+    assert v is not None
+    found = calibration_roles(z[calib], y[calib], v[calib], roles)
+    pooled = RolePooler(found, 0.6, roles).recording(z, dz)
     names = tuple(sorted({lab for lab in bundled.labels if lab})[:12]) if identities else ()
     cross = cross_features(pooled, z, dz, identity_columns(bundled.labels, names))
     target, care = onset_target(y)
@@ -90,17 +96,24 @@ def test_frame_by_frame_scores_equal_batch_on_a_real_recording(
         names=names,
         state=fit_linear(cross[after], y[after], 0.1),
         onset=fit_linear(cross[after][care[after]], target[after][care[after]], 0.1),
-        fusion=fit_linear(np.c_[cross[after, :4]], y[after], 1.0),  # any 4-input head
+        fusion=Head(np.random.default_rng(0).normal(size=4 * (1 + lags)), 0.1),  # any head
         head=CalibrationConfig(balanced=True),
         onset_c=0.1,
+        fusion_lags=lags,
     )
     decoder = AnimalDecoder(model, bundled.labels)
-    decoder.calibrate(features[calib], valid[calib], y[calib], 0.6)
+    decoder.calibrate(features[calib], valid[calib], y[calib], 0.6, v[calib])
     batch = decoder.recording(features, valid)[after]
     live = np.array([decoder.step(features[i], valid[i]).copy() for i in after])
     np.testing.assert_allclose(live, batch, rtol=1e-9, atol=1e-12)
     assert live.shape == (len(after), len(COMPONENTS) + 1)
     assert np.isfinite(live).all() and (live.std(axis=0) > 0).all()
+
+
+def test_velocity_roles_need_velocity(bundled: Recording) -> None:
+    z = np.zeros((10, 4))
+    with pytest.raises(ConfigError, match="tracked velocity"):
+        calibration_roles(z, np.arange(10) % 2 == 0, None, RoleConfig(k=2, velocity=True))
 
 
 def test_live_parts_do_not_import_torch() -> None:

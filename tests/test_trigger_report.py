@@ -51,10 +51,13 @@ def test_summary_scores_the_fires_against_the_recorded_behaviour(tmp_path: Path)
 
 
 def test_behaviour_is_scored_after_the_calibration_period(tmp_path: Path) -> None:
-    write_session(tmp_path / "s.h5", {"calibration": {"seconds": 20.0}})
+    write_session(tmp_path / "s.h5", {"calibration": {"seconds": 20.0, "collected_s": 20.0}})
     score = session_summary(Session.read(tmp_path / "s.h5"))["fire_score"]
     assert score["scored_from_s"] == 20.0 and score["fires_before_scored"] == 1  # 9.5 s
     assert (score["onsets_all"], score["caught_all_1.2s"], score["fires_false_1.2s"]) == (1, 1, 1)
+    # a calibration that never received behaviour: the shipped model decided from the first frame
+    write_session(tmp_path / "n.h5", {"calibration": {"seconds": 20.0, "collected_s": 0.0}})
+    assert session_summary(Session.read(tmp_path / "n.h5"))["fire_score"]["scored_from_s"] == 0.0
 
 
 def test_report_png_and_html(tmp_path: Path) -> None:

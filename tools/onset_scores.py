@@ -25,12 +25,15 @@ def main() -> None:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--identities", choices=("no", "yes", "both"), default="both")
     parser.add_argument("--calibration-s", type=float, default=180.0)
+    parser.add_argument(
+        "--velocity-roles", action="store_true", help="also try pooling by a velocity role"
+    )
     args = parser.parse_args()
 
     from rtdecode.calibration import ScoreConfig, fold_scores, load_animals
 
     animals = load_animals(args.data)
-    config = ScoreConfig(calibration_s=args.calibration_s)
+    config = ScoreConfig(calibration_s=args.calibration_s, velocity=args.velocity_roles)
     settings = {"no": (False,), "yes": (True,), "both": (False, True)}[args.identities]
     args.out.mkdir(parents=True, exist_ok=True)
     choices = {}

@@ -22,7 +22,7 @@ from rtdecode.calibration._head import (
 from rtdecode.calibration._live import Calibrator
 from rtdecode.calibration._onset import onset_target
 from rtdecode.calibration._reliability import expected_calibration_error
-from rtdecode.calibration._roles import RoleConfig, RolePooler, neuron_roles
+from rtdecode.calibration._roles import RoleConfig, RolePooler, calibration_roles, neuron_roles
 
 __all__ = [
     "COMPONENTS",
@@ -38,6 +38,7 @@ __all__ = [
     "ScoreConfig",
     "calibrate_lowo",
     "calibrate_model",
+    "calibration_roles",
     "earlier_head",
     "expected_calibration_error",
     "fit_calibration",

@@ -24,8 +24,9 @@ from rtdecode.calibration._head import (
     head_features,
     recording_head_features,
 )
+from rtdecode.calibration._logreg import one_thread
 from rtdecode.calibration._onset import clean_onsets, fit_linear, onset_target
-from rtdecode.calibration._roles import RoleConfig, RolePooler, neuron_roles
+from rtdecode.calibration._roles import RoleConfig, RolePooler, calibration_roles
 from rtdecode.errors import ConfigError
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "canonical_name",
     "cross_features",
     "identity_columns",
+    "lagged_logits",
 ]
 
 COMPONENTS = ("cross", "calibrated", "cross_onset", "animal_onset")
@@ -56,7 +58,8 @@ class CrossModel:
     state, onset
         Heads on the cross-animal features: reversal state, and onset (:func:`onset_target`).
     fusion
-        Head on the four components' logits (:data:`COMPONENTS` order).
+        Head on the four components' logits (:data:`COMPONENTS` order) at the current frame,
+        then at each of the ``fusion_lags`` frames before it (:func:`lagged_logits`).
     head
         Settings of the per-animal state head.
     onset_c
@@ -64,6 +67,8 @@ class CrossModel:
     min_onsets
         Clean onsets the calibration period needs for a per-animal onset head; with fewer,
         the ``animal_onset`` component repeats ``cross_onset``.
+    fusion_lags
+        Earlier frames whose component logits the fusion also sees.
     """
 
     roles: RoleConfig
@@ -74,6 +79,7 @@ class CrossModel:
     head: CalibrationConfig
     onset_c: float
     min_onsets: int = 3
+    fusion_lags: int = 0
 
 
 def canonical_name(label: str | None) -> str | None:
@@ -118,8 +124,23 @@ def cross_features(
     )
 
 
+def lagged_logits(logits: np.ndarray, lags: int) -> np.ndarray:
+    """``(T, C (1 + lags))``: each frame's ``(T, C)`` logits, then those of the ``lags`` frames
+    before it (before the first frame: the first frame's)."""
+    parts = [logits]
+    for lag in range(1, lags + 1):
+        head = np.repeat(logits[:1], min(lag, len(logits)), axis=0)
+        parts.append(np.vstack([head, logits[:-lag]])[: len(logits)])
+    return np.hstack(parts)
+
+
 def _logit(head: Head, x: np.ndarray) -> np.ndarray | float:
     return np.clip(x @ head.weights + head.bias, -_CLIP, _CLIP)
+
+
+def _scalar_logit(head: Head, x: np.ndarray) -> float:
+    value = float(head.weights @ x) + head.bias
+    return min(max(value, -_CLIP), _CLIP)
 
 
 def _prob(logit: np.ndarray) -> np.ndarray:
@@ -145,11 +166,21 @@ class AnimalDecoder:
         self.state_head: Head | None = None
         self.onset_head: Head | None = None
         n_cross = model.roles.n_features + 2 * len(model.names)
-        if model.state.weights.shape != (n_cross,) or model.onset.weights.shape != (n_cross,):
+        n_fusion = len(COMPONENTS) * (1 + model.fusion_lags)
+        if (
+            model.state.weights.shape != (n_cross,)
+            or model.onset.weights.shape != (n_cross,)
+            or model.fusion.weights.shape != (n_fusion,)
+        ):
             raise ConfigError(
-                f"cross-animal heads have {model.state.weights.shape[0]} inputs but role "
-                f"pooling and {len(model.names)} names give {n_cross}; refit the model"
+                f"cross-animal heads have {model.state.weights.shape[0]} and fusion "
+                f"{model.fusion.weights.shape[0]} inputs but role pooling, {len(model.names)} "
+                f"names and {model.fusion_lags} fusion lags give {n_cross} and {n_fusion}; "
+                "refit the model"
             )
+        self._ring = np.zeros((model.fusion_lags + 1, len(COMPONENTS)))
+        self._ring_seen = 0
+        self._fusion_x = np.zeros(n_fusion)
         self._cross = np.zeros(n_cross)
         self._logits = np.zeros(len(COMPONENTS) + 1)
         self._head_x = np.zeros(0)
@@ -166,6 +197,7 @@ class AnimalDecoder:
         valid: np.ndarray,
         reversal: np.ndarray,
         frame_interval_s: float,
+        velocity: np.ndarray | None = None,
     ) -> None:
         """Fit the animal's part on its calibration frames (oldest first, contiguous).
 
@@ -180,6 +212,9 @@ class AnimalDecoder:
             ``(T,)`` tracked reversal state with both states present.
         frame_interval_s
             Seconds per frame.
+        velocity
+            ``(T,)`` tracked velocity (mm/s, forward positive; NaN where untracked), needed
+            when the model pools a velocity role.
         """
         y = np.asarray(reversal, bool)
         if y.all() or not y.any():
@@ -188,7 +223,21 @@ class AnimalDecoder:
                 "with both forward motion and reversals"
             )
         z, dz = self._channels(features, valid)
-        self.pooler = RolePooler(neuron_roles(z, y), frame_interval_s, self.model.roles)
+        roles = calibration_roles(z, y, velocity, self.model.roles)
+        with one_thread():
+            self._calibrate(features, valid, y, z, dz, roles, frame_interval_s)
+
+    def _calibrate(
+        self,
+        features: np.ndarray,
+        valid: np.ndarray,
+        y: np.ndarray,
+        z: np.ndarray,
+        dz: np.ndarray,
+        roles: np.ndarray,
+        frame_interval_s: float,
+    ) -> None:
+        self.pooler = RolePooler(roles, frame_interval_s, self.model.roles)
         x = recording_head_features(features, valid, np.full(len(y), 0.5))
         self.state_head = fit_state_head(x, y, self.model.head)
         self._head_x = np.zeros(x.shape[1])
@@ -198,8 +247,15 @@ class AnimalDecoder:
         self.onset_head = None
         if len(clean_onsets(y)) >= self.model.min_onsets and target[care].any():
             self.onset_head = fit_linear(pooled[care], target[care], self.model.onset_c)
-        for i in range(max(0, len(y) - max(self.pooler.lags)), len(y)):
+        # Prime the pooler's history, then the fusion's: the next frame continues the stream.
+        n, lags = len(y), self.model.fusion_lags
+        start = max(0, n - lags - max(self.pooler.lags))
+        first_step = max(start, n - lags)
+        for i in range(start, first_step):
             self.pooler.step(z[i], dz[i], self._cross[: self.pooler.n_features])
+        self._ring_seen = 0
+        for i in range(first_step, n):
+            self.step(features[i], valid[i])
 
     @staticmethod
     def _channels(features: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,18 +291,27 @@ class AnimalDecoder:
         np.multiply(frame[:, 1], valid, out=dz)
         r = pooler.n_features
         pooler.step(z, dz, self._cross[:r])
-        has = self.columns >= 0
         names = len(self.columns)
-        self._cross[r : r + names] = np.where(has, z[self.columns], 0.0)
-        self._cross[r + names :] = np.where(has, dz[self.columns], 0.0)
+        if names:
+            has = self.columns >= 0
+            self._cross[r : r + names] = np.where(has, z[self.columns], 0.0)
+            self._cross[r + names :] = np.where(has, dz[self.columns], 0.0)
         head_features(frame, valid, 0.5, self._head_x)
         out = self._logits
-        out[0] = _logit(self.model.state, self._cross)
-        out[1] = _logit(self.state_head, self._head_x)
-        out[2] = _logit(self.model.onset, self._cross)
+        out[0] = _scalar_logit(self.model.state, self._cross)
+        out[1] = _scalar_logit(self.state_head, self._head_x)
+        out[2] = _scalar_logit(self.model.onset, self._cross)
         onset = self.onset_head
-        out[3] = out[2] if onset is None else _logit(onset, self._cross[:r])
-        out[4] = _logit(self.model.fusion, out[:4])
+        out[3] = out[2] if onset is None else _scalar_logit(onset, self._cross[:r])
+        ring, c = self._ring, len(COMPONENTS)
+        row = self._ring_seen % len(ring)
+        ring[row] = out[:c]
+        if self._ring_seen == 0:
+            ring[:] = ring[row]
+        self._ring_seen += 1
+        for lag in range(len(ring)):
+            self._fusion_x[c * lag : c * (lag + 1)] = ring[(row - lag) % len(ring)]
+        out[c] = _scalar_logit(self.model.fusion, self._fusion_x)
         return _prob(out)
 
     def recording(self, features: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -274,5 +339,6 @@ class AnimalDecoder:
         logits[:, 2] = _logit(self.model.onset, cross)
         onset = self.onset_head
         logits[:, 3] = logits[:, 2] if onset is None else _logit(onset, pooled)
-        logits[:, 4] = _logit(self.model.fusion, logits[:, :4])
+        fusion_x = lagged_logits(logits[:, :4], self.model.fusion_lags)
+        logits[:, 4] = _logit(self.model.fusion, fusion_x)
         return _prob(logits)

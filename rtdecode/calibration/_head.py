@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rtdecode.calibration._evidence import auroc_gain_interval, state_counts
-from rtdecode.calibration._logreg import fit_logistic, sigmoid
+from rtdecode.calibration._logreg import fit_logistic, one_thread, sigmoid
 from rtdecode.errors import ConfigError
 from rtdecode.metrics import auroc
 
@@ -360,6 +360,16 @@ def fit_calibration(
     -------
     CalibrationResult
     """
+    with one_thread():
+        return _fit_calibration(features_over_time, reversal, shipped_probs, config)
+
+
+def _fit_calibration(
+    features_over_time: np.ndarray,
+    reversal: np.ndarray,
+    shipped_probs: np.ndarray,
+    config: CalibrationConfig,
+) -> CalibrationResult:
     x = np.asarray(features_over_time, np.float64)
     rows = np.isfinite(x[:, :-1]).all(axis=1)
     x, y = x[rows].copy(), np.asarray(reversal, bool)[rows]

@@ -24,10 +24,12 @@ from rtdecode.calibration._decision import (
     canonical_name,
     cross_features,
     identity_columns,
+    lagged_logits,
 )
 from rtdecode.calibration._head import CalibrationConfig, Head, recording_head_features
+from rtdecode.calibration._logreg import one_thread
 from rtdecode.calibration._onset import clean_onsets, fit_linear, onset_target
-from rtdecode.calibration._roles import RoleConfig, RolePooler, neuron_roles
+from rtdecode.calibration._roles import RoleConfig, RolePooler, calibration_roles
 from rtdecode.data import discover_recordings, load_recording
 from rtdecode.preprocess import PreprocessConfig, preprocess_traces
 
@@ -80,17 +82,20 @@ class ScoreConfig:
     """The protocol and the grids the nested choice searches.
 
     ``calibration_s``: frames with ``t < calibration_s`` (from ``skip_s`` on) calibrate the
-    animal, frames from it on are scored. ``ks``: role pooling sizes; ``cs``: inverse L2
+    animal, frames from it on are scored. ``ks``: role pooling sizes; ``velocity``: also try
+    pooling by a velocity role (when every animal has tracked velocity); ``cs``: inverse L2
     strengths of the cross-animal, per-animal onset and fusion heads; ``penalties``: L2
     strengths of the per-animal state head (:class:`CalibrationConfig`, both states weighted
-    equally).
+    equally); ``fusion_lags``: how many earlier frames' component logits the fusion may see.
     """
 
     calibration_s: float = 180.0
     skip_s: float = 10.0
     ks: tuple[int, ...] = (5, 10, 20)
-    cs: tuple[float, ...] = (0.01, 0.1, 1.0)
-    penalties: tuple[float, ...] = (10.0, 30.0, 100.0)
+    velocity: bool = False
+    cs: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
+    penalties: tuple[float, ...] = (30.0, 100.0, 300.0)
+    fusion_lags: tuple[int, ...] = (0, 4)
 
 
 @dataclass
@@ -163,15 +168,16 @@ class _Data:
         self.zdz = [AnimalDecoder._channels(a.features, a.valid) for a in animals]
 
     @cache  # noqa: B019 - one _Data per fold_scores call, freed with it
-    def pooled(self, i: int, k: int) -> np.ndarray:
+    def pooled(self, i: int, roles: RoleConfig) -> np.ndarray:
         a, (z, dz), rows = self.animals[i], self.zdz[i], self.calib[i]
-        roles = neuron_roles(z[rows], a.reversal[rows])
-        return RolePooler(roles, a.frame_interval, RoleConfig(k=k)).recording(z, dz)
+        velocity = None if a.velocity is None else a.velocity[rows]
+        found = calibration_roles(z[rows], a.reversal[rows], velocity, roles)
+        return RolePooler(found, a.frame_interval, roles).recording(z, dz)
 
-    def cross(self, i: int, k: int, names: tuple[str, ...]) -> np.ndarray:
+    def cross(self, i: int, roles: RoleConfig, names: tuple[str, ...]) -> np.ndarray:
         z, dz = self.zdz[i]
         return cross_features(
-            self.pooled(i, k), z, dz, identity_columns(self.animals[i].labels, names)
+            self.pooled(i, roles), z, dz, identity_columns(self.animals[i].labels, names)
         )
 
     def rows(self, i: int, onset: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -197,22 +203,27 @@ class _Data:
         return recording_head_features(a.features, a.valid, np.full(len(a.t), _PREDICT_STATE))
 
     @cache  # noqa: B019
-    def onset_head(self, i: int, k: int, c: float) -> Head | None:
+    def onset_head(self, i: int, roles: RoleConfig, c: float) -> Head | None:
         rows = self.calib[i]
         y = self.animals[i].reversal[rows]
         target, care = onset_target(y)
         if len(clean_onsets(y)) < _MIN_ONSETS:
             return None
-        return fit_linear(self.pooled(i, k)[rows][care], target[care], c)
+        return fit_linear(self.pooled(i, roles)[rows][care], target[care], c)
 
 
 def _fit_cross(
-    data: _Data, ids: Sequence[int], k: int, c: float, names: tuple[str, ...], onset: bool
+    data: _Data,
+    ids: Sequence[int],
+    roles: RoleConfig,
+    c: float,
+    names: tuple[str, ...],
+    onset: bool,
 ) -> Head:
     xs, ys = [], []
     for j in ids:
         rows, y = data.rows(j, onset)
-        xs.append(data.cross(j, k, names)[rows])
+        xs.append(data.cross(j, roles, names)[rows])
         ys.append(y[rows])
     return fit_linear(np.vstack(xs), np.concatenate(ys), c)
 
@@ -222,22 +233,28 @@ def _inner(ids: Sequence[int]) -> list[tuple[int, list[int]]]:
 
 
 def _choose_cross(
-    data: _Data, ids: Sequence[int], names: tuple[str, ...], onset: bool, ks: Sequence[int]
-) -> tuple[int, float]:
-    """``(k, C)`` of a cross-animal head with the best mean AUROC over inner held-out animals."""
+    data: _Data,
+    ids: Sequence[int],
+    names: tuple[str, ...],
+    onset: bool,
+    options: Sequence[RoleConfig],
+) -> tuple[RoleConfig, float]:
+    """Role pooling and ``C`` of a cross-animal head with the best mean AUROC over inner
+    held-out animals."""
     scores = {}
-    for k in ks:
+    for roles in options:
         for c in data.config.cs:
             values = []
             for j, rest in _inner(ids):
-                head = _fit_cross(data, rest, k, c, names, onset)
+                head = _fit_cross(data, rest, roles, c, names, onset)
                 rows, y = data.rows(j, onset)
-                values.append(_auroc(y[rows], data.cross(j, k, names)[rows] @ head.weights))
-            scores[(k, c)] = np.nanmean(values)
+                x = data.cross(j, roles, names)[rows]
+                values.append(_auroc(y[rows], x @ head.weights))
+            scores[(roles, c)] = np.nanmean(values)
     return max(scores, key=lambda key: scores[key])
 
 
-def _choose_animal(data: _Data, ids: Sequence[int], k: int) -> tuple[float, float]:
+def _choose_animal(data: _Data, ids: Sequence[int], roles: RoleConfig) -> tuple[float, float]:
     """The per-animal heads' strengths with the best mean AUROC after calibration."""
     state = {}
     for penalty in data.config.penalties:
@@ -254,10 +271,10 @@ def _choose_animal(data: _Data, ids: Sequence[int], k: int) -> tuple[float, floa
     for c in data.config.cs:
         values = []
         for j in ids:
-            head = data.onset_head(j, k, c)
+            head = data.onset_head(j, roles, c)
             rows, y = data.rows(j, True)
             if head is not None:
-                values.append(_auroc(y[rows], data.pooled(j, k)[rows] @ head.weights))
+                values.append(_auroc(y[rows], data.pooled(j, roles)[rows] @ head.weights))
         onset[c] = np.nanmean(values) if values else 0.0
     return max(state, key=lambda p: state[p]), max(onset, key=lambda c: onset[c])
 
@@ -269,31 +286,39 @@ def _names(data: _Data, ids: Sequence[int]) -> tuple[str, ...]:
 
 
 def _decoder(
-    data: _Data, ids: Sequence[int], held: int, settings: dict[str, Any], fusion: Head
+    data: _Data,
+    ids: Sequence[int],
+    held: int,
+    settings: dict[str, Any],
+    fusion: Head,
+    fusion_lags: int = 0,
 ) -> AnimalDecoder:
     """The fold's decoder for animal ``held``, cross heads fit on ``ids``, calibrated."""
-    names, k = settings["names"], settings["k"]
+    names, roles = settings["names"], settings["roles"]
     model = CrossModel(
-        roles=RoleConfig(k=k),
+        roles=roles,
         names=names,
-        state=_fit_cross(data, ids, k, settings["c_state"], names, False),
-        onset=_fit_cross(data, ids, k, settings["c_onset"], names, True),
+        state=_fit_cross(data, ids, roles, settings["c_state"], names, False),
+        onset=_fit_cross(data, ids, roles, settings["c_onset"], names, True),
         fusion=fusion,
         head=CalibrationConfig(penalty=settings["penalty"], balanced=True),
         onset_c=settings["onset_c"],
+        fusion_lags=fusion_lags,
     )
     a, rows = data.animals[held], data.calib[held]
     decoder = AnimalDecoder(model, a.labels if names else None)
-    decoder.calibrate(a.features[rows], a.valid[rows], a.reversal[rows], a.frame_interval)
+    velocity = None if a.velocity is None else a.velocity[rows]
+    decoder.calibrate(a.features[rows], a.valid[rows], a.reversal[rows], a.frame_interval, velocity)
     return decoder
 
 
-_UNIT = Head(np.array([1.0, 1.0, 1.0, 1.0]), 0.0)  # placeholder fusion while components are fit
+_UNIT = Head(np.ones(len(COMPONENTS)), 0.0)  # placeholder fusion while components are fit
 
 
 def _component_logits(
     data: _Data, ids: Sequence[int], held: int, settings: dict[str, Any]
 ) -> np.ndarray:
+    """``(T, 4)`` component logits of every frame of animal ``held``."""
     probs = _decoder(data, ids, held, settings, _UNIT).recording(
         data.animals[held].features, data.animals[held].valid
     )[:, : len(COMPONENTS)]
@@ -301,25 +326,26 @@ def _component_logits(
     return np.log(p / (1 - p))
 
 
-def _fit_fusion(data: _Data, ids: Sequence[int], settings: dict[str, Any]) -> tuple[Head, float]:
-    """The stacking head on the training animals' out-of-fold component logits, C chosen by
-    inner leave-one-animal-out over the same animals."""
-    logits = {
-        j: _component_logits(data, rest, j, settings)[data.post[j]] for j, rest in _inner(ids)
-    }
+def _fit_fusion(
+    data: _Data, ids: Sequence[int], settings: dict[str, Any]
+) -> tuple[Head, float, int]:
+    """The stacking head on the training animals' out-of-fold component logits; its C and
+    the number of earlier frames it sees chosen by inner leave-one-animal-out over them."""
+    full = {j: _component_logits(data, rest, j, settings) for j, rest in _inner(ids)}
     truth = {j: data.animals[j].reversal[data.post[j]] for j in ids}
     scores = {}
-    for c in data.config.cs:
-        values = []
-        for j, rest in _inner(ids):
-            head = fit_linear(
-                np.vstack([logits[m] for m in rest]), np.concatenate([truth[m] for m in rest]), c
-            )
-            values.append(_auroc(truth[j], logits[j] @ head.weights))
-        scores[c] = np.nanmean(values)
-    c = max(scores, key=lambda key: scores[key])
-    x = np.vstack([logits[j] for j in ids])
-    return fit_linear(x, np.concatenate([truth[j] for j in ids]), c), c
+    for lags in data.config.fusion_lags:
+        x = {j: lagged_logits(full[j], lags)[data.post[j]] for j in ids}
+        for c in data.config.cs:
+            values = []
+            for j, rest in _inner(ids):
+                rows, y = np.vstack([x[m] for m in rest]), np.concatenate([truth[m] for m in rest])
+                values.append(_auroc(truth[j], x[j] @ fit_linear(rows, y, c).weights))
+            scores[(lags, c)] = np.nanmean(values)
+    lags, c = max(scores, key=lambda key: scores[key])
+    x = {j: lagged_logits(full[j], lags)[data.post[j]] for j in ids}
+    head = fit_linear(np.vstack([x[j] for j in ids]), np.concatenate([truth[j] for j in ids]), c)
+    return head, c, lags
 
 
 def fold_scores(
@@ -347,25 +373,42 @@ def fold_scores(
     -------
     FoldScores
     """
-    config = config or ScoreConfig()
+    with one_thread():
+        return _fold_scores(animals, held_out, identities, config or ScoreConfig())
+
+
+def _fold_scores(
+    animals: Sequence[Animal], held_out: int, identities: bool, config: ScoreConfig
+) -> FoldScores:
     data = _Data(animals, config)
     ids = [i for i in range(len(animals)) if i != held_out]
     names = _names(data, ids) if identities else ()
-    k, c_state = _choose_cross(data, ids, names, False, config.ks)
-    _, c_onset = _choose_cross(data, ids, names, True, (k,))
-    penalty, onset_c = _choose_animal(data, ids, k)
+    tracked = all(animals[i].velocity is not None for i in (*ids, held_out))
+    velocity = (False, True) if config.velocity and tracked else (False,)
+    options = [RoleConfig(k=k, velocity=v) for k in config.ks for v in velocity]
+    roles, c_state = _choose_cross(data, ids, names, False, options)
+    _, c_onset = _choose_cross(data, ids, names, True, (roles,))
+    penalty, onset_c = _choose_animal(data, ids, roles)
     settings = dict(
-        names=names, k=k, c_state=c_state, c_onset=c_onset, penalty=penalty, onset_c=onset_c
+        names=names,
+        roles=roles,
+        c_state=c_state,
+        c_onset=c_onset,
+        penalty=penalty,
+        onset_c=onset_c,
     )
-    fusion, c_fusion = _fit_fusion(data, ids, settings)
-    decoder = _decoder(data, ids, held_out, settings, fusion)
+    fusion, c_fusion, fusion_lags = _fit_fusion(data, ids, settings)
+    decoder = _decoder(data, ids, held_out, settings, fusion, fusion_lags)
     a = animals[held_out]
     probs = decoder.recording(a.features, a.valid)
     probs[a.t < config.calibration_s] = np.nan
-    choices = {key: value for key, value in settings.items() if key != "names"}
+    choices = {key: value for key, value in settings.items() if key not in ("names", "roles")}
     choices.update(
+        k=roles.k,
+        velocity_roles=roles.velocity,
         names=len(names),
         c_fusion=c_fusion,
+        fusion_lags=fusion_lags,
         fusion_weights=fusion.weights.tolist(),
         animal_onset_head=decoder.onset_head is not None,
     )

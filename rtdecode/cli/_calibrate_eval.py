@@ -91,8 +91,8 @@ def _velocity(
     save_dir: Path | None,
 ) -> dict[float, dict[str, Any]]:
     """Per calibration length, the velocity-only trigger scored on the sessions' frames."""
+    from rtdecode.policy import PolicyConfig
     from rtdecode.training._velocity import velocity_report
-    from rtdecode.trigger import PolicyConfig
 
     out = {}
     for s in seconds:

@@ -5,6 +5,8 @@ Nothing here touches a socket, a device or a clock: the live controller
 the same state machine.
 """
 
+from rtdecode.policy._armed import ArmedConfig, ArmedRule, armed_fires, replay_armed
+from rtdecode.policy._budget import ThresholdChoice, budget_threshold, calibration_threshold
 from rtdecode.policy._event import KINDS, TRIGGER_VERSION, TriggerEvent
 from rtdecode.policy._offline import replay_policy
 from rtdecode.policy._policy import RULES, SUPPRESS_REASONS, Decision, Policy, PolicyConfig
@@ -14,9 +16,16 @@ __all__ = [
     "RULES",
     "SUPPRESS_REASONS",
     "TRIGGER_VERSION",
+    "ArmedConfig",
+    "ArmedRule",
     "Decision",
     "Policy",
     "PolicyConfig",
+    "ThresholdChoice",
     "TriggerEvent",
+    "armed_fires",
+    "budget_threshold",
+    "calibration_threshold",
+    "replay_armed",
     "replay_policy",
 ]

@@ -58,7 +58,7 @@ def policy_fires(
     t
         ``(T,)`` their frame times, seconds (the policy's clock).
     policy
-        Default: :class:`~rtdecode.trigger.PolicyConfig`'s defaults.
+        Default: :class:`~rtdecode.policy.PolicyConfig`'s defaults.
     uncertain
         ``(T,)`` frames the decoder abstained on (default: none).
 
@@ -82,7 +82,7 @@ def recording_metrics(
     """Metrics of one recording's decoded frames (only counts without behaviour).
 
     Per frame: balanced accuracy, AUROC and F1 at :data:`THRESHOLD`. Per event: the trigger
-    ``policy`` (default: :class:`~rtdecode.trigger.PolicyConfig`'s defaults) runs over the
+    ``policy`` (default: :class:`~rtdecode.policy.PolicyConfig`'s defaults) runs over the
     decoded frames on their frame times as it would live, and its fires are scored against the
     behavioural reversal onsets from the first decoded frame on
     (:func:`rtdecode.events.score_fires`; keys of :meth:`~rtdecode.events.EventScore.as_dict`).

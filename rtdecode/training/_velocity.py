@@ -22,9 +22,9 @@ import numpy as np
 
 from rtdecode.decisions import save_decisions
 from rtdecode.events import score_fires
+from rtdecode.policy import PolicyConfig
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._evaluate import summarise
-from rtdecode.trigger import PolicyConfig
 
 __all__ = [
     "BUDGET_PER_MIN",

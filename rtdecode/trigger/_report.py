@@ -49,7 +49,8 @@ class Session:
     behaviour_t, reversal
         Behaviour, when known: times and the reversal flag.
     calibration_s
-        The session's self-calibration period (0 without): behaviour is scored after it.
+        The session's self-calibration period (0 without, or when it received no behaviour):
+        behaviour is scored after it.
     """
 
     states: tuple[str, ...]
@@ -107,9 +108,13 @@ class Session:
 
 
 def _calibration_s(summary: dict[str, Any] | None) -> float:
-    """The calibration period from a session's summary (0 without calibration)."""
+    """The calibration period from a session's summary: its ``seconds`` when it gathered any
+    behaviour, else 0 (no calibration, or one that never received behaviour: the shipped model
+    decided from the first frame)."""
     calibration = summary.get("calibration") if summary else None
-    return float(calibration.get("seconds", 0.0)) if isinstance(calibration, dict) else 0.0
+    if not isinstance(calibration, dict) or not calibration.get("collected_s"):
+        return 0.0
+    return float(calibration.get("seconds", 0.0))
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float | None]:

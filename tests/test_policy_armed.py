@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rtdecode.errors import ConfigError
-from rtdecode.trigger._armed import ArmedConfig, ArmedRule, armed_fires, replay_armed
+from rtdecode.policy._armed import ArmedConfig, ArmedRule, armed_fires, replay_armed
 
 pytestmark = pytest.mark.timeout(60)
 

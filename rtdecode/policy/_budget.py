@@ -32,11 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from rtdecode.trigger._armed import armed_fires
+from rtdecode.events import WINDOWS_S
+from rtdecode.policy._armed import armed_fires
 
 __all__ = [
     "ThresholdChoice",
     "budget_threshold",
+    "calibration_threshold",
     "own_threshold",
     "scored_minutes",
     "shrink_weight",
@@ -46,7 +48,7 @@ __all__ = [
 FalseCounter = Callable[[np.ndarray], np.ndarray]
 """``(K, T)`` boolean fire sets at the period's frames -> ``(K,)`` false triggers of each (the
 scorer bound to one period's behaviour, e.g. :meth:`FrameTally.false_counts
-<rtdecode.trigger._tally.FrameTally.false_counts>`)."""
+<rtdecode.policy._tally.FrameTally.false_counts>`)."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def budget_threshold(
         on); NaN where there was no score.
     false_count
         ``(K, T)`` fire sets on this period's frames -> ``(K,)`` false triggers of each (the
-        scorer with the period's tracked behaviour; :class:`~rtdecode.trigger._tally.FrameTally`).
+        scorer with the period's tracked behaviour; :class:`~rtdecode.policy._tally.FrameTally`).
     budget_per_min
         ``B``, false triggers per minute.
     cross_threshold
@@ -237,4 +239,52 @@ def budget_threshold(
         false_at_threshold=int(false_count(fires[None, :])[0]),
         fires_at_threshold=int(fires.sum()),
         reason=reason,
+    )
+
+
+def calibration_threshold(
+    t: np.ndarray,
+    score: np.ndarray,
+    reversal: np.ndarray,
+    budget_per_min: float,
+    cross_threshold: float | None,
+    prior_evidence: float,
+    arm_s: float,
+    refractory_s: float,
+    window_s: float = WINDOWS_S[0],
+    uncertain: np.ndarray | None = None,
+) -> ThresholdChoice:
+    """:func:`budget_threshold` as a live decoder calls it when calibration ends.
+
+    Parameters
+    ----------
+    t, score
+        The calibration period's frame times (s) and out-of-sample scores (NaN: none yet).
+    reversal
+        ``(T,)`` the tracked 0/1 reversal label on the same frames (the tracker's stream).
+    budget_per_min, cross_threshold, prior_evidence, arm_s, refractory_s, uncertain
+        As in :func:`budget_threshold`.
+    window_s
+        The scorer's window after an onset (``L``) that decides what is false.
+
+    Returns
+    -------
+    ThresholdChoice
+    """
+    from rtdecode.policy._tally import FrameTally
+
+    t = np.asarray(t, np.float64)
+    has = np.flatnonzero(np.isfinite(np.asarray(score, np.float64)))
+    start = float(t[has[0]]) if len(has) else float(t[0])
+    tally = FrameTally.from_scorer(t, reversal, start, (window_s,))
+    return budget_threshold(
+        t,
+        score,
+        lambda fires: tally.false_counts(fires, window_s),
+        budget_per_min,
+        cross_threshold,
+        prior_evidence,
+        arm_s,
+        refractory_s,
+        uncertain,
     )

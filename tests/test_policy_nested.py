@@ -7,7 +7,7 @@ from collections.abc import Hashable
 import numpy as np
 import pytest
 
-from rtdecode.trigger._nested import Evaluation, choose_setting, nested_lowo
+from rtdecode.policy._nested import Evaluation, choose_setting, nested_lowo
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,15 +11,16 @@ import numpy as np
 import pytest
 
 from rtdecode.events import SETS, score_fires
-from rtdecode.trigger._armed import ArmedConfig, armed_fires, replay_armed
-from rtdecode.trigger._budget import (
+from rtdecode.policy._armed import ArmedConfig, armed_fires, replay_armed
+from rtdecode.policy._budget import (
     budget_threshold,
+    calibration_threshold,
     own_threshold,
     scored_minutes,
     shrink_weight,
     shrunk_threshold,
 )
-from rtdecode.trigger._tally import FrameTally
+from rtdecode.policy._tally import FrameTally
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -151,3 +152,15 @@ def test_tally_scores_fire_sets_as_the_scorer_does(seed: int) -> None:
                 assert tally.caught(row[None], s, L)[0] == expect.caught[s, L]
                 assert tally.targets[s] == expect.onsets[s]
     assert tally.minutes == pytest.approx(score_fires(np.zeros(0), t, rev, start).minutes)
+
+
+def test_the_live_call_needs_only_the_calibration_period() -> None:
+    """What a live decoder has when calibration ends: times, scores, the tracked label."""
+    t, rev, score = _synthetic(11)
+    score[:40] = np.nan  # the decoder's first window was still filling
+    for L in (1.2, 2.4):
+        choice = calibration_threshold(t, score, rev, 1.0, 0.5, 2.0, 1.2, 5.0, window_s=L)
+        config = ArmedConfig(choice.threshold, 1.2, 5.0)
+        assert _false_per_min(t, rev, score, config, L) <= 1.0
+        assert choice.minutes == pytest.approx(scored_minutes(t, score))
+        assert choice.fires_at_threshold == len(replay_armed(t, score, config))
