@@ -60,3 +60,24 @@ def test_the_policy_is_shown_whole_and_suppressions_marked_by_reason(tmp_path: P
     # the reversal before the first prediction is not drawn before t = 0
     spans = [patch.get_x() for patch in axes.patches]
     assert spans and min(spans) >= 0.0
+
+
+def test_a_dry_run_session_scores_the_fires_the_policy_would_have_made(tmp_path: Path) -> None:
+    session = SessionFile(tmp_path / "dry.h5", {"policy": json.dumps(POLICY)})
+    session.open(STATES)
+    for seq in range(120):
+        t = 0.5 * seq
+        reversing = 10 <= t < 14 or 40 <= t < 44
+        p = 0.9 if reversing else 0.1
+        session.publish(Prediction(seq, t, np.array([1 - p, p], np.float32), int(reversing), 0))
+        session.record_frame(FrameTiming(seq, t, -1, 0, 1000, 2000, 3000))
+        session.record_behavior(seq, t, 0.0, float(reversing))
+    for seq in (19, 50, 82):  # what an armed run would have fired (9.5 s, 25 s, 41 s)
+        session.record_trigger(TriggerEvent(seq, 0.5 * seq, "suppressed", "dry_run", 50.0, 1.0))
+    session.close({})
+    summary = session_summary(Session.read(tmp_path / "dry.h5"))
+    assert summary["fires"] == 0
+    would = summary["would_fire_score"]
+    assert would["fires"] == 3 and would["caught_all_1.2s"] == 2 and would["fires_false_1.2s"] == 1
+    labels = [row[0] for row in _rows(summary)]
+    assert any("would have made" in label and "none sent" in label for label in labels)

@@ -29,6 +29,8 @@ from rtdecode.stream import read_session
 
 __all__ = ["Session", "render_report", "session_summary"]
 
+_NOT_SENT = ("disarmed", "dry_run")  # suppressed reasons of pulses the policy did decide
+
 
 @dataclass
 class Session:
@@ -154,9 +156,12 @@ def session_summary(session: Session) -> dict[str, Any]:
         # the behaviour up to the last prediction (earlier behaviour tells the onsets' kinds)
         upto = session.behaviour_t <= session.t[-1]
         bt, rev = session.behaviour_t[upto], session.reversal[upto]
-        for kind in ("fire", "sham"):
-            times = trig["t"][kinds == kind] if len(kinds) else np.zeros(0)
-            if kind == "sham" and not len(times):
+        # a disarmed or dry-run session: the pulses the policy decided but nothing sent
+        would = (kinds == "suppressed") & np.isin(reasons, _NOT_SENT)
+        for kind in ("fire", "sham", "would_fire"):
+            chosen = would if kind == "would_fire" else kinds == kind
+            times = trig["t"][chosen] if len(kinds) else np.zeros(0)
+            if kind != "fire" and not len(times):
                 continue
             if len(bt):
                 start = float(session.t[0]) + session.calibration_s
@@ -328,10 +333,14 @@ def _rows(summary: dict[str, Any]) -> list[list[str]]:
             f"p50 {_ms(dec['p50'])}  p99 {_ms(dec['p99'])}  p99.9 {_ms(dec['p99.9'])}",
         ],
     ]
-    for kind in ("fire", "sham"):
+    for kind, label in (
+        ("fire", "fires vs behaviour"),
+        ("sham", "shams vs behaviour"),
+        ("would_fire", "fires the policy would have made (disarmed or dry run; none sent)"),
+    ):
         score = summary.get(f"{kind}_score")
         if score:
-            rows.append([f"{kind}s vs behaviour", describe(score)])
+            rows.append([label, describe(score)])
     if summary["policy"]:
         rows.extend(_policy_rows(summary["policy"]))
     return rows
