@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rtdecode.engines import Engine
+from rtdecode.live import (
+    BehaviorConfig,
+    CalibrationSection,
+    DecoderConfig,
+    RunConfig,
+    Session,
+    SourceConfig,
+    Tap,
+    open_session,
+)
 from rtdecode.preprocess import N_FEATURES, PreprocessConfig
+from rtdecode.stream import Sink, Source
 
 LSL_CFG = Path(tempfile.gettempdir()) / f"rtdecode-tests-lsl-{os.getuid()}.cfg"
 
@@ -33,6 +46,45 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+_SECTIONS = {"source": SourceConfig, "decoder": DecoderConfig, "behavior": BehaviorConfig}
+_OWNER = {f.name: name for name, cls in _SECTIONS.items() for f in dataclasses.fields(cls)}
+
+
+def bare_config(**keys: Any) -> RunConfig:
+    """A bare decoder's configuration: no abstain band and no self-calibration unless ``keys``
+    (any key of ``[source]``, ``[decoder]`` or ``[behavior]``, by name) say otherwise; a
+    ``policy`` and ``safety`` may be given too."""
+    tables: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    tables["decoder"]["abstain"] = None
+    extra = {name: keys.pop(name) for name in ("policy", "safety", "calibration") if name in keys}
+    for key, value in keys.items():
+        tables[_OWNER[key]][key] = value
+    return RunConfig(
+        **{name: cls(**tables[name]) for name, cls in _SECTIONS.items()},
+        calibration=extra.pop("calibration", CalibrationSection(enabled=False)),
+        **extra,
+    )
+
+
+def live_session(
+    source: Source,
+    engine: Engine,
+    sinks: Sequence[Sink] = (),
+    *,
+    taps: Sequence[Tap] = (),
+    **keys: Any,
+) -> Session:
+    """One stream from ``source`` through :func:`open_session` (see :func:`bare_config`)."""
+    return open_session(
+        bare_config(**keys), engine=engine, sources=[source], sinks=[list(sinks)], taps=taps
+    )
+
+
+def decode(source: Source, engine: Engine, sinks: Sequence[Sink] = (), **keys: Any) -> dict:
+    """Run :func:`live_session` to its end; its summary."""
+    return live_session(source, engine, sinks, **keys).run()
 
 
 class WindowMeanEngine(Engine):

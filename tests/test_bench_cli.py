@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -22,7 +23,7 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
         cli,
         [
             "bench", "--engine", "torch", "--rate", "200", "--seconds", "0.5", "--min-frames", "50",
-            "--no-ceiling", "--keep-warm", "5", "--json", str(out_json), "--plot", str(out_png),
+            "--no-ceiling", "--keep-warm-ms", "5", "--json", str(out_json), "--plot", str(out_png),
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -47,8 +48,10 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
     assert set(rate["stages_us"]) == {*STAGES, "decoder"}
     assert rate["overhead_ratio"]["p50"] > 0
     assert engine["peak_rss_mib"] > 0 and engine["decoder_summary"]
-    # --keep-warm reached the decoder: it ran warm passes while idle between phases
-    assert "--keep-warm" in engine["command"] and engine["decoder_summary"]["keep_warm_passes"] > 0
+    # --keep-warm-ms reached the decoder: it ran warm passes while idle between phases
+    assert (
+        "--keep-warm-ms" in engine["command"] and engine["decoder_summary"]["keep_warm_passes"] > 0
+    )
 
 
 @pytest.mark.slow
@@ -108,7 +111,8 @@ def test_every_scenario_in_bench_is_a_valid_bench_command_line() -> None:
     assert {"default", "microscope", "microscope-busy-poll", "high-rate", "neurons"} <= set(
         module.SCENARIOS
     )
-    command = cli.commands["bench"]
+    command = cli.get_command(click.Context(cli), "bench")
+    assert command is not None
     for name, (_, options) in module.SCENARIOS.items():
         context = command.make_context(f"bench {name}", list(options))
         assert context.params["engines"], name

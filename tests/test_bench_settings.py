@@ -26,7 +26,7 @@ def test_phase_lengths_follow_seconds_with_a_floor_and_a_capped_hop() -> None:
         ({"ceiling_rates_hz": (100.0, 50.0)}, "ceiling rates must increase"),
         ({"decoder_env": (("", "1"),)}, "NAME=VALUE"),
         ({"threads": 0}, "--threads"),
-        ({"keep_warm_ms": 0.0}, "--keep-warm"),
+        ({"keep_warm_ms": 0.0}, "--keep-warm-ms"),
         ({"cpu": -1}, "--cpu"),
         ({"streams": (0,)}, "--streams"),
         ({"streams": ()}, "--streams"),

@@ -145,8 +145,8 @@ def test_decoder_gets_one_source_per_stream_in_order_and_one_sink_set() -> None:
     ("kwargs", "expected"),
     [
         ({}, ["--quiet"]),
-        ({"keep_warm_ms": 5.0}, ["--quiet", "--keep-warm", "5.0"]),
-        ({"keep_warm_ms": 0.5, "cpu": 1}, ["--quiet", "--keep-warm", "0.5", "--cpu", "1"]),
+        ({"keep_warm_ms": 5.0}, ["--quiet", "--keep-warm-ms", "5.0"]),
+        ({"keep_warm_ms": 0.5, "cpu": 1}, ["--quiet", "--keep-warm-ms", "0.5", "--cpu", "1"]),
         ({"busy_poll": True, "cpu": 0}, ["--quiet", "--busy-poll", "--cpu", "0"]),
     ],
 )

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from stream_support import decode
 
 from rtdecode.calibration import (
     CalibrationConfig,
@@ -28,7 +29,6 @@ from rtdecode.cli import cli
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.errors import ConfigError
-from rtdecode.live import Pipeline
 from rtdecode.models import load_model_file
 from rtdecode.stream import Chunk, Prediction, ReplaySource, Sink, Source
 from rtdecode.training import Prepared, auroc, predict_recording, prepare_recording
@@ -137,9 +137,9 @@ def test_predictions_inside_the_abstain_band_or_on_bad_input_are_uncertain() -> 
     sink = _Collect()
     band = (0.3, 0.7)
     engine = load_engine()
-    summary = Pipeline(
+    summary = decode(
         ReplaySource(recording, speed=float("inf")), engine, [sink], max_batch=1, abstain=band
-    ).run()
+    )
     probs = np.array([p for p, _ in sink.rows])
     uncertain = np.array([u for _, u in sink.rows])
     first = engine.window - 1
@@ -300,7 +300,7 @@ def test_predictions_after_a_layout_reset_stay_uncertain_until_it_settles() -> N
     before, after = w + 10, 2 * w + 20
     frames = [traces[i] for i in range(before)] + [traces[i, :100] for i in range(after)]
     sink = _Collect()
-    summary = Pipeline(_Frames(frames), engine, [sink], max_batch=1).run()
+    summary = decode(_Frames(frames), engine, [sink], max_batch=1)
     assert summary["resets"] == 1
     uncertain = np.array([u for _, u in sink.rows])
     first_layout = before - w + 1  # predictions before the reset: no band, healthy input

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from stream_support import live_session
 
 from rtdecode.calibration import CalibrationConfig
 from rtdecode.calibration._evidence import auroc_gain_interval
 from rtdecode.data import bundled_recording
 from rtdecode.engines import load_engine
-from rtdecode.live import LiveCalibration, Pipeline
-from rtdecode.stream import BehaviorTrack, Prediction, ReplaySource, Sink
+from rtdecode.live import CalibrationSection
+from rtdecode.stream import Prediction, ReplaySource, Sink
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -39,25 +40,26 @@ class _Published(Sink):
 
 
 def _session(config: CalibrationConfig) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
-    """Replay the whole bundled recording with its behaviour through a calibrating pipeline."""
+    """Replay the whole bundled recording with its behaviour through a calibrating session."""
     recording = bundled_recording()
     assert recording.reversal is not None
-    track = BehaviorTrack(1.0)
-    for i in range(recording.n_frames):
-        track.add(i, float(recording.timestamps[i]), float("nan"), float(recording.reversal[i]))
     engine = load_engine(None, "torch")
     sink = _Published()
-    calibration = LiveCalibration(config, engine.states, recording.frame_interval)
-    pipeline = Pipeline(
+    live = live_session(
         ReplaySource(recording, speed=20.0),
         engine,
         [sink],
         max_batch=1,
-        behavior=track,
-        calibration=calibration,
         max_frames=recording.n_frames,
+        max_age_s=1.0,
+        calibration=CalibrationSection(fit=config),
+        frame_interval_s=recording.frame_interval,
     )
-    summary = pipeline.run()
+    track = live.streams[0].behavior
+    assert track is not None
+    for i in range(recording.n_frames):
+        track.add(i, float(recording.timestamps[i]), float("nan"), float(recording.reversal[i]))
+    summary = live.run()
     rows = np.array(sink.rows)
     seq = rows[:, 0].astype(int)
     return summary, recording.reversal[seq].astype(bool), rows[:, 1], rows[:, 2].astype(int)

@@ -23,14 +23,14 @@ import numpy as np
 import pytest
 import zmq
 from click.testing import CliRunner
-from stream_support import free_port
+from stream_support import free_port, live_session
 
 from rtdecode.calibration import CalibrationConfig
 from rtdecode.cli import cli
 from rtdecode.data import bundled_recording
 from rtdecode.engines import load_engine
-from rtdecode.live import LiveCalibration, Pipeline
-from rtdecode.stream import BehaviorTrack, Chunk, Prediction, Sink, Source
+from rtdecode.live import CalibrationSection, StreamProcessor
+from rtdecode.stream import Chunk, Prediction, Sink, Source
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -74,7 +74,7 @@ def _run_args(uri: str, folder: Path, name: str, *extra: str) -> list[str]:
         "--sink",
         str(folder / f"{name}.h5"),
         "--decode-every-frame",
-        "--summary-json",
+        "--json",
         str(folder / f"{name}.json"),
         *extra,
     ]
@@ -225,7 +225,7 @@ class _TwoLayouts(Source):
         super().__init__()
         self.recording = bundled_recording()
         self.wait_at, self.switch, self.frames = wait_at, switch, frames
-        self.pipeline: Pipeline | None = None
+        self.pipeline: StreamProcessor | None = None
         self._next = 0
 
     def start(self) -> None:
@@ -268,19 +268,20 @@ class _Heads(Sink):
 def test_a_layout_reset_restarts_calibration_for_the_new_layout() -> None:
     recording = bundled_recording()
     assert recording.reversal is not None
-    track = BehaviorTrack(1.0)
-    for i in range(recording.n_frames):  # the tracker, sample i at frame i's time
-        track.add(i, 0.6 * i, float("nan"), float(recording.reversal[i]))
     engine = load_engine()
     switch, frames = 280, 360
     source = _TwoLayouts(240, switch, frames)
     sink = _Heads()
-    calibration = LiveCalibration(CalibrationConfig(seconds=120.0), engine.states)
-    pipeline = Pipeline(
-        source, engine, [sink], max_batch=1, behavior=track, calibration=calibration
-    )
-    source.pipeline = pipeline
-    summary = pipeline.run()
+    calibration_config = CalibrationSection(fit=CalibrationConfig(seconds=120.0))
+    live = live_session(source, engine, [sink], max_batch=1, calibration=calibration_config)
+    stream = live.streams[0]
+    assert stream.behavior is not None
+    for i in range(recording.n_frames):  # the tracker, sample i at frame i's time
+        stream.behavior.add(i, 0.6 * i, float("nan"), float(recording.reversal[i]))
+    source.pipeline = stream
+    summary = live.run()
+    calibration = stream.calibration
+    assert calibration is not None
     heads = np.array(sink.heads)
     first = switch - engine.window + 1  # predictions of the first layout
     assert heads[:first].any()  # the first layout switched to its head
@@ -295,16 +296,24 @@ def test_a_layout_reset_restarts_calibration_for_the_new_layout() -> None:
 
 
 def test_one_abstain_band_for_decoder_and_policy() -> None:
-    from rtdecode.cli._calibrating import abstain_band
-    from rtdecode.policy import PolicyConfig
+    from rtdecode.errors import ConfigError
+    from rtdecode.live import resolve_run_config
 
-    assert abstain_band(None, None) == ((0.4, 0.6), None)  # as rtdecode eval
-    band, policy = abstain_band("0.3,0.7", PolicyConfig())
-    assert band == policy.abstain == (0.3, 0.7)
-    band, policy = abstain_band(None, PolicyConfig(abstain=(0.45, 0.55)))  # the file's serves both
-    assert band == policy.abstain == (0.45, 0.55)
-    band, policy = abstain_band("0.5,0.5", PolicyConfig())  # LO = HI: no band anywhere
-    assert band is None and policy.abstain is None
+    config = resolve_run_config({}, {})
+    assert config.decoder.abstain == (0.4, 0.6) and config.policy is None  # as rtdecode eval
+    config = resolve_run_config({}, {"decoder": {"abstain": (0.3, 0.7)}}, trigger=True)
+    assert config.policy is not None
+    assert config.decoder.abstain == config.policy.abstain == (0.3, 0.7)
+    config = resolve_run_config({"policy": {"abstain": [0.45, 0.55]}}, {})  # the policy's serves
+    assert config.policy is not None
+    assert config.decoder.abstain == config.policy.abstain == (0.45, 0.55)
+    config = resolve_run_config({}, {"decoder": {"abstain": (0.5, 0.5)}}, trigger=True)
+    assert config.policy is not None  # LO = HI: no band anywhere
+    assert config.decoder.abstain is None and config.policy.abstain is None
+    with pytest.raises(ConfigError, match="one band"):
+        resolve_run_config(
+            {"policy": {"abstain": [0.45, 0.55]}}, {"decoder": {"abstain": (0.3, 0.7)}}
+        )
 
 
 def test_zmq_predictions_say_uncertain_and_which_head() -> None:

@@ -16,6 +16,7 @@ from rtdecode.training._evaluate import METRIC_KEYS
 
 def _recording(folder: Path, rid: str, frames: int) -> None:
     whole = bundled_recording()
+    assert whole.reversal is not None
     part = Recording(
         rid,
         whole.traces[:frames],

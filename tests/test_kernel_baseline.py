@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from stream_support import WindowMeanEngine
+from stream_support import WindowMeanEngine, decode
 
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.kernels.baseline import baseline_step, baseline_step_reference
-from rtdecode.live import Pipeline, Windower
+from rtdecode.live import Windower
 from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor, preprocess_traces
 from rtdecode.stream import ReplaySource
 
@@ -58,7 +58,7 @@ def test_raw_fluorescence_mode_decodes_dff_in_the_pipeline() -> None:
     recording = Recording("raw", whole.traces[:60] + 5.0, whole.timestamps[:60], whole.labels)
     engine = WindowMeanEngine(window=8)
     source = ReplaySource(recording, speed=float("inf"))
-    summary = Pipeline(source, engine, [], max_batch=1, raw_fluorescence=True).run()
+    summary = decode(source, engine, max_batch=1, raw_fluorescence=True)
     assert summary["predictions"] == 60 - 7
     tracker = BaselineTracker(recording.n_neurons, BaselineConfig())
     dff = np.zeros_like(recording.traces)

@@ -83,7 +83,7 @@ def test_sighup_ends_a_trigger_run_like_sigterm(tmp_path: Path) -> None:
         decoder = subprocess.Popen(
             [*RTDECODE, "run", "--source", f"zmq+tcp://127.0.0.1:{port}",
              "--sink", str(tmp_path / "session.h5"), "--engine", "torch",
-             "--summary-json", str(tmp_path / "summary.json"), "--stale-ms", "2000",
+             "--json", str(tmp_path / "summary.json"), "--stale-ms", "2000",
              "--trigger", str(policy), "--trigger-out", f"serial://{device.port}", "--arm",
              "--on", "0.0", "--off", "0.0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -127,7 +127,7 @@ def _run_on_missing_lsl(tmp_path: Path, resolve_timeout: str) -> subprocess.Pope
     return subprocess.Popen(
         [*RTDECODE, "run", "--source", f"lsl://rtdecode-nobody-{uuid.uuid4().hex[:8]}",
          "--engine", "torch", "--quiet", "--resolve-timeout", resolve_timeout,
-         "--summary-json", str(tmp_path / "summary.json")],
+         "--json", str(tmp_path / "summary.json")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

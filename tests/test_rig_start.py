@@ -36,7 +36,7 @@ def test_a_missing_lsl_stream_leaves_no_session_file_and_the_retry_says_the_same
 def test_a_port_in_use_or_a_bad_model_leaves_no_session_file(tmp_path: Path) -> None:
     session = tmp_path / "session.h5"
     source = ["--source", f"zmq+tcp://127.0.0.1:{free_port()}"]
-    taken = zmq.Context.instance().socket(zmq.PUB)
+    taken: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
     port = free_port()
     taken.bind(f"tcp://127.0.0.1:{port}")
     try:

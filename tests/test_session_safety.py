@@ -28,8 +28,9 @@ STATES = ("forward", "reversal")
 def _write_rows(session: SessionFile, count: int) -> None:
     probs = np.array([0.5, 0.5], np.float32)
     for seq in range(count):
-        session.publish(Prediction(seq, seq * 0.6, probs, 0, seq))
-        session.record_frame(FrameTiming(seq, seq * 0.6, -1, seq, seq, seq, seq))
+        prediction = Prediction(seq, seq * 0.6, probs, 0, seq)
+        session.publish(prediction)
+        session.record_frame(FrameTiming(seq, seq * 0.6, -1, seq, seq, seq, seq), prediction)
 
 
 def _rows(path: Path) -> int:
@@ -167,7 +168,7 @@ def test_a_full_disk_drops_the_session_file_and_decoding_goes_on(tmp_path: Path)
         "--max-frames",
         str(k * messages),
         "--quiet",
-        "--summary-json",
+        "--json",
         str(summary_path),
     ]
     decoder = subprocess.Popen(
@@ -210,7 +211,7 @@ def test_a_full_disk_drops_the_session_file_and_decoding_goes_on(tmp_path: Path)
 def test_run_checks_the_summary_folder_before_decoding(tmp_path: Path) -> None:
     target = tmp_path / "no-such-folder" / "summary.json"
     result = subprocess.run(  # no producer: before the check, this waited for frames forever
-        [*RTDECODE, "run", "--source", "zmq+tcp://127.0.0.1:1", "--summary-json", str(target)],
+        [*RTDECODE, "run", "--source", "zmq+tcp://127.0.0.1:1", "--json", str(target)],
         capture_output=True,
         text=True,
         timeout=100,

@@ -18,16 +18,16 @@ import zmq
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stream_support import WindowMeanEngine, free_port
+from stream_support import WindowMeanEngine, free_port, live_session
 
 from rtdecode.cli import cli
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.errors import SourceError
-from rtdecode.live import Pipeline
 from rtdecode.stream import (
     BEHAVIOR_MALFORMED_REASONS,
     BehaviorReceiver,
     BehaviorTrack,
+    FrameTiming,
     MalformedMessage,
     Prediction,
     ReplaySource,
@@ -211,24 +211,24 @@ def test_replayed_behaviour_is_recorded_and_aligned_to_every_decoded_frame(
     uri = f"zmq+tcp://127.0.0.1:{free_port()}"
     replay = ReplaySource(recording, speed=40.0)
     publisher = ZmqFramePublisher(parse_address(uri), wait_subscribers_s=30.0)
-    track = BehaviorTrack(max_age_s=1.0)
     source = open_source(uri)
-    source.behavior = track
     targets: dict[int, int | None] = {}
 
-    def hook(prediction: Prediction, target: int | None) -> None:
+    def tap(prediction: Prediction, timing: FrameTiming, target: int | None) -> None:
+        assert timing.seq == prediction.seq and timing.published_ns >= timing.recv_ns
         targets[prediction.seq] = target
 
     session = tmp_path / "session.h5"
-    pipeline = Pipeline(
+    live = live_session(
         source,
         WindowMeanEngine(window=8),
         [open_sink(str(session))],
+        taps=[tap],
         max_frames=recording.n_frames,
         max_batch=1,
-        behavior=track,
-        on_target=hook,
+        max_age_s=1.0,
     )
+    assert source.behavior is live.streams[0].behavior  # behaviour on the frame socket
 
     def produce() -> None:
         publisher.open(recording.n_neurons, replay.labels, recording.frame_interval)
@@ -238,7 +238,7 @@ def test_replayed_behaviour_is_recorded_and_aligned_to_every_decoded_frame(
 
     sender = threading.Thread(target=produce)
     sender.start()
-    summary = pipeline.run()
+    summary = live.run()
     sender.join(30)
     assert summary["predictions"] == recording.n_frames - 7
     assert recording.reversal is not None and recording.velocity is not None

@@ -44,7 +44,7 @@ def _run_args(source: str, tmp_path: Path, *extra: str) -> list[str]:
         str(FRAMES),
         "--decode-every-frame",
         "--quiet",
-        "--summary-json",
+        "--json",
         str(tmp_path / "summary.json"),
         *extra,
     ]

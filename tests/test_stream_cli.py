@@ -68,7 +68,7 @@ def test_run_decodes_with_a_chosen_window_and_stops_at_max_frames(tmp_path: Path
         "12",
         "--decode-every-frame",
         "--quiet",
-        "--summary-json",
+        "--json",
         str(summary),
     ]
     result = CliRunner().invoke(cli, args)

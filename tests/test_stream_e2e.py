@@ -52,7 +52,7 @@ def start_decoder(source: str, sinks: list[str], tmp_path: Path) -> subprocess.P
     args = [*RTDECODE, "run", "--source", source, "--quiet", "--decode-every-frame"]
     for sink in sinks:
         args += ["--sink", sink]
-    args += ["--summary-json", str(tmp_path / "summary.json")]
+    args += ["--json", str(tmp_path / "summary.json")]
     decoder = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert decoder.stderr is not None
     deadline, seen = time.monotonic() + 180, []  # the model loads, then source and sinks open

@@ -18,9 +18,8 @@ import numpy as np
 import psutil
 import pytest
 import zmq
-from stream_support import WindowMeanEngine, free_port
+from stream_support import WindowMeanEngine, free_port, live_session
 
-from rtdecode.live import Pipeline
 from rtdecode.stream import Sink, encode_frame, open_sink, open_source
 
 W = 8
@@ -47,19 +46,21 @@ def run_pipeline(
     producer.setsockopt(zmq.XPUB_VERBOSE, 1)  # every (re)subscription reaches the producer
     producer.bind(f"tcp://127.0.0.1:{port}")
     source = open_source(f"zmq+tcp://127.0.0.1:{port}")
-    pipeline = Pipeline(source, engine, list(extra_sinks), max_batch=max_batch, **options)
+    session = live_session(source, engine, list(extra_sinks), max_batch=max_batch, **options)
     result: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: result.update(pipeline.run()))
+    thread = threading.Thread(target=lambda: result.update(session.run()))
     thread.start()
     try:
         assert producer.poll(10_000), "the decoder never subscribed"
         producer.recv()
         sent = produce(producer)
         deadline = time.monotonic() + 30
-        while pipeline.frames < sent and time.monotonic() < deadline and thread.is_alive():
+        while (
+            session.streams[0].frames < sent and time.monotonic() < deadline and thread.is_alive()
+        ):
             time.sleep(0.05)
     finally:
-        pipeline.stop()
+        session.stop()
         thread.join(30)
         producer.close(linger=0)
     assert result, "the pipeline died"
@@ -237,8 +238,8 @@ def test_big_messages_do_not_pile_up_in_memory_while_the_decoder_is_busy() -> No
 def test_a_producer_that_goes_away_and_comes_back_is_not_counted_as_malformed() -> None:
     port = free_port()
     source = open_source(f"zmq+tcp://127.0.0.1:{port}")
-    pipeline = Pipeline(source, WindowMeanEngine(window=W), [], max_batch=1)
-    thread = threading.Thread(target=pipeline.run)
+    session = live_session(source, WindowMeanEngine(window=W), [], max_batch=1)
+    thread = threading.Thread(target=session.run)
     thread.start()
     frames = _frames(20)
     try:
@@ -250,11 +251,11 @@ def test_a_producer_that_goes_away_and_comes_back_is_not_counted_as_malformed() 
             for seq in range(10 * half, 10 * half + 10):
                 producer.send_multipart(encode_frame(seq, seq * 0.6, frames[seq]))
             deadline = time.monotonic() + 30
-            while pipeline.frames < 10 * half + 10 and time.monotonic() < deadline:
+            while session.streams[0].frames < 10 * half + 10 and time.monotonic() < deadline:
                 time.sleep(0.05)
             producer.close(linger=0)
             time.sleep(1.0)  # longer than the source waits before it calls a loss its own
     finally:
-        pipeline.stop()
+        session.stop()
         thread.join(30)
-    assert pipeline.frames == 20 and dict(source.malformed) == {}
+    assert session.streams[0].frames == 20 and dict(source.malformed) == {}

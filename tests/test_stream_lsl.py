@@ -8,10 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from stream_support import WindowMeanEngine
+from stream_support import WindowMeanEngine, live_session
 
 from rtdecode.data import Recording, bundled_recording
-from rtdecode.live import Pipeline
 from rtdecode.stream import (
     LslFramePublisher,
     ReplaySource,
@@ -39,7 +38,7 @@ def test_a_real_recording_over_lsl_gives_one_prediction_per_frame(recording: Rec
 
     engine = WindowMeanEngine(window=8)
     out_name = f"{name}-out"
-    pipeline = Pipeline(
+    session = live_session(
         open_source(f"lsl://{name}", resolve_timeout=20),
         engine,
         [open_sink(f"lsl://{out_name}", lsl_frame_times=True)],
@@ -47,7 +46,7 @@ def test_a_real_recording_over_lsl_gives_one_prediction_per_frame(recording: Rec
         max_batch=1,
     )
     result: dict[str, Any] = {}
-    decoder = threading.Thread(target=lambda: result.update(pipeline.run()))
+    decoder = threading.Thread(target=lambda: result.update(session.run()))
     decoder.start()
     streams = pylsl.resolve_byprop("name", out_name, minimum=1, timeout=20)
     assert streams, "the decoder's prediction outlet was not found"

@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from stream_support import WindowMeanEngine
+from stream_support import WindowMeanEngine, live_session
 
 from rtdecode.cli._report import format_summary
 from rtdecode.errors import SourceError
-from rtdecode.live import Pipeline
 from rtdecode.stream import Source, open_source
 from rtdecode.stream._lsl_common import set_channel_labels
 
@@ -191,25 +190,25 @@ def test_an_outlet_back_with_another_source_id_is_a_restart(name: str) -> None:
 
 def test_an_outlet_back_with_another_channel_count_resets_the_layout(name: str) -> None:
     engine = WindowMeanEngine(window=4)
-    pipeline = Pipeline(
+    session = live_session(
         open_source(f"lsl://{name}", resolve_timeout=20), engine, [], max_frames=60, max_batch=1
     )
     outlet = _outlet(name, "scope-1", n=3)
     result: dict[str, Any] = {}
-    decoder = threading.Thread(target=lambda: result.update(pipeline.run()))
+    decoder = threading.Thread(target=lambda: result.update(session.run()))
     decoder.start()
     try:
         t0 = pylsl.local_clock()
         _push(outlet, range(30), t0, n=3)
         deadline = time.monotonic() + 20
-        while pipeline.frames < 30 and time.monotonic() < deadline:
+        while session.streams[0].frames < 30 and time.monotonic() < deadline:
             time.sleep(0.02)
         del outlet
         outlet = _outlet(name, "scope-1", n=5)  # same source_id, other layout
         _push(outlet, range(30, 60), t0, n=5)
         decoder.join(30)
     finally:
-        pipeline.stop()
+        session.stop()
         decoder.join(10)
     assert result["frames"] == 60
     counts = [n for n, _, _ in engine.prepared]

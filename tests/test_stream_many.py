@@ -15,11 +15,11 @@ import h5py
 import numpy as np
 import pytest
 import zmq
-from stream_support import free_port
+from stream_support import bare_config, decode, free_port
 
 from rtdecode.data import Recording, bundled_recording, load_recording
 from rtdecode.engines import load_engine
-from rtdecode.live import Pipeline, StreamSet
+from rtdecode.live import open_session
 from rtdecode.stream import Prediction, ReplaySource, Sink, parse_prediction, stream_address
 
 RTDECODE = [sys.executable, "-c", "from rtdecode.cli import main; main()"]
@@ -54,7 +54,7 @@ def _alone(recording: Recording, engine_name: str) -> dict[int, np.ndarray]:
     """Every frame's probabilities from a decoder serving this stream alone."""
     sink = _Collect("alone")
     source = ReplaySource(recording, speed=float("inf"))
-    Pipeline(source, load_engine(None, engine_name), [sink], max_frames=FRAMES, max_batch=1).run()
+    decode(source, load_engine(None, engine_name), [sink], max_frames=FRAMES, max_batch=1)
     return sink.probs
 
 
@@ -67,16 +67,9 @@ def test_each_stream_decodes_as_it_would_alone_and_ready_windows_are_batched(
     assert len({r.n_neurons for r in recordings}) == 3
     engine = load_engine(None, engine_name)
     sinks = [_Collect(f"stream {k}") for k in range(len(recordings))]
-    streams = [
-        Pipeline(
-            ReplaySource(recording, speed=float("inf")),
-            engine.for_stream(),
-            [sink],
-            max_frames=FRAMES,
-        )
-        for recording, sink in zip(recordings, sinks, strict=True)
-    ]
-    summary = StreamSet(streams, engine).run()
+    sources = [ReplaySource(recording, speed=float("inf")) for recording in recordings]
+    config = bare_config(max_frames=FRAMES)
+    summary = open_session(config, engine=engine, sources=sources, sinks=[[s] for s in sinks]).run()
 
     assert summary["failed"] == {}
     assert max(int(size) for size in summary["batches"]) >= 2, summary["batches"]
@@ -137,7 +130,7 @@ def test_failed_and_stalled_streams_cost_the_others_nothing(tmp_path: Path) -> N
             f"zmq+tcp://127.0.0.1:{sink_port}",
             "--sink",
             str(tmp_path / "session.h5"),
-            "--summary-json",
+            "--json",
             str(tmp_path / "summary.json"),
             "--decode-every-frame",
             "--quiet",

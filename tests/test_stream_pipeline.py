@@ -8,11 +8,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from stream_support import WindowMeanEngine, free_port
+from stream_support import WindowMeanEngine, decode, free_port, live_session
 
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
-from rtdecode.live import Pipeline
 from rtdecode.preprocess import preprocess_traces
 from rtdecode.stream import FRAME_COLUMNS, Faults, ReplaySource, open_sink
 
@@ -35,7 +34,7 @@ def test_streaming_predictions_equal_batch_predictions(
     engine = WindowMeanEngine(window=8)
     session = tmp_path / "session.h5"
     source = ReplaySource(recording, speed=float("inf"))
-    summary = Pipeline(source, engine, [open_sink(str(session))], max_batch=1).run()
+    summary = decode(source, engine, [open_sink(str(session))], max_batch=1)
     assert summary["predictions"] == recording.n_frames - engine.window + 1
     assert summary["skipped"] == 0 and summary["warming"] == engine.window - 1
 
@@ -60,7 +59,7 @@ def test_streaming_predictions_equal_batch_predictions(
 
 def test_the_engine_learns_the_stream_layout(recording: Recording) -> None:
     engine = WindowMeanEngine(window=8)
-    Pipeline(ReplaySource(recording, speed=float("inf")), engine, [], max_batch=1).run()
+    decode(ReplaySource(recording, speed=float("inf")), engine, max_batch=1)
     n, labels, interval = engine.prepared[-1]
     assert n == recording.n_neurons and labels == recording.labels
     assert interval == pytest.approx(recording.frame_interval, rel=0.05)
@@ -71,7 +70,7 @@ def test_injected_faults_are_counted_not_fatal(recording: Recording, tmp_path: P
     source = ReplaySource(recording, speed=float("inf"), faults=faults)
     engine = WindowMeanEngine(window=8)
     session = tmp_path / "s.h5"
-    summary = Pipeline(source, engine, [open_sink(str(session))], max_batch=1).run()
+    summary = decode(source, engine, [open_sink(str(session))], max_batch=1)
     with h5py.File(session) as handle:
         seqs = handle["frames/seq"][:]
     assert source.dropped > 0
@@ -85,7 +84,7 @@ def test_injected_faults_are_counted_not_fatal(recording: Recording, tmp_path: P
 def test_session_file_times_are_ordered(recording: Recording, tmp_path: Path) -> None:
     session = tmp_path / "s.h5"
     source = ReplaySource(recording, speed=float("inf"))
-    summary = Pipeline(source, WindowMeanEngine(), [open_sink(str(session))], max_batch=1).run()
+    summary = decode(source, WindowMeanEngine(), [open_sink(str(session))], max_batch=1)
     with h5py.File(session) as handle:
         frames = {name: handle["frames"][name][:] for name in FRAME_COLUMNS}
         assert len(frames["seq"]) == summary["frames"]
@@ -104,7 +103,7 @@ def test_the_shipped_model_streams_exactly_as_it_decodes_in_batch(tmp_path: Path
     recording = Recording("head", whole.traces[:frames], whole.timestamps[:frames], whole.labels)
     session = tmp_path / "session.h5"
     source = ReplaySource(recording, speed=float("inf"))
-    summary = Pipeline(source, engine, [open_sink(str(session))], max_batch=1).run()
+    summary = decode(source, engine, [open_sink(str(session))], max_batch=1)
     assert summary["predictions"] == 31
 
     batch = load_engine()
@@ -129,11 +128,11 @@ def test_a_long_session_keeps_no_memory_per_frame(recording: Recording, tmp_path
             open_sink(str(tmp_path / f"s{frames}.h5")),
             open_sink(f"zmq+tcp://127.0.0.1:{free_port()}"),
         ]
-        pipeline = Pipeline(
+        live = live_session(
             source, WindowMeanEngine(window=8), sinks, max_batch=1, max_frames=frames
         )
         tracemalloc.start()
-        pipeline.run()
+        live.run()
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         return peak

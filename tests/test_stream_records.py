@@ -23,9 +23,11 @@ def test_session_file_keeps_every_row_across_blocks(tmp_path: Path) -> None:
     for seq in range(frames):
         recv = 1_000_000 * seq
         decoded = seq % 3 != 0
+        prediction = None
         if decoded:
             probs = np.array([1 - seq / frames, seq / frames], np.float32)
-            session.publish(Prediction(seq, seq * 0.5, probs, int(seq > frames / 2), recv))
+            prediction = Prediction(seq, seq * 0.5, probs, int(seq > frames / 2), recv)
+            session.publish(prediction)
         session.record_frame(
             FrameTiming(
                 seq,
@@ -35,7 +37,8 @@ def test_session_file_keeps_every_row_across_blocks(tmp_path: Path) -> None:
                 recv + 10,
                 recv + 20 if decoded else -1,
                 recv + 30 if decoded else -1,
-            )
+            ),
+            prediction,
         )
     session.close({"frames": frames})
     with h5py.File(path) as handle:
@@ -70,8 +73,9 @@ def test_session_rows_reach_the_file_while_the_session_runs(tmp_path: Path) -> N
     session.open(("forward", "reversal"))
     probs = np.array([0.5, 0.5], np.float32)
     for seq in range(3):
-        session.publish(Prediction(seq, 0.0, probs, 0, 0))
-        session.record_frame(FrameTiming(seq, 0.0, -1, 0, 1, 2, 3))
+        prediction = Prediction(seq, 0.0, probs, 0, 0)
+        session.publish(prediction)
+        session.record_frame(FrameTiming(seq, 0.0, -1, 0, 1, 2, 3), prediction)
     reader = (  # another process reads while the session still writes
         "import h5py, sys\n"
         "with h5py.File(sys.argv[1], 'r', libver='latest', swmr=True, locking=False) as f:\n"
@@ -98,10 +102,11 @@ def test_session_file_memory_does_not_grow_with_the_session(tmp_path: Path) -> N
     for seq in range(200_000):
         if seq == 50_000:
             before = _resident_mib()
-        if seq % 4 == 0:
-            session.publish(Prediction(seq, seq * 1e-3, probs, 1, seq))
+        prediction = Prediction(seq, seq * 1e-3, probs, 1, seq) if seq % 4 == 0 else None
         decoded = seq if seq % 4 == 0 else -1
-        session.record_frame(FrameTiming(seq, seq * 1e-3, seq, seq, seq, decoded, decoded))
+        session.record_frame(
+            FrameTiming(seq, seq * 1e-3, seq, seq, seq, decoded, decoded), prediction
+        )
     grown = _resident_mib() - before
     session.close()
     assert grown < 3.0, f"resident memory grew {grown:.1f} MiB over 150,000 session rows"

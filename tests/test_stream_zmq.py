@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 import zmq
-from stream_support import WindowMeanEngine, free_port
+from stream_support import WindowMeanEngine, free_port, live_session
 
 from rtdecode.data import bundled_recording
-from rtdecode.live import Pipeline
 from rtdecode.stream import encode_frame, open_sink, open_source, parse_prediction
 
 W = 8
@@ -37,9 +36,9 @@ def run_over_zmq(
     producer.bind(f"tcp://127.0.0.1:{frames_port}")
     source = open_source(f"zmq+tcp://127.0.0.1:{frames_port}")
     sink = open_sink(f"zmq+tcp://127.0.0.1:{preds_port}")
-    pipeline = Pipeline(source, engine, [sink], max_batch=max_batch)
+    session = live_session(source, engine, [sink], max_batch=max_batch)
     result: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: result.update(pipeline.run()))
+    thread = threading.Thread(target=lambda: result.update(session.run()))
     thread.start()
     consumer = context.socket(zmq.SUB)
     consumer.setsockopt(zmq.SUBSCRIBE, b"pred")
@@ -54,10 +53,10 @@ def run_over_zmq(
         while time.monotonic() < deadline:  # until every frame is in and the output is quiet
             if consumer.poll(300):
                 predictions.append(parse_prediction(consumer.recv_multipart()))
-            elif pipeline.frames >= sent:
+            elif session.streams[0].frames >= sent:
                 break
     finally:
-        pipeline.stop()
+        session.stop()
         thread.join(30)
         producer.close(linger=0)
         consumer.close(linger=0)

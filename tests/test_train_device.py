@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from stream_support import decode
 
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.errors import ModelError
 from rtdecode.kernels.normalize import N_FEATURES
-from rtdecode.live import Pipeline
 from rtdecode.models import build_network, load_model_file, save_model_file
 from rtdecode.preprocess import PreprocessConfig
 from rtdecode.stream import ReplaySource
@@ -79,4 +79,4 @@ def test_an_engine_refuses_a_model_trained_on_other_features(tmp_path: Path) -> 
     head = Recording("head", rec.traces[:20], rec.timestamps[:20], rec.labels)
     expected = rf"expects {hyper['n_features']} features per neuron .* gives {N_FEATURES}"
     with pytest.raises(ModelError, match=expected):
-        Pipeline(ReplaySource(head, speed=float("inf")), engine, [], max_batch=1).run()
+        decode(ReplaySource(head, speed=float("inf")), engine, max_batch=1)

@@ -35,7 +35,7 @@ def run_loop(
         [
             *RTDECODE, "run", "--source", f"zmq+tcp://127.0.0.1:{port}", "--quiet",
             "--sink", str(tmp_path / "session.h5"), "--max-frames", str(frames),
-            "--summary-json", str(tmp_path / "summary.json"),
+            "--json", str(tmp_path / "summary.json"),
             "--trigger", str(policy), "--pulse-ms", "40", "--stale-ms", "400",
             "--trigger-out", f"serial://{device.port}", *extra,
         ],

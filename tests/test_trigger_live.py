@@ -15,14 +15,12 @@ import h5py
 import numpy as np
 import pytest
 import zmq
-from stream_support import WindowMeanEngine, free_port
+from stream_support import WindowMeanEngine, bare_config, free_port
 
-from rtdecode.live import Pipeline
+from rtdecode.live import SafetyConfig, open_session
 from rtdecode.policy import PolicyConfig
-from rtdecode.stream import SessionFile, encode_frame, open_source
-from rtdecode.trigger._controller import Safety, TriggerController
+from rtdecode.stream import encode_frame, open_source
 from rtdecode.trigger._emulator import DeviceEmulator
-from rtdecode.trigger._serial import SerialOutput
 
 PERIOD = 0.1  # 10 frames/s: the watchdog's two frame periods are 200 ms
 CONFIG = PolicyConfig(on=0.6, off=0.4, refractory_s=5.0, stale_ms=1000.0)
@@ -43,7 +41,7 @@ class HangingEngine(WindowMeanEngine):
 
 
 class Rig:
-    """Producer PUB socket -> ``Pipeline`` (in a thread) -> trigger -> emulated device."""
+    """Producer PUB socket -> a live session (in a thread) -> trigger -> emulated device."""
 
     def __init__(self, path: Path) -> None:
         port = free_port()
@@ -51,19 +49,20 @@ class Rig:
         self.pub.bind(f"tcp://127.0.0.1:{port}")
         self.device = DeviceEmulator()
         self.path = path
-        session = SessionFile(path, {"policy": CONFIG.to_json()})
-        source = open_source(f"zmq+tcp://127.0.0.1:{port}")
-        self.controller = TriggerController(
-            CONFIG,
-            [SerialOutput(self.device.port)],
-            Safety(armed=True),
-            malformed=lambda: sum(list(source.malformed.values())),
-            event_logs=[session.record_trigger],
-        )
         self.engine = HangingEngine()
-        self.pipeline = Pipeline(source, self.engine, [self.controller, session], max_batch=1)
+        config = bare_config(
+            max_batch=1,
+            sinks=(str(path),),  # the session file, with the policy among its attributes
+            policy=CONFIG,
+            safety=SafetyConfig(outputs=(f"serial://{self.device.port}",), arm=True),
+        )
+        source = open_source(f"zmq+tcp://127.0.0.1:{port}")
+        self.session = open_session(config, engine=self.engine, sources=[source])
+        assert self.session.controller is not None
+        self.controller = self.session.controller
+        self.pipeline = self.session.streams[0]
         self.summary: dict[str, Any] = {}
-        self.thread = threading.Thread(target=lambda: self.summary.update(self.pipeline.run()))
+        self.thread = threading.Thread(target=lambda: self.summary.update(self.session.run()))
         self.thread.start()
         self.seq = 0
         self.mark = 0
@@ -97,7 +96,7 @@ class Rig:
         return any(e.reason == "rearm" for e in self.controller.events[self.mark :])
 
     def close(self) -> None:
-        self.pipeline.stop()
+        self.session.stop()
         self.engine.release.set()
         self.thread.join(30)
         self.device.close()
@@ -137,6 +136,9 @@ def test_frames_stopping_drive_the_safe_state_within_two_frame_periods(rig: Rig)
         kinds = list(handle["triggers/kind"].asstr()[:])
         reasons = list(handle["triggers/reason"].asstr()[:])
         assert json.loads(handle.attrs["policy"])["stale_ms"] == 1000.0
+        # the file's summary has the trigger's block, as the run's --json summary does
+        trigger = json.loads(handle.attrs["summary"])["trigger"]
+    assert trigger == rig.summary["trigger"] and trigger["armed"] is False
     events = [(k, r) for k, r in zip(kinds, reasons, strict=True) if k in ("arm", "disarm")]
     assert events[0] == ("arm", "start") and events[-1] == ("disarm", "stop")
     assert ("disarm", "no_frames") in events and ("arm", "rearm") in events

@@ -69,9 +69,16 @@ def test_stale_frames_and_abstention_are_suppressed_not_fired() -> None:
     decision = unsure.step(_p(0.95), 0.6, uncertain=True)
     assert decision is not None and decision.reason == "abstain"
 
-    band = Policy(PolicyConfig(on=0.6, off=0.4, refractory_s=0.0, abstain=(0.3, 0.7)), STATES)
-    out = _run(band, [0.1, 0.65, 0.2, 0.8])
-    assert out[1].reason == "abstain" and out[3].kind == "fire"
+    # The policy trusts the decision: a band of its own is applied by the decision step live
+    # and by replay_policy offline, never checked again inside the state machine.
+    config = PolicyConfig(on=0.6, off=0.4, refractory_s=0.0, abstain=(0.3, 0.7))
+    values = [0.1, 0.65, 0.2, 0.8]
+    out = _run(Policy(config, STATES), values)
+    assert out[1].kind == "fire"  # not told the frame was uncertain
+    replayed = dict(
+        replay_policy(np.stack([_p(v) for v in values]), np.arange(4) * 0.6, STATES, config)
+    )
+    assert replayed[1].reason == "abstain" and replayed[3].kind == "fire"
 
 
 def test_state_rule_holds_then_turns_off_when_the_state_ends() -> None:

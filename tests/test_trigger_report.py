@@ -23,8 +23,9 @@ def write_session(path: Path, summary: dict | None = None) -> None:
         t = 0.5 * seq
         reversing = 10 <= t < 14 or 40 <= t < 44
         p = 0.9 if reversing else 0.1
-        session.publish(Prediction(seq, t, np.array([1 - p, p], np.float32), int(reversing), 0))
-        session.record_frame(FrameTiming(seq, t, -1, 0, 1000, 2000, 3000))
+        prediction = Prediction(seq, t, np.array([1 - p, p], np.float32), int(reversing), 0)
+        session.publish(prediction)
+        session.record_frame(FrameTiming(seq, t, -1, 0, 1000, 2000, 3000), prediction)
         session.record_behavior(
             seq, t, -0.1 if reversing else 0.1, np.nan if 30 <= t < 32 else float(reversing)
         )

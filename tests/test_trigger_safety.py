@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from stream_support import WindowMeanEngine
+from stream_support import WindowMeanEngine, live_session
 from trigger_support import STATES, feed, pulses
 
 from rtdecode.data import bundled_recording
-from rtdecode.live import Pipeline
+from rtdecode.live import SafetyConfig
 from rtdecode.policy import TriggerEvent
 from rtdecode.stream import FrameTiming, Prediction, ReplaySource, SessionFile
 from rtdecode.trigger import DeviceEmulator, PolicyConfig, Safety, TriggerController, YokedSham
@@ -39,17 +39,18 @@ def test_an_exception_in_the_decoder_leaves_the_light_off() -> None:
         on=0.6, off=0.4, pulse_ms=5000.0, refractory_s=0.0, stale_ms=1e4, max_per_min=100
     )
     with DeviceEmulator() as device:
-        controller = TriggerController(
-            config, [SerialOutput(device.port)], Safety(armed=True, watchdog_s=60.0)
-        )
-        pipeline = Pipeline(
+        safety = SafetyConfig(outputs=(f"serial://{device.port}",), arm=True, watchdog_ms=6e4)
+        live = live_session(
             ReplaySource(recording, speed=200.0),
             FailingEngine(fail_at=30),
-            [controller],
             max_batch=1,
+            policy=config,
+            safety=safety,
         )
+        controller = live.controller
+        assert controller is not None
         with pytest.raises(RuntimeError, match="illegal memory access"):
-            pipeline.run()
+            live.run()
         assert device.wait_for(lambda: bool(device.light) and not device.light_on)
         # a 5 s pulse was on when the decoder failed: the host cut it, not the pulse's end
         assert device.light[-1].cause == "off"
@@ -63,8 +64,9 @@ def test_yoked_sham_replays_the_pulse_times_of_an_earlier_session(tmp_path: Path
     session = SessionFile(path)
     session.open(STATES)
     for seq in range(100):  # frames at 100.0 + 0.5 s steps
-        session.publish(Prediction(seq, 100.0 + 0.5 * seq, np.array([0.5, 0.5], np.float32), 0, 0))
-        session.record_frame(FrameTiming(seq, 100.0 + 0.5 * seq, -1, 0, 0, 1, 1))
+        prediction = Prediction(seq, 100.0 + 0.5 * seq, np.array([0.5, 0.5], np.float32), 0, 0)
+        session.publish(prediction)
+        session.record_frame(FrameTiming(seq, 100.0 + 0.5 * seq, -1, 0, 0, 1, 1), prediction)
     for seq, kind in [(10, "fire"), (12, "suppressed"), (40, "sham"), (41, "arm"), (70, "fire")]:
         session.record_trigger(TriggerEvent(seq, 100.0 + 0.5 * seq, kind, "", 500.0, 10.0))
     session.close({})

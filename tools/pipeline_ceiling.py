@@ -1,8 +1,8 @@
 """Frames per second the decoder loop sustains in-process, every frame decoded (no sockets).
 
 Replays the bundled recording (neurons repeated to N) as fast as it is read into a
-:class:`~rtdecode.live.Pipeline` with ``max_batch=1`` (no frame skipped), optionally writing a
-session file, and prints frames/s with the summary's inference and decoder latencies: the
+live session (:func:`~rtdecode.live.open_session`) with ``max_batch=1`` (no frame skipped), no
+self-calibration, optionally writing a session file, and prints frames/s with the summary's inference and decoder latencies: the
 decoder's own ceiling, without the ZeroMQ hop and the producer competing for the cores. Usage::
 
     python tools/pipeline_ceiling.py --engine numba --neurons 150 [--session /tmp/s.h5]
@@ -15,12 +15,10 @@ import os
 import time
 
 import numpy as np
-import torch
 
 from rtdecode.data import Recording, bundled_recording
-from rtdecode.engines import load_engine
-from rtdecode.live import Pipeline
-from rtdecode.stream import ReplaySource, open_sink
+from rtdecode.live import CalibrationSection, DecoderConfig, RunConfig, SourceConfig, open_session
+from rtdecode.stream import ReplaySource
 
 
 def main() -> None:
@@ -31,7 +29,6 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--session", default=None, help="also write this session file")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # as rtdecode run --threads 1 (its default)
     whole = bundled_recording()
     columns = np.arange(args.neurons) % whole.n_neurons
     recording = Recording(
@@ -41,16 +38,15 @@ def main() -> None:
         labels=[None] * args.neurons,
         reversal=None,
     )
-    sinks = [open_sink(args.session)] if args.session else []
-    pipeline = Pipeline(
-        ReplaySource(recording, speed=float("inf"), loop=True),
-        load_engine(engine=args.engine),
-        sinks,
-        max_batch=1,
-        max_frames=args.frames,
+    config = RunConfig(  # one torch thread, as rtdecode run's default
+        source=SourceConfig(sinks=(args.session,) if args.session else ()),
+        decoder=DecoderConfig(engine=args.engine, max_batch=1, max_frames=args.frames),
+        calibration=CalibrationSection(enabled=False),
     )
+    source = ReplaySource(recording, speed=float("inf"), loop=True)
+    session = open_session(config, sources=[source])
     start = time.perf_counter()
-    summary = pipeline.run()
+    summary = session.run()
     elapsed = time.perf_counter() - start
     latency = summary["latency_us"]
     print(

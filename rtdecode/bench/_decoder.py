@@ -63,7 +63,7 @@ def run_arguments(
         str(session_path),
         "--engine",
         engine,
-        "--summary-json",
+        "--json",
         str(summary_path),
     ]
 

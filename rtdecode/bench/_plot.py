@@ -45,19 +45,7 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
     shades = [i for i in range(10) if i != 3]  # tab10 index 3 is the deadline's red
     colours = {engine: palette(shades[i % 9]) for i, engine in enumerate(engines)}
     deadline_ms = results["settings"]["deadline_ms"]
-    rows = [
-        (e["engine"], e["neurons"], r)
-        for e in results["engines"]
-        if e.get("streams", 1) == 1
-        for r in e.get("rates", [])
-        if r.get("stages_us")
-    ] + [  # several streams: pooled over them
-        (f"{e['engine']} x{e['streams']} {r['phase']}", e["neurons"], {**r, **r["all_streams"]})
-        for e in results["engines"]
-        if e.get("streams", 1) > 1
-        for r in e.get("rates", [])
-        if r["all_streams"].get("stages_us")
-    ]
+    rows = _stage_rows(results)
     n_cols, n_rows = max(len(rates), 1), max(len(neurons), 1)
     bar_height = 0.6 + 0.3 * max(len(rows), 2)
     figure = plt.figure(
@@ -87,7 +75,34 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
                 ax.set_ylabel("fraction of frames")
             if row == col == 0:
                 ax.legend(loc="lower right", fontsize=8)
-    ax = figure.add_subplot(grid[n_rows, :])
+    _stage_bars(figure.add_subplot(grid[n_rows, :]), rows)
+    figure.suptitle(f"rtdecode bench on {results['environment']['cpu_model']}", fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def _stage_rows(results: dict[str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
+    """(engine label, neurons, rate result) of every rate with stage timings; several streams
+    pooled over them."""
+    return [
+        (e["engine"], e["neurons"], r)
+        for e in results["engines"]
+        if e.get("streams", 1) == 1
+        for r in e.get("rates", [])
+        if r.get("stages_us")
+    ] + [  # several streams: pooled over them
+        (f"{e['engine']} x{e['streams']} {r['phase']}", e["neurons"], {**r, **r["all_streams"]})
+        for e in results["engines"]
+        if e.get("streams", 1) > 1
+        for r in e.get("rates", [])
+        if r["all_streams"].get("stages_us")
+    ]
+
+
+def _stage_bars(ax: Any, rows: list[tuple[str, int, dict[str, Any]]]) -> None:
+    """The bottom panel: the median of every stage stacked per engine and rate."""
     if rows:
         labels = [f"{engine} n={n} {r['rate_hz']:g} Hz" for engine, n, r in rows]
         left = np.zeros(len(rows))
@@ -115,8 +130,3 @@ def plot_results(results: dict[str, Any], samples: Samples, path: Path) -> Path:
         ax.set_yticks([])
     ax.set_xlabel("median time per stage (ms), stacked")
     ax.set_title("where the time goes")
-    figure.suptitle(f"rtdecode bench on {results['environment']['cpu_model']}", fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path

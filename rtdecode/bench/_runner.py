@@ -161,7 +161,7 @@ def _decoder_args(settings: BenchSettings) -> list[str]:
     args = ["--quiet"]
     for wanted, flag, values in (
         (settings.busy_poll, "--busy-poll", []),
-        (settings.keep_warm_ms is not None, "--keep-warm", [str(settings.keep_warm_ms)]),
+        (settings.keep_warm_ms is not None, "--keep-warm-ms", [str(settings.keep_warm_ms)]),
         (settings.cpu is not None, "--cpu", [str(settings.cpu)]),
         (settings.window is not None, "--window", [str(settings.window)]),
         (settings.threads is not None, "--threads", [str(settings.threads)]),
@@ -204,29 +204,9 @@ def _measure_engine(
         rig.warmup(n, PRED_TOPIC, label, lambda: not decoder.alive(), streams)
         startup_s = time.monotonic() - started
         first_usage = decoder.usage()
-        for rate in s.rates_hz:
-            for phase in _phases_of(s, streams):
-                before, wall = decoder.usage(), time.perf_counter()
-                got = rig.stream(
-                    n,
-                    rate,
-                    s.frames_at(rate),
-                    PRED_TOPIC,
-                    f"{label} {rate:g} Hz" + (f" {phase}" if streams > 1 else ""),
-                    decoder.trace_rss,
-                    streams,
-                    phase,
-                )
-                after = decoder.usage()
-                cpu = 100.0 * (after.cpu_s - before.cpu_s) / (time.perf_counter() - wall)
-                growth = (after.rss_bytes - first_usage.rss_bytes) / 2**20
-                phases[(rate, phase)] = (got, cpu, growth)
-        for rate in s.ceiling_rates_hz if streams == 1 else ():
-            frames = max(round(rate * s.ceiling_step_s), s.min_frames)
-            (step,) = rig.stream(n, rate, frames, PRED_TOPIC, f"{label} ceiling {rate:g} Hz")
-            steps.append(step)
-            if not step_result(step, rate)["sustained"]:
-                break
+        phases = _measure_phases(rig, decoder, n, streams, label, first_usage)
+        if streams == 1:
+            steps = _ceiling(rig, n, label)
         last_usage = decoder.usage()
         for (rate, phase), (got, _, _) in phases.items():
             path = engine if streams == 1 else f"{engine} x{streams} {phase}"
@@ -263,6 +243,46 @@ def _measure_engine(
         usage=(first_usage, last_usage),
         settings=s,
     )
+
+
+def _measure_phases(
+    rig: _Rig, decoder: DecoderProcess, n: int, streams: int, label: str, first_usage: Any
+) -> dict[tuple[float, str], tuple[list[Phase], float, float]]:
+    """Every rate (and phase, with several streams): its steps, the decoder's CPU % and its
+    memory growth since the warm-up (MiB)."""
+    s = rig.settings
+    phases: dict[tuple[float, str], tuple[list[Phase], float, float]] = {}
+    for rate in s.rates_hz:
+        for phase in _phases_of(s, streams):
+            before, wall = decoder.usage(), time.perf_counter()
+            got = rig.stream(
+                n,
+                rate,
+                s.frames_at(rate),
+                PRED_TOPIC,
+                f"{label} {rate:g} Hz" + (f" {phase}" if streams > 1 else ""),
+                decoder.trace_rss,
+                streams,
+                phase,
+            )
+            after = decoder.usage()
+            cpu = 100.0 * (after.cpu_s - before.cpu_s) / (time.perf_counter() - wall)
+            growth = (after.rss_bytes - first_usage.rss_bytes) / 2**20
+            phases[(rate, phase)] = (got, cpu, growth)
+    return phases
+
+
+def _ceiling(rig: _Rig, n: int, label: str) -> list[Phase]:
+    """The ceiling steps: faster rates until one is not sustained."""
+    s = rig.settings
+    steps: list[Phase] = []
+    for rate in s.ceiling_rates_hz:
+        frames = max(round(rate * s.ceiling_step_s), s.min_frames)
+        (step,) = rig.stream(n, rate, frames, PRED_TOPIC, f"{label} ceiling {rate:g} Hz")
+        steps.append(step)
+        if not step_result(step, rate)["sustained"]:
+            break
+    return steps
 
 
 def _reported(summary: dict[str, Any]) -> dict[str, Any]:

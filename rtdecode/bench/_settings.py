@@ -36,7 +36,7 @@ class BenchSettings:
     busy_poll
         Pass ``--busy-poll`` to the decoder (it spins instead of sleeping between frames).
     keep_warm_ms
-        Pass ``--keep-warm MS`` (a discarded forward every MS while idle); ``None``: not passed.
+        Pass ``--keep-warm-ms MS`` (a discarded forward every MS while idle); ``None``: not passed.
     cpu
         Pass ``--cpu N`` (pin the decoder to core N); ``None``: not passed.
     streams
@@ -122,7 +122,7 @@ class BenchSettings:
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {self.threads}")
         if self.keep_warm_ms is not None and not self.keep_warm_ms > 0:
-            raise ConfigError(f"--keep-warm must be > 0 ms, got {self.keep_warm_ms}")
+            raise ConfigError(f"--keep-warm-ms must be > 0 ms, got {self.keep_warm_ms}")
         if self.cpu is not None and self.cpu < 0:
             raise ConfigError(f"--cpu must be a core number >= 0, got {self.cpu}")
         if not self.streams or min(self.streams) < 1:

@@ -5,25 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import torch
 
 from rtdecode.engines import ENGINES
 
 __all__ = ["engine_option", "insecure_option", "model_option", "threads_option"]
 
 
-def _set_threads(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    if value < 1:
-        raise click.BadParameter(f"needs at least 1 thread, got {value}")
-    torch.set_num_threads(value)
-    return value
-
-
 threads_option = click.option(
     "--threads",
+    type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    callback=_set_threads,
     help="Intra-op threads of the torch engine. 1 avoids the tail of thread contention "
     "(with 2 threads on a busy 2-core machine, one forward took 25x longer).",
 )

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rtdecode.live import Pipeline
+from rtdecode.live import StreamProcessor
 
-__all__ = ["format_status", "format_streams_summary", "format_summary"]
+__all__ = [
+    "format_run_summary",
+    "format_status",
+    "format_streams_summary",
+    "format_summary",
+    "format_trigger_summary",
+]
 
 
 def _ms(value: float | None) -> str:
@@ -24,8 +30,14 @@ def _source_stats(stats: dict[str, Any]) -> list[str]:
     return ["source: " + "  ".join(shown)]
 
 
+def format_run_summary(summary: dict[str, Any]) -> str:
+    """A run's summary: one stream's, or several streams' with their totals."""
+    return format_streams_summary(summary) if "streams" in summary else format_summary(summary)
+
+
 def format_summary(summary: dict[str, Any]) -> str:
-    """The end-of-run summary: counters, then latency percentiles per stage in ms."""
+    """One stream's end-of-run summary: counters, latency percentiles per stage in ms, and
+    the trigger's block when the loop was closed."""
     malformed = summary["malformed"]
     failed = summary.get("sinks_failed", {})
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(malformed.items())) if malformed else "none"
@@ -63,6 +75,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{names.get(stage, stage):<22}{_ms(stats['p50']):>9}{_ms(stats['p99']):>9}"
             f"{_ms(stats['p99.9']):>9}{_ms(stats['max']):>9}{stats['count']:>9}"
         )
+    if "trigger" in summary:
+        lines.append(format_trigger_summary(summary["trigger"]))
     return "\n".join(lines)
 
 
@@ -121,7 +135,7 @@ def _calibration_lines(calibration: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def format_status(pipeline: Pipeline, rate: float) -> str:
+def format_status(pipeline: StreamProcessor, rate: float) -> str:
     """One status line: frames/s, drops, the current state and latency."""
     total = pipeline.latency["total"]
     p99 = f"{total.percentile(99) / 1e6:.2f} ms" if total.count else "-"
@@ -138,3 +152,28 @@ def format_status(pipeline: Pipeline, rate: float) -> str:
         f"skipped {pipeline.skipped}  malformed {sum(pipeline.source.malformed.values())}  "
         f"state {pipeline.last_state or '-'}  latency p99 {p99}{behavior}{calibration}"
     )
+
+
+def format_trigger_summary(summary: dict[str, Any]) -> str:
+    """Pulses, suppressed by reason, arm/disarm events and trigger latency, for the console."""
+    events = summary["events"]
+
+    def part(kind: str) -> str:
+        counts = events.get(kind, {})
+        return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+
+    mode = "dry run" if summary["dry_run"] else "armed" if summary["armed"] else "disarmed"
+    lines = [
+        f"trigger ({mode} at the end{', sham ' + summary['sham'] if summary['sham'] else ''}): "
+        f"pulses {summary['pulses']} ({summary['light_s']:.2f} s light)  "
+        f"suppressed: {part('suppressed')}",
+        f"arm: {part('arm')}  disarm: {part('disarm')}",
+    ]
+    for name, label in (("trigger", "frame received->written"), ("added", "decision->written")):
+        stats = summary["latency_us"][name]
+        if stats["count"]:
+            lines.append(
+                f"trigger {label} (ms) p50 {stats['p50'] / 1e3:.3f}  p99 {stats['p99'] / 1e3:.3f}  "
+                f"p99.9 {stats['p99.9'] / 1e3:.3f}  max {stats['max'] / 1e3:.3f}  n {stats['count']}"
+            )
+    return "\n".join(lines)

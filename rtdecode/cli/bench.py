@@ -157,12 +157,20 @@ class _StatusLine:
     help="Run the decoder with --busy-poll (spins a core, avoids the idle penalty).",
 )
 @click.option(
-    "--keep-warm",
+    "--keep-warm-ms",
     "keep_warm_ms",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     metavar="MS",
-    help="Run the decoder with --keep-warm MS (a discarded forward every MS while idle).",
+    help="Run the decoder with --keep-warm-ms MS (a discarded forward every MS while idle).",
+)
+@click.option(
+    "--keep-warm",
+    "keep_warm_old",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    hidden=True,
+    help="Deprecated spelling of --keep-warm-ms.",
 )
 @click.option(
     "--cpu",
@@ -237,6 +245,7 @@ def bench(
     deadline_ms: float,
     busy_poll: bool,
     keep_warm_ms: float | None,
+    keep_warm_old: float | None,
     cpu: int | None,
     streams: tuple[int, ...],
     stream_phases: tuple[str, ...],
@@ -256,6 +265,9 @@ def bench(
             f"core {cpu} is not available here; choose one of {sorted(os.sched_getaffinity(0))}",
             param_hint="--cpu",
         )
+    if keep_warm_old is not None:
+        click.echo("warning: --keep-warm is deprecated; use --keep-warm-ms", err=True)
+        keep_warm_ms = keep_warm_old if keep_warm_ms is None else keep_warm_ms
     names, skipped = _all_engines() if "all" in engines else (tuple(dict.fromkeys(engines)), [])
     status = _StatusLine()
     try:

@@ -11,28 +11,24 @@ from pathlib import Path
 import click
 import numpy as np
 
-from rtdecode.cli._calibrating import live_calibration
+from rtdecode.calibration import CalibrationConfig
 from rtdecode.cli._options import engine_option, model_option, threads_option
 from rtdecode.cli._report import format_summary
 from rtdecode.cli._signals import stop_on_signals
 from rtdecode.data import Recording, bundled_recording
-from rtdecode.engines import load_engine
 from rtdecode.errors import RtdecodeError
 from rtdecode.events import describe, score_fires
-from rtdecode.live import Pipeline
-from rtdecode.stream import (
-    BehaviorTrack,
-    Prediction,
-    ReplaySource,
-    Sink,
-    ZmqFramePublisher,
-    open_sink,
-    open_source,
-    parse_address,
-    play,
+from rtdecode.live import (
+    CalibrationSection,
+    DecoderConfig,
+    RunConfig,
+    SafetyConfig,
+    SourceConfig,
+    open_session,
 )
-from rtdecode.trigger import DeviceEmulator, PolicyConfig, Safety, TriggerController
-from rtdecode.trigger._serial import SerialOutput
+from rtdecode.policy import PolicyConfig
+from rtdecode.stream import Prediction, ReplaySource, Sink, ZmqFramePublisher, parse_address, play
+from rtdecode.trigger import DeviceEmulator, TriggerController
 
 __all__ = ["demo"]
 
@@ -125,6 +121,41 @@ def _accuracy(printer: _Printer, recording: Recording, states: tuple[str, ...]) 
     )
 
 
+def _config(
+    frames_uri: str,
+    preds_uri: str,
+    recording: Recording,
+    model: Path | None,
+    engine_name: str,
+    threads: int,
+    calibrate_s: float,
+    device: DeviceEmulator | None,
+) -> RunConfig:
+    """The demo's session: the replay in, predictions out on ZeroMQ, as ``rtdecode run``."""
+    safety = SafetyConfig()
+    if device is not None:
+        # The replay runs faster than life: the policy runs on the frames' own times, and the
+        # watchdog allows a second (the default, two frame periods, is 40 ms here).
+        safety = SafetyConfig(
+            outputs=(f"serial://{device.port}",), arm=True, frame_clock=True, watchdog_ms=1000.0
+        )
+    return RunConfig(
+        source=SourceConfig(addresses=(frames_uri,), sinks=(preds_uri,)),
+        decoder=DecoderConfig(
+            model=None if model is None else str(model),
+            engine=engine_name,
+            threads=threads,
+            max_frames=recording.n_frames,
+        ),
+        calibration=CalibrationSection(
+            enabled=calibrate_s > 0,
+            fit=CalibrationConfig(seconds=calibrate_s) if calibrate_s else CalibrationConfig(),
+        ),
+        policy=PolicyConfig() if device is not None else None,
+        safety=safety,
+    )
+
+
 @click.command()
 @click.option("--speed", default=30.0, show_default=True, help="Replay speed (1 = real time).")
 @model_option
@@ -161,60 +192,47 @@ def demo(
     device = None
     try:
         recording = bundled_recording()
-        engine = load_engine(model, engine_name)
         frames_uri = f"zmq+tcp://127.0.0.1:{_free_port()}"
         preds_uri = f"zmq+tcp://127.0.0.1:{_free_port()}"
+        if trigger:
+            device = DeviceEmulator()
+        printer = _Printer(recording, every)
+        config = _config(
+            frames_uri, preds_uri, recording, model, engine_name, threads, calibrate_s, device
+        )
+        session = open_session(config, sinks=[[printer]])
+        engine = session.runner.engine
         click.echo(
             f"demo: {recording.summary()}\nreplaying at {speed:g}x to {frames_uri}; predictions "
             f"published on {preds_uri} (engine {engine.name}, window {engine.window} frames)\n"
         )
-        replay = ReplaySource(recording, speed=speed)
-        publisher = ZmqFramePublisher(parse_address(frames_uri), wait_subscribers_s=30.0)
-        printer = _Printer(recording, every)
-        sinks: list[Sink] = [open_sink(preds_uri), printer]
-        if trigger:
-            device = DeviceEmulator()
-            # The replay runs faster than life: the policy runs on the frames' own times, and
-            # the watchdog allows a second (the default, two frame periods, is 40 ms here).
-            controller = TriggerController(
-                PolicyConfig(),
-                [SerialOutput(device.port)],
-                Safety(armed=True, frame_clock=True, watchdog_s=1.0),
-            )
-            sinks.insert(0, controller)
+        if device is not None:
             click.echo(f"trigger: default policy, armed, into an emulated device on {device.port}")
-        calibration = live_calibration(calibrate_s, None, model, engine.states, None)
-        source = open_source(frames_uri)
-        track = None
-        if calibration is not None:
-            track = BehaviorTrack(uri=frames_uri)
-            source.behavior = track
+        if calibrate_s:
             click.echo(
                 f"self-calibration on the first {calibrate_s:g} s of the recorded behaviour "
                 "(sent beside the frames)"
             )
-        pipeline = Pipeline(
-            source,
-            engine,
-            sinks,
-            max_frames=recording.n_frames,
-            behavior=track,
-            calibration=calibration,
-        )
+        replay = ReplaySource(recording, speed=speed)
+        publisher = ZmqFramePublisher(parse_address(frames_uri), wait_subscribers_s=30.0)
 
         def produce() -> None:
             publisher.open(recording.n_neurons, replay.labels, recording.frame_interval)
-            if track is not None:
+            if calibrate_s:
                 publisher.open_behavior(replay.behavior_fields)
-            play(replay, publisher, behavior=track is not None)
+            play(replay, publisher, behavior=bool(calibrate_s))
             publisher.close()
-            time.sleep(2.0)  # frames still in flight; the decoder stops at max_frames anyway
-            pipeline.stop()
+            # The decoder stops at the last frame; frames still in flight on a busy machine get
+            # time to arrive, but a lost one must not hold the demo forever.
+            deadline = time.monotonic() + 30.0
+            while session.streams[0].frames < recording.n_frames and time.monotonic() < deadline:
+                time.sleep(0.05)
+            session.stop()
 
         sender = threading.Thread(target=produce, daemon=True)
         sender.start()
-        with stop_on_signals(pipeline.stop):
-            result = pipeline.run()
+        with stop_on_signals(session.stop):
+            result = session.run()
         sender.join(5.0)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -222,13 +240,14 @@ def demo(
         if device is not None:
             device.close()
     click.echo("\n" + _accuracy(printer, recording, engine.states))
-    if device is not None:
+    if device is not None and session.controller is not None:
         scored_from = recording.timestamps[0] + calibrate_s  # after calibration
-        click.echo(_trigger_report(controller, device, recording, scored_from))
+        click.echo(_trigger_report(session.controller, device, recording, scored_from))
     if model is None:
         click.echo(
             "(the shipped model was trained on the six shared animals, this one among them; "
             "held-out figures are in docs/model-card.md)"
         )
     click.echo("")
+    result.pop("trigger", None)  # the demo's own trigger report is above
     click.echo(format_summary(result))

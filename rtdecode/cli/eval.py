@@ -135,9 +135,8 @@ def eval_command(
         )
         return
     from rtdecode.models import load_model_file
-    from rtdecode.training._evaluate import evaluate_model, lowo, summarise
+    from rtdecode.training._evaluate import evaluate_model, summarise
     from rtdecode.training._load import prepare_readable
-    from rtdecode.training._presets import preset
     from rtdecode.training._velocity import velocity_report
 
     try:
@@ -145,30 +144,9 @@ def eval_command(
             if model is not None:
                 raise click.UsageError("--model and --protocol lowo exclude each other")
             overrides = {k: v for k, v in (("epochs", epochs), ("seed", seed)) if v is not None}
-            config = preset(recipe, **overrides)
-            if no_labels and config.use_labels:
-                config = preset(recipe, use_labels=False, **overrides)
-            from rtdecode.preprocess import PreprocessConfig
-
-            preprocess = PreprocessConfig()
-            prepared, unreadable = prepare_readable(data, preprocess, need_behaviour=True)
-            _echo_unreadable(unreadable)
-            if len(prepared) < 2:
-                raise click.ClickException(
-                    f"LOWO needs at least two recordings with behaviour (one per animal) in "
-                    f"{data}, found {len(prepared)}; add recordings, or evaluate a trained model "
-                    "on them with 'rtdecode eval --model MODEL'"
-                )
-            click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals")
-            report = lowo(
-                prepared,
-                config,
-                preprocess,
-                progress=click.echo,
-                cache=fold_cache,
-                save_dir=save_predictions,
+            prepared, unreadable, report = _lowo(
+                data, recipe, overrides, no_labels, fold_cache, save_predictions
             )
-            report["recipe_name"] = recipe
         else:
             loaded = load_model_file(model)
             prepared, unreadable = prepare_readable(data, loaded.preprocess, need_behaviour=False)
@@ -183,6 +161,14 @@ def eval_command(
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     report["unreadable"] = unreadable
+    _finish(report, velocity, json_out, data)
+
+
+def _finish(
+    report: dict[str, Any], velocity: dict[str, Any] | None, json_out: Path | None, data: Path
+) -> None:
+    """Print the tables, write the JSON, and exit non-zero when nothing was scored or a
+    recording could not be read."""
     click.echo(_table(report))
     if "without_labels" in report:
         click.echo("without identities:")
@@ -203,8 +189,48 @@ def eval_command(
             f"nothing was scored: no recording in {data} had a frame to score (each must be "
             "longer than the model's window and carry behaviour); see the lines above"
         )
-    if unreadable:
+    if report["unreadable"]:
         raise SystemExit(1)  # listed above, and in the JSON
+
+
+def _lowo(
+    data: Path,
+    recipe: str,
+    overrides: dict[str, Any],
+    no_labels: bool,
+    fold_cache: Path | None,
+    save_predictions: Path | None,
+) -> tuple[list[Any], list[dict[str, str]], dict[str, Any]]:
+    """Leave-one-animal-out of ``recipe`` over the recordings in ``data``: what was prepared,
+    what could not be read, and the report."""
+    from rtdecode.preprocess import PreprocessConfig
+    from rtdecode.training._evaluate import lowo
+    from rtdecode.training._load import prepare_readable
+    from rtdecode.training._presets import preset
+
+    config = preset(recipe, **overrides)
+    if no_labels and config.use_labels:
+        config = preset(recipe, use_labels=False, **overrides)
+    preprocess = PreprocessConfig()
+    prepared, unreadable = prepare_readable(data, preprocess, need_behaviour=True)
+    _echo_unreadable(unreadable)
+    if len(prepared) < 2:
+        raise click.ClickException(
+            f"LOWO needs at least two recordings with behaviour (one per animal) in "
+            f"{data}, found {len(prepared)}; add recordings, or evaluate a trained model "
+            "on them with 'rtdecode eval --model MODEL'"
+        )
+    click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals")
+    report = lowo(
+        prepared,
+        config,
+        preprocess,
+        progress=click.echo,
+        cache=fold_cache,
+        save_dir=save_predictions,
+    )
+    report["recipe_name"] = recipe
+    return prepared, unreadable, report
 
 
 def _echo_unreadable(unreadable: list[dict[str, str]]) -> None:

@@ -1,4 +1,8 @@
-"""``rtdecode run``: decode a live stream and publish predictions until stopped."""
+"""``rtdecode run``: decode live streams and publish predictions until stopped.
+
+The flags and the rig file (``--config rig.toml``) make one :class:`~rtdecode.live.RunConfig`
+(flags win); :func:`~rtdecode.live.open_session` builds the session from it.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +10,31 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 
-from rtdecode.cli._calibrating import abstain_band, live_calibration
-from rtdecode.cli._options import engine_option, insecure_option, model_option, threads_option
-from rtdecode.cli._report import format_status, format_streams_summary, format_summary
+from rtdecode.cli._report import format_run_summary, format_status
+from rtdecode.cli._rig_options import GroupedCommand, deprecated_alias, given_overrides, rig_option
 from rtdecode.cli._signals import StopOnSignals, Stopped, stop_on_signals
-from rtdecode.cli._trigger import (
-    build_controller,
-    format_trigger_summary,
-    policy_config,
-    trigger_options,
-)
-from rtdecode.engines import load_engine
+from rtdecode.engines import ENGINES
 from rtdecode.errors import ConfigError, RtdecodeError
-from rtdecode.live import MAX_NEURONS, Pipeline, StreamSet
-from rtdecode.stream import (
-    BehaviorReceiver,
-    BehaviorTrack,
-    SessionFile,
-    Sink,
-    Source,
-    open_sink,
-    open_source,
-    parse_address,
-    stream_address,
-)
 
 __all__ = ["run"]
+
+POLICY_FLAGS = {
+    "on": (float, "Onset rule: fire when the state's probability rises above this."),
+    "off": (float, "Onset rule: ... after having been below this."),
+    "min_frames": (int, "Frames the probability must stay above --on."),
+    "pulse_ms": (float, "Pulse width, ms."),
+    "refractory_s": (float, "Least time between pulses, s."),
+    "max_per_min": (int, "Rate cap: pulses in any minute."),
+    "max_pulses": (int, "Session dose cap: pulses."),
+    "max_light_s": (float, "Session dose cap: total light-on seconds."),
+    "stale_ms": (float, "Suppress decisions on frames older than this (and disarm when late)."),
+}
 
 
 class _Console:
@@ -50,8 +46,8 @@ class _Console:
         self._since = time.monotonic()
         self._counts: list[int] | None = None
 
-    def __call__(self, runner: Pipeline | StreamSet) -> None:
-        streams = runner.streams if isinstance(runner, StreamSet) else [runner]
+    def __call__(self, runner: Any) -> None:
+        streams = runner.streams
         now, counts = time.monotonic(), [stream.frames for stream in streams]
         elapsed = max(now - self._since, 1e-9)
         before = self._counts or [0] * len(counts)
@@ -59,7 +55,7 @@ class _Console:
             format_status(stream, (count - last) / elapsed)
             for stream, count, last in zip(streams, counts, before, strict=True)
         ]
-        if isinstance(runner, StreamSet):
+        if len(lines) > 1:
             self._draw_streams(lines, runner.failed)
         else:
             click.echo(f"\r{lines[0]:<110}" if self._tty else lines[0], err=True, nl=not self._tty)
@@ -89,155 +85,340 @@ def _check_writable(path: Path, what: str) -> None:
         raise ConfigError(f"{what} {path} is not writable; choose a folder you can write to")
 
 
-@click.command()
-@click.option(
-    "--source",
-    "sources",
-    required=True,
-    multiple=True,
-    help="zmq+tcp://HOST:PORT or zmq+ipc://PATH (connects to the microscope's PUB; add ?bind "
-    "to bind), or lsl://NAME. Repeat to decode several streams (animals, rigs) in this one "
-    "process: stream k (in --source order) gets its own window, preprocessing and sinks.",
-)
-@click.option(
-    "--sink",
-    "sinks",
-    multiple=True,
-    help="zmq+tcp://HOST:PORT (binds a PUB), lsl://NAME (an outlet), or FILE.h5 (session "
-    "file). Repeat for several. With several --source, stream k's sinks are these with a "
-    "suffix: TCP port PORT+k-1, NAME-k, FILE-k.h5.",
-)
-@model_option
-@engine_option
-@click.option(
-    "--window",
-    type=click.IntRange(min=1),
-    help="Frames of history per neuron (default: the model's); a window shorter than the "
-    "model's time span leaves its oldest time points masked.",
-)
-@click.option("--max-frames", type=int, help="Stop after this many frames.")
-@click.option("--summary-json", type=click.Path(path_type=Path), help="Write the summary here.")
-@click.option(
-    "--overwrite", is_flag=True, help="Replace an existing session file (refused by default)."
-)
-@click.option(
-    "--busy-poll", is_flag=True, help="Spin instead of sleeping: lower latency, one core."
-)
-@click.option(
-    "--keep-warm",
-    "keep_warm_ms",
-    type=click.FloatRange(min=0, min_open=True),
-    help="While idle, run a discarded forward on the current window every MS milliseconds, so "
-    "a frame after a long gap finds caches and clocks warm (costs CPU while idle; a frame "
-    "arriving during such a pass waits for it).",
-)
-@click.option(
-    "--cpu",
-    type=click.IntRange(min=0),
-    help="Pin the decoder process (all its threads) to this core (os.sched_setaffinity).",
-)
-@click.option(
-    "--decode-every-frame",
-    is_flag=True,
-    help="Never skip frames when behind: latency grows instead, until the bounded input queue "
-    "(1,000 messages) overflows and drops.",
-)
-@click.option(
-    "--max-neurons",
-    type=click.IntRange(min=1),
-    default=MAX_NEURONS,
-    show_default=True,
-    help="Refuse (count as malformed) frames with more neurons: the model's memory grows with "
-    "the square of the neuron count.",
-)
-@click.option("--raw-fluorescence", is_flag=True, help="Input is raw F: decode dF/F (baseline).")
-@click.option("--frame-interval", type=float, help="Seconds per frame (default: measured).")
-@click.option(
-    "--resolve-timeout",
-    default=10.0,
-    show_default=True,
-    help="Seconds to look for an lsl:// stream (and --behavior-source) at start before giving "
-    "up with an error; a negative value looks until it appears (a reminder is logged every "
-    "30 s). Ctrl-C or SIGTERM stop the look-up within a second either way.",
-)
-@click.option(
-    "--behavior-source",
-    help="The tracked behaviour's own stream: zmq+tcp://, zmq+ipc:// ('behavior' messages) or "
-    "lsl://NAME (channels labelled velocity and/or reversal). Default: 'behavior' messages on "
-    "the frame socket, when there are any.",
-)
-@click.option(
-    "--behavior-max-age",
-    type=click.FloatRange(min=0.0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Oldest behaviour sample (s before the frame) that may give a frame its target.",
-)
-@click.option(
-    "--calibrate",
-    "calibrate_s",
-    type=click.FloatRange(min=0.0),
-    metavar="SECONDS",
-    default=180.0,
-    show_default=True,
-    help="Self-calibration: fit the animal's own head on the first SECONDS of tracked behaviour "
-    "(frame clock) while the shipped model decodes, and switch to it if it beats the shipped "
-    "model on the most recent held-back part; 0 turns it off.",
-)
-@click.option(
-    "--calibration-from",
-    type=click.Path(path_type=Path),
-    help="Start from an earlier session of this animal: a session file of a calibrated run, or "
-    "a recording with behaviour (the head is fit on all of it, without identities). Its head "
-    "decodes from the first frame; this session's calibration replaces it if it decides.",
-)
-@click.option(
-    "--abstain",
-    default=None,
-    metavar="LO,HI",
-    help="Reversal probabilities strictly inside this band are 'uncertain', and the trigger "
-    "policy takes no decision there (one setting for both) [default: 0.4,0.6, or the policy "
-    "file's abstain]; LO = HI turns the band off.",
-)
-@threads_option
-@insecure_option
-@click.option("--quiet", is_flag=True, help="No live status line.")
-@trigger_options
-def run(
-    sources: tuple[str, ...],
-    sinks: tuple[str, ...],
-    model: Path | None,
-    engine_name: str,
-    window: int | None,
-    max_frames: int | None,
-    summary_json: Path | None,
-    overwrite: bool,
-    busy_poll: bool,
-    keep_warm_ms: float | None,
-    cpu: int | None,
-    decode_every_frame: bool,
-    max_neurons: int,
-    raw_fluorescence: bool,
-    frame_interval: float | None,
-    resolve_timeout: float,
-    behavior_source: str | None,
-    behavior_max_age: float,
-    calibrate_s: float,
-    calibration_from: Path | None,
-    abstain: str | None,
-    threads: int,
-    insecure: bool,
-    quiet: bool,
-    trigger: str | None,
-    **trigger_flags: Any,
-) -> None:
+def _band(text: str) -> dict[str, Any]:
+    from rtdecode.cli._calibrate_eval import parse_band
+
+    return {"abstain": parse_band(text)}
+
+
+def _calibrate(seconds: float) -> dict[str, Any]:
+    return {"enabled": False} if seconds == 0 else {"enabled": True, "seconds": seconds}
+
+
+def _several(key: str) -> Any:
+    return lambda values: {key: tuple(values)}
+
+
+_FLAG = {"is_flag": True, "default": None}
+_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (
+        ("--config", "rig"),
+        {
+            "type": click.Path(path_type=Path),
+            "group": "Rig file",
+            "help": "Rig file (TOML, sections [source] [decoder] [behavior] [calibration] [policy] "
+            "[safety] [view]; see docs/rig-file.md). Flags override its keys.",
+        },
+    ),
+    (
+        ("--print-config",),
+        {
+            **_FLAG,
+            "group": "Rig file",
+            "help": "Print the resolved configuration as a rig file and exit.",
+        },
+    ),
+    (
+        ("--source", "sources"),
+        {
+            "multiple": True,
+            "section": "source",
+            "key": "addresses",
+            "convert": _several("addresses"),
+            "show_default": False,
+            "help": "zmq+tcp://HOST:PORT or zmq+ipc://PATH (connects to the microscope's PUB; add "
+            "?bind to bind), or lsl://NAME. Repeat to decode several streams (animals, rigs) in this "
+            "one process: stream k gets its own window, preprocessing and sinks.",
+        },
+    ),
+    (
+        ("--sink", "sinks"),
+        {
+            "multiple": True,
+            "section": "source",
+            "key": "sinks",
+            "convert": _several("sinks"),
+            "show_default": False,
+            "help": "zmq+tcp://HOST:PORT (binds a PUB), lsl://NAME (an outlet), or FILE.h5 (session "
+            "file). Repeat for several. With several --source, stream k's sinks are these with a "
+            "suffix: TCP port PORT+k-1, NAME-k, FILE-k.h5.",
+        },
+    ),
+    (
+        ("--raw-fluorescence",),
+        {
+            **_FLAG,
+            "section": "source",
+            "key": "raw_fluorescence",
+            "help": "Input is raw F: decode dF/F (baseline).",
+        },
+    ),
+    (
+        ("--resolve-timeout",),
+        {
+            "type": float,
+            "section": "source",
+            "key": "resolve_timeout_s",
+            "help": "Seconds to look for an lsl:// stream (and --behavior-source) at start before "
+            "giving up with an error; a negative value looks until it appears (a reminder is "
+            "logged every 30 s). Ctrl-C or SIGTERM stop the look-up within a second either way.",
+        },
+    ),
+    (
+        ("--max-neurons",),
+        {
+            "type": click.IntRange(min=1),
+            "section": "source",
+            "key": "max_neurons",
+            "help": "Refuse (count as malformed) frames with more neurons.",
+        },
+    ),
+    (
+        ("--overwrite",),
+        {
+            **_FLAG,
+            "section": "source",
+            "key": "overwrite",
+            "help": "Replace an existing session file.",
+        },
+    ),
+    (
+        ("--insecure",),
+        {
+            **_FLAG,
+            "section": "source",
+            "key": "insecure",
+            "help": "Allow a ZeroMQ bind beyond loopback without CURVE keys: anyone who can reach "
+            "the port can send frames or read predictions.",
+        },
+    ),
+    (("--model",), {"section": "decoder", "key": "model", "help": "Model file (none: shipped)."}),
+    (
+        ("--engine",),
+        {
+            "type": click.Choice(ENGINES),
+            "section": "decoder",
+            "key": "engine",
+            "help": "Inference runtime: numba (one fused kernel, the fastest on a CPU), torch and "
+            "onnx (references), cuda (NVIDIA GPU).",
+        },
+    ),
+    (
+        ("--window",),
+        {
+            "type": click.IntRange(min=1),
+            "section": "decoder",
+            "key": "window",
+            "help": "Frames of history per neuron (none: the model's).",
+        },
+    ),
+    (
+        ("--threads",),
+        {
+            "type": click.IntRange(min=1),
+            "section": "decoder",
+            "key": "threads",
+            "help": "Intra-op threads of the torch engine (1 avoids thread contention's tail).",
+        },
+    ),
+    (
+        ("--abstain",),
+        {
+            "metavar": "LO,HI",
+            "section": "decoder",
+            "key": "abstain",
+            "convert": _band,
+            "help": "Reversal probabilities strictly inside this band are "
+            "'uncertain' and the trigger policy takes no decision there (one band for both; a "
+            "policy's abstain serves when this is not given); LO = HI turns it off.",
+        },
+    ),
+    (
+        ("--decode-every-frame",),
+        {
+            **_FLAG,
+            "section": "decoder",
+            "key": "max_batch",
+            "convert": lambda flag: {"max_batch": 1} if flag else {},
+            "show_default": False,
+            "help": "Never skip frames when behind: latency grows instead, until the bounded input "
+            "queue (1,000 messages) overflows and drops (max_batch 1).",
+        },
+    ),
+    (
+        ("--max-frames",),
+        {
+            "type": click.IntRange(min=1),
+            "section": "decoder",
+            "key": "max_frames",
+            "help": "Stop after this many frames.",
+        },
+    ),
+    (
+        ("--busy-poll",),
+        {
+            **_FLAG,
+            "section": "decoder",
+            "key": "busy_poll",
+            "help": "Spin instead of sleeping: lower latency, one core.",
+        },
+    ),
+    (
+        ("--keep-warm-ms",),
+        {
+            "type": click.FloatRange(min=0, min_open=True),
+            "section": "decoder",
+            "key": "keep_warm_ms",
+            "help": "While idle, run a discarded forward on the current "
+            "window every MS milliseconds, so a frame after a long gap finds caches and clocks warm "
+            "(costs CPU while idle).",
+        },
+    ),
+    (
+        ("--cpu",),
+        {
+            "type": click.IntRange(min=0),
+            "section": "decoder",
+            "key": "cpu",
+            "help": "Pin the decoder process (all its threads) to this core.",
+        },
+    ),
+    (
+        ("--behavior-source",),
+        {
+            "section": "behavior",
+            "key": "source",
+            "help": "The tracked behaviour's own stream: zmq+tcp://, zmq+ipc:// ('behavior' "
+            "messages) or lsl://NAME (channels velocity and/or reversal); none: 'behavior' "
+            "messages on the frame socket.",
+        },
+    ),
+    (
+        ("--calibrate", "calibrate_s"),
+        {
+            "type": click.FloatRange(min=0.0),
+            "metavar": "SECONDS",
+            "section": "calibration",
+            "key": "seconds",
+            "convert": _calibrate,
+            "help": "Self-calibration: fit the animal's own head on the first SECONDS of tracked "
+            "behaviour while the shipped model decodes, and switch to it if it beats the shipped "
+            "model on the most recent held-back part; 0 turns it off.",
+        },
+    ),
+    (
+        ("--calibration-from",),
+        {
+            "section": "calibration",
+            "key": "start_from",
+            "help": "Start from an earlier session of this animal: a calibrated session's file, or a "
+            "recording with behaviour. Its head decodes from the first frame.",
+        },
+    ),
+    (
+        ("--trigger",),
+        {
+            "is_flag": False,
+            "flag_value": "",
+            "default": None,
+            "metavar": "[POLICY.toml]",
+            "group": "Trigger",
+            "help": "Close the loop: run the trigger policy (default, the rig file's [policy], or "
+            "this policy file; the policy flags below override it) on every prediction.",
+        },
+    ),
+    (
+        ("--trigger-out", "trigger_outs"),
+        {
+            "multiple": True,
+            "section": "safety",
+            "key": "outputs",
+            "convert": _several("outputs"),
+            "group": "Trigger",
+            "show_default": False,
+            "help": "serial:///dev/ttyACM0?baud=115200 (the reference device), zmq+tcp://HOST:PORT "
+            "(PUB, topic 'trigger') or lsl://NAME (Markers). Repeat for several.",
+        },
+    ),
+    (
+        ("--arm",),
+        {
+            **_FLAG,
+            "section": "safety",
+            "key": "arm",
+            "group": "Trigger",
+            "help": "Drive the outputs (otherwise nothing fires).",
+        },
+    ),
+    (
+        ("--dry-run",),
+        {
+            **_FLAG,
+            "section": "safety",
+            "key": "dry_run",
+            "group": "Trigger",
+            "help": "Log what would fire; drive nothing.",
+        },
+    ),
+    (
+        ("--sham",),
+        {
+            "section": "safety",
+            "key": "sham",
+            "group": "Trigger",
+            "help": "Control session: 'poisson' (random pulses at the policy's rate) or "
+            "'yoked:SESSION.h5' (replay an earlier session's pulse times).",
+        },
+    ),
+    (
+        ("--watchdog-ms",),
+        {
+            "type": float,
+            "section": "safety",
+            "key": "watchdog_ms",
+            "group": "Trigger",
+            "help": "Disarm when no frame arrived for this long (none: two frame periods).",
+        },
+    ),
+    *[
+        (
+            (f"--{name.replace('_', '-')}", name),
+            {"type": kind, "section": "policy", "key": name, "group": "Trigger", "help": text},
+        )
+        for name, (kind, text) in POLICY_FLAGS.items()
+    ],
+    (
+        ("--json", "json_out"),
+        {"type": click.Path(path_type=Path), "help": "Write the summary here (JSON)."},
+    ),
+    (("--quiet",), {"is_flag": True, "help": "No live status line."}),
+]
+_ALIASES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("--summary-json", "json_out_old", "json_out", {"type": click.Path(path_type=Path)}),
+    ("--keep-warm", "keep_warm_old", "keep_warm_ms", {"type": float}),
+]
+
+
+def _options(command: Any) -> Any:
+    """Add the options of :data:`_OPTIONS` and the deprecated aliases."""
+    for old, name, _, kwargs in _ALIASES:
+        command = deprecated_alias(old, name, **kwargs)(command)
+    for decls, kwargs in reversed(_OPTIONS):
+        command = rig_option(*decls, **kwargs)(command)
+    return command
+
+
+@click.command(cls=GroupedCommand)
+@_options
+@click.pass_context
+def run(ctx: click.Context, **values: Any) -> None:
     """Decode behaviour from one or several live streams until Ctrl-C, SIGTERM, SIGHUP or
     --max-frames.
 
-    Prints a summary at the end (one per stream with several --source): frames, predictions, drops, gaps, malformed messages, NaN
-    values, the tracked behaviour's counters, self-calibration's outcome (which head decoded and
-    why) and latency percentiles per stage (and, with --trigger, pulses, suppressed triggers by
-    reason, arm/disarm events and trigger latency).
+    Prints a summary at the end (one per stream with several --source): frames, predictions,
+    drops, gaps, malformed messages, NaN values, the tracked behaviour's counters,
+    self-calibration's outcome and latency percentiles per stage (and, with --trigger, pulses,
+    suppressed triggers by reason, arm/disarm events and trigger latency).
 
     With --trigger the loop is closed: the policy runs on every prediction and, with --arm,
     drives the --trigger-out outputs, under a watchdog that disarms and turns the light off
@@ -248,194 +429,88 @@ def run(
     during start-up exits with status 128 + the signal's number and decodes nothing.
 
     With several --source, one process decodes them all: the windows ready at the same time
-    are decoded as one batch, the status line and summary give each stream's counters and
-    latency, each stream writes its own session file, and a stream that fails or stalls
-    stops alone (the exit status is then 1). --trigger, --behavior-source and
-    --calibration-from are for one stream: run one rtdecode per rig to close the loop.
+    are decoded as one batch, each stream writes its own session file, and a stream that
+    fails or stalls stops alone (the exit status is then 1). --trigger, --behavior-source and
+    --calibration-from are for one stream.
     """
-    if cpu is not None:
-        _pin(cpu)
     # From here on SIGINT, SIGTERM and SIGHUP stop the run: during start-up at once (model
-    # load, LSL look-ups), then through the loop's stop (safe state, summary, every row).
+    # load, LSL look-ups), then through the session's stop (safe state, summary, every row).
     signals = StopOnSignals()
-    click.get_current_context().with_resource(stop_on_signals(signals))
-    several = len(sources) > 1
+    ctx.with_resource(stop_on_signals(signals))
     try:
-        if several:
-            _refuse_for_several(trigger, behavior_source, calibration_from)
-        policy = policy_config(trigger, trigger_flags)
-        band, policy = abstain_band(abstain, policy)
-        if summary_json is not None:
-            _check_writable(summary_json, "--summary-json")
-        streams = [
-            _open_stream(
-                uri,
-                [stream_address(sink, k) for sink in sinks] if several else list(sinks),
-                model=model,
-                engine_name=engine_name,
-                policy=policy,
-                overwrite=overwrite,
-                insecure=insecure,
-                resolve_timeout=resolve_timeout,
-                behavior_source=behavior_source,
-                behavior_max_age=behavior_max_age,
-            )
-            for k, uri in enumerate(sources, 1)
-        ]
-        controller = None
-        if policy is not None:  # first sink: the pulse goes out before predictions are sent
-            stream = streams[0]
-            controller = build_controller(
-                policy, trigger_flags, stream.source, stream.outputs, insecure=insecure
-            )
-            stream.outputs.insert(0, controller)
-        click.echo(f"loading the model ({model or 'shipped'}, engine {engine_name})", err=True)
-        engine = load_engine(model, engine_name)
-        if window is not None:
-            engine.window = window  # prepare() sizes the engine's buffers from it
-        pipelines = [
-            Pipeline(
-                stream.source,
-                engine.for_stream() if several else engine,
-                stream.outputs,
-                busy_poll=busy_poll,
-                max_frames=max_frames,
-                max_batch=1 if decode_every_frame else 256,
-                frame_interval_s=frame_interval,
-                on_status=None if quiet or several else _Console(),
-                raw_fluorescence=raw_fluorescence,
-                behavior=stream.track,
-                max_neurons=max_neurons,
-                keep_warm_s=None if keep_warm_ms is None else keep_warm_ms / 1e3,
-                abstain=band,
-                calibration=live_calibration(
-                    calibrate_s, calibration_from, model, engine.states, frame_interval
-                ),
-            )
-            for stream in streams
-        ]
-        for k, pipeline in enumerate(pipelines, 1):  # said once its source and sinks are open
-            pipeline.on_open = partial(_say_decoding, f"stream {k}: " if several else "")
-        click.echo("Ctrl-C stops", err=True)
-        runner: Pipeline | StreamSet = (
-            StreamSet(
-                pipelines,
-                engine,
-                busy_poll=busy_poll,
-                on_status=None if quiet else _Console(),
-            )
-            if several
-            else pipelines[0]
-        )
-        receiver = streams[0].receiver
-        if receiver is not None:
-            receiver.start()
-        signals.target = runner.stop
-        try:
-            summary = runner.run()
-        finally:
-            if receiver is not None:
-                receiver.stop()
+        config = _config(ctx, values)
+        if values["print_config"]:
+            from rtdecode.live import render_toml
+
+            click.echo(render_toml(config), nl=False)
+            return
+        summary = _run(config, values, signals)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     except Stopped as exc:
         click.echo(f"stopped by {exc} during start-up, before decoding began", err=True)
         raise SystemExit(exc.exit_code) from None
-    if signals.received is not None:
-        click.echo(f"stopped by {signals.received}", err=True)
-    if not quiet:
-        click.echo("", err=True)
-    if several:
-        click.echo(format_streams_summary(summary))
-    else:
-        click.echo(format_summary(summary))
-    if controller is not None:
-        summary["trigger"] = controller.summary()
-        click.echo(format_trigger_summary(summary["trigger"]))
-    if summary_json is not None:
-        try:
-            summary_json.write_text(json.dumps(summary, indent=2))
-        except OSError as exc:
-            raise click.ClickException(
-                f"cannot write --summary-json {summary_json} ({exc})"
-            ) from exc
-    if several and summary["failed"]:
+    if summary.get("failed"):
         failed = ", ".join(f"stream {k}" for k in summary["failed"])
         raise click.ClickException(f"{failed} failed (see the summary); the others ran on")
 
 
-def _say_decoding(label: str, pipeline: Pipeline) -> None:
-    outputs = ", ".join(sink.uri for sink in pipeline.sinks) or "no sink"
-    click.echo(f"{label}decoding {pipeline.source.uri} -> {outputs}", err=True)
+def _say_decoding(several: bool, index: int, stream: Any) -> None:
+    """Say what a stream decodes into, once its source and sinks are open (a start that fails
+    never says it)."""
+    outputs = ", ".join(sink.uri for sink in stream.sinks) or "no sink"
+    label = f"stream {index + 1}: " if several else ""
+    click.echo(f"{label}decoding {stream.source.uri} -> {outputs}", err=True)
 
 
-@dataclass
-class _Stream:
-    """One stream's source, outputs and behaviour before its pipeline is made."""
+def _config(ctx: click.Context, values: dict[str, Any]) -> Any:
+    """The configuration from the rig file and the flags given."""
+    from rtdecode.config import read_toml
+    from rtdecode.live import resolve_run_config
 
-    source: Source
-    outputs: list[Sink]
-    track: BehaviorTrack
-    receiver: BehaviorReceiver | None
-
-
-def _open_stream(
-    uri: str,
-    sinks: list[str],
-    *,
-    model: Path | None,
-    engine_name: str,
-    policy: Any,
-    overwrite: bool,
-    insecure: bool,
-    resolve_timeout: float,
-    behavior_source: str | None,
-    behavior_max_age: float,
-) -> _Stream:
-    """Open one stream's source, sinks and behaviour track (bad addresses fail here, fast)."""
-    attrs = {"source": uri, "model": str(model or "default"), "engine": engine_name}
-    if policy is not None:
-        attrs["policy"] = policy.to_json()
-    # bad addresses (and plain-text binds beyond loopback) fail fast
-    source = open_source(uri, resolve_timeout=resolve_timeout, insecure=insecure)
-    lsl_in = parse_address(uri).kind == "lsl"  # frame times are on LSL's clock
-    outputs = [
-        open_sink(sink, attrs, lsl_frame_times=lsl_in, overwrite=overwrite, insecure=insecure)
-        for sink in sinks
-    ]
-    # Session files open last: a network sink that cannot bind fails before any file is made.
-    outputs.sort(key=lambda sink: isinstance(sink, SessionFile))
-    track = BehaviorTrack(behavior_max_age, uri=behavior_source or uri)
-    receiver = None
-    if behavior_source is None:
-        source.behavior = track
-    else:
-        receiver = BehaviorReceiver(behavior_source, track, resolve_timeout=resolve_timeout)
-    return _Stream(source, outputs, track, receiver)
+    overrides = given_overrides(ctx, values, [(old, new) for _, old, new, _ in _ALIASES])
+    rig = values["rig"]
+    trigger = values["trigger"]
+    config = resolve_run_config(
+        read_toml(rig) if rig is not None else {},
+        overrides,
+        policy_file=Path(trigger) if trigger else None,
+        trigger=trigger is not None,
+        where="the command line" if rig is None else f"rig file {rig}",
+    )
+    if not config.source.addresses and not values["print_config"]:
+        raise ConfigError("no source: give --source (or [source] addresses in the rig file)")
+    return config
 
 
-def _refuse_for_several(
-    trigger: str | None, behavior_source: str | None, calibration_from: Path | None
-) -> None:
-    """The options that belong to one stream, refused with several --source."""
-    for given, option, why in (
-        (trigger, "--trigger", "each rig's light needs its own policy and output"),
-        (behavior_source, "--behavior-source", "send each rig's behaviour on its frame socket"),
-        (calibration_from, "--calibration-from", "an earlier session is of one animal"),
-    ):
-        if given is not None:
-            raise ConfigError(
-                f"{option} is for one stream and several --source were given ({why}); run "
-                "one rtdecode per stream for it"
-            )
+def _run(config: Any, values: dict[str, Any], signals: StopOnSignals) -> dict[str, Any]:
+    """Build the session, run it, print and write its summary."""
+    from rtdecode.live import open_session
 
-
-def _pin(cpu: int) -> None:
-    """Restrict this process to core ``cpu``, or fail naming the cores it may use."""
-    allowed = sorted(os.sched_getaffinity(0))
-    if cpu not in allowed:
-        raise click.BadParameter(
-            f"core {cpu} is not available to this process; choose one of {allowed}",
-            param_hint="--cpu",
-        )
-    os.sched_setaffinity(0, {cpu})
+    json_out = values["json_out"]
+    if json_out is not None:
+        _check_writable(json_out, "--json")
+    quiet = values["quiet"]
+    decoder = config.decoder
+    click.echo(
+        f"loading the model ({decoder.model or 'shipped'}, engine {decoder.engine})", err=True
+    )
+    session = open_session(
+        config,
+        on_status=None if quiet else _Console(),
+        on_open=partial(_say_decoding, config.several),
+    )
+    click.echo("Ctrl-C stops", err=True)
+    signals.target = session.stop
+    summary = session.run()
+    if signals.received is not None:
+        click.echo(f"stopped by {signals.received}", err=True)
+    if not quiet:
+        click.echo("", err=True)
+    click.echo(format_run_summary(summary))
+    if json_out is not None:
+        try:
+            json_out.write_text(json.dumps(summary, indent=2))
+        except OSError as exc:
+            raise click.ClickException(f"cannot write --json {json_out} ({exc})") from exc
+    return summary

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rtdecode.engines._base import Engine
+from rtdecode.engines._names import ENGINES
 from rtdecode.errors import ConfigError
 from rtdecode.models import load_model_file
 
 __all__ = ["ENGINES", "load_engine"]
-
-ENGINES = ("torch", "onnx", "cuda", "numba")
 
 
 def load_engine(model: Path | str | None = None, engine: str = "torch") -> Engine:

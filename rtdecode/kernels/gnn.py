@@ -13,6 +13,11 @@ Matrices are stored input-major (``(in, out)``) so the inner loops run along con
 rows and vectorise; floating point reassociation is allowed (the sums differ from torch's in
 the last bits only, far below the engines' 1e-5 tolerance on probabilities), NaN and infinity
 semantics are kept.
+
+A numeric kernel, so it is exempt from rtdecode's size limits (tests/test_architecture.py lists
+it): the module is longer than 600 lines and :func:`forward_views` and ``_node_inputs`` longer
+than 80, because each is one compiled loop nest that reads best beside the torch module it
+mirrors, stage by stage; cut into smaller functions, numba would have to inline them back.
 """
 
 from __future__ import annotations

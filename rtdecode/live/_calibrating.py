@@ -192,8 +192,7 @@ class LiveCalibration:
             probs = self._probs
             probs[self._rev] = p
             probs[1 - self._rev] = 1.0 - p
-            prediction.probs = probs
-            prediction.state = self._rev if p >= 0.5 else 1 - self._rev
+            prediction.probs = probs  # the decision step decides the state from them
             prediction.head = 1
             self.head_predictions += 1
 

@@ -1,23 +1,22 @@
-"""The :class:`Pipeline`: source -> windower/preprocess -> engine -> sinks, and its health.
+"""The :class:`StreamProcessor`: one stream's frames -> window -> engine -> post-inference chain.
 
-Backpressure: the pipeline never blocks the producer (sources drop at a bounded queue, and
+It owns no loop: a :class:`~rtdecode.live.Runner` asks it to :meth:`~StreamProcessor.take`
+frames, decodes the window it offers (:meth:`~StreamProcessor.batch_input`) and hands the
+probabilities back (:meth:`~StreamProcessor.publish`), for one stream or several.
+
+Backpressure: the processor never blocks the producer (sources drop at a bounded queue, and
 those losses show up as ``seq`` gaps) and never grows memory. Every received frame is
 preprocessed (the causal state needs every frame, and it costs microseconds), but when
 several frames are waiting, only the newest window is decoded; the others are counted as
 ``skipped``. When the decoder keeps up, every frame gets its prediction once the window has
-filled.
-
-A sink that fails with an ``OSError`` (a full disk under the session file) is dropped from the
-run, logged and reported (``sinks_failed`` in the summary); decoding and the other sinks go on.
+filled. What happens to a prediction after inference is :mod:`rtdecode.live._chain`.
 """
 
 from __future__ import annotations
 
 import gc
-import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,23 +24,19 @@ import numpy as np
 from rtdecode.errors import ModelError
 from rtdecode.latency import LatencyHistogram
 from rtdecode.live._calibrating import LiveCalibration
+from rtdecode.live._chain import PostInference
 from rtdecode.live._windower import Windower, compile_kernels
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
-from rtdecode.stream import BehaviorTrack, Chunk, FrameTiming, Prediction, Sink, Source
+from rtdecode.stream import BehaviorTrack, Chunk, FrameTiming, Prediction, Source
 
 if TYPE_CHECKING:  # engines pull in torch; protocol-only users (producers) should not pay for it
     from rtdecode.engines import Engine
 
-__all__ = ["MAX_NEURONS", "STAGES", "Pipeline"]
+__all__ = ["STAGES", "StreamProcessor"]
 
 _log = get_logger(__name__)
 _rate_limited = RateLimitedLog(_log)
-
-MAX_NEURONS = 2048
-"""Most neurons per frame decoded by default (the GNN's memory grows with the square)."""
-_STOP_FIT_WAIT_S = 1.0  # after a stop signal, longest wait for a calibration fit in flight
-_FLIPPING_CHANGES, _FLIPPING_S = 5, 10.0  # this many layout changes this fast: diagnosed
 
 STAGES = ("preprocess", "infer", "publish", "total", "overhead", "transport", "skipped")
 """Latency stages: received -> preprocessed -> inferred -> published; ``total`` is received ->
@@ -61,76 +56,53 @@ _WINDOW_COUNTERS = (
     "late",
     "time_backwards",
 )
+_STOP_FIT_WAIT_S = 1.0  # after a stop signal, longest wait for a calibration fit in flight
+_FLIPPING_CHANGES, _FLIPPING_S = 5, 10.0  # this many layout changes this fast: diagnosed
 
 
-class Pipeline:
-    """Runs one live decoding session.
+class StreamProcessor:
+    """One live stream's decoding, without a loop of its own (see the module notes).
 
     Parameters
     ----------
     source
-        Where frames come from (started and stopped by :meth:`run`).
+        Where frames come from (started by :meth:`open`, stopped by :meth:`close`).
     engine
         The decoder; its ``window``, ``n_features`` and ``preprocess`` size the ring buffer
         and the preprocessing.
-    sinks
-        Where predictions go (opened and closed by :meth:`run`).
-    busy_poll
-        Spin on the source instead of sleeping in it: lower latency at low frame rates
-        (no wake-up penalty), at the cost of one busy core.
-    max_frames
-        Stop after this many frames (``None``: until :meth:`stop` or the source ends).
+    chain
+        What happens after inference: head, decision, actuator, sinks, taps.
     max_batch
         Most frames taken in one go before decoding when behind.
+    max_frames
+        Stop after this many frames (``None``: until stopped or the source ends).
     frame_interval_s
         The stream's frame interval, if known; otherwise estimated from the frame times.
-    on_status
-        Called with the pipeline about every ``status_every_s`` seconds, between frames.
-    status_every_s
-        Seconds between ``on_status`` calls.
-    raw_fluorescence
-        The stream carries raw fluorescence: track each neuron's baseline and decode dF/F
-        (with this :class:`BaselineConfig`, or the defaults when True).
-    abstain
-        ``(lo, hi)``: a prediction whose reversal probability lies inside is ``uncertain``.
-    max_carried
-        A prediction is ``uncertain`` when more than this fraction of the window's values, or
-        of its newest frame's values, were carried forward (missing or NaN input): so from the
-        first frame that is mostly missing, not once the window has filled with them.
+    baseline
+        The stream carries raw fluorescence: track each neuron's baseline and decode dF/F with
+        these settings (``None``: the input is already normalised).
     settle_frames
         After a layout reset, predictions are ``uncertain`` until the new layout has seen
-        this many frames (default: two windows, so the running normalisation has settled).
+        this many frames (``None``: two windows, so the running normalisation has settled).
     behavior
-        The tracked behaviour (fed by the source when ``source.behavior`` is this track, or by a
-        :class:`~rtdecode.stream._behavior_source.BehaviorReceiver`): each decoded frame is
-        aligned to it, its samples go to the sinks' ``record_behavior`` and its counters to the
-        summary.
-    on_target
-        Called after each prediction is published with the prediction and its frame's aligned
-        target (:meth:`BehaviorTrack.target_at`: 1 reversal, 0 not, ``None`` unknown); needs
-        ``behavior``. The prediction's arrays are reused: copy what you keep.
+        The tracked behaviour: each decoded frame is aligned to it, its samples go to the
+        sinks' ``record_behavior`` and its counters to the summary.
     max_neurons
-        Frames with more neurons are refused, counted as malformed (``too_many_neurons``)
-        and logged: the engine's memory grows with the square of the neuron count.
+        Frames with more neurons are refused, counted as malformed (``too_many_neurons``).
     keep_warm_s
         When no frame has come for this many seconds, run one forward on the current window
-        (result discarded) and again every ``keep_warm_s`` while idle, so the next frame finds
-        caches and clocks warm (``None``: never). Costs CPU while idle, and a frame that arrives
-        during such a pass waits for it (one forward at most).
+        (result discarded), again every ``keep_warm_s`` while idle (``None``: never).
     calibration
-        Self-calibration (needs ``behavior``): each frame's aligned target feeds it after
-        publishing, and once it holds a head, the head's probabilities are published instead
-        of the shipped model's (``Prediction.head`` 1). A layout reset restarts it.
+        Self-calibration (needs ``behavior``): fed after publishing with each frame's aligned
+        target; its head is the chain's head step. A layout reset restarts it.
 
     Attributes
     ----------
-    predictions, skipped, warming, resets
-        Predictions published; frames not decoded because newer ones were waiting; frames
-        received while the window was filling; layout changes (neuron count or labels).
-    last_target
-        The aligned target of the latest prediction (``None`` without behaviour).
-    sinks_failed
-        Sinks dropped after an ``OSError``: their address -> the error.
+    predictions, uncertain, skipped, warming, resets
+        Predictions published (and of them decided ``uncertain``); frames not decoded because
+        newer ones were waiting; frames received while the window was filling; layout changes.
+    last_state, last_target
+        The latest prediction's decided state name and aligned target (``None`` without).
     latency
         Per-stage :class:`~rtdecode.latency.LatencyHistogram` (see :data:`STAGES`).
     """
@@ -139,57 +111,33 @@ class Pipeline:
         self,
         source: Source,
         engine: Engine,
-        sinks: Sequence[Sink],
+        chain: PostInference,
         *,
-        busy_poll: bool = False,
-        max_frames: int | None = None,
-        max_batch: int = 256,
-        frame_interval_s: float | None = None,
-        on_status: Callable[[Pipeline], None] | None = None,
-        status_every_s: float = 1.0,
-        raw_fluorescence: bool | BaselineConfig = False,
-        abstain: tuple[float, float] | None = None,
-        max_carried: float = 0.25,
-        settle_frames: int | None = None,
-        behavior: BehaviorTrack | None = None,
-        on_target: Callable[[Prediction, int | None], None] | None = None,
-        max_neurons: int = MAX_NEURONS,
-        keep_warm_s: float | None = None,
-        calibration: LiveCalibration | None = None,
+        max_batch: int,
+        max_frames: int | None,
+        frame_interval_s: float | None,
+        baseline: BaselineConfig | None,
+        settle_frames: int | None,
+        behavior: BehaviorTrack | None,
+        max_neurons: int,
+        keep_warm_s: float | None,
+        calibration: LiveCalibration | None,
     ) -> None:
         self.source = source
         self.engine = engine
-        self.sinks = list(sinks)
-        self.busy_poll = busy_poll
+        self.chain = chain
         self.max_frames = max_frames
         self.max_batch = max_batch
         self.frame_interval_s = frame_interval_s
-        self.on_status = on_status
-        self.status_every_s = status_every_s
         self.max_neurons = max_neurons
-        self.baseline_config = (
-            raw_fluorescence
-            if isinstance(raw_fluorescence, BaselineConfig)
-            else BaselineConfig()
-            if raw_fluorescence
-            else None
-        )
-        self.abstain = abstain
-        self.max_carried = max_carried
+        self.baseline_config = baseline
         self.settle_frames = 2 * engine.window if settle_frames is None else settle_frames
-        self._reversal = engine.states.index("reversal") if "reversal" in engine.states else -1
         self.latency = {stage: LatencyHistogram() for stage in STAGES}
         self.keep_warm_s = keep_warm_s
         self.keep_warm_passes = 0
         self._last_forward = 0.0
-        self.predictions = 0
-        self.uncertain = 0
-        self.skipped = 0
-        self.warming = 0
-        self.resets = 0
-        self.sinks_failed: dict[str, str] = {}
+        self.predictions = self.uncertain = self.skipped = self.warming = self.resets = 0
         self.last_state: str | None = None
-        self._stop = threading.Event()
         self._windower: Windower | None = None
         self._retired: Counter[str] = Counter()
         self._labels: tuple[str | None, ...] | None = None
@@ -203,23 +151,12 @@ class Pipeline:
         self._prediction = Prediction(0, 0.0, np.zeros(len(engine.states), np.float32), 0, 0)
         self._started = 0.0
         self._elapsed = 0.0
-        self._opened: list[Sink] = []
         self.behavior = behavior
-        self.on_target = on_target
         self.last_target: int | None = None
-        self._record_behavior = self._to_sinks  # one bound method, made once
+        self._record_behavior = chain.record_behavior  # one bound method, made once
         self.calibration = calibration
         self._layout_changes: deque[float] = deque(maxlen=_FLIPPING_CHANGES)
         self._layouts_diagnosed = False
-        self.on_open: Callable[[Pipeline], None] | None = None
-        """Called once the sinks are open and the source started (e.g. to say so)."""
-
-    # ------------------------------------------------------------------ control
-    def stop(self) -> None:
-        """Ask :meth:`run` to finish after the frame in hand (thread- and signal-safe); a
-        source still looking for its stream gives up."""
-        self._stop.set()
-        self.source.interrupt()
 
     @property
     def frames(self) -> int:
@@ -230,29 +167,12 @@ class Pipeline:
         current = getattr(self._windower, name, 0) if self._windower else 0
         return self._retired[name] + current
 
-    def run(self) -> dict[str, Any]:
-        """Run until :meth:`stop`, ``max_frames``, or the end of a finite source.
+    @property
+    def sinks(self) -> list[Any]:
+        """The sinks still in the run."""
+        return self.chain.sinks
 
-        Returns
-        -------
-        dict
-            The summary (see :meth:`summary`), also handed to every sink's ``close``.
-        """
-        try:
-            self.open()
-            next_status = time.monotonic() + self.status_every_s
-            while not self._stop.is_set() and not self.finished:
-                if self.take(0.0 if self.busy_poll else self.idle_timeout):
-                    self.decode_pending()
-                self.drain_behavior()
-                if self.on_status is not None and time.monotonic() >= next_status:
-                    next_status = time.monotonic() + self.status_every_s
-                    self.on_status(self)
-        finally:
-            summary = self.close()
-        return summary
-
-    # -------------------------------------------------------- steps (one stream of many)
+    # -------------------------------------------------------------- steps for the runner
     @property
     def idle_timeout(self) -> float:
         """Longest wait for a frame between two idle ticks (sink flushes, keep-warm passes)."""
@@ -264,28 +184,20 @@ class Pipeline:
         return self._done() or (not self._has_pending and self.source.finished)
 
     def open(self) -> None:
-        """Open the sinks, compile the preprocessing kernels and start the source.
+        """Open the chain (actuator, then sinks), compile the preprocessing kernels and start
+        the source.
 
-        A sink that fails to open is closed again with the ones opened before it. When the
-        source fails to start (no such LSL stream...), the opened sinks are discarded: no
-        empty session file is left to block the retry. Once everything is open,
-        :attr:`on_open` is called.
+        When any of it fails (a sink cannot bind, no such LSL stream...), what was opened is
+        closed and the sinks are discarded: no empty session file is left to block the retry.
         """
-        self._opened = []
-        for sink in self.sinks:
-            sink.open(self.engine.states)
-            self._opened.append(sink)
+        self.chain.open(self.engine.states)
         try:
             compile_kernels(self.engine.preprocess, self.baseline_config)  # not on frame time
             self.source.start()
         except BaseException:
-            for sink in self._opened:
-                sink.discard()
-            self._opened = []
+            self.chain.discard()
             raise
         self._started = time.monotonic()
-        if self.on_open is not None:
-            self.on_open(self)
 
     def take(self, timeout: float) -> bool:
         """Read and preprocess what the source has (up to ``max_batch`` frames).
@@ -296,7 +208,7 @@ class Pipeline:
         Returns
         -------
         bool
-            Whether frames were taken (a window may now wait for :meth:`decode_pending`).
+            Whether frames were taken (a window may now wait for :meth:`batch_input`).
         """
         chunk = self.source.read(timeout)
         if chunk is None:
@@ -316,39 +228,37 @@ class Pipeline:
     def _idle(self) -> None:
         if self.keep_warm_s is not None:
             self._keep_warm()
-        for sink in self.sinks:
-            try:
-                sink.idle()
-            except OSError as exc:
-                self._drop_sink(sink, exc)
+        self.chain.idle()
 
     def drain_behavior(self) -> None:
         """Hand the behaviour samples that arrived to the sinks (between frames)."""
         if self.behavior is not None:
             self.behavior.drain(self._record_behavior)
 
-    def close(self) -> dict[str, Any]:
-        """Stop the source, flush behaviour and calibration, close the sinks with the summary.
+    def close(self, stopped: bool = False) -> dict[str, Any]:
+        """Stop the source, flush behaviour and calibration, close the chain with the summary.
+
+        Parameters
+        ----------
+        stopped
+            The run was asked to stop (a signal): a calibration fit in flight gets a second,
+            so that the stop stays prompt.
 
         Returns
         -------
         dict
-            The summary (see :meth:`summary`).
+            The summary (see :meth:`summary`), with the actuator's block once it closed.
         """
         self._elapsed = time.monotonic() - self._started if self._started else 0.0
         self.source.stop()
         if self.behavior is not None and self._started:  # the sinks are open
             self.behavior.drain(self._record_behavior)
         if self.calibration is not None and self._started:
-            # stopped (a signal): a fit in flight gets a second, so the stop stays prompt
-            self.calibration.finish(_STOP_FIT_WAIT_S if self._stop.is_set() else 60.0)
-            outcome = self.calibration.outcome()
-            for sink in self._opened:
-                sink.record_calibration(outcome)
+            self.calibration.finish(_STOP_FIT_WAIT_S if stopped else 60.0)
+            self.chain.record_calibration(self.calibration.outcome())
+        self.chain.close_actuator()  # first: the light is off before anything else closes
         summary = self.summary()
-        for sink in self._opened:
-            sink.close(summary)
-        self._opened = []
+        self.chain.close_sinks(summary)
         return summary
 
     def _done(self) -> bool:
@@ -365,7 +275,7 @@ class Pipeline:
             _rate_limited.warning(
                 "too_many_neurons",
                 f"{self.source.uri}: refused a frame of {chunk.n_neurons} neurons; this decoder "
-                f"serves at most {self.max_neurons} (--max-neurons)",
+                f"serves at most {self.max_neurons} (source.max_neurons, --max-neurons)",
             )
             return
         windower = self._windower
@@ -411,18 +321,8 @@ class Pipeline:
             self._skipped_since += 1
         else:
             self.warming += 1
-        for sink in self.sinks:
-            try:
-                sink.record_frame(pending)
-            except OSError as exc:
-                self._drop_sink(sink, exc)
+        self.chain.record_frame(pending, None)
         self._has_pending = False
-
-    def _drop_sink(self, sink: Sink, exc: OSError) -> None:
-        """Take a failed sink out of the run (:meth:`run` still closes it), log and report it."""
-        self.sinks = [s for s in self.sinks if s is not sink]  # the loop in progress goes on
-        self.sinks_failed[sink.uri] = str(exc)
-        _log.error("sink %s failed and was dropped, decoding goes on: %s", sink.uri, exc)
 
     def decode_pending(self, record: bool = True) -> None:
         """Decode the newest waiting frame's window and publish the prediction.
@@ -455,7 +355,7 @@ class Pipeline:
     def publish(
         self, probs: np.ndarray, inferred_ns: int | None = None, record: bool = True
     ) -> None:
-        """Publish the waiting frame's prediction from the engine's ``probs``; time its stages.
+        """Run the waiting frame's post-inference chain on the engine's ``probs``; time it.
 
         Parameters
         ----------
@@ -465,8 +365,8 @@ class Pipeline:
             ``perf_counter_ns()`` when they were computed (default: now); a batch decoded for
             several streams gives every stream the batch's end.
         record
-            Then do :meth:`record_published`; a loop serving several streams calls it itself
-            once every stream of the batch has published.
+            Then do :meth:`record_published`; a runner serving several streams calls it
+            itself once every stream of the batch has published.
         """
         windower = self._windower
         assert windower is not None and self._has_pending
@@ -479,27 +379,28 @@ class Pipeline:
         prediction.seq = pending.seq
         prediction.t = pending.t
         prediction.probs = probs
-        prediction.state = int(np.argmax(probs))
         prediction.recv_ns = pending.recv_ns
         prediction.skipped = self._skipped_since
         prediction.head = 0
-        calibration = self.calibration
-        if calibration is not None:
-            calibration.decode(prediction, window, valid, windower)
-            probs = prediction.probs
-        prediction.uncertain = self._uncertain(probs, valid, windower)
-        self.uncertain += prediction.uncertain
-        for sink in self.sinks:
-            try:
-                sink.publish(prediction)
-            except OSError as exc:
-                self._drop_sink(sink, exc)
+        # the input cannot be trusted whatever its values: a new layout's normalisation has not
+        # settled, or a frame time in the window did not increase
+        suspect = (
+            bool(self.resets) and windower.frames < self.settle_frames
+        ) or windower.time_suspect
+        self.chain.publish(prediction, window, valid, windower, suspect)
         published_ns = time.perf_counter_ns()
+        self.uncertain += prediction.uncertain
         pending.inferred_ns = inferred_ns
         pending.published_ns = published_ns
         self.predictions += 1
-        skipped, self._skipped_since = self._skipped_since, 0
         self.last_state = self.engine.states[prediction.state]
+        self._record_latency(pending, inferred_ns, published_ns)
+        if record:
+            self.record_published()
+
+    def _record_latency(self, pending: FrameTiming, inferred_ns: int, published_ns: int) -> None:
+        """Each stage's latency for the published frame (and the frames it replaced)."""
+        skipped, self._skipped_since = self._skipped_since, 0
         latency = self.latency
         latency["preprocess"].record(pending.preprocessed_ns - pending.recv_ns)
         latency["infer"].record(inferred_ns - pending.preprocessed_ns)
@@ -513,12 +414,10 @@ class Pipeline:
         if skipped:
             for recv_ns in self._skipped_recv[: min(skipped, len(self._skipped_recv))]:
                 latency["skipped"].record(published_ns - int(recv_ns))
-        if record:
-            self.record_published()
 
     def record_published(self) -> None:
         """The published frame's bookkeeping, off the critical path: its behaviour target,
-        self-calibration's learning, and its row in every sink (see :meth:`publish`)."""
+        self-calibration's learning, its row in every sink, the taps (see :meth:`publish`)."""
         windower = self._windower
         assert windower is not None and self._has_pending
         pending, prediction = self._pending, self._prediction
@@ -527,13 +426,7 @@ class Pipeline:
             if self.calibration is not None:
                 window, valid = windower.window_view()
                 self.calibration.learn(window, valid, pending.t, windower, self.last_target)
-            if self.on_target is not None:
-                self.on_target(prediction, self.last_target)
-        for sink in self.sinks:
-            try:
-                sink.record_frame(pending)
-            except OSError as exc:
-                self._drop_sink(sink, exc)
+        self.chain.record_frame(pending, prediction, self.last_target)
         self._has_pending = False
 
     def _calibrate_warming(self, windower: Windower, t: float) -> None:
@@ -542,28 +435,6 @@ class Pipeline:
         target = None if self.behavior is None else self.behavior.target_at(t, count=False)
         window, valid = windower.window_view()
         self.calibration.warming(window, valid, t, windower, target)
-
-    def _uncertain(self, probs: np.ndarray, valid: np.ndarray, windower: Windower) -> bool:
-        """Whether this prediction's decided output is ``uncertain`` (see the class notes)."""
-        if self.resets and windower.frames < self.settle_frames:
-            return True
-        if windower.time_suspect:  # a frame time in the window did not increase
-            return True
-        if np.count_nonzero(valid) < (1.0 - self.max_carried) * valid.size:
-            return True
-        newest = valid[-1]
-        if np.count_nonzero(newest) < (1.0 - self.max_carried) * newest.size:
-            return True
-        if self.abstain is None or self._reversal < 0:
-            return False
-        return bool(self.abstain[0] < probs[self._reversal] < self.abstain[1])
-
-    def _to_sinks(self, seq: int, t: float, velocity: float, reversal: float) -> None:
-        for sink in self.sinks:
-            try:
-                sink.record_behavior(seq, t, velocity, reversal)
-            except OSError as exc:
-                self._drop_sink(sink, exc)
 
     def _keep_warm(self) -> None:
         """One discarded forward on the current window once ``keep_warm_s`` passed idle."""
@@ -585,8 +456,7 @@ class Pipeline:
             for name in _WINDOW_COUNTERS:
                 self._retired[name] += getattr(old, name)
             self.resets += 1
-            for sink in self.sinks:
-                sink.layout_reset()
+            self.chain.layout_reset()
             _rate_limited.warning(
                 "layout",
                 f"stream layout changed from {old.n_neurons} to {chunk.n_neurons} neurons"
@@ -656,12 +526,17 @@ class Pipeline:
 
     # ------------------------------------------------------------------ report
     def summary(self) -> dict[str, Any]:
-        """Counters and per-stage latency percentiles (microseconds)."""
+        """Counters and per-stage latency percentiles (microseconds), with the behaviour's,
+        self-calibration's and the actuator's blocks when there are some."""
         malformed = dict(self.source.malformed)
         frames = self.frames
-        behavior = {} if self.behavior is None else {"behavior": self.behavior.summary()}
+        extra: dict[str, Any] = {}
+        if self.behavior is not None:
+            extra["behavior"] = self.behavior.summary()
         if self.calibration is not None:
-            behavior["calibration"] = self.calibration.summary()
+            extra["calibration"] = self.calibration.summary()
+        if self.chain.actuator is not None:
+            extra["trigger"] = self.chain.actuator.summary()
         return {
             "source": self.source.uri,
             "engine": self.engine.name,
@@ -683,10 +558,10 @@ class Pipeline:
             "nan_values": self._counter("nan_values"),
             "malformed": malformed,
             "malformed_total": sum(malformed.values()),
-            "sinks_failed": dict(self.sinks_failed),
+            "sinks_failed": dict(self.chain.sinks_failed),
             "source_stats": self.source.stats(),
             "duration_s": round(self._elapsed, 3),
             "frames_per_s": round(frames / self._elapsed, 2) if self._elapsed > 0 else 0.0,
             "latency_us": {stage: hist.summary_us() for stage, hist in self.latency.items()},
-            **behavior,
+            **extra,
         }

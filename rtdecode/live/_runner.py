@@ -1,20 +1,26 @@
-"""The :class:`StreamSet`: several live streams decoded by one process, one engine, one thread.
+"""The :class:`Runner`: one loop for one live stream or several, one engine, one thread.
 
-Each stream is a :class:`~rtdecode.live._processor.Pipeline` with its own source, window,
-preprocessing state, engine buffers (:meth:`Engine.for_stream`), sinks, counters and latency;
-the set only schedules them. One loop waits on every source at once (their ZeroMQ sockets in
-one poller; a source without a socket, such as an LSL inlet, which can block in a look-up, is
-read on a thread of its own, :class:`~rtdecode.stream._threaded.ThreadedSource`), takes what
-each stream has, and decodes the windows that are then ready as one batch: in one call
+Each stream is a :class:`~rtdecode.live.StreamProcessor` with its own source, window,
+preprocessing state, engine buffers (:meth:`Engine.for_stream` with several), chain, counters
+and latency; the runner only schedules them. How it waits for frames is a *wait strategy*:
+
+- :class:`ReadOne` (one stream, the fast path): the loop blocks in the source's own read, so a
+  frame is taken the moment it arrives, with no poll in front of it;
+- :class:`PollAll` (several streams): one wait on every source at once (their ZeroMQ sockets
+  in one poller; a source without a socket, such as an LSL inlet, which can block in a look-up,
+  is read on a thread of its own, :class:`~rtdecode.stream.ThreadedSource`);
+- :class:`BusyPoll` (``busy_poll``): no wait at all, one busy core.
+
+The windows ready after a wait are decoded as one batch: in one call
 (:meth:`Engine.infer_batch`) before publishing each stream's prediction where the engine stacks
 windows (torch), otherwise back to back, each published as soon as its forward is done (numba:
 one call over several windows gains nothing there, and the first stream would wait for all).
-What is off the critical path (each frame's session-file row, self-calibration's learning)
-waits until every stream of the batch has published.
+What is off the critical path (each frame's session-file row, self-calibration's learning,
+the taps) waits until every stream of the batch has published.
 
-Isolation: a stream whose source, preprocessing or engine raises is stopped, logged and
-reported (``failed`` in its summary); its sinks are closed with its summary and the other
-streams go on. A stream that stalls costs the others nothing: no read waits on it.
+Isolation: with several streams, a stream whose source, preprocessing or engine raises is
+stopped, logged and reported (``failed`` in its summary); its chain is closed with its summary
+and the other streams go on. With one stream the error ends the run and is raised.
 """
 
 from __future__ import annotations
@@ -29,34 +35,96 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import zmq
 
-from rtdecode.live._processor import Pipeline
+from rtdecode.live._processor import StreamProcessor
 from rtdecode.log import get_logger
-from rtdecode.stream._threaded import ThreadedSource
+from rtdecode.stream import ThreadedSource
 
 if TYPE_CHECKING:
     from rtdecode.engines import Engine
 
-__all__ = ["StreamSet"]
+__all__ = ["BusyPoll", "PollAll", "ReadOne", "Runner", "WaitStrategy"]
 
 _log = get_logger(__name__)
 
 
-class StreamSet:
-    """Runs several :class:`Pipeline` streams in one loop, decoding ready windows in batches.
+class WaitStrategy:
+    """How the runner waits for frames; :meth:`take` lets the streams with frames take them."""
+
+    idle_ticks = False
+    """Whether the runner must give each stream its idle tick (a wait that does not pass
+    through the stream's own read never idles it)."""
+
+    def take(self, runner: Runner) -> bool:
+        """Wait (or not), let streams take what their sources have; whether any took."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """The set of active streams changed."""
+
+
+class ReadOne(WaitStrategy):
+    """One stream: wait inside its source's read, up to its idle tick."""
+
+    def take(self, runner: Runner) -> bool:
+        index = runner.active[0]
+        stream = runner.streams[index]
+        return bool(runner.guard(index, partial(stream.take, stream.idle_timeout)))
+
+
+class BusyPoll(WaitStrategy):
+    """Spin: every stream reads without waiting, every turn of the loop."""
+
+    def take(self, runner: Runner) -> bool:
+        return runner.take_from(list(runner.active))
+
+
+class PollAll(WaitStrategy):
+    """Several streams: one poll over every source's socket, at most the shortest idle tick."""
+
+    idle_ticks = True
+
+    def __init__(self) -> None:
+        self._poller: zmq.Poller | None = None
+        self._timeout_ms = 0
+        self._sockets: dict[Any, int] = {}
+
+    def reset(self) -> None:
+        self._poller = None
+
+    def take(self, runner: Runner) -> bool:
+        if self._poller is None:  # made again whenever a stream stops
+            self._poller = zmq.Poller()
+            streams = [runner.streams[i] for i in runner.active]
+            self._timeout_ms = math.ceil(min(s.idle_timeout for s in streams) * 1e3)
+            self._sockets = {}
+            for index in runner.active:
+                socket = runner.streams[index].source.wait_socket
+                self._poller.register(socket, zmq.POLLIN)
+                self._sockets[socket] = index
+        events = self._poller.poll(self._timeout_ms)
+        readable = {self._sockets[socket] for socket, _ in events}
+        return runner.take_from([i for i in runner.active if i in readable])
+
+
+class Runner:
+    """Runs one or several :class:`StreamProcessor` streams in one loop (see the module notes).
 
     Parameters
     ----------
     streams
-        One pipeline per stream, each with its own engine from :meth:`Engine.for_stream` of
-        ``engine`` (their ``on_status``, ``busy_poll`` and ``status_every_s`` are not used).
+        One processor per stream; with several, each with its own engine from
+        :meth:`Engine.for_stream` of ``engine``.
     engine
-        The engine the streams' engines come from: it decodes every batch.
+        The engine that decodes every batch.
     busy_poll
         Spin on the sources instead of sleeping.
     on_status
-        Called with the set about every ``status_every_s`` seconds, between frames.
+        Called with the runner about every ``status_every_s`` seconds, between frames.
     status_every_s
         Seconds between ``on_status`` calls.
+    on_open
+        Called with a stream's index (0-based) and processor once it opened: its sinks open,
+        its source started.
 
     Attributes
     ----------
@@ -64,39 +132,47 @@ class StreamSet:
         Stream index (0-based) -> why it stopped, for streams that failed.
     batches
         Batches decoded, by size (windows in the batch -> count).
+    active
+        Indices of the streams still running.
     """
 
     def __init__(
         self,
-        streams: Sequence[Pipeline],
+        streams: Sequence[StreamProcessor],
         engine: Engine,
         *,
         busy_poll: bool = False,
-        on_status: Callable[[StreamSet], None] | None = None,
+        on_status: Callable[[Runner], None] | None = None,
         status_every_s: float = 1.0,
+        on_open: Callable[[int, StreamProcessor], None] | None = None,
     ) -> None:
         self.streams = list(streams)
-        for stream in self.streams:
-            if not stream.source.waitable:
-                stream.source = ThreadedSource(stream.source)
+        self.several = len(self.streams) > 1
+        self.wait: WaitStrategy = (
+            BusyPoll() if busy_poll else PollAll() if self.several else ReadOne()
+        )
+        if isinstance(self.wait, PollAll):
+            for stream in self.streams:
+                if not stream.source.waitable:
+                    stream.source = ThreadedSource(stream.source)
         self.engine = engine
-        self.busy_poll = busy_poll
         self.on_status = on_status
         self.status_every_s = status_every_s
+        self.on_open = on_open
         self.failed: dict[int, str] = {}
         self.batches: dict[int, int] = {}
+        self.active: list[int] = []
         self._summaries: dict[int, dict[str, Any]] = {}
-        self._active: list[int] = []
-        self._poller: zmq.Poller | None = None
-        self._timeout_s = 0.0
-        self._sockets: dict[Any, int] = {}
         self._stop = threading.Event()
         self._started = 0.0
         self._elapsed = 0.0
 
     def stop(self) -> None:
-        """Ask :meth:`run` to finish after the frames in hand (thread- and signal-safe)."""
+        """Ask :meth:`run` to finish after the frames in hand (thread- and signal-safe); a
+        source still looking for its stream gives up."""
         self._stop.set()
+        for stream in self.streams:
+            stream.source.interrupt()
 
     def run(self) -> dict[str, Any]:
         """Run until :meth:`stop` or until every stream has finished or failed.
@@ -110,12 +186,14 @@ class StreamSet:
         self._started = time.monotonic()
         try:
             for index in range(len(self.streams)):
-                self._guard(index, self.streams[index].open)
+                self.guard(index, self.streams[index].open)
                 if index not in self.failed:
-                    self._active.append(index)
+                    self.active.append(index)
+                    if self.on_open is not None:
+                        self.on_open(index, self.streams[index])
             self._loop()
         finally:
-            for index in list(self._active):
+            for index in list(self.active):
                 self._close(index)
             self._elapsed = time.monotonic() - self._started
         return self.summary()
@@ -123,62 +201,45 @@ class StreamSet:
     def _loop(self) -> None:
         next_status = time.monotonic() + self.status_every_s
         next_idle = [0.0] * len(self.streams)
-        while self._active and not self._stop.is_set():
-            readable = self._wait()
-            self._take([i for i in self._active if readable is None or i in readable])
-            # Idle work (sink flushes, keep-warm passes, a look at a silent connection) comes
-            # after the waiting windows are published, for each stream at its own idle tick.
-            now = time.monotonic()
-            due = [i for i in self._active if now >= next_idle[i]]
-            for index in due:
-                next_idle[index] = now + self.streams[index].idle_timeout
-            self._take(due)
-            for index in list(self._active):
+        while self.active and not self._stop.is_set():
+            if self.wait.take(self):
+                self._decode_ready()
+            if self.wait.idle_ticks:
+                # Idle work (sink flushes, keep-warm passes, a look at a silent connection)
+                # comes after the waiting windows are published, each stream at its own tick.
+                now = time.monotonic()
+                due = [i for i in self.active if now >= next_idle[i]]
+                for index in due:
+                    next_idle[index] = now + self.streams[index].idle_timeout
+                if self.take_from(due):
+                    self._decode_ready()
+            for index in list(self.active):
                 stream = self.streams[index]
-                self._guard(index, stream.drain_behavior)
-                if index in self._active and stream.finished:
+                self.guard(index, stream.drain_behavior)
+                if index in self.active and stream.finished:
                     self._close(index)
             if self.on_status is not None and time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.status_every_s
                 self.on_status(self)
 
-    def _take(self, indices: list[int]) -> None:
-        """Let these streams take what their sources have, then decode what is ready."""
+    def take_from(self, indices: list[int]) -> bool:
+        """Let these streams take what their sources have without waiting; whether any took."""
         took = False
         for index in indices:
-            took |= bool(self._guard(index, partial(self.streams[index].take, 0.0)))
-        if took:
-            self._decode_ready()
-
-    def _wait(self) -> set[int] | None:
-        """Wait until a source may have frames (at most the streams' idle tick).
-
-        Returns
-        -------
-        set of int or None
-            The streams whose socket is readable, or ``None`` for all (busy polling).
-        """
-        if self.busy_poll:
-            return None
-        if self._poller is None:  # made again whenever a stream stops
-            self._poller = zmq.Poller()
-            self._timeout_s = min(self.streams[i].idle_timeout for i in self._active)
-            self._sockets = {}
-            for index in self._active:
-                socket = self.streams[index].source.wait_socket
-                self._poller.register(socket, zmq.POLLIN)
-                self._sockets[socket] = index
-        events = self._poller.poll(math.ceil(self._timeout_s * 1e3))
-        return {self._sockets[socket] for socket, _ in events}
+            took |= bool(self.guard(index, partial(self.streams[index].take, 0.0)))
+        return took
 
     def _decode_ready(self) -> None:
         """Decode every window that is ready (see the module notes) and publish each prediction."""
+        if not self.several:  # the one-stream fast path: nothing to batch or to wait for
+            self.streams[self.active[0]].decode_pending()
+            return
         ready: list[int] = []
         jobs: list[tuple[Engine, Any, Any]] = []
-        for index in list(self._active):
+        for index in list(self.active):
             stream = self.streams[index]
-            window = self._guard(index, stream.batch_input)
-            if window is not None and index in self._active:
+            window = self.guard(index, stream.batch_input)
+            if window is not None and index in self.active:
                 ready.append(index)
                 jobs.append((stream.engine, *window))
         if not jobs:
@@ -186,30 +247,37 @@ class StreamSet:
         self.batches[len(jobs)] = self.batches.get(len(jobs), 0) + 1
         if not self.engine.stacks_batches:  # back to back: publish each as soon as it is ready
             for index in ready:
-                self._guard(index, partial(self.streams[index].decode_pending, record=False))
+                self.guard(index, partial(self.streams[index].decode_pending, record=False))
         else:
-            results: list[np.ndarray | None]
-            try:
-                results = list(self.engine.infer_batch(jobs))
-            except Exception:  # a stream's window broke the batch: decode each alone
-                _log.warning("a batch of %d windows failed; decoding each alone", len(jobs))
-                results = [None] * len(jobs)
-            inferred_ns = time.perf_counter_ns()
-            for index, probs in zip(ready, results, strict=True):
-                stream = self.streams[index]
-                self._guard(
-                    index,
-                    partial(stream.decode_pending, record=False)
-                    if probs is None
-                    else partial(stream.publish, probs, inferred_ns, record=False),
-                )
+            self._decode_stacked(ready, jobs)
         # Every stream of the batch has published: now each frame's rows and learning.
         for index in ready:
-            if index in self._active:
-                self._guard(index, self.streams[index].record_published)
+            if index in self.active:
+                self.guard(index, self.streams[index].record_published)
 
-    def _guard(self, index: int, step: Callable[[], Any]) -> Any:
-        """Run one stream's ``step``; if it raises, fail that stream alone and return ``None``."""
+    def _decode_stacked(self, ready: list[int], jobs: list[tuple[Engine, Any, Any]]) -> None:
+        """One forward over every ready window, then each stream publishes its part."""
+        results: list[np.ndarray | None]
+        try:
+            results = list(self.engine.infer_batch(jobs))
+        except Exception:  # a stream's window broke the batch: decode each alone
+            _log.warning("a batch of %d windows failed; decoding each alone", len(jobs))
+            results = [None] * len(jobs)
+        inferred_ns = time.perf_counter_ns()
+        for index, probs in zip(ready, results, strict=True):
+            stream = self.streams[index]
+            self.guard(
+                index,
+                partial(stream.decode_pending, record=False)
+                if probs is None
+                else partial(stream.publish, probs, inferred_ns, record=False),
+            )
+
+    def guard(self, index: int, step: Callable[[], Any]) -> Any:
+        """Run one stream's ``step``; with several streams, if it raises, fail that stream
+        alone and return ``None`` (with one, the error ends the run)."""
+        if not self.several:
+            return step()
         try:
             return step()
         except Exception as exc:  # any failure of one stream must not reach the others
@@ -230,24 +298,31 @@ class StreamSet:
             self._close(index)
 
     def _close(self, index: int) -> None:
-        """Close one stream (its source and sinks) and keep its summary."""
-        if index in self._active:
-            self._active.remove(index)
-            self._poller = None
+        """Close one stream (its source and chain) and keep its summary."""
+        if index in self.active:
+            self.active.remove(index)
+            self.wait.reset()
+        stopped = self._stop.is_set()
+        if not self.several:
+            self._summaries[index] = self.streams[index].close(stopped)
+            return
         try:
-            self._summaries[index] = self.streams[index].close()
+            self._summaries[index] = self.streams[index].close(stopped)
         except Exception as exc:  # closing a broken stream must not stop the others
             self.failed.setdefault(index, f"{type(exc).__name__}: {exc}")
             _log.error("stream %d: closing failed: %s", index + 1, exc)
             self._summaries[index] = self.streams[index].summary()
 
     def summary(self) -> dict[str, Any]:
-        """Every stream's summary (with ``stream`` 1-based and ``failed``) and the totals."""
-        streams = []
-        for index, stream in enumerate(self.streams):
-            summary = self._summaries.get(index) or stream.summary()
-            summary = {"stream": index + 1, **summary, "failed": self.failed.get(index)}
-            streams.append(summary)
+        """One stream: its summary. Several: every stream's (with ``stream`` 1-based and
+        ``failed``) and the totals."""
+        streams = [self._summaries.get(i) or s.summary() for i, s in enumerate(self.streams)]
+        if not self.several:
+            return streams[0]
+        streams = [
+            {"stream": i + 1, **summary, "failed": self.failed.get(i)}
+            for i, summary in enumerate(streams)
+        ]
         frames = sum(s["frames"] for s in streams)
         return {
             "engine": self.engine.name,

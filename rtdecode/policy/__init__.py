@@ -6,12 +6,14 @@ the same state machine.
 """
 
 from rtdecode.policy._armed import ArmedConfig, ArmedRule, armed_fires, replay_armed
+from rtdecode.policy._band import DEFAULT_ABSTAIN, in_band
 from rtdecode.policy._budget import ThresholdChoice, budget_threshold, calibration_threshold
 from rtdecode.policy._event import KINDS, TRIGGER_VERSION, TriggerEvent
 from rtdecode.policy._offline import replay_policy
 from rtdecode.policy._policy import RULES, SUPPRESS_REASONS, Decision, Policy, PolicyConfig
 
 __all__ = [
+    "DEFAULT_ABSTAIN",
     "KINDS",
     "RULES",
     "SUPPRESS_REASONS",
@@ -26,6 +28,7 @@ __all__ = [
     "armed_fires",
     "budget_threshold",
     "calibration_threshold",
+    "in_band",
     "replay_armed",
     "replay_policy",
 ]

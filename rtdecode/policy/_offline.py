@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rtdecode.policy._band import in_band
 from rtdecode.policy._policy import Decision, Policy, PolicyConfig
 
 __all__ = ["replay_policy"]
@@ -29,15 +30,20 @@ def replay_policy(
     config
         The policy (default: :class:`PolicyConfig`'s defaults).
     uncertain
-        ``(T,)`` frames the decoder abstained on (default: none).
+        ``(T,)`` frames the decoder abstained on (default: none); frames whose probability is
+        inside ``config.abstain`` are added, as the live decision step would have marked them.
 
     Returns
     -------
     list of (frame index, Decision)
         Every decision, in order.
     """
-    policy = Policy(config or PolicyConfig(), states)
+    config = config or PolicyConfig()
+    policy = Policy(config, states)
     unsure = np.zeros(len(t), bool) if uncertain is None else np.asarray(uncertain, bool)
+    if config.abstain is not None:  # the decision step's band, as live
+        index = states.index(config.state)
+        unsure = unsure | np.array([in_band(float(p[index]), config.abstain) for p in probs], bool)
     decisions = []
     for i in range(len(t)):
         decision = policy.step(probs[i], float(t[i]), 0.0, bool(unsure[i]))

@@ -53,7 +53,9 @@ class PolicyConfig:
     max_pulses, max_light_s
         Session dose caps: most fires, most seconds of light (``None``: no cap).
     abstain
-        ``(low, high)``: no decision while the probability is strictly inside this band.
+        ``(low, high)``: the abstain band this policy was tuned with. Live, it is the decoder's
+        one band (the decision step marks such frames ``uncertain``, and :meth:`Policy.step`
+        trusts that); offline, :func:`replay_policy` applies it.
     stale_ms
         A decision on a frame received more than this long before it could be acted on is
         suppressed, never fired late.
@@ -185,7 +187,8 @@ class Policy:
         age_s
             Seconds from the frame's arrival to now.
         uncertain
-            The decoder abstained on this frame (unhealthy input or its own abstain band).
+            The decision step abstained on this frame (its abstain band, or unhealthy input):
+            the policy takes no decision on it, and does not check a band of its own.
 
         Returns
         -------
@@ -205,8 +208,7 @@ class Policy:
                 return Decision("off")
             else:
                 return None
-        band = config.abstain
-        unsure = uncertain or (band is not None and band[0] < p < band[1])
+        unsure = uncertain  # the decision step abstained (its band, or unhealthy input)
         if p < config.off and not unsure:
             self._primed = True
             self._above = 0

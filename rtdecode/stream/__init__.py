@@ -1,7 +1,12 @@
 """Transport only: the wire protocol, addresses, sockets, sources, sinks and the session file.
 
-Nothing here decodes: :mod:`rtdecode.live` joins sources and sinks to an engine.
+Nothing here decodes: :mod:`rtdecode.live` joins sources and sinks to an engine. What needs
+h5py (the session file, and recordings replayed as a stream) is imported on first use, so a
+producer that only encodes frames loads neither h5py nor the decoder.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from rtdecode.stream._address import Address, parse_address, stream_address
 from rtdecode.stream._behavior import BehaviorTrack
@@ -13,7 +18,6 @@ from rtdecode.stream._frame_publishers import (
     open_frame_publisher,
 )
 from rtdecode.stream._open import open_sink, open_source
-from rtdecode.stream._player import play
 from rtdecode.stream._protocol import (
     BEHAVIOR_MALFORMED_REASONS,
     BEHAVIOR_TOPIC,
@@ -33,18 +37,40 @@ from rtdecode.stream._protocol import (
     parse_prediction,
     parse_trigger,
 )
-from rtdecode.stream._replay import Faults, ReplaySource
-from rtdecode.stream._session_file import (
-    BEHAVIOR_COLUMNS,
-    FRAME_COLUMNS,
-    SessionData,
-    SessionFile,
-    is_session_file,
-    read_session,
-)
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 from rtdecode.stream._source import Chunk, Source
+from rtdecode.stream._threaded import ThreadedSource
 from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socket
+
+if TYPE_CHECKING:
+    from rtdecode.stream._player import play
+    from rtdecode.stream._replay import Faults, ReplaySource
+    from rtdecode.stream._session_file import (
+        BEHAVIOR_COLUMNS,
+        FRAME_COLUMNS,
+        SessionData,
+        SessionFile,
+        is_session_file,
+        read_session,
+    )
+
+_LAZY = {
+    "play": "_player",
+    "Faults": "_replay",
+    "ReplaySource": "_replay",
+    **dict.fromkeys(
+        (
+            "BEHAVIOR_COLUMNS",
+            "FRAME_COLUMNS",
+            "SessionData",
+            "SessionFile",
+            "is_session_file",
+            "read_session",
+        ),
+        "_session_file",
+    ),
+}
+"""Names imported on first use -> their module (they need h5py)."""
 
 __all__ = [
     "BEHAVIOR_COLUMNS",
@@ -72,6 +98,7 @@ __all__ = [
     "SessionFile",
     "Sink",
     "Source",
+    "ThreadedSource",
     "ZmqFramePublisher",
     "check_exposure",
     "close_socket",
@@ -93,3 +120,12 @@ __all__ = [
     "read_session",
     "stream_address",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the names of :data:`_LAZY` on first use."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"rtdecode.stream.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rtdecode.stream' has no attribute {name!r}")

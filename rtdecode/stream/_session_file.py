@@ -164,7 +164,6 @@ class SessionFile(Sink):
         self._preds: _Table | None = None
         self._behavior: _Table | None = None
         self._triggers: _Table | None = None
-        self._pending: Prediction | None = None
         self._calibration: dict[str, Any] | None = None
 
     def _claim(self) -> int:
@@ -251,8 +250,8 @@ class SessionFile(Sink):
         self._next_flush = time.monotonic() + self._flush_every
 
     def publish(self, prediction: Prediction) -> None:
-        """Hold the prediction until :meth:`record_frame` brings its frame's timing."""
-        self._pending = prediction
+        """Nothing on the critical path: the prediction's row is written by
+        :meth:`record_frame`, with its frame's timing."""
 
     def record_calibration(self, outcome: dict[str, Any]) -> None:
         """Keep self-calibration's outcome for the ``calibration`` attribute (written at close)."""
@@ -273,7 +272,7 @@ class SessionFile(Sink):
         if table.full:
             self._flush()
 
-    def record_frame(self, timing: FrameTiming) -> None:
+    def record_frame(self, timing: FrameTiming, prediction: Prediction | None = None) -> None:
         """Append one frame's timing row (and its prediction's row, if it was decoded).
 
         Raises
@@ -289,7 +288,7 @@ class SessionFile(Sink):
         for name in FRAME_COLUMNS:
             block[name][i] = getattr(timing, name)
         frames.fill += 1
-        pending = self._pending
+        pending = prediction
         if pending is not None and pending.seq == timing.seq and timing.published_ns >= 0:
             i, block = preds.fill, preds.block
             block["seq"][i] = pending.seq
@@ -300,7 +299,6 @@ class SessionFile(Sink):
             block["uncertain"][i] = pending.uncertain
             block["head"][i] = pending.head
             preds.fill += 1
-            self._pending = None
         if frames.full or preds.full or time.monotonic() >= self._next_flush:
             self._flush()
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rtdecode.policy import TriggerEvent
 
 __all__ = ["FrameTiming", "Prediction", "Sink"]
 
@@ -22,7 +25,7 @@ class Prediction:
     probs
         ``(len(states),)`` float32 probabilities (owned by the pipeline; copy to keep).
     state
-        Index of the most probable state.
+        Index of the decided state (the decision step's one argmax).
     recv_ns
         ``perf_counter_ns()`` when the frame was received.
     skipped
@@ -67,12 +70,13 @@ class Sink(ABC):
 
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
-    critical path), :meth:`record_behavior` per behaviour sample between frames, :meth:`idle`
-    while no frame arrives, :meth:`layout_reset` when the neuron layout changes,
+    critical path, with the frame's prediction when it was decoded), :meth:`record_behavior`
+    per behaviour sample between frames, :meth:`record_trigger` per closed-loop event,
+    :meth:`idle` while no frame arrives, :meth:`layout_reset` when the neuron layout changes,
     :meth:`record_calibration` once before :meth:`close` (with self-calibration), :meth:`close`
     with the run's summary. An ``OSError`` from :meth:`publish`, :meth:`record_frame`,
-    :meth:`record_behavior` or :meth:`idle` drops the sink from the run (logged and reported in
-    the summary); the others carry on.
+    :meth:`record_behavior`, :meth:`record_trigger` or :meth:`idle` drops the sink from the
+    run (logged and reported in the summary); the others carry on.
     """
 
     uri: str
@@ -85,13 +89,19 @@ class Sink(ABC):
     def publish(self, prediction: Prediction) -> None:
         """Send one prediction now."""
 
-    def record_frame(self, timing: FrameTiming) -> None:  # noqa: B027 - optional hook
-        """Note one frame's timing (only the session file keeps it)."""
+    def record_frame(  # noqa: B027 - optional hook
+        self, timing: FrameTiming, prediction: Prediction | None = None
+    ) -> None:
+        """Note one frame's timing, and its prediction when it was decoded (only the session
+        file keeps them)."""
 
     def record_behavior(  # noqa: B027 - optional hook
         self, seq: int, t: float, velocity: float, reversal: float
     ) -> None:
         """Note one behaviour sample (velocity mm/s, reversal 0/1, NaN when unknown)."""
+
+    def record_trigger(self, event: TriggerEvent) -> None:  # noqa: B027 - optional hook
+        """Note one closed-loop event (only the session file keeps it)."""
 
     def record_calibration(self, outcome: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Note self-calibration's outcome at the end of the run (JSON-ready, with the head's

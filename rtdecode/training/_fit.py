@@ -78,6 +78,23 @@ def _class_weights(reversal: np.ndarray) -> torch.Tensor:
     return torch.tensor([0.5 / (1.0 - p), 0.5 / p], dtype=torch.float32)
 
 
+def _network(
+    data: list[Prepared], config: TrainConfig, device: torch.device
+) -> tuple[LabelVocabulary, dict[str, Any], nn.Module]:
+    """The label vocabulary of ``data``, the network's hyperparameters, the untrained network."""
+    vocab = (
+        LabelVocabulary.from_recordings(
+            (d.labels for d in data), config.label_min_animals or len(data)
+        )
+        if config.use_labels
+        else LabelVocabulary(())
+    )
+    hyper = dict(config.hyperparameters)
+    hyper.update(window=config.model_window, n_features=data[0].features.shape[2])
+    hyper["n_labels"] = len(vocab)
+    return vocab, hyper, build_network(config.architecture, hyper).to(device)
+
+
 def _on(device: torch.device, *arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
     """NumPy batches as tensors on the network's device."""
     return tuple(torch.from_numpy(a).to(device) for a in arrays)
@@ -112,18 +129,8 @@ def train_model(
     torch.set_num_threads(config.threads)
     interval = float(np.median([d.frame_interval for d in data]))
     window = stream_window(config.model_window, interval)
-    vocab = (
-        LabelVocabulary.from_recordings(
-            (d.labels for d in data), config.label_min_animals or len(data)
-        )
-        if config.use_labels
-        else LabelVocabulary(())
-    )
-    hyper = dict(config.hyperparameters)
-    hyper.update(window=config.model_window, n_features=data[0].features.shape[2])
-    hyper["n_labels"] = len(vocab)
     device = torch.device(device)
-    net = build_network(config.architecture, hyper).to(device)
+    vocab, hyper, net = _network(data, config, device)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=1e-4)
     steps_per_epoch = max(1, sum(d.n_frames for d in data) // (4 * config.batch))
     total = max(1, steps_per_epoch * config.epochs)
@@ -136,24 +143,13 @@ def train_model(
         losses = []
         for _ in range(steps_per_epoch):
             k = int(rng.integers(len(data)))
-            d = data[k]
-            assert d.reversal is not None
-            n = d.features.shape[1]
-            keep = int(rng.integers(int(config.neuron_keep * n), n + 1))
-            neurons = np.sort(rng.choice(n, size=keep, replace=False))
-            ends = rng.integers(0, d.n_frames, size=config.batch)
-            x, v = windows(d, ends, window, config.model_window, interval, neurons)
-            label_ids = np.broadcast_to(ids[k][neurons], (config.batch, keep)).copy()
-            if rng.random() < config.label_dropout:
-                label_ids[:] = 0
-            elif config.label_dropout > 0:
-                label_ids[rng.random(label_ids.shape) < 0.2] = 0
-            target = torch.from_numpy(d.reversal[ends].astype(np.int64)).to(device)
-            logits, role = net(*_on(device, x, v, label_ids))
-            loss = nn.functional.cross_entropy(logits, target, weight=weights[k])
+            batch = _batch(data[k], ids[k], rng, config, window, interval, device)
+            logits, role = net(*batch.inputs)
+            loss = nn.functional.cross_entropy(logits, batch.target, weight=weights[k])
             if config.aux_weight > 0:
-                role_target = torch.from_numpy(2.0 * d.role[neurons]).to(device).expand_as(role)
-                loss = loss + config.aux_weight * nn.functional.mse_loss(role, role_target)
+                loss = loss + config.aux_weight * nn.functional.mse_loss(
+                    role, batch.role.to(device).expand_as(role)
+                )
             optimiser.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -168,8 +164,8 @@ def train_model(
         "recordings": [d.id for d in data],
         "seconds": round(time.perf_counter() - started, 1),
         "torch": str(torch.__version__),
+        **(metadata or {}),
     }
-    training.update(metadata or {})
     return ModelFile(
         architecture=config.architecture,
         hyperparameters=hyper,
@@ -182,6 +178,42 @@ def train_model(
         state_dict=net.state_dict(),
         training=training,
     )
+
+
+@dataclass
+class _Batch:
+    """One training batch: the network's inputs, the behaviour target, the neurons' roles."""
+
+    inputs: tuple[torch.Tensor, ...]
+    target: torch.Tensor
+    role: torch.Tensor
+
+
+def _batch(
+    d: Prepared,
+    ids: np.ndarray,
+    rng: np.random.Generator,
+    config: TrainConfig,
+    window: int,
+    interval: float,
+    device: torch.device,
+) -> _Batch:
+    """A random batch of windows of one recording, a random subset of its neurons, labels
+    dropped as ``config`` says (draws from ``rng`` in a fixed order: runs stay reproducible)."""
+    assert d.reversal is not None
+    n = d.features.shape[1]
+    keep = int(rng.integers(int(config.neuron_keep * n), n + 1))
+    neurons = np.sort(rng.choice(n, size=keep, replace=False))
+    ends = rng.integers(0, d.n_frames, size=config.batch)
+    x, v = windows(d, ends, window, config.model_window, interval, neurons)
+    label_ids = np.broadcast_to(ids[neurons], (config.batch, keep)).copy()
+    if rng.random() < config.label_dropout:
+        label_ids[:] = 0
+    elif config.label_dropout > 0:
+        label_ids[rng.random(label_ids.shape) < 0.2] = 0
+    target = torch.from_numpy(d.reversal[ends].astype(np.int64)).to(device)
+    role = torch.from_numpy(2.0 * d.role[neurons])
+    return _Batch(tuple(_on(device, x, v, label_ids)), target, role)
 
 
 def predict_recording(

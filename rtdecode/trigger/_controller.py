@@ -1,7 +1,8 @@
 """The trigger controller: the policy wrapped in arming, interlocks, a watchdog, shams and outputs.
 
-It is a :class:`~rtdecode.stream.Sink`: the pipeline hands it every prediction (the decision
-is taken and the pulse written right there, on the decoding thread) and every frame's timing.
+It is the actuator of the live path's post-inference chain (:mod:`rtdecode.live._chain`):
+every decided prediction reaches it before any sink (the decision is taken and the pulse
+written right there, on the decoding thread), then every frame's timing, off the critical path.
 A watchdog thread of its own sends the device heartbeats and disarms, driving the safe state,
 when frames stop reaching it (the stream stopped, or the decoder hung), so a stuck decoder
 cannot hold a light on.
@@ -23,7 +24,7 @@ from rtdecode.errors import ConfigError
 from rtdecode.latency import LatencyHistogram
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.policy import Decision, Policy, PolicyConfig, TriggerEvent
-from rtdecode.stream import FrameTiming, Prediction, Sink
+from rtdecode.stream import FrameTiming, Prediction
 from rtdecode.trigger._device_protocol import HEARTBEAT_S
 from rtdecode.trigger._guard import DoseGuard
 from rtdecode.trigger._output import TriggerOutput
@@ -83,7 +84,7 @@ class Safety:
             raise ConfigError("healthy_frames must be >= 1 and malformed_per_s > 0")
 
 
-class TriggerController(Sink):
+class TriggerController:
     """Closed-loop trigger on the live pipeline.
 
     Parameters
@@ -101,7 +102,8 @@ class TriggerController(Sink):
         Returns the number of malformed messages the source has counted so far (polled by the
         watchdog for storms).
     event_logs
-        Called with every event, on the decoding thread (the session file's ``record_trigger``).
+        Called with every event, on the decoding thread (the live chain's ``record_trigger``,
+        which hands it to every sink).
 
     Attributes
     ----------
@@ -112,6 +114,7 @@ class TriggerController(Sink):
     """
 
     uri = "trigger"
+    """Its name in logs."""
 
     def __init__(
         self,

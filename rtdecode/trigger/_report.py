@@ -184,18 +184,7 @@ def _figure(session: Session, summary: dict[str, Any]) -> Any:
     fig, (ax_p, ax_l, ax_tab) = plt.subplots(
         3, 1, figsize=(13, 8.5), gridspec_kw={"height_ratios": [3, 1.4, 1.6]}
     )
-    if session.reversal is not None and session.behaviour_t is not None:
-        bt = session.behaviour_t - t0
-        rev = session.reversal
-        starts, ends = onset_indices(rev), onset_indices(~rev)
-        if rev[0]:
-            starts = np.r_[0, starts]
-        for s in starts:
-            later = ends[ends > s]
-            e = later[0] if len(later) else len(rev) - 1
-            if bt[e] > 0:  # nothing before the session's first prediction (t = 0)
-                ax_p.axvspan(max(bt[s], 0.0), bt[e], color="tab:green", alpha=0.15, lw=0)
-        ax_p.plot([], [], color="tab:green", alpha=0.3, lw=8, label="reversal (behaviour)")
+    _shade_reversals(ax_p, session, t0)
     ax_p.plot(t, session.probs[:, column], color="black", lw=0.8, label=f"p({target})")
     for key, style in (("on", "--"), ("off", ":")):
         if key in policy:
@@ -216,31 +205,7 @@ def _figure(session: Session, summary: dict[str, Any]) -> Any:
         ax_p.scatter(
             t[u], np.full(u.sum(), -0.1), s=4, marker="|", color="tab:orange", label="uncertain"
         )
-    trig = session.triggers
-    marks = {
-        "fire": ("tab:red", "v", 1.08),
-        "sham": ("tab:purple", "v", 1.08),
-        "suppressed": ("grey", "x", 1.02),
-        "arm": ("tab:green", "^", 1.14),
-        "disarm": ("tab:red", "^", 1.14),
-    }
-    _suppressed_marks(ax_p, session, t0)
-    for kind, (color, marker, y) in marks.items():
-        rows = session.events(kind)
-        if len(rows) and kind != "suppressed":
-            times = trig["t"][rows] - t0
-            if kind in ("fire", "sham"):
-                for x in times:
-                    ax_p.axvline(x, color=color, lw=0.6, alpha=0.6)
-            ax_p.scatter(
-                times,
-                np.full(len(rows), y),
-                marker=marker,
-                color=color,
-                s=28,
-                label=f"{kind} ({len(rows)})",
-                zorder=3,
-            )
+    _mark_events(ax_p, session, t0)
     ax_p.set_ylim(-0.14, 1.2)
     ax_p.set_ylabel("probability")
     ax_p.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
@@ -254,6 +219,7 @@ def _figure(session: Session, summary: dict[str, Any]) -> Any:
         label="decoder (received -> published)",
     )
     pulses = np.concatenate([session.events("fire"), session.events("sham")])
+    trig = session.triggers
     if len(pulses):
         ax_l.plot(
             trig["t"][pulses] - t0,
@@ -306,6 +272,52 @@ def _policy_rows(policy: dict[str, Any], width: int = 100) -> list[list[str]]:
     items = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(policy.items()))
     lines = textwrap.wrap(items, width, break_long_words=False, break_on_hyphens=False)
     return [["policy" if i == 0 else "", line] for i, line in enumerate(lines)]
+
+
+def _shade_reversals(ax: Any, session: Session, t0: float) -> None:
+    """Shade the behaviour's reversals (when the session knows them)."""
+    if session.reversal is None or session.behaviour_t is None:
+        return
+    bt = session.behaviour_t - t0
+    rev = session.reversal
+    starts, ends = onset_indices(rev), onset_indices(~rev)
+    if rev[0]:
+        starts = np.r_[0, starts]
+    for s in starts:
+        later = ends[ends > s]
+        e = later[0] if len(later) else len(rev) - 1
+        if bt[e] > 0:  # nothing before the session's first prediction (t = 0)
+            ax.axvspan(max(bt[s], 0.0), bt[e], color="tab:green", alpha=0.15, lw=0)
+    ax.plot([], [], color="tab:green", alpha=0.3, lw=8, label="reversal (behaviour)")
+
+
+def _mark_events(ax: Any, session: Session, t0: float) -> None:
+    """Every fire, sham, suppressed trigger (one mark per reason) and arm/disarm as a marker
+    above the probability."""
+    trig = session.triggers
+    marks = {
+        "fire": ("tab:red", "v", 1.08),
+        "sham": ("tab:purple", "v", 1.08),
+        "arm": ("tab:green", "^", 1.14),
+        "disarm": ("tab:red", "^", 1.14),
+    }
+    _suppressed_marks(ax, session, t0)
+    for kind, (color, marker, y) in marks.items():
+        rows = session.events(kind)
+        if len(rows):
+            times = trig["t"][rows] - t0
+            if kind in ("fire", "sham"):
+                for x in times:
+                    ax.axvline(x, color=color, lw=0.6, alpha=0.6)
+            ax.scatter(
+                times,
+                np.full(len(rows), y),
+                marker=marker,
+                color=color,
+                s=28,
+                label=f"{kind} ({len(rows)})",
+                zorder=3,
+            )
 
 
 def _ms(value: float | None) -> str:
