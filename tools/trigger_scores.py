@@ -44,25 +44,6 @@ KINDS = {"ids": True, "noids": False}
 """File tag -> whether the held-out animal is decoded with its identities."""
 
 
-def _crossfit_head(x: np.ndarray, y: np.ndarray, chosen: Any, config: Any) -> np.ndarray:
-    """Calibration rows scored block by block by the chosen head fit on the other blocks."""
-    from rtdecode.calibration._head import _rescaled
-
-    out = np.full(len(y), np.nan)
-    if chosen is None:
-        return out
-    setting = replace(config, use_shipped=bool(chosen.weights[-1] != 0.0))
-    ok = np.isfinite(x).all(axis=1)
-    for block in np.array_split(np.arange(len(y)), config.blocks):
-        rest = ok.copy()
-        rest[block] = False
-        if y[rest].any() and not y[rest].all():
-            head = _rescaled(x[rest], y[rest], setting)
-            rows = block[ok[block]]
-            out[rows] = head.predict_many(x[rows])
-    return out
-
-
 def _crossfit_baseline(b: np.ndarray, y: np.ndarray, blocks: int) -> np.ndarray:
     """The per-animal logistic regression's calibration rows, cross-fitted over blocks."""
     from rtdecode.calibration._logreg import fit_logistic, sigmoid
@@ -84,6 +65,7 @@ def session_scores(
     """Every score of one held-out animal per frame (see the module docstring)."""
     from rtdecode.calibration._head import (
         CalibrationConfig,
+        crossfit_scores,
         fit_calibration,
         recording_head_features,
     )
@@ -105,7 +87,7 @@ def session_scores(
         s = full.copy()
         s[end:] = np.nan
         if result.head is not None:
-            s[first:end] = _crossfit_head(x[first:end], y, result.head, setting)
+            s[first:end] = crossfit_scores(x[first:end], y, result.head, setting)
         s[scored] = session["probs"][method]
         scores[method] = s
     s = np.full(held.n_frames, np.nan)

@@ -10,6 +10,7 @@ on first use.
 
 from typing import Any
 
+from rtdecode.calibration._crossfile import load_cross_model, save_cross_model
 from rtdecode.calibration._decision import COMPONENTS, AnimalDecoder, CrossModel
 from rtdecode.calibration._head import (
     CalibrationConfig,
@@ -42,12 +43,15 @@ __all__ = [
     "earlier_head",
     "expected_calibration_error",
     "fit_calibration",
+    "fit_cross_model",
     "fold_scores",
     "head_features",
     "load_animals",
+    "load_cross_model",
     "neuron_roles",
     "onset_target",
     "recording_head_features",
+    "save_cross_model",
 ]
 
 _LAZY = {
@@ -57,6 +61,7 @@ _LAZY = {
     "FoldScores": "rtdecode.calibration._scores",
     "ScoreConfig": "rtdecode.calibration._scores",
     "fold_scores": "rtdecode.calibration._scores",
+    "fit_cross_model": "rtdecode.calibration._scores",
     "load_animals": "rtdecode.calibration._scores",
 }
 

@@ -264,6 +264,24 @@ class AnimalDecoder:
         dz = np.where(ok, features[..., 1], 0.0).astype(np.float64)
         return z, dz
 
+    def prime(self, frames: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Restart the role pooler and the fusion's history on the frames just before the next
+        one (oldest first; each ``(n, F)`` features and ``(n,)`` validity; at least the longest
+        difference horizon plus ``fusion_lags`` of them), so that :meth:`step` continues exactly
+        as :meth:`recording` over the stream would (a live decoder that calibrated off the
+        decoding thread while frames went on)."""
+        pooler = self._require()
+        pooler.reset()
+        frames = list(frames)
+        cut = max(0, len(frames) - self.model.fusion_lags)
+        for frame, valid in frames[:cut]:
+            z = np.where(valid, frame[:, 0], 0.0)
+            dz = np.where(valid, frame[:, 1], 0.0)
+            pooler.step(z, dz, self._cross[: pooler.n_features])
+        self._ring_seen = 0
+        for frame, valid in frames[cut:]:
+            self.step(frame, valid)
+
     def _require(self) -> RolePooler:
         if self.pooler is None:
             raise ConfigError("the animal decoder scores only after calibrate()")

@@ -289,6 +289,50 @@ def _rescaled(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
     return _shift_prior(Head(a * head.weights, a * head.bias + c), y[ok], config)
 
 
+def crossfit_scores(
+    x: np.ndarray, y: np.ndarray, head: Head | None, config: CalibrationConfig
+) -> np.ndarray:
+    """The calibration period's reversal probabilities, each block scored out of sample.
+
+    What a live decoder can know at the period's end without scoring a frame with a head fit on
+    it: the period is cut into ``config.blocks`` consecutive blocks and each block is scored by
+    the head refit (and rescaled, as :func:`fit_calibration` does) on the other blocks. The
+    budget threshold (``--false-per-min``) is set on these.
+
+    Parameters
+    ----------
+    x
+        ``(T, 2 n + 1)`` head features of the calibration frames (:func:`head_features`).
+    y
+        ``(T,)`` tracked reversal state.
+    head
+        The head calibration chose (its last weight says whether it uses the shipped logit);
+        ``None``: no head (all NaN).
+    config
+        The calibration settings it was fit with.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T,)`` probabilities; NaN for a row with a missing input or a block whose other
+        blocks hold one behaviour state.
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, bool)
+    out = np.full(len(y), np.nan)
+    if head is None:
+        return out
+    setting = replace(config, use_shipped=bool(head.weights[-1] != 0.0))
+    ok = np.isfinite(x).all(axis=1)
+    for block in np.array_split(np.arange(len(y)), config.blocks):
+        rest = ok.copy()
+        rest[block] = False
+        if y[rest].any() and not y[rest].all():
+            rows = block[ok[block]]
+            out[rows] = _rescaled(x[rest], y[rest], setting).predict_many(x[rows])
+    return out
+
+
 def fit_state_head(x: np.ndarray, y: np.ndarray, config: CalibrationConfig) -> Head:
     """The head on the neurons alone fit on every given frame, with no choice against a shipped model.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,10 +13,15 @@ from rtdecode.calibration._head import (
     CalibrationConfig,
     CalibrationResult,
     Head,
+    crossfit_scores,
     fit_calibration,
     head_features,
 )
 from rtdecode.log import get_logger
+
+if TYPE_CHECKING:
+    from rtdecode.calibration._decision import AnimalDecoder
+    from rtdecode.policy import PolicyConfig, ThresholdChoice
 
 __all__ = ["Calibrator"]
 
@@ -45,6 +51,13 @@ class Calibrator:
         A head from an earlier session of this animal (``--calibration-from``); it decodes
         from the first frame and calibration still runs (the new choice replaces it unless
         the new period could not decide).
+    budget
+        A trigger policy with ``false_per_min``: when the fit is done, its armed rule's
+        threshold is set from the calibration period's out-of-sample scores of the head that
+        decodes from then on (:func:`~rtdecode.policy.calibration_threshold`; :attr:`threshold`).
+    fused
+        The fused decision's animal part, fit with the head on the same frames (roles, state and
+        onset heads); :attr:`fused_ready` once it is.
 
     Attributes
     ----------
@@ -58,6 +71,11 @@ class Calibrator:
     switched_back
         Why the decoder went back to the shipped model after switching to this session's
         head (see :meth:`follow`); ``None`` while it has not.
+    threshold
+        The budget threshold chosen with the fit (``None`` without ``budget``, or until then);
+        the shipped model's once the decoder switched back to it.
+    fused_ready
+        ``fused`` is calibrated and decides from now on.
     """
 
     def __init__(
@@ -66,8 +84,14 @@ class Calibrator:
         frame_interval_s: float,
         config: CalibrationConfig | None = None,
         start: Head | None = None,
+        budget: PolicyConfig | None = None,
+        fused: AnimalDecoder | None = None,
     ) -> None:
         self.config = config or CalibrationConfig()
+        self.fused = fused
+        self.fused_ready = False
+        self.frame_interval_s = frame_interval_s
+        self.budget = budget if budget is not None and budget.false_per_min else None
         self.n_neurons = n_neurons
         dim = 2 * n_neurons + 1
         if start is not None and start.weights.shape != (dim,):
@@ -80,6 +104,7 @@ class Calibrator:
         self._x = np.full((capacity, dim), 0.0)
         self._y = np.full(capacity, False)
         self._shipped = np.full(capacity, 0.0)
+        self._t = np.full(capacity, 0.0)
         self._count = 0
         self._first_t: float | None = None
         self._buffer = np.zeros(dim)
@@ -91,6 +116,8 @@ class Calibrator:
         self.fit_s: float | None = None
         self.fit_cpu_s: float | None = None
         self._watch: HeadWatch | None = None
+        self.threshold: ThresholdChoice | None = None
+        self._fallback: ThresholdChoice | None = None  # the shipped model's, for a switch back
 
     @property
     def collecting(self) -> bool:
@@ -134,6 +161,7 @@ class Calibrator:
             self._x[i] = features
             self._y[i] = reversal
             self._shipped[i] = shipped_prob
+            self._t[i] = t
             self._count = i + 1
         if t - self._first_t >= self.config.seconds or self._count == len(self._y):
             self._thread = threading.Thread(target=self._fit, name="calibration", daemon=True)
@@ -166,6 +194,14 @@ class Calibrator:
             self.head = None
             self.switched_back = watch.reason
             _log.warning("switched back to the shipped model: %s", watch.reason)
+            if self._fallback is not None:  # the armed rule's threshold follows the model
+                self.threshold = self._fallback
+                _log.warning(
+                    "--false-per-min: the trigger threshold goes back to the shipped model's, "
+                    "logit %.3f (%s)",
+                    self._fallback.threshold,
+                    self._fallback.reason,
+                )
 
     def wait(self, timeout: float | None = None) -> CalibrationResult | None:
         """Block until the background fit is done (for tests and the end of a session)."""
@@ -180,10 +216,18 @@ class Calibrator:
         self.fit_cpu_s = time.thread_time() - began_cpu
         self.fit_s = time.perf_counter() - began
         # An earlier session's head is kept only when this period could not decide.
+        head = self.head
         if result.head is not None or np.isfinite(result.shipped_score):
-            self.head = result.head
+            head = result.head
         if result.head is not None:  # keep comparing it with the shipped model
             self._watch = HeadWatch(len(self._y), self.config.min_state_frames)
+        if self.fused is not None:
+            self._fit_fused(n)
+        if self.budget is not None:
+            self.threshold = self._budget_threshold(n, head, head is result.head)
+            if head is not None and head is result.head:  # ready should it be switched back
+                self._fallback = self._budget_threshold(n, None, False, announce=False)
+        self.head = head
         self.result = result
         _log.info(
             "calibration after %d frames: %s (held-back AUROC head %.3f, shipped %.3f; %s); "
@@ -203,3 +247,69 @@ class Calibrator:
                 self.fit_s,
                 self.fit_cpu_s,
             )
+
+    def _budget_threshold(
+        self, n: int, head: Head | None, fit_here: bool, announce: bool = True
+    ) -> ThresholdChoice:
+        """The armed rule's threshold for ``self.budget`` from the period's out-of-sample scores
+        of the head that decodes next: cross-fitted when it was fit on these frames, its own
+        probabilities when it came from an earlier session, else the shipped model's (logged
+        when ``announce``)."""
+        from rtdecode.policy import calibration_threshold
+
+        budget = self.budget
+        assert budget is not None and budget.false_per_min is not None
+        x, y = self._x[:n], self._y[:n]
+        if head is None:
+            p = np.where(np.isfinite(self._shipped[:n]), self._shipped[:n], np.nan)
+            source = "shipped model"
+        elif fit_here:
+            p = crossfit_scores(x, y, head, self.config)
+            source = f"calibrated head, cross-fitted over {self.config.blocks} blocks"
+        else:
+            p = head.predict_many(x)
+            source = "the earlier session's head"
+        q = np.clip(p, 1e-4, 1 - 1e-4)
+        choice = calibration_threshold(
+            self._t[:n],
+            np.log(q / (1.0 - q)),
+            y,
+            budget.false_per_min,
+            budget.cross_threshold,
+            budget.prior_evidence,
+            budget.arm_s,
+            budget.refractory_s,
+        )
+        if not announce:
+            return choice
+        _log.warning(
+            "--false-per-min %g: trigger threshold logit %.3f (p %.3f) from %s scores of %.1f "
+            "calibration minutes: %d false / %d fires there (allowed %d); %s",
+            budget.false_per_min,
+            choice.threshold,
+            1.0 / (1.0 + np.exp(-choice.threshold)) if np.isfinite(choice.threshold) else 1.0,
+            source,
+            choice.minutes,
+            choice.false_at_threshold,
+            choice.fires_at_threshold,
+            choice.allowed_false,
+            choice.reason,
+        )
+        return choice
+
+    def _fit_fused(self, n: int) -> None:
+        """Calibrate the fused decision's animal part on the period (logged when it cannot)."""
+        from rtdecode.errors import ConfigError
+
+        assert self.fused is not None
+        m = self.n_neurons
+        x = self._x[:n]
+        features = np.stack([x[:, :m], x[:, m : 2 * m]], axis=2)
+        try:
+            self.fused.calibrate(
+                features, np.ones((n, m), bool), self._y[:n], self.frame_interval_s
+            )
+        except ConfigError as exc:
+            _log.error("the fused decision could not calibrate (%s): it does not decide", exc)
+            return
+        self.fused_ready = True

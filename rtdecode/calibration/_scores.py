@@ -33,7 +33,14 @@ from rtdecode.calibration._roles import RoleConfig, RolePooler, calibration_role
 from rtdecode.data import discover_recordings, load_recording
 from rtdecode.preprocess import PreprocessConfig, preprocess_traces
 
-__all__ = ["Animal", "FoldScores", "ScoreConfig", "fold_scores", "load_animals"]
+__all__ = [
+    "Animal",
+    "FoldScores",
+    "ScoreConfig",
+    "fit_cross_model",
+    "fold_scores",
+    "load_animals",
+]
 
 _PREDICT_STATE = 0.5  # the per-animal state head's unused shipped-probability input
 _MIN_ONSETS = CrossModel.min_onsets
@@ -285,17 +292,12 @@ def _names(data: _Data, ids: Sequence[int]) -> tuple[str, ...]:
     return tuple(sorted(set.intersection(*sets)))  # type: ignore[arg-type]
 
 
-def _decoder(
-    data: _Data,
-    ids: Sequence[int],
-    held: int,
-    settings: dict[str, Any],
-    fusion: Head,
-    fusion_lags: int = 0,
-) -> AnimalDecoder:
-    """The fold's decoder for animal ``held``, cross heads fit on ``ids``, calibrated."""
+def _cross_model(
+    data: _Data, ids: Sequence[int], settings: dict[str, Any], fusion: Head, fusion_lags: int
+) -> CrossModel:
+    """The cross-animal part with its heads fit on ``ids``."""
     names, roles = settings["names"], settings["roles"]
-    model = CrossModel(
+    return CrossModel(
         roles=roles,
         names=names,
         state=_fit_cross(data, ids, roles, settings["c_state"], names, False),
@@ -305,6 +307,19 @@ def _decoder(
         onset_c=settings["onset_c"],
         fusion_lags=fusion_lags,
     )
+
+
+def _decoder(
+    data: _Data,
+    ids: Sequence[int],
+    held: int,
+    settings: dict[str, Any],
+    fusion: Head,
+    fusion_lags: int = 0,
+) -> AnimalDecoder:
+    """The fold's decoder for animal ``held``, cross heads fit on ``ids``, calibrated."""
+    model = _cross_model(data, ids, settings, fusion, fusion_lags)
+    names = settings["names"]
     a, rows = data.animals[held], data.calib[held]
     decoder = AnimalDecoder(model, a.labels if names else None)
     velocity = None if a.velocity is None else a.velocity[rows]
@@ -348,6 +363,56 @@ def _fit_fusion(
     return head, c, lags
 
 
+def _choose(
+    data: _Data, ids: Sequence[int], identities: bool, tracked: bool
+) -> tuple[dict[str, Any], Head, float, int]:
+    """Every setting chosen by leave-one-animal-out over ``ids``, and the fusion fit on them
+    (``tracked``: velocity roles may be offered)."""
+    config = data.config
+    names = _names(data, ids) if identities else ()
+    velocity = (False, True) if config.velocity and tracked else (False,)
+    options = [RoleConfig(k=k, velocity=v) for k in config.ks for v in velocity]
+    roles, c_state = _choose_cross(data, ids, names, False, options)
+    _, c_onset = _choose_cross(data, ids, names, True, (roles,))
+    penalty, onset_c = _choose_animal(data, ids, roles)
+    settings = dict(
+        names=names,
+        roles=roles,
+        c_state=c_state,
+        c_onset=c_onset,
+        penalty=penalty,
+        onset_c=onset_c,
+    )
+    fusion, c_fusion, fusion_lags = _fit_fusion(data, ids, settings)
+    return settings, fusion, c_fusion, fusion_lags
+
+
+def fit_cross_model(
+    animals: Sequence[Animal], identities: bool = False, config: ScoreConfig | None = None
+) -> tuple[CrossModel, dict[str, Any]]:
+    """The fused decision's cross-animal part for a new animal, fit on every one of ``animals``.
+
+    As :func:`fold_scores` fits it for a held-out animal, with all of ``animals`` as the
+    training animals (every choice by leave-one-animal-out over them; one BLAS thread). Velocity
+    roles are never offered: a live calibrator pools without velocity.
+
+    Returns
+    -------
+    model, choices
+        The :class:`CrossModel` (save it with ``save_cross_model``) and what was chosen.
+    """
+    with one_thread():
+        data = _Data(animals, config or ScoreConfig())
+        ids = list(range(len(animals)))
+        settings, fusion, c_fusion, lags = _choose(data, ids, identities, False)
+        model = _cross_model(data, ids, settings, fusion, lags)
+    choices = {key: value for key, value in settings.items() if key not in ("names", "roles")}
+    choices.update(k=settings["roles"].k, names=len(settings["names"]), c_fusion=c_fusion)
+    choices.update(fusion_lags=lags, fusion_weights=fusion.weights.tolist())
+    choices.update(animals=[a.id for a in animals])
+    return model, choices
+
+
 def fold_scores(
     animals: Sequence[Animal],
     held_out: int,
@@ -382,22 +447,9 @@ def _fold_scores(
 ) -> FoldScores:
     data = _Data(animals, config)
     ids = [i for i in range(len(animals)) if i != held_out]
-    names = _names(data, ids) if identities else ()
     tracked = all(animals[i].velocity is not None for i in (*ids, held_out))
-    velocity = (False, True) if config.velocity and tracked else (False,)
-    options = [RoleConfig(k=k, velocity=v) for k in config.ks for v in velocity]
-    roles, c_state = _choose_cross(data, ids, names, False, options)
-    _, c_onset = _choose_cross(data, ids, names, True, (roles,))
-    penalty, onset_c = _choose_animal(data, ids, roles)
-    settings = dict(
-        names=names,
-        roles=roles,
-        c_state=c_state,
-        c_onset=c_onset,
-        penalty=penalty,
-        onset_c=onset_c,
-    )
-    fusion, c_fusion, fusion_lags = _fit_fusion(data, ids, settings)
+    settings, fusion, c_fusion, fusion_lags = _choose(data, ids, identities, tracked)
+    names, roles = settings["names"], settings["roles"]
     decoder = _decoder(data, ids, held_out, settings, fusion, fusion_lags)
     a = animals[held_out]
     probs = decoder.recording(a.features, a.valid)

@@ -34,6 +34,15 @@ POLICY_FLAGS = {
     "max_pulses": (int, "Session dose cap: pulses."),
     "max_light_s": (float, "Session dose cap: total light-on seconds."),
     "stale_ms": (float, "Suppress decisions on frames older than this (and disarm when late)."),
+    "false_per_min": (
+        float,
+        "Armed rule: when self-calibration ends, set the threshold so that it would have fired "
+        "at most B false triggers per minute on the calibration period (logged; in the session "
+        "file and the summary).",
+    ),
+    "arm_s": (float, "Armed rule: seconds the score must sit below threshold before a crossing."),
+    "prior_evidence": (float, "Armed rule: n0 shrinking --false-per-min's threshold to the cross."),
+    "cross_threshold": (float, "Armed rule: the cross-animal threshold (logit) to shrink toward."),
 }
 
 
@@ -261,6 +270,17 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
             "section": "decoder",
             "key": "busy_poll",
             "help": "Spin instead of sleeping: lower latency, one core.",
+        },
+    ),
+    (
+        ("--fused",),
+        {
+            "section": "decoder",
+            "key": "fused",
+            "metavar": "MODEL",
+            "help": "After self-calibration, decide with issue 17's fused score (cross-animal "
+            "heads on identity-free neuron roles, the calibrated state head, onset heads): "
+            "'shipped' or a file from tools/fit_cross_model.py.",
         },
     ),
     (

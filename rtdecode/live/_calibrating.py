@@ -14,20 +14,35 @@ z-score settles), as in ``rtdecode eval --calibrate``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections import deque
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rtdecode.calibration import CalibrationConfig, CalibrationResult, Calibrator, Head
+from rtdecode.calibration import (
+    AnimalDecoder,
+    CalibrationConfig,
+    CalibrationResult,
+    Calibrator,
+    CrossModel,
+    Head,
+)
 from rtdecode.errors import ConfigError
 from rtdecode.live._windower import Windower
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream import Prediction
 
+if TYPE_CHECKING:
+    from rtdecode.policy import PolicyConfig, ThresholdChoice
+
 __all__ = ["MAX_CALIBRATION_BYTES", "LiveCalibration"]
 
 _log = get_logger(__name__)
 _rate_limited = RateLimitedLog(_log)
+
+_RECENT = 32
+"""Frames kept to prime the fused decision's role pooler when it takes over (more than its
+longest difference horizon, 1.8 s, at any rate up to 17 frames/s)."""
 
 MAX_CALIBRATION_BYTES = 256 << 20
 """Largest calibration period kept in memory (about ``seconds x rate x (2 n + 1) x 8`` bytes);
@@ -36,6 +51,11 @@ beyond it calibration is off for the layout, with a log line (shorten ``--calibr
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
+    """Non-finite floats as ``None`` (strict JSON)."""
+    return {k: _finite(v) if isinstance(v, float) else v for k, v in values.items()}
 
 
 class LiveCalibration:
@@ -54,6 +74,12 @@ class LiveCalibration:
         the first frame while this session calibrates.
     start_from
         Where ``start`` came from (for the log and the summary).
+    budget
+        The trigger policy when it has ``false_per_min``: each layout's calibrator sets the
+        armed rule's threshold when its fit is done (:meth:`new_threshold` hands it on).
+    fused
+        The fused decision's cross-animal part: each layout's calibrator also fits the animal's
+        part, and from then on the fused score decides (``Prediction.head = 2``).
 
     Attributes
     ----------
@@ -72,6 +98,8 @@ class LiveCalibration:
         frame_interval_s: float | None = None,
         start: Head | None = None,
         start_from: str | None = None,
+        budget: PolicyConfig | None = None,
+        fused: CrossModel | None = None,
     ) -> None:
         if len(states) != 2 or "reversal" not in states:
             raise ConfigError(
@@ -82,6 +110,12 @@ class LiveCalibration:
         self.frame_interval_s = frame_interval_s
         self.start = start
         self.start_from = start_from
+        self.budget = budget
+        self.fused = fused
+        self.fused_predictions = 0
+        self._recent: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=_RECENT)
+        self._primed = False
+        self._threshold_given: ThresholdChoice | None = None
         self._rev = states.index("reversal")
         self._probs = np.zeros(2, np.float32)
         self.calibrator: Calibrator | None = None
@@ -119,6 +153,8 @@ class LiveCalibration:
         self._features = None
         self._announced = False
         self._untargeted = 0
+        self._recent.clear()
+        self._primed = False
 
     def _ensure(self, windower: Windower, t: float, make: bool) -> Calibrator | None:
         """The layout's calibrator; with ``make``, made if missing and the interval is known
@@ -158,7 +194,8 @@ class LiveCalibration:
                 dim,
             )
             start = None
-        self.calibrator = Calibrator(self._n, interval, self.config, start)
+        fused = None if self.fused is None else AnimalDecoder(self.fused)
+        self.calibrator = Calibrator(self._n, interval, self.config, start, self.budget, fused)
         _log.info(
             "calibrating %d neurons on the first %g s of tracked behaviour; %s decodes meanwhile",
             self._n,
@@ -179,10 +216,16 @@ class LiveCalibration:
     def decode(
         self, prediction: Prediction, window: np.ndarray, valid: np.ndarray, windower: Windower
     ) -> None:
-        """Before publishing: the calibrated head's probabilities, once there is a head."""
+        """Before publishing: the fused decision's or the calibrated head's probabilities, once
+        there is one (the fused decision first)."""
         self._features = None
         self._shipped = float(prediction.probs[self._rev])
         calibrator = self._ensure(windower, prediction.t, self.start is not None)
+        if self.fused is not None:
+            if calibrator is not None and calibrator.fused_ready:
+                self._fuse(calibrator, prediction, window[-1], valid[-1])
+                return
+            self._recent.append((window[-1].copy(), valid[-1].copy()))
         if calibrator is None or calibrator.head is None:
             return
         features = calibrator.features(window[-1], valid[-1], self._shipped)
@@ -195,6 +238,35 @@ class LiveCalibration:
             prediction.probs = probs  # the decision step decides the state from them
             prediction.head = 1
             self.head_predictions += 1
+
+    def _fuse(
+        self, calibrator: Calibrator, prediction: Prediction, frame: np.ndarray, valid: np.ndarray
+    ) -> None:
+        """The fused score decides this frame (the pooler primed on the frames before it)."""
+        decoder = calibrator.fused
+        assert decoder is not None
+        if not self._primed:
+            decoder.prime(list(self._recent))
+            self._recent.clear()
+            self._primed = True
+        p = float(decoder.step(frame, valid)[-1])
+        probs = self._probs
+        probs[self._rev] = p
+        probs[1 - self._rev] = 1.0 - p
+        prediction.probs = probs
+        prediction.head = 2
+        self.fused_predictions += 1
+
+    def new_threshold(self) -> ThresholdChoice | None:
+        """The budget threshold once, when the calibrator has just chosen it (else ``None``)."""
+        calibrator = self.calibrator
+        if calibrator is None or calibrator.result is None:
+            return None
+        choice = calibrator.threshold
+        if choice is None or choice is self._threshold_given:
+            return None
+        self._threshold_given = choice
+        return choice
 
     def learn(
         self, window: np.ndarray, valid: np.ndarray, t: float, windower: Windower, target: Any
@@ -239,7 +311,11 @@ class LiveCalibration:
         self._announced = True
         result = calibrator.result
         assert result is not None
-        head = "the calibrated head" if calibrator.head is not None else "the shipped model"
+        head = {
+            "fused": "the fused decision",
+            "calibrated": "the calibrated head",
+            "shipped": "the shipped model",
+        }[self.decides()]
         _log.warning(
             "calibration done after %d frames: %s decodes from now on (%s; held-back AUROC "
             "head %.3f, shipped %.3f)",
@@ -270,7 +346,7 @@ class LiveCalibration:
         result = calibrator.result
         if result is None:
             return "calib fitting"
-        head = "calibrated" if calibrator.head is not None else "shipped"
+        head = self.decides()
         if calibrator.switched_back:
             head = "shipped (switched back: it decoded better)"
         return (
@@ -298,7 +374,25 @@ class LiveCalibration:
         return "the fit did not finish before the session ended"
 
     def outcome(self) -> dict[str, Any]:
-        """The calibration's outcome, as the session file keeps it (with the head's weights)."""
+        """The calibration's outcome, as the session file keeps it (with the head's weights and,
+        with ``--false-per-min``, the trigger threshold chosen and why under ``threshold``)."""
+        outcome = self._outcome()
+        outcome["decides"] = self.decides()
+        choice = None if self.calibrator is None else self.calibrator.threshold
+        if self.budget is not None:
+            outcome["threshold"] = None if choice is None else _json_ready(choice.as_dict())
+        return outcome
+
+    def decides(self) -> str:
+        """Who decides now: ``fused``, ``calibrated`` (the animal's head) or ``shipped``."""
+        calibrator = self.calibrator
+        if calibrator is None:
+            return "calibrated" if self.start is not None else "shipped"
+        if calibrator.fused_ready:
+            return "fused"
+        return "shipped" if calibrator.head is None else "calibrated"
+
+    def _outcome(self) -> dict[str, Any]:
         calibrator = self.calibrator
         result = None if calibrator is None else calibrator.result
         head = None if calibrator is None else calibrator.head
@@ -348,6 +442,7 @@ class LiveCalibration:
             "head_predictions": self.head_predictions,
             "fit_s": None if calibrator is None else calibrator.fit_s,
             "fit_cpu_s": None if calibrator is None else calibrator.fit_cpu_s,
+            "fused_predictions": self.fused_predictions,
             "layouts_discarded": self.layouts_discarded,
             "from": self.start_from,
         }

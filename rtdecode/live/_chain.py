@@ -3,7 +3,8 @@
 Per decoded frame, on the critical path (:meth:`PostInference.publish`):
 
 1. **head**: once self-calibration holds the animal's head, its probabilities replace the
-   shipped model's (:meth:`~rtdecode.live.LiveCalibration.decode`);
+   shipped model's (:meth:`~rtdecode.live.LiveCalibration.decode`); on the frame its fit is
+   done, a ``--false-per-min`` threshold it chose goes to the actuator (``set_threshold``);
 2. **decision** (:class:`DecisionStep`): the one argmax, and the one abstain band with the
    input's health, deciding whether the output is ``uncertain``. A fused decision or a
    per-animal threshold replaces this step; nothing after it recomputes either;
@@ -30,7 +31,7 @@ from rtdecode.stream import FrameTiming, Prediction, Sink
 if TYPE_CHECKING:
     from rtdecode.live._calibrating import LiveCalibration
     from rtdecode.live._windower import Windower
-    from rtdecode.policy import TriggerEvent
+    from rtdecode.policy import ThresholdChoice, TriggerEvent
 
 __all__ = ["Actuator", "DecisionStep", "PostInference", "Tap"]
 
@@ -51,6 +52,9 @@ class Actuator(Protocol):
 
     def layout_reset(self) -> None:
         """The neuron layout changed."""
+
+    def set_threshold(self, choice: ThresholdChoice) -> None:
+        """The armed rule's threshold from now on (``--false-per-min``, when calibration ends)."""
 
     def close(self, summary: dict[str, Any] | None = None) -> None:
         """Drive the safe state and close the outputs."""
@@ -182,8 +186,12 @@ class PostInference:
     ) -> None:
         """The critical path: head, decision (``suspect``: see :class:`DecisionStep`),
         actuator, sinks."""
-        if self.head is not None:
-            self.head.decode(prediction, window, valid, windower)
+        head = self.head
+        if head is not None:
+            head.decode(prediction, window, valid, windower)
+            choice = head.new_threshold()
+            if choice is not None and self.actuator is not None:
+                self.actuator.set_threshold(choice)
         self.decision(prediction, valid, suspect)
         if self.actuator is not None:
             self.actuator.publish(prediction)

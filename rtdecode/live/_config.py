@@ -120,6 +120,12 @@ class DecoderConfig:
         and clocks warm (``None``: never).
     cpu
         Pin the decoder process to this core (``None``: any).
+    fused
+        Issue 17's fused decision after self-calibration: ``"shipped"`` (the cross-animal part
+        fit on the six training animals, ``rtdecode/resources/cross-model.npz``) or the path of
+        one ``tools/fit_cross_model.py`` wrote. When calibration ends, the animal's part (neuron
+        roles, state and onset heads) is fit on the same frames and the fused score decides
+        (``head = 2``). ``None``: off (the calibrated head or the shipped model decides).
     """
 
     model: str | None = None
@@ -129,6 +135,7 @@ class DecoderConfig:
     abstain: tuple[float, float] | None = DEFAULT_ABSTAIN
     max_carried: float = 0.25
     settle_frames: int | None = None
+    fused: str | None = None
     max_batch: int = 256
     max_frames: int | None = None
     busy_poll: bool = False
@@ -334,6 +341,13 @@ class RunConfig:
             raise ConfigError(
                 f"the policy sets abstain {list(self.policy.abstain)} but the decoder's band is "
                 f"{self.decoder.abstain}; one band serves the decoder and the policy: drop one"
+            )
+        budget = self.policy is not None and self.policy.false_per_min is not None
+        if self.decoder.fused is not None and (budget or not self.calibration.enabled):
+            raise ConfigError(
+                "--fused decides after self-calibration: it needs --calibrate, and it does not "
+                "combine with --false-per-min yet (that threshold is set on the calibrated "
+                "head's out-of-sample scores; the fused score has none on its calibration period)"
             )
 
     def _check_one_stream(self) -> None:

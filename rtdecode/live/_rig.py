@@ -98,6 +98,12 @@ def resolve_run_config(
             raise ConfigError(f"{where}: [{name}] must be a table, got {table!r}")
         tables[name] = {**table, **overrides.get(name, {})}
     closed = trigger or policy_file is not None or "policy" in rig
+    if not closed and overrides.get("policy"):
+        flags = ", ".join(f"--{key.replace('_', '-')}" for key in sorted(overrides["policy"]))
+        raise ConfigError(
+            f"{flags} set the trigger policy, but the loop is open: add --trigger (or a [policy] "
+            "table to the rig file)"
+        )
     if policy_file is not None:
         tables["policy"] = {**read_toml(policy_file), **overrides.get("policy", {})}
         where_policy = f"policy file {policy_file}"
@@ -131,12 +137,26 @@ def _build(cls: type[T], tables: dict[str, dict[str, Any]], name: str, where: st
     return cls(**table)
 
 
+ARMED_REFRACTORY_S = 5.0
+"""The armed rule's refractory period unless one is set (the onset rule's 20 s throws catches
+away: issue 17's nested leave-one-animal-out study, docs/results.md, chose at most 5 s in 233 of
+264 choices and 5 s most often for the calibrated head)."""
+
+
 def _share_band(
     tables: dict[str, dict[str, Any]], rig: dict[str, Any], overrides: dict[str, dict[str, Any]]
 ) -> None:
     """One abstain band: a policy's ``abstain`` serves the decoder when the decoder's is not
-    set; the decoder's (set or default) is recorded in the policy."""
+    set; the decoder's (set or default) is recorded in the policy. With the armed rule
+    (``rule = "armed"`` or ``false_per_min``) the default band is off: the rule's threshold is
+    the decision (chosen on scores without a band), and a band around it would suppress every
+    crossing near it; a band set explicitly still serves."""
     policy, decoder = tables["policy"], tables["decoder"]
+    armed = policy.get("rule") == "armed" or policy.get("false_per_min") is not None
+    if armed and "abstain" not in policy and "abstain" not in decoder:
+        decoder["abstain"] = None
+    if armed:
+        policy.setdefault("refractory_s", ARMED_REFRACTORY_S)
     if "abstain" in policy and "abstain" not in decoder:
         decoder["abstain"] = policy["abstain"]
     elif "abstain" in decoder and "abstain" in policy:

@@ -34,6 +34,7 @@ from rtdecode.stream import (
 )
 
 if TYPE_CHECKING:
+    from rtdecode.calibration import CrossModel
     from rtdecode.engines import Engine
     from rtdecode.trigger import TriggerController
 
@@ -255,7 +256,41 @@ def _calibration(config: RunConfig, states: tuple[str, ...]) -> LiveCalibration 
         model = config.decoder.model
         start = earlier_head(earlier, load_model_file(model), section.fit)
         _log.info("the head from %s decodes from the first frame", earlier)
-    return LiveCalibration(section.fit, states, config.source.frame_interval_s, start, earlier)
+    policy = config.policy
+    budget = policy if policy is not None and policy.false_per_min is not None else None
+    return LiveCalibration(
+        section.fit,
+        states,
+        config.source.frame_interval_s,
+        start,
+        earlier,
+        budget,
+        _fused(config.decoder.fused),
+    )
+
+
+SHIPPED_CROSS = "cross-model.npz"
+"""The shipped fused decision's cross-animal part (``tools/fit_cross_model.py`` on the six
+training recordings, no identities), in ``rtdecode/resources``."""
+
+
+def _fused(where: str | None) -> CrossModel | None:
+    """The fused decision's cross-animal part (``None``: off)."""
+    if where is None:
+        return None
+    from importlib import resources
+
+    from rtdecode.calibration import load_cross_model
+
+    if where == "shipped":
+        with resources.as_file(resources.files("rtdecode") / "resources" / SHIPPED_CROSS) as p:
+            model, _ = load_cross_model(p)
+    else:
+        if not Path(where).exists():
+            raise ConfigError(f"--fused {where} does not exist; pass 'shipped' or a model file")
+        model, _ = load_cross_model(where)
+    _log.info("the fused decision (%s) decides after self-calibration", where)
+    return model
 
 
 def _controller(config: RunConfig, source: Source) -> TriggerController:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtdecode.errors import ConfigError
-from rtdecode.policy._policy import Decision
+from rtdecode.policy._decision import Decision
 
 __all__ = ["ArmedConfig", "ArmedRule", "armed_fires", "replay_armed"]
 

@@ -19,10 +19,15 @@ import numpy as np
 
 from rtdecode.config import from_dict, read_toml
 from rtdecode.errors import ConfigError
+from rtdecode.policy._armed import ArmedConfig, ArmedRule
+from rtdecode.policy._decision import Decision
 
 __all__ = ["RULES", "SUPPRESS_REASONS", "Decision", "Policy", "PolicyConfig"]
 
-RULES = ("onset", "state")
+_P_CLIP = 1e-4
+"""Probabilities are clipped to [_P_CLIP, 1 - _P_CLIP] before the armed rule's logit."""
+
+RULES = ("onset", "state", "armed")
 SUPPRESS_REASONS = ("stale", "abstain", "refractory", "rate_cap", "dose_cap")
 """Why a fire was suppressed, in the order they are checked."""
 
@@ -37,7 +42,10 @@ class PolicyConfig:
         ``onset``: fire once when the probability of ``state`` rises above ``on`` (after having
         been below ``off``) and stays there for ``min_frames`` frames. ``state``: hold the
         output on while in ``state`` (entered as for ``onset``, left when the probability falls
-        below ``off``), for at most ``max_state_s``.
+        below ``off``), for at most ``max_state_s``. ``armed``: the armed rule
+        (:class:`~rtdecode.policy.ArmedRule`) on the logit of the state's probability, at the
+        threshold ``logit(on)`` until ``false_per_min`` sets the animal's own (``off`` and
+        ``min_frames`` unused); ``refractory_s`` is the rule's refractory period.
     state
         The decoded state whose probability drives the rule.
     on, off
@@ -61,6 +69,19 @@ class PolicyConfig:
         suppressed, never fired late.
     max_state_s
         Longest hold of the ``state`` rule.
+    arm_s
+        ``armed`` rule: least time the score sat below the threshold before a crossing fires.
+    false_per_min
+        ``B``: when self-calibration ends, the ``armed`` rule's threshold becomes the animal's
+        own, the lowest at which it would have fired at most ``B`` false triggers per minute on
+        the calibration period (:func:`~rtdecode.policy.calibration_threshold`). Implies the
+        ``armed`` rule. ``None``: the threshold stays ``logit(on)``.
+    prior_evidence
+        ``n0`` of the budget threshold's shrinkage toward ``cross_threshold`` (0: the animal's
+        own threshold alone; ``inf``: ``max(own, cross)``).
+    cross_threshold
+        The cross-animal threshold (a logit) the budget threshold is shrunk toward; ``None``:
+        none (the animal's own).
     """
 
     rule: str = "onset"
@@ -76,8 +97,19 @@ class PolicyConfig:
     abstain: tuple[float, float] | None = None
     stale_ms: float = 100.0
     max_state_s: float = 10.0
+    arm_s: float = 1.2
+    false_per_min: float | None = None
+    prior_evidence: float = 0.0
+    cross_threshold: float | None = None
 
     def __post_init__(self) -> None:
+        if self.false_per_min is not None and self.rule == "onset":
+            object.__setattr__(self, "rule", "armed")  # the budget sets the armed rule's threshold
+        if self.false_per_min is not None and self.rule != "armed":
+            raise ConfigError(
+                f"policy.false_per_min sets the armed rule's threshold; policy.rule is "
+                f"{self.rule!r}: drop rule or set it to 'armed'"
+            )
         if self.rule not in RULES:
             raise ConfigError(f"policy.rule must be one of {RULES}, got {self.rule!r}")
         if not 0.0 <= self.off <= self.on <= 1.0:
@@ -97,6 +129,11 @@ class PolicyConfig:
             "max_state_s": self.max_state_s > 0,
             "max_pulses": self.max_pulses is None or self.max_pulses >= 0,
             "max_light_s": self.max_light_s is None or self.max_light_s >= 0,
+            "arm_s": self.arm_s >= 0,
+            "false_per_min": self.false_per_min is None or self.false_per_min > 0,
+            "prior_evidence": self.prior_evidence >= 0,
+            "cross_threshold": self.cross_threshold is None or math.isfinite(self.cross_threshold),
+            "on": self.rule != "armed" or 0.0 < self.on < 1.0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -119,26 +156,6 @@ class PolicyConfig:
     def to_json(self) -> str:
         """The policy as JSON (kept beside the events it produced)."""
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Something the policy decided on one frame.
-
-    Attributes
-    ----------
-    kind
-        ``fire``, ``suppressed`` (would have fired), or ``off`` (``state`` rule: the state
-        ended before ``max_state_s``).
-    reason
-        For ``suppressed``, one of :data:`SUPPRESS_REASONS`; empty otherwise.
-    pulse_ms
-        Pulse length of a fire (or the one suppressed); 0 for ``off``.
-    """
-
-    kind: str
-    reason: str = ""
-    pulse_ms: float = 0.0
 
 
 class Policy:
@@ -172,6 +189,21 @@ class Policy:
         self._hold_start: float | None = None
         self.pulses = 0
         self.light_s = 0.0
+        self.armed_rule: ArmedRule | None = None
+        if config.rule == "armed":
+            on = config.on
+            self.armed_rule = ArmedRule(
+                ArmedConfig(
+                    math.log(on / (1.0 - on)), config.arm_s, config.refractory_s, config.pulse_ms
+                )
+            )
+
+    def set_threshold(self, threshold: float) -> None:
+        """The ``armed`` rule's threshold (a logit) from now on; its state is kept."""
+        rule = self.armed_rule
+        if rule is None:
+            raise ConfigError(f"only the armed rule takes a threshold, not {self.config.rule!r}")
+        rule.config = dataclasses.replace(rule.config, threshold=float(threshold))
 
     def step(
         self, probs: np.ndarray, now_s: float, age_s: float = 0.0, uncertain: bool = False
@@ -197,6 +229,8 @@ class Policy:
         """
         config = self.config
         p = float(probs[self._index])
+        if self.armed_rule is not None:
+            return self._armed(p, now_s, age_s, uncertain)
         if self._hold_start is not None:
             if now_s - self._hold_start >= config.max_state_s:
                 self._hold_start = None  # the pulse itself has ended
@@ -234,6 +268,22 @@ class Policy:
         if config.rule == "state":
             self._hold_start = now_s
         return Decision("fire", "", pulse_ms)
+
+    def _armed(self, p: float, now_s: float, age_s: float, uncertain: bool) -> Decision | None:
+        """The armed rule on the probability's logit, then the caps it does not know."""
+        assert self.armed_rule is not None
+        q = min(max(p, _P_CLIP), 1.0 - _P_CLIP)
+        decision = self.armed_rule.step(now_s, math.log(q / (1.0 - q)), uncertain)
+        if decision is None or decision.kind != "fire":
+            return decision
+        reason = self._blocked(now_s, age_s, decision.pulse_ms)
+        if reason:
+            return Decision("suppressed", reason, decision.pulse_ms)
+        self._last_fire = now_s
+        self._recent.append(now_s)
+        self.pulses += 1
+        self.light_s += decision.pulse_ms / 1e3
+        return decision
 
     def _blocked(self, now_s: float, age_s: float, pulse_ms: float) -> str:
         config = self.config

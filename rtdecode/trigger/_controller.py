@@ -23,7 +23,7 @@ import numpy as np
 from rtdecode.errors import ConfigError
 from rtdecode.latency import LatencyHistogram
 from rtdecode.log import RateLimitedLog, get_logger
-from rtdecode.policy import Decision, Policy, PolicyConfig, TriggerEvent
+from rtdecode.policy import Decision, Policy, PolicyConfig, ThresholdChoice, TriggerEvent
 from rtdecode.stream import FrameTiming, Prediction
 from rtdecode.trigger._device_protocol import HEARTBEAT_S
 from rtdecode.trigger._guard import DoseGuard
@@ -141,6 +141,7 @@ class TriggerController:
         self.armed = False
         self.fault = ""
         self._policy: Policy | None = None
+        self.threshold: ThresholdChoice | None = None
         self._failed: set[int] = set()
         self._lock = threading.RLock()
         self._unlogged: deque[TriggerEvent] = deque()
@@ -220,6 +221,13 @@ class TriggerController:
                 self._interval_s = float(np.median(gaps)) / 1e9
         if self._unlogged:
             self._drain()
+
+    def set_threshold(self, choice: ThresholdChoice) -> None:
+        """The armed rule fires at ``choice.threshold`` (a logit) from now on (``--false-per-min``,
+        set when self-calibration ends; kept for the summary)."""
+        assert self._policy is not None, "open() the controller first"
+        self._policy.set_threshold(choice.threshold)
+        self.threshold = choice
 
     def layout_reset(self) -> None:
         """The neuron layout changed: disarm until the window has refilled."""
@@ -435,5 +443,6 @@ class TriggerController:
             "light_s": round(self.guard.light_s, 3),
             "events": by_kind,
             "watchdog_s": self.watchdog_s(),
+            "threshold": None if self.threshold is None else self.threshold.as_dict(),
             "latency_us": {name: hist.summary_us() for name, hist in self.latency.items()},
         }

@@ -1,0 +1,109 @@
+"""``--fused``: issue 17's fused decision decides after self-calibration, live, over ZeroMQ.
+
+The bundled recording with its tracked behaviour is replayed (``rtdecode replay --behavior``) over a
+real ZeroMQ socket into a live session built by ``open_session`` from the same configuration
+``rtdecode run --calibrate 60 --fused shipped`` makes. When calibration ends the animal's part of
+the fused decision (neuron roles, state and onset heads) is fit off the decoding thread and the
+fused score decides from then on; the session file and the summary say so, and every live
+frame-by-frame fused score equals the offline score of the same decoder on the same frames.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+from stream_support import free_port
+
+from rtdecode.data import bundled_recording
+from rtdecode.live import open_session, resolve_run_config
+from rtdecode.preprocess import preprocess_traces
+from rtdecode.stream import FrameTiming, Prediction, read_session
+
+pytestmark = pytest.mark.timeout(300)
+
+RTDECODE = [sys.executable, "-c", "from rtdecode.cli import main; main()"]
+FRAMES = 400  # 240 s: 10 s settling, 60 s calibration, the rest decided by the fused score
+
+
+class _Fused:
+    """A tap keeping each fused prediction's sequence number and reversal probability."""
+
+    def __init__(self) -> None:
+        self.seq: list[int] = []
+        self.p: list[float] = []
+
+    def __call__(self, prediction: Prediction, timing: FrameTiming, target: int | None) -> None:
+        if prediction.head == 2:
+            self.seq.append(prediction.seq)
+            self.p.append(float(prediction.probs[1]))
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("fused")
+    uri = f"zmq+tcp://127.0.0.1:{free_port()}"
+    config = resolve_run_config(
+        {},
+        {
+            "source": {"addresses": (uri,), "sinks": (str(folder / "session.h5"),)},
+            "decoder": {"fused": "shipped", "max_batch": 1, "max_frames": FRAMES - 60},
+            "calibration": {"seconds": 60.0},
+        },
+    )
+    tap = _Fused()
+    live = open_session(config, taps=[tap])
+    result: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: result.update(summary=live.run()))
+    runner.start()
+    try:
+        subprocess.run(
+            [*RTDECODE, "replay", "--to", uri, "--speed", "15", "--behavior",
+             "--wait-s", "60", "--max-frames", str(FRAMES)],
+            check=True, capture_output=True, timeout=150,
+        )  # fmt: skip
+    finally:
+        runner.join(150)
+    assert "summary" in result, "the session did not end"
+    calibration = live.streams[0].calibration
+    assert calibration is not None and calibration.calibrator is not None
+    return {
+        "summary": result["summary"],
+        "data": read_session(folder / "session.h5"),
+        "tap": tap,
+        "decoder": calibration.calibrator.fused,
+    }
+
+
+def test_the_fused_decision_decides_after_calibration_and_says_so(
+    session: dict[str, Any],
+) -> None:
+    block = session["summary"]["calibration"]
+    assert block["decides"] == "fused" and block["fused_predictions"] > 100
+    data = session["data"]
+    assert data.calibration["decides"] == "fused"
+    heads = data.predictions["head"]
+    first = int(np.argmax(heads == 2))
+    assert heads[first:].tolist() == [2] * (len(heads) - first)  # from then on, every frame
+    assert (heads[:first] != 2).all() and first > 50  # not before calibration ended
+
+
+def test_live_fused_scores_equal_the_offline_scores_on_the_same_frames(
+    session: dict[str, Any],
+) -> None:
+    recording = bundled_recording()
+    frames = session["data"].frames["seq"]
+    first, last = int(frames.min()), int(frames.max())
+    traces = recording.traces[first : last + 1].astype(np.float64)
+    traces[~np.isin(np.arange(first, last + 1), frames)] = np.nan  # frames lost on the way
+    times = recording.timestamps[first : last + 1]
+    features, valid = preprocess_traces(traces, times)
+    offline = session["decoder"].recording(features, valid)[:, -1]
+    tap = session["tap"]
+    assert len(tap.seq) > 100
+    live = np.asarray(tap.p)
+    np.testing.assert_allclose(live, offline[np.asarray(tap.seq) - first], rtol=1e-5, atol=1e-6)
