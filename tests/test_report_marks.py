@@ -37,8 +37,8 @@ def _session(path: Path) -> Session:
         session.record_behavior(seq + 10, t, 0.0, float(reversing))
         if seq >= 0:
             p = 0.9 if reversing else 0.1
-            session.publish(Prediction(seq, t, np.array([1 - p, p], np.float32), 0, 0))
-            session.record_frame(FrameTiming(seq, t, -1, 0, 1000, 2000, 3000))
+            prediction = Prediction(seq, t, np.array([1 - p, p], np.float32), 0, 0)
+            session.record_frame(FrameTiming(seq, t, -1, 0, 1000, 2000, 3000), prediction)
     for seq, reason in [(20, "refractory"), (22, "refractory"), (24, "uncertain"), (26, "")]:
         session.record_trigger(TriggerEvent(seq, 0.5 * seq, "suppressed", reason, 500.0, 1.0))
     session.close({})
@@ -69,8 +69,8 @@ def test_a_dry_run_session_scores_the_fires_the_policy_would_have_made(tmp_path:
         t = 0.5 * seq
         reversing = 10 <= t < 14 or 40 <= t < 44
         p = 0.9 if reversing else 0.1
-        session.publish(Prediction(seq, t, np.array([1 - p, p], np.float32), int(reversing), 0))
-        session.record_frame(FrameTiming(seq, t, -1, 0, 1000, 2000, 3000))
+        prediction = Prediction(seq, t, np.array([1 - p, p], np.float32), int(reversing), 0)
+        session.record_frame(FrameTiming(seq, t, -1, 0, 1000, 2000, 3000), prediction)
         session.record_behavior(seq, t, 0.0, float(reversing))
     for seq in (19, 50, 82):  # what an armed run would have fired (9.5 s, 25 s, 41 s)
         session.record_trigger(TriggerEvent(seq, 0.5 * seq, "suppressed", "dry_run", 50.0, 1.0))
