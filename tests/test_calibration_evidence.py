@@ -108,3 +108,36 @@ def test_the_interval_of_the_gain_straddles_zero_for_a_coin_flip() -> None:
     noisy = np.clip(shipped + rng.normal(0, 0.3, 300), 0, 1)  # a worse head
     low, high = auroc_gain_interval(truth, noisy, shipped)
     assert low < 0, "a worse head is never surely better"
+
+
+def test_a_switch_back_also_gives_the_armed_rule_the_shipped_models_threshold() -> None:
+    from rtdecode.calibration import Calibrator
+    from rtdecode.policy import PolicyConfig
+
+    rng = np.random.default_rng(3)
+    n, interval = 4, 0.5
+    budget = PolicyConfig(false_per_min=1.0)
+    weak = CalibrationConfig(seconds=120.0, min_state_frames=1, level=0.02)
+    calibrator = Calibrator(n, interval, weak, budget=budget)
+    frame, valid = np.zeros((n, 2)), np.ones(n, bool)
+    k = 0
+    while calibrator.collecting:  # the neurons tell reversals, the shipped model does not
+        reversal = (k // 20) % 3 == 0
+        frame[:, 0] = reversal + rng.normal(0, 0.3, n)
+        shipped = float(rng.uniform(0.3, 0.7))
+        calibrator.add(calibrator.features(frame, valid, shipped), shipped, reversal, k * interval)
+        k += 1
+    assert calibrator.wait(60) is not None and calibrator.head is not None
+    chosen = calibrator.threshold
+    assert chosen is not None
+    for j in range(400):  # now the neurons mislead and the shipped model is right
+        reversal = (j // 20) % 3 == 0
+        frame[:, 0] = (not reversal) + rng.normal(0, 0.3, n)
+        shipped = 0.9 if reversal else 0.1
+        calibrator.follow(calibrator.features(frame, valid, shipped), shipped, reversal)
+    assert calibrator.head is None and calibrator.switched_back
+    assert calibrator.threshold is not None and calibrator.threshold is not chosen
+    # the threshold now comes from the shipped model's scores of the period (p in 0.3..0.7),
+    # not from the head's that lost
+    back = calibrator.threshold.threshold
+    assert back != chosen.threshold and abs(back) <= np.log(0.7 / 0.3) + 1e-9
