@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	@echo "[2/3] installing torch 2.13.0 (the largest download)"
 	$(BIN)/python -m pip install -q torch==2.13.0
-	@echo "[3/3] installing rtdecode and its extras (lsl, onnx, nwb, plot, serial, dev, docs)"
-	$(BIN)/python -m pip install -q -e ".[lsl,onnx,nwb,plot,serial,dev,docs]"
+	@echo "[3/3] installing rtdecode and its extras (lsl, onnx, nwb, plot, serial, cluster, dev, docs)"
+	$(BIN)/python -m pip install -q -e ".[lsl,onnx,nwb,plot,serial,cluster,dev,docs]"
 	@echo "set up; later runs skip this step while $(VENV) is up to date"
 	touch $(STAMP)
 

@@ -31,9 +31,10 @@ BUDGET = 1.0
 SPEED = 15  # the replay runs this much faster than life
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One closed-loop run with ``--false-per-min`` over a replay with behaviour."""
+@pytest.fixture(scope="module", params=[(), ("--fused", "shipped")], ids=["calibrated", "fused"])
+def session(tmp_path_factory: pytest.TempPathFactory, request: Any) -> dict[str, Any]:
+    """One closed-loop run with ``--false-per-min`` over a replay with behaviour: the threshold
+    set on the calibrated head's scores, or (``--fused``) on the fused decision's."""
     folder = tmp_path_factory.mktemp("budget")
     rig = folder / "rig.toml"
     # The replay runs 15x faster than life: the rule runs on the frames' own clock, and a busy
@@ -50,7 +51,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 "--sink", str(folder / "session.h5"), "--json", str(folder / "summary.json"),
                 "--decode-every-frame", "--calibrate", "60",
                 "--false-per-min", str(BUDGET), "--arm", "--trigger-out",
-                f"serial://{device.port}",
+                f"serial://{device.port}", *request.param,
             ],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
@@ -68,6 +69,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pulses = device.pulses()
     assert decoder.returncode == 0, err
     return {
+        "fused": bool(request.param),
         "err": err,
         "summary": json.loads((folder / "summary.json").read_text()),
         "data": read_session(folder / "session.h5"),
@@ -107,12 +109,12 @@ def test_the_armed_rule_fires_on_the_chosen_threshold(session: dict[str, Any]) -
 
 
 def _threshold_from(session: dict[str, Any]) -> int:
-    """The seq after which the chosen threshold surely rules: the calibrated head's first
-    prediction; when 60 s were too little evidence to switch (the shipped model decides, its
+    """The seq after which the chosen threshold surely rules: the fused decision's or the
+    calibrated head's first prediction; when 60 s were too little evidence to switch (the shipped model decides, its
     threshold chosen on its own scores), the end of the calibration period plus the fit's
     time at the replay's speed, twice over and a second more, in frame time."""
     predictions = session["data"].predictions
-    decided = predictions["seq"][predictions["head"] == 1]
+    decided = predictions["seq"][predictions["head"] == (2 if session["fused"] else 1)]
     if len(decided):
         return int(decided.min())
     calibration = session["summary"]["calibration"]

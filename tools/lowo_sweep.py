@@ -1,20 +1,19 @@
-"""Run the LOWO protocol for several recipes at once, one process per fold.
+"""Run the LOWO protocol for several recipes at once, one task per (recipe, held-out animal).
 
-The same code path as ``rtdecode eval --protocol lowo`` (``lowo_fold`` / ``lowo_report``), spread
-over worker processes, for a many-core or GPU machine. Writes ``<name>.json`` per recipe (the
-``rtdecode eval --json`` report) and ``<name>.npz`` with each fold's decoded probabilities.
+The same code path as ``rtdecode eval --protocol lowo`` (``lowo_fold`` / ``lowo_report``). The
+folds run one after another in this process, or with ``--ray`` as Ray tasks on this machine or a
+cluster (docs/cluster.md). Writes ``<name>.json`` per recipe (the ``rtdecode eval --json``
+report) and ``<name>.npz`` with each fold's decoded probabilities; exits 1 when a fold failed.
 
     python tools/lowo_sweep.py --data ../shared/data/flavell2023 --out results/lowo \\
-        --recipe gnn --recipe logreg --recipe 'gnn-w64=gnn:{"model_window": 64}'
+        --recipe gnn --recipe logreg --recipe 'gnn-w64=gnn:{"model_window": 64}' --ray local
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,75 +28,68 @@ def _parse(spec: str) -> tuple[str, str, dict[str, Any]]:
     return name, preset or name, overrides
 
 
-_DATA: list[Any] = []
-
-
-def _init(folder: str, threads: int) -> None:
-    import torch
-
-    from rtdecode.preprocess import PreprocessConfig
-    from rtdecode.training._load import prepare_folder
-
-    torch.set_num_threads(threads)
-    _DATA.extend(prepare_folder(folder, PreprocessConfig(), need_behaviour=True))
-
-
-def _fold(job: tuple[str, str, dict[str, Any], int, str]) -> tuple[str, int, dict[str, Any]]:
-    from rtdecode.preprocess import PreprocessConfig
-    from rtdecode.training._evaluate import lowo_fold
+def _config(recipe: str, overrides: dict[str, Any]) -> Any:
     from rtdecode.training._presets import preset
 
-    name, recipe, overrides, held, device = job
-    config = preset(recipe, **{"threads": 1, **overrides})
-    return name, held, lowo_fold(_DATA, held, config, PreprocessConfig(), device=device)
+    return preset(recipe, **{"threads": 1, **overrides})
+
+
+def _fold(data: list[Any], job: tuple[str, str, dict[str, Any], int, str]) -> dict[str, Any]:
+    """One fold (a Ray task with ``--ray``): ``job`` is (name, recipe, overrides, held, device)."""
+    from rtdecode.preprocess import PreprocessConfig
+    from rtdecode.training._evaluate import lowo_fold
+
+    _, recipe, overrides, held, device = job
+    return lowo_fold(data, held, _config(recipe, overrides), PreprocessConfig(), device=device)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--recipe", action="append", required=True)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--ray", default=None, help="auto, local or a cluster ADDRESS")
+    parser.add_argument(
+        "--gpus-per-fold", type=float, default=0.0, help="with --ray and a GPU: e.g. 0.25"
+    )
     args = parser.parse_args()
 
-    from rtdecode.data import discover_recordings
+    from rtdecode.preprocess import PreprocessConfig
+    from rtdecode.training._load import prepare_folder
+    from rtdecode.training._parallel import Runner
 
-    n_animals = len(discover_recordings(args.data))
+    data = prepare_folder(args.data, PreprocessConfig(), need_behaviour=True)
     specs = [_parse(s) for s in args.recipe]
-    jobs = [(n, r, o, h, args.device) for n, r, o in specs for h in range(n_animals)]
+    jobs = [(n, r, o, h, args.device) for n, r, o in specs for h in range(len(data))]
     args.out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    folds: dict[str, dict[int, dict[str, Any]]] = {n: {} for n, _, _ in specs}
-    with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(args.data, 1)) as pool:
-        futures = [pool.submit(_fold, job) for job in jobs]
-        for future in as_completed(futures):
-            name, held, fold = future.result()
-            folds[name][held] = fold
-            entry = fold["entry"]
-            print(
-                f"{time.perf_counter() - started:6.0f} s {name} fold {held}: "
-                f"{entry['balanced_accuracy']:.3f} / {entry['auroc']:.3f}",
-                flush=True,
-            )
-            if len(folds[name]) == n_animals:
-                spec = next(s for s in specs if s[0] == name)
-                _write(args.out, spec, folds[name], time.perf_counter() - started)
+    with Runner(args.ray, gpus_per_task=args.gpus_per_fold) as runner:
+        outcome = runner.map(
+            _fold,
+            jobs,
+            data,
+            names=[f"{job[0]} {data[job[3]].id}" for job in jobs],
+            what="folds",
+            describe=lambda f: f"{f['entry']['balanced_accuracy']:.3f} / {f['entry']['auroc']:.3f}",
+        )
+    for name, recipe, overrides in specs:
+        folds = [r for job, r in zip(jobs, outcome.results, strict=True) if job[0] == name]
+        if all(f is not None for f in folds):
+            _write(args.out, name, _config(recipe, overrides), folds, outcome.seconds)
+    for failure in outcome.failures:
+        print(f"fold {failure.name} failed: {failure.error}", file=sys.stderr)
+    if outcome.failures:
+        sys.exit(1)
 
 
-def _write(
-    out: Path, spec: tuple[str, str, dict[str, Any]], by_fold: dict[int, Any], seconds: float
-) -> None:
+def _write(out: Path, name: str, config: Any, folds: list[Any], seconds: float) -> None:
     from rtdecode.training._evaluate import lowo_report
-    from rtdecode.training._presets import preset
 
-    name, recipe, overrides = spec
-    ordered = [by_fold[h] for h in sorted(by_fold)]
-    report = lowo_report(ordered, preset(recipe, **{"threads": 1, **overrides}), seconds)
+    report = lowo_report(folds, config, seconds)
     report["recipe_name"] = name
     (out / f"{name}.json").write_text(json.dumps(report, indent=2, default=float))
     arrays = {}
-    for h, fold in enumerate(ordered):
+    for h, fold in enumerate(folds):
         arrays[f"frames_{h}"] = fold["frames"]
         arrays[f"probs_{h}"] = fold["probs"]
         if fold["probs_without_labels"] is not None:

@@ -7,7 +7,8 @@ from ``LOWO_FIRST_FRAME`` on. Every setting of a grid (``on``, ``off``, ``min_fr
 ``rtdecode eval`` runs the policy. Nested: for each animal the setting is chosen on the other
 five (most onsets caught with at most ``--cap`` false triggers per minute on average, issue 9's
 target; if none, the fewest false triggers) and scored on it. Writes the grid, the choices,
-the nested figures and today's defaults' figures as JSON.
+the nested figures and today's defaults' figures as JSON. The folds, then the settings, run in
+this process, or with ``--ray`` as Ray tasks (docs/cluster.md).
 
     python tools/policy_nested.py --data ../shared/data/flavell2023 --fold-cache .fold-cache \\
         --json docs/results/policy/nested.json
@@ -19,6 +20,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +34,35 @@ PREVIOUS = {"on": 0.6, "off": 0.4, "min_frames": 1, "refractory_s": 5.0}
 """The defaults before this choice (the loop's first policy)."""
 
 
-def _decoded(data_dir: Path, cache: Path) -> list[tuple[Any, np.ndarray, np.ndarray]]:
-    """Per held-out animal: the recording, scored frames and reversal probabilities."""
+def _decode(data: list[Any], job: tuple[int, Path]) -> tuple[Any, np.ndarray, np.ndarray]:
+    """One fold (a task): the held-out recording, its scored frames and reversal probabilities."""
     from rtdecode.config import PreprocessConfig
     from rtdecode.training import fold_model
     from rtdecode.training._evaluate import LOWO_FIRST_FRAME
     from rtdecode.training._fit import predict_recording
-    from rtdecode.training._load import prepare_folder
     from rtdecode.training._presets import preset
 
-    preprocess = PreprocessConfig()
-    data = prepare_folder(data_dir, preprocess, need_behaviour=True)
-    out = []
-    for i, held in enumerate(data):
-        model = fold_model(data, i, preset("gnn"), preprocess, cache)
-        frames, probs = predict_recording(model, model.build(), held, use_labels=True)
-        keep = frames >= LOWO_FIRST_FRAME
-        out.append((held, frames[keep], probs[keep].astype(np.float64)))
-    return out
+    i, cache = job
+    model = fold_model(data, i, preset("gnn"), PreprocessConfig(), cache)
+    frames, probs = predict_recording(model, model.build(), data[i], use_labels=True)
+    keep = frames >= LOWO_FIRST_FRAME
+    return data[i], frames[keep], probs[keep].astype(np.float64)
+
+
+def _score(decoded: list[Any], setting: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """One setting (a task): onsets caught and false triggers per minute on every animal."""
+    from rtdecode.policy import PolicyConfig
+    from rtdecode.training._evaluate import recording_metrics
+
+    policy = PolicyConfig(**setting)
+    entries = [recording_metrics(h, f, p, policy) for h, f, p in decoded]
+    return [e["catch_all_1.2s"] for e in entries], [e["false_per_min_1.2s"] for e in entries]
+
+
+def _fail(outcome: Any) -> None:
+    """Stop with every failed task named (the grid needs all of them)."""
+    if outcome.failures:
+        sys.exit("\n".join(f"{f.name} failed: {f.error}" for f in outcome.failures))
 
 
 def _choose(hits: np.ndarray, false: np.ndarray, cap: float) -> int:
@@ -62,28 +75,34 @@ def _choose(hits: np.ndarray, false: np.ndarray, cap: float) -> int:
 
 
 def main() -> None:
+    from rtdecode.config import PreprocessConfig
     from rtdecode.policy import PolicyConfig
-    from rtdecode.training._evaluate import recording_metrics
+    from rtdecode.training._load import prepare_folder
+    from rtdecode.training._parallel import Runner
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--fold-cache", type=Path, required=True)
     parser.add_argument("--cap", type=float, default=0.5, help="false triggers per minute")
     parser.add_argument("--json", type=Path, required=True)
+    parser.add_argument("--ray", default=None, help="auto, local or a cluster ADDRESS")
     args = parser.parse_args()
-    decoded = _decoded(args.data, args.fold_cache)
+    data = prepare_folder(args.data, PreprocessConfig(), need_behaviour=True)
     grid = [
         dict(on=on, off=off, min_frames=m, refractory_s=r)
         for on, off, m, r in itertools.product(ON, OFF, MIN_FRAMES, REFRACTORY_S)
         if off <= on
     ]
-    hits = np.zeros((len(grid), len(decoded)))
-    false = np.zeros_like(hits)
-    for g, setting in enumerate(grid):
-        policy = PolicyConfig(**setting)  # type: ignore[arg-type]
-        for j, (held, frames, probs) in enumerate(decoded):
-            entry = recording_metrics(held, frames, probs, policy)
-            hits[g, j], false[g, j] = entry["catch_all_1.2s"], entry["false_per_min_1.2s"]
+    with Runner(args.ray) as runner:
+        jobs = [(i, args.fold_cache) for i in range(len(data))]
+        folds = runner.map(_decode, jobs, data, [d.id for d in data], "folds")
+        _fail(folds)
+        shared = runner.share(folds.results)  # into the object store once, for every setting
+        scores = runner.map(_score, grid, shared, [str(g) for g in grid], "settings")
+        _fail(scores)
+    hits = np.array([s[0] for s in scores.results if s is not None])
+    false = np.array([s[1] for s in scores.results if s is not None])
+    decoded = folds.results
     ids = [held.id for held, _, _ in decoded]
     nested = []
     for k in range(len(ids)):

@@ -18,6 +18,7 @@ from rtdecode.models import ModelFile
 from rtdecode.training import fold_model
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._fit import TrainConfig, predict_recording
+from rtdecode.training._parallel import Runner
 
 __all__ = ["calibrate_lowo", "calibrate_model", "calibration_table", "default_session"]
 
@@ -74,6 +75,23 @@ def _sessions(
     return out
 
 
+def _fold_sessions(data: list[Prepared], job: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """One fold as a :meth:`Runner.map` task: the fold model (from the cache when there), then
+    the held-out animal's sessions. ``job``: ``(held_out, recipe, preprocess, seconds, config,
+    abstain, cache, save_dir)``."""
+    i, recipe, preprocess, seconds, config, abstain, cache, save_dir = job
+    model = fold_model(data, i, recipe, preprocess, cache)
+    labels = (False, True) if model.labels else (False,)
+    if config.prior is not None:
+        rates = [
+            float(d.reversal.mean())
+            for j, d in enumerate(data)
+            if j != i and d.reversal is not None
+        ]
+        config = replace(config, prior=float(np.mean(rates)))
+    return _sessions(model, data[i], seconds, config, abstain, labels, save_dir)
+
+
 def calibrate_lowo(
     data: list[Prepared],
     recipe: TrainConfig,
@@ -84,30 +102,30 @@ def calibrate_lowo(
     cache: Path | None = None,
     progress: Progress = None,
     save_dir: Path | None = None,
-) -> list[dict[str, Any]]:
+    runner: Runner | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """LOWO: per held-out animal, the fold model (from ``cache`` when there), then sessions
     (``save_dir``: as for :func:`calibrate_model`).
 
     The held-out animal is decoded with and without its identities when the model has them.
     A ``config.prior`` is replaced per fold by the training animals' mean reversal fraction
     (what the fold model's prior would be), so the held-out animal's rate is never used.
+    ``runner``: where the folds run (default: in this process, one after another).
+
+    Returns
+    -------
+    entries, failed
+        The sessions' entries of every fold that finished, in animal order, and ``{"id",
+        "error"}`` of each fold that failed (the others still ran).
     """
-    entries = []
-    for i, held in enumerate(data):
-        model = fold_model(data, i, recipe, preprocess, cache)
-        labels = (False, True) if model.labels else (False,)
-        fold_config = config
-        if config.prior is not None:
-            rates = [
-                float(d.reversal.mean())
-                for j, d in enumerate(data)
-                if j != i and d.reversal is not None
-            ]
-            fold_config = replace(config, prior=float(np.mean(rates)))
-        entries += _sessions(model, held, seconds, fold_config, abstain, labels, save_dir)
-        if progress is not None:
-            progress(f"{held.id}: done")
-    return entries
+    jobs = [
+        (i, recipe, preprocess, seconds, config, abstain, cache, save_dir) for i in range(len(data))
+    ]
+    outcome = (runner or Runner()).map(
+        _fold_sessions, jobs, data, names=[d.id for d in data], what="folds", echo=progress
+    )
+    entries = [entry for _, fold in outcome.succeeded() for entry in fold]
+    return entries, [{"id": f.name, "error": f.error} for f in outcome.failures]
 
 
 def calibrate_model(

@@ -225,7 +225,8 @@ class Calibrator:
             self._fit_fused(n)
         if self.budget is not None:
             self.threshold = self._budget_threshold(n, head, head is result.head)
-            if head is not None and head is result.head:  # ready should it be switched back
+            if head is not None and head is result.head and not self.fused_ready:
+                # ready should the head be switched back (the fused decision never is)
                 self._fallback = self._budget_threshold(n, None, False, announce=False)
         self.head = head
         self.result = result
@@ -252,15 +253,18 @@ class Calibrator:
         self, n: int, head: Head | None, fit_here: bool, announce: bool = True
     ) -> ThresholdChoice:
         """The armed rule's threshold for ``self.budget`` from the period's out-of-sample scores
-        of the head that decodes next: cross-fitted when it was fit on these frames, its own
-        probabilities when it came from an earlier session, else the shipped model's (logged
-        when ``announce``)."""
+        of the head that decodes next: the fused decision's or the calibrated head's cross-fitted
+        (fit on these frames), an earlier session's head's own probabilities, else the shipped
+        model's (logged when ``announce``)."""
         from rtdecode.policy import calibration_threshold
 
         budget = self.budget
         assert budget is not None and budget.false_per_min is not None
         x, y = self._x[:n], self._y[:n]
-        if head is None:
+        if self.fused_ready:
+            p = self._crossfit_fused(n)
+            source = f"fused decision, cross-fitted over {self.config.blocks} blocks"
+        elif head is None:
             p = np.where(np.isfinite(self._shipped[:n]), self._shipped[:n], np.nan)
             source = "shipped model"
         elif fit_here:
@@ -297,14 +301,39 @@ class Calibrator:
         )
         return choice
 
+    def _period(self, n: int) -> np.ndarray:
+        """``(n, N, 2)`` the calibration frames' z-scores and derivatives (invalid ones as 0)."""
+        m, x = self.n_neurons, self._x[:n]
+        return np.stack([x[:, :m], x[:, m : 2 * m]], axis=2)
+
+    def _crossfit_fused(self, n: int) -> np.ndarray:
+        """The fused score on the calibration period, each block scored by the animal's part
+        fit on the other blocks (NaN where those hold one behaviour state)."""
+        from rtdecode.calibration._decision import AnimalDecoder
+        from rtdecode.errors import ConfigError
+
+        assert self.fused is not None
+        features, y = self._period(n), self._y[:n]
+        valid = np.ones(features.shape[:2], bool)
+        out = np.full(n, np.nan)
+        for block in np.array_split(np.arange(n), self.config.blocks):
+            rest = np.ones(n, bool)
+            rest[block] = False
+            trial = AnimalDecoder(self.fused.model)
+            try:
+                trial.calibrate(features[rest], valid[rest], y[rest], self.frame_interval_s)
+            except ConfigError:
+                continue
+            out[block] = trial.recording(features, valid)[block, -1]
+        return out
+
     def _fit_fused(self, n: int) -> None:
         """Calibrate the fused decision's animal part on the period (logged when it cannot)."""
         from rtdecode.errors import ConfigError
 
         assert self.fused is not None
+        features = self._period(n)
         m = self.n_neurons
-        x = self._x[:n]
-        features = np.stack([x[:, :m], x[:, m : 2 * m]], axis=2)
         try:
             self.fused.calibrate(
                 features, np.ones((n, m), bool), self._y[:n], self.frame_interval_s

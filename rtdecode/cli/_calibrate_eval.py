@@ -11,7 +11,7 @@ import click
 
 from rtdecode.errors import RtdecodeError
 
-__all__ = ["calibrate_eval", "parse_band", "parse_seconds"]
+__all__ = ["calibrate_eval", "echo_failed_folds", "parse_band", "parse_seconds"]
 
 
 def parse_seconds(text: str) -> list[float]:
@@ -105,6 +105,12 @@ def _velocity(
     return out
 
 
+def echo_failed_folds(failed: list[dict[str, str]]) -> None:
+    """Print each failed fold (``id``, ``error``) on stderr; they are left out of the results."""
+    for fold in failed:
+        click.echo(f"fold {fold['id']} failed (left out of the results): {fold['error']}", err=True)
+
+
 def calibrate_eval(
     data: Path,
     model: Path | None,
@@ -118,6 +124,7 @@ def calibrate_eval(
     recipe: str,
     epochs: int | None,
     seed: int | None,
+    ray: str | None = None,
 ) -> None:
     """Run ``rtdecode eval --calibrate`` (arguments as the command's options)."""
     from rtdecode.calibration import CalibrationConfig, calibrate_lowo, calibrate_model
@@ -125,11 +132,13 @@ def calibrate_eval(
     from rtdecode.config import PreprocessConfig
     from rtdecode.models import load_model_file
     from rtdecode.training._load import prepare_folder
+    from rtdecode.training._parallel import Runner
     from rtdecode.training._presets import preset
 
     seconds = parse_seconds(calibrate)
     band = parse_band(abstain)
     config = CalibrationConfig()
+    failed: list[dict[str, str]] = []
     try:
         if protocol == "lowo":
             if model is not None:
@@ -139,17 +148,9 @@ def calibrate_eval(
             preprocess = PreprocessConfig()
             prepared = prepare_folder(data, preprocess, need_behaviour=True)
             click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals, calibrating {seconds} s")
-            entries = calibrate_lowo(
-                prepared,
-                recipe_config,
-                preprocess,
-                seconds,
-                config,
-                band,
-                fold_cache,
-                click.echo,
-                save_predictions,
-            )
+            inputs = (prepared, recipe_config, preprocess, seconds, config, band, fold_cache)
+            with Runner(ray) as runner:
+                entries, failed = calibrate_lowo(*inputs, click.echo, save_predictions, runner)
         else:
             loaded = load_model_file(model)
             prepared = prepare_folder(data, loaded.preprocess, need_behaviour=True)
@@ -180,8 +181,12 @@ def calibrate_eval(
             "calibration": dataclasses.asdict(config),
             "table": rows,
             "recordings": entries,
+            "failed": failed,
             "velocity_baseline": {f"{s:g}": v for s, v in velocity.items()},
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, default=float))
         click.echo(f"wrote {json_out}")
+    echo_failed_folds(failed)
+    if failed:
+        raise SystemExit(1)

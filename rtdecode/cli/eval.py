@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from rtdecode.cli.train import recipe_options
+from rtdecode.cli._calibrate_eval import echo_failed_folds
+from rtdecode.cli.train import ray_option, recipe_options
 from rtdecode.errors import RtdecodeError
 
 __all__ = ["eval_command"]
@@ -98,6 +99,7 @@ def _table(report: dict[str, Any]) -> str:
     "(without identities, the velocity baseline, ...) as DIR/<recording id>.<method>.npz.",
 )
 @recipe_options
+@ray_option
 def eval_command(
     data: Path,
     model: Path | None,
@@ -111,28 +113,19 @@ def eval_command(
     recipe: str,
     epochs: int | None,
     seed: int | None,
+    ray: str | None,
 ) -> None:
     """Measure a decoder per recording: per frame (balanced accuracy, AUROC, F1) and per event
     (reversal onsets caught by the default trigger policy within +1.2 s and +2.4 s, all and
     sustained onsets, false triggers per minute; docs/event-scoring.md), beside a velocity-only
     trigger whose threshold is chosen on the other recordings."""
+    if ray is not None and protocol != "lowo":
+        raise click.UsageError("--ray runs the folds of --protocol lowo; add --protocol lowo")
     if calibrate is not None:
         from rtdecode.cli._calibrate_eval import calibrate_eval
 
-        calibrate_eval(
-            data,
-            model,
-            protocol,
-            no_labels,
-            json_out,
-            calibrate,
-            abstain,
-            fold_cache,
-            save_predictions,
-            recipe,
-            epochs,
-            seed,
-        )
+        options = (data, model, protocol, no_labels, json_out, calibrate, abstain, fold_cache)
+        calibrate_eval(*options, save_predictions, recipe, epochs, seed, ray)
         return
     from rtdecode.models import load_model_file
     from rtdecode.training._evaluate import evaluate_model, summarise
@@ -145,7 +138,7 @@ def eval_command(
                 raise click.UsageError("--model and --protocol lowo exclude each other")
             overrides = {k: v for k, v in (("epochs", epochs), ("seed", seed)) if v is not None}
             prepared, unreadable, report = _lowo(
-                data, recipe, overrides, no_labels, fold_cache, save_predictions
+                data, recipe, overrides, no_labels, fold_cache, save_predictions, ray
             )
         else:
             loaded = load_model_file(model)
@@ -167,8 +160,8 @@ def eval_command(
 def _finish(
     report: dict[str, Any], velocity: dict[str, Any] | None, json_out: Path | None, data: Path
 ) -> None:
-    """Print the tables, write the JSON, and exit non-zero when nothing was scored or a
-    recording could not be read."""
+    """Print the tables, write the JSON, and exit non-zero when nothing was scored, a
+    recording could not be read or a fold failed."""
     click.echo(_table(report))
     if "without_labels" in report:
         click.echo("without identities:")
@@ -184,12 +177,13 @@ def _finish(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, default=_jsonable))
         click.echo(f"wrote {json_out}")
+    echo_failed_folds(report.get("failed", []))
     if not scored:
         raise click.ClickException(
             f"nothing was scored: no recording in {data} had a frame to score (each must be "
             "longer than the model's window and carry behaviour); see the lines above"
         )
-    if report["unreadable"]:
+    if report["unreadable"] or report.get("failed"):
         raise SystemExit(1)  # listed above, and in the JSON
 
 
@@ -200,12 +194,14 @@ def _lowo(
     no_labels: bool,
     fold_cache: Path | None,
     save_predictions: Path | None,
+    ray: str | None,
 ) -> tuple[list[Any], list[dict[str, str]], dict[str, Any]]:
     """Leave-one-animal-out of ``recipe`` over the recordings in ``data``: what was prepared,
-    what could not be read, and the report."""
+    what could not be read, and the report (``ray``: where the folds run, see ``--ray``)."""
     from rtdecode.preprocess import PreprocessConfig
     from rtdecode.training._evaluate import lowo
     from rtdecode.training._load import prepare_readable
+    from rtdecode.training._parallel import Runner
     from rtdecode.training._presets import preset
 
     config = preset(recipe, **overrides)
@@ -221,14 +217,16 @@ def _lowo(
             "on them with 'rtdecode eval --model MODEL'"
         )
     click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals")
-    report = lowo(
-        prepared,
-        config,
-        preprocess,
-        progress=click.echo,
-        cache=fold_cache,
-        save_dir=save_predictions,
-    )
+    with Runner(ray) as runner:
+        report = lowo(
+            prepared,
+            config,
+            preprocess,
+            progress=click.echo,
+            cache=fold_cache,
+            save_dir=save_predictions,
+            runner=runner,
+        )
     report["recipe_name"] = recipe
     return prepared, unreadable, report
 

@@ -342,12 +342,9 @@ class RunConfig:
                 f"the policy sets abstain {list(self.policy.abstain)} but the decoder's band is "
                 f"{self.decoder.abstain}; one band serves the decoder and the policy: drop one"
             )
-        budget = self.policy is not None and self.policy.false_per_min is not None
-        if self.decoder.fused is not None and (budget or not self.calibration.enabled):
+        if self.decoder.fused is not None and not self.calibration.enabled:
             raise ConfigError(
-                "--fused decides after self-calibration: it needs --calibrate, and it does not "
-                "combine with --false-per-min yet (that threshold is set on the calibrated "
-                "head's out-of-sample scores; the fused score has none on its calibration period)"
+                "--fused decides after self-calibration: it needs --calibrate (not 0)"
             )
 
     def _check_one_stream(self) -> None:

@@ -11,6 +11,7 @@ Keys: ``format`` (``"rtdecode-model"``), ``version``, ``architecture``, ``hyperp
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -100,7 +101,11 @@ def default_model_path() -> Path:
 
 
 def save_model_file(model: ModelFile, path: Path | str) -> Path:
-    """Write ``model`` to ``path`` (parent folders are created)."""
+    """Write ``model`` to ``path`` (parent folders are created).
+
+    The file appears whole or not at all (written beside it, then renamed), so a run stopped
+    mid-write (Ctrl-C, a killed worker) never leaves a truncated model in a fold cache.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -117,7 +122,12 @@ def save_model_file(model: ModelFile, path: Path | str) -> Path:
         "training": dict(model.training),
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict.items()},
     }
-    torch.save(payload, path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        torch.save(payload, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ import numpy as np
 
 from rtdecode.decisions import save_decisions
 from rtdecode.events import SUMMARY_KEYS, pooled_lags, score_fires
-from rtdecode.log import get_logger
 from rtdecode.metrics import auroc, balanced_accuracy, f1_score
 from rtdecode.models import ModelFile
 from rtdecode.policy import PolicyConfig, replay_policy
@@ -21,6 +19,7 @@ from rtdecode.preprocess import PreprocessConfig
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._fit import STATES, TrainConfig, predict_recording, train_model
 from rtdecode.training._folds import fold_model
+from rtdecode.training._parallel import Runner
 
 __all__ = [
     "LOWO_FIRST_FRAME",
@@ -34,7 +33,6 @@ __all__ = [
     "summarise",
 ]
 
-_log = get_logger(__name__)
 THRESHOLD = 0.5
 METRIC_KEYS = ("balanced_accuracy", "auroc", "f1", *SUMMARY_KEYS)
 """Keys averaged over recordings into ``mean_*`` (the event keys: :data:`rtdecode.events.SUMMARY_KEYS`)."""
@@ -232,6 +230,13 @@ def lowo_report(folds: list[dict[str, Any]], config: TrainConfig, seconds: float
     return report
 
 
+def _fold_task(data: list[Prepared], job: tuple[Any, ...]) -> dict[str, Any]:
+    """One fold as a :meth:`Runner.map` task: ``job`` is ``(held_out, config, preprocess,
+    cache, save_dir)``."""
+    held_out, config, preprocess, cache, save_dir = job
+    return lowo_fold(data, held_out, config, preprocess, cache=cache, save_dir=save_dir)
+
+
 def lowo(
     data: list[Prepared],
     config: TrainConfig,
@@ -239,19 +244,26 @@ def lowo(
     progress: Callable[[str], None] | None = None,
     cache: Path | None = None,
     save_dir: Path | None = None,
+    runner: Runner | None = None,
 ) -> dict[str, Any]:
     """Leave one animal out: train on the others, decode the whole held-out recording causally.
 
     When the recipe uses identities the held-out animal is decoded twice, with its labels
     (``recordings``) and without (``without_labels``). ``cache``, ``save_dir``: see
-    :func:`lowo_fold`.
+    :func:`lowo_fold` (on a cluster, folders every worker sees). ``runner``: where the folds run (default: one after another in this process); every fold
+    trains with ``config.seed``, wherever it runs. A fold that fails is listed under ``failed``
+    (``id``, ``error``) and left out of the means; the others still run.
     """
-    started = time.perf_counter()
-    folds = []
-    for i, held in enumerate(data):
-        folds.append(lowo_fold(data, i, config, preprocess, cache=cache, save_dir=save_dir))
-        message = f"{held.id}: balanced accuracy {folds[-1]['entry']['balanced_accuracy']:.3f}"
-        _log.info(message)
-        if progress is not None:
-            progress(message)
-    return lowo_report(folds, config, time.perf_counter() - started)
+    jobs = [(i, config, preprocess, cache, save_dir) for i in range(len(data))]
+    outcome = (runner or Runner()).map(
+        _fold_task,
+        jobs,
+        data,
+        names=[d.id for d in data],
+        what="folds",
+        describe=lambda fold: f"balanced accuracy {fold['entry']['balanced_accuracy']:.3f}",
+        echo=progress,
+    )
+    report = lowo_report([fold for _, fold in outcome.succeeded()], config, outcome.seconds)
+    report["failed"] = [{"id": f.name, "error": f.error} for f in outcome.failures]
+    return report
