@@ -19,22 +19,23 @@ SCENARIOS: dict[str, tuple[str, list[str]]] = {
         ["--engine", "all"],
     ),
     "microscope": (
-        "microscope rates where the idle penalty bites: 1, 5 and 10 Hz, 30 s each",
-        ["--engine", "all", "--rate", "1", "--rate", "5", "--rate", "10", "--seconds", "30",
+        "microscope rates where the idle penalty bites: 1, 5 and 10 Hz, 30 s each (with the "
+        "hop and three engines: --seconds is the whole run's budget)",
+        ["--engine", "all", "--rate", "1", "--rate", "5", "--rate", "10", "--seconds", "360",
          "--min-frames", "30", "--no-ceiling"],
     ),
     "microscope-busy-poll": (
         "the microscope scenario with the decoder busy-polling instead of sleeping",
-        ["--engine", "all", "--rate", "1", "--rate", "5", "--rate", "10", "--seconds", "30",
+        ["--engine", "all", "--rate", "1", "--rate", "5", "--rate", "10", "--seconds", "360",
          "--min-frames", "30", "--no-ceiling", "--busy-poll"],
     ),
     "high-rate": (
-        "high rates: 1, 2 and 5 kHz for 5 s each, then the ceiling search",
-        ["--engine", "all", "--rate", "1000", "--rate", "2000", "--rate", "5000", "--seconds", "5"],
+        "high rates: 1, 2 and 5 kHz for 5 s each, then a 5 s ceiling search (three engines)",
+        ["--engine", "all", "--rate", "1000", "--rate", "2000", "--rate", "5000", "--seconds", "75"],
     ),
     "neurons": (
         "150 vs 302 neurons (a whole hermaphrodite nervous system) at 10 Hz and 1 kHz",
-        ["--engine", "all", "--neurons", "150", "--neurons", "302"],
+        ["--engine", "all", "--neurons", "150", "--neurons", "302", "--seconds", "120"],
     ),
     "two-threads": (
         "the default run with two engine threads (run's default is one) on this 2-core machine",
@@ -42,14 +43,15 @@ SCENARIOS: dict[str, tuple[str, list[str]]] = {
     ),
     "streams": (
         "1, 4 and 8 streams at 10 Hz, 150 neurons each, into one numba decoder; frames locked "
-        "and staggered",
-        ["--engine", "numba", "--rate", "10", "--seconds", "30", "--streams", "1", "--streams",
+        "and staggered (30 s each)",
+        ["--engine", "numba", "--rate", "10", "--seconds", "300", "--streams", "1", "--streams",
          "4", "--streams", "8", "--stream-phase", "locked", "--stream-phase", "staggered",
          "--no-ceiling"],
     ),
     "soak": (
-        "10 minutes at 1 kHz on the default engine: watch rss_growth_mib and the p99.9",
-        ["--engine", "torch", "--rate", "1000", "--seconds", "600", "--no-ceiling"],
+        "10 minutes at 1 kHz on the default engine (the hop stops at 30 s of its half of "
+        "--seconds): watch rss_growth_mib and the p99.9",
+        ["--engine", "torch", "--rate", "1000", "--seconds", "1200", "--no-ceiling"],
     ),
 }  # fmt: skip
 

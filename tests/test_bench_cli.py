@@ -12,7 +12,10 @@ from click.testing import CliRunner
 from rtdecode.bench import ENV_KEYS, SCHEMA, STAGES
 from rtdecode.cli import cli
 
-TOP_KEYS = {"schema", "command", "settings", "environment", "hops", "engines", "trigger", "missing"}
+TOP_KEYS = {
+    *("schema", "command", "settings", "environment", "hops", "engines", "trigger", "missing"),
+    "budget",
+}
 STATS_KEYS = {"count", "p50", "p90", "p99", "p99_9", "max", "mean", "jitter"}
 
 
@@ -22,13 +25,19 @@ def test_short_bench_run_writes_documented_json_and_png(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
         [
-            "bench", "--engine", "torch", "--rate", "200", "--seconds", "0.5", "--min-frames", "50",
-            "--no-ceiling", "--keep-warm-ms", "5", "--json", str(out_json), "--plot", str(out_png),
+            "bench", "--engine", "torch", "--rate", "200", "--seconds", "1.5", "--min-frames", "50",
+            "--keep-warm-ms", "5", "--json", str(out_json), "--plot", str(out_png), "--progress",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads(out_json.read_text())
     assert set(doc) == TOP_KEYS and doc["schema"] == SCHEMA
+    # --seconds bounds the whole run: the hop, the 200 Hz phase and the ceiling search share it
+    assert doc["budget"]["share_s"] == 0.5 and doc["budget"]["streamed_s"] <= 1.5
+    # progress went to stderr (forced on), naming the engine and the rate; stdout is the table
+    assert "torch n=150 200 Hz" in result.stderr and "torch n=150 ceiling" in result.stderr
+    assert "/0.5 s" not in result.stdout and "p99.9" in result.stdout
+    assert doc["engines"][0]["ceiling_steps"][0]["rate_hz"] == 500.0  # the steps that fit 0.5 s
     assert tuple(doc["environment"]) == ENV_KEYS
     assert doc["settings"]["rates_hz"] == [200.0] and doc["settings"]["engines"] == ["torch"]
     (hop,) = doc["hops"]
@@ -60,7 +69,7 @@ def test_two_streams_into_one_decoder_give_a_row_and_figures_per_stream(tmp_path
     result = CliRunner().invoke(
         cli,
         [
-            "bench", "--engine", "numba", "--streams", "2", "--rate", "20", "--seconds", "1",
+            "bench", "--engine", "numba", "--streams", "2", "--rate", "20", "--seconds", "2",
             "--min-frames", "20", "--no-ceiling", "--json", str(out_json), "--plot", str(out_png),
         ],
     )  # fmt: skip

@@ -57,6 +57,7 @@ def animals(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _lowo(data: Path, out: Path, *extra: str) -> tuple[int, str, dict]:
     args = ["eval", "--data", str(data), "--protocol", "lowo", *RECIPE, "--json", str(out)]
+    args.append("--progress")  # the fold progress line, on stderr (in result.output)
     result = CliRunner().invoke(cli, [*args, *extra])
     report = json.loads(out.read_text()) if out.exists() else {}
     return result.exit_code, result.output, report

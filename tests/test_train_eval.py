@@ -152,3 +152,33 @@ def test_the_default_model_decodes_all_six_shared_recordings(tmp_path: Path) -> 
     assert len(report["recordings"]) == 6
     # the default model saw these animals in training: this is a floor, not the LOWO figure
     assert report["mean_auroc"] > 0.7
+
+
+@pytest.mark.slow
+def test_progress_names_each_epoch_recording_and_fold_on_stderr_only(tmp_path: Path) -> None:
+    data = _halves(tmp_path / "data")
+    train = ["train", "--data", str(data), "--out", str(tmp_path / "m.pt"), "--recipe", "logreg"]
+    quiet = CliRunner().invoke(cli, [*train, "--epochs", "2"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "epoch 1/2" not in quiet.output  # not a terminal, not asked: a log stays clean
+    shown = CliRunner().invoke(cli, [*train, "--epochs", "2", "--progress"])
+    assert shown.exit_code == 0, shown.output
+    assert "epoch 1/2: loss" in shown.stderr and "epoch 2/2: loss" in shown.stderr
+    assert "epoch 1/2" not in shown.stdout
+
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        cli, ["eval", "--data", str(data), "--json", str(out), "--progress"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "recording 1/2 half0" in result.stderr and "recording 2/2 half1" in result.stderr
+    header, *rows = result.stdout.splitlines()[:3]  # the table, untouched by the progress
+    assert header.split()[0] == "recording" and [r.split()[0] for r in rows] == ["half0", "half1"]
+    assert [r["id"] for r in json.loads(out.read_text())["recordings"]] == ["half0", "half1"]
+
+    lowo = ["eval", "--data", str(data), "--protocol", "lowo", "--recipe", "logreg"]
+    result = CliRunner().invoke(cli, [*lowo, "--epochs", "1", "--progress"])
+    assert result.exit_code == 0, result.output
+    for fold in ("half0", "half1"):  # one line per fold, as it finishes
+        assert f"{fold}: balanced accuracy" in result.stderr
+        assert f"{fold}: balanced accuracy" not in result.stdout

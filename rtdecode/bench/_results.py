@@ -144,7 +144,7 @@ def engine_result(
     summary = decoder_summary(decoder, errors)
     step_results = [
         step_result(step, rate)
-        for step, rate in zip(steps, settings.ceiling_rates_hz, strict=False)
+        for step, (rate, _) in zip(steps, settings.ceiling_steps(), strict=False)
     ]
     sustained = [r["rate_hz"] for r in step_results if r["sustained"]]
     first, last = usage

@@ -44,6 +44,7 @@ class _Rig:
         )
         self.consumer = Peer("consumer", consumer_main, self.ready, self.keys)
         self.endpoints: list[str] = self.producer.reply(60.0)
+        self.streamed_s = 0.0  # measured streaming, held to settings.seconds
         others = os.sched_getaffinity(0) - {settings.cpu}
         if settings.cpu is not None and others:  # the decoder's core is left to the decoder
             self.producer.pin(others)
@@ -57,6 +58,7 @@ class _Rig:
         self, label: str, expected_s: float, also: Callable[[], None] | None = None
     ) -> Callable[[], None]:
         start = time.monotonic()
+        self.progress(f"{label}: {0.0:5.1f}/{expected_s:.1f} s")  # each step shows, however short
 
         def tick() -> None:
             self.progress(f"{label}: {time.monotonic() - start:5.1f}/{expected_s:.1f} s")
@@ -111,6 +113,7 @@ class _Rig:
         ``on_tick`` is called about five times a second while the phase streams.
         """
         expected = frames / rate_hz
+        self.streamed_s += expected
         first, sent = self.producer.request(
             ("stream", n, rate_hz, frames, streams, phase),
             expected * 3 + 30,
@@ -273,11 +276,10 @@ def _measure_phases(
 
 
 def _ceiling(rig: _Rig, n: int, label: str) -> list[Phase]:
-    """The ceiling steps: faster rates until one is not sustained."""
-    s = rig.settings
+    """The ceiling steps that fit the search's share of ``--seconds``: faster rates until one
+    is not sustained."""
     steps: list[Phase] = []
-    for rate in s.ceiling_rates_hz:
-        frames = max(round(rate * s.ceiling_step_s), s.min_frames)
+    for rate, frames in rig.settings.ceiling_steps():
         (step,) = rig.stream(n, rate, frames, PRED_TOPIC, f"{label} ceiling {rate:g} Hz")
         steps.append(step)
         if not step_result(step, rate)["sustained"]:
@@ -367,6 +369,7 @@ def run_bench(
                             result["streams"] = streams
                     engines.append(result)
     finally:
+        streamed_s = rig.streamed_s
         rig.close()
     attach_overhead(engines, hops)
     report("trigger path: 2,000 pulses into an emulated device on a pty")
@@ -381,5 +384,10 @@ def run_bench(
         "engines": engines,
         "trigger": trigger,
         "missing": _not_measured(settings),
+        "budget": {
+            "seconds": settings.seconds,
+            "share_s": round(settings.phase_s(), 3),
+            "streamed_s": round(streamed_s, 3),
+        },
     }
     return results, samples

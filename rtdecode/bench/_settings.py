@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,9 +29,13 @@ class BenchSettings:
     rates_hz
         Frame rates measured for every engine and neuron count, in order.
     seconds
-        Seconds streamed at each rate ...
+        Seconds streamed in the whole run, split by :meth:`phase_s` into equal shares: one
+        per measured phase (every rate, and phase with several streams, of the bare hop and
+        of every engine, for every neuron count and stream count) and one per ceiling search
+        (each single-stream engine measurement) ...
     min_frames
-        ... but never fewer frames than this (so a 10 Hz phase still gives a distribution).
+        ... but a phase never streams fewer frames than this (so a 10 Hz phase still gives a
+        distribution); such phases take their floor and the others share what is left.
     deadline_ms
         A prediction arriving later than this after its frame was sent counts as a deadline miss.
     busy_poll
@@ -58,7 +63,8 @@ class BenchSettings:
     ceiling_rates_hz
         Rates stepped through, lowest first, to find the throughput ceiling (empty: skip it).
     ceiling_step_s
-        Seconds streamed at each ceiling step.
+        Longest ceiling step in seconds (each streams at least ``min_frames`` frames; see
+        :meth:`ceiling_steps` for how the search fits its share of ``seconds``).
     warmup_rate_hz
         Rate of the unmeasured warm-up stream while the decoder starts and fills its window.
     warmup_predictions
@@ -77,7 +83,7 @@ class BenchSettings:
     engines: tuple[str, ...] = DEFAULT_ENGINES
     neurons: tuple[int, ...] = (150,)
     rates_hz: tuple[float, ...] = (10.0, 1000.0)
-    seconds: float = 3.0
+    seconds: float = 60.0
     min_frames: int = 100
     deadline_ms: float = 10.0
     busy_poll: bool = False
@@ -132,10 +138,62 @@ class BenchSettings:
             raise ConfigError(
                 f"--stream-phase must be one of {list(STREAM_PHASES)}, got {list(self.stream_phases)}"
             )
+        self.phase_s()  # refuses a budget the --min-frames floors do not fit in
+
+    def _floors(self) -> list[float]:
+        """The least seconds of every share of the budget: each measured phase's
+        ``min_frames`` at its rate, and nothing for a ceiling search."""
+        floors: list[float] = []
+        for _ in self.neurons:
+            for k in self.streams:
+                phases = len(self.stream_phases) if k > 1 else 1
+                per_path = [self.min_frames / rate for rate in self.rates_hz] * phases
+                floors += per_path * (1 + len(self.engines))  # the bare hop, then each engine
+                if k == 1 and self.ceiling_rates_hz:
+                    floors += [0.0] * len(self.engines)
+        return floors
+
+    def phase_s(self) -> float:
+        """Seconds of one share of ``seconds``: what every phase without a higher
+        ``min_frames`` floor, and every ceiling search, streams at most.
+
+        Raises
+        ------
+        ConfigError
+            When the floors alone exceed ``seconds``, naming the least budget that fits.
+        """
+        floors = sorted(self._floors())
+        if sum(floors) > self.seconds + 1e-9:
+            raise ConfigError(
+                f"--seconds {self.seconds:g} is too short: --min-frames {self.min_frames} at "
+                f"every rate of every engine needs at least {sum(floors):.1f} s; raise "
+                "--seconds, or lower --min-frames, or measure fewer rates or engines"
+            )
+        for m in range(len(floors), 0, -1):  # the m lowest floors lie below the share
+            share = (self.seconds - sum(floors[m:])) / m
+            if share >= floors[m - 1]:
+                return share
+        return self.seconds  # not reached: m = 1 always fits once the floors do
+
+    def ceiling_steps(self) -> list[tuple[float, int]]:
+        """The ceiling search's ``(rate, frames)`` steps, lowest first: one share split over
+        the rates (steps of at most ``ceiling_step_s`` and at least ``min_frames``), and the
+        highest rates whose steps together fit in it (the low ones, slow at ``min_frames``,
+        are left out first)."""
+        left = self.phase_s()
+        step_s = min(self.ceiling_step_s, left / max(len(self.ceiling_rates_hz), 1))
+        steps: list[tuple[float, int]] = []
+        for rate in reversed(self.ceiling_rates_hz):
+            frames = max(math.floor(rate * step_s), self.min_frames)
+            if frames / rate > left + 1e-9:
+                break
+            steps.insert(0, (rate, frames))
+            left -= frames / rate
+        return steps
 
     def frames_at(self, rate_hz: float) -> int:
-        """Frames streamed in the measured phase at ``rate_hz``."""
-        return max(round(rate_hz * self.seconds), self.min_frames)
+        """Frames streamed in the measured phase at ``rate_hz``: its share of ``seconds``."""
+        return max(math.floor(rate_hz * self.phase_s() + 1e-9), self.min_frames)
 
     def hop_frames_at(self, rate_hz: float) -> int:
         """Frames streamed for the bare hop at ``rate_hz``."""

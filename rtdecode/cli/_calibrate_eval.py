@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from rtdecode.cli._progress import status_line
 from rtdecode.errors import RtdecodeError
 
 __all__ = ["calibrate_eval", "echo_failed_folds", "parse_band", "parse_seconds"]
@@ -61,6 +62,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rtdecode.calibration._evaluate import MEAN_KEYS
     from rtdecode.cli._headings import heading
 
+    status_line().done()  # the progress line, cleared before the table
     columns = [
         c
         for c in MEAN_KEYS
@@ -150,7 +152,7 @@ def calibrate_eval(
             click.echo(f"LOWO of '{recipe}' over {len(prepared)} animals, calibrating {seconds} s")
             inputs = (prepared, recipe_config, preprocess, seconds, config, band, fold_cache)
             with Runner(ray) as runner:
-                entries, failed = calibrate_lowo(*inputs, click.echo, save_predictions, runner)
+                entries, failed = calibrate_lowo(*inputs, status_line(), save_predictions, runner)
         else:
             loaded = load_model_file(model)
             prepared = prepare_folder(data, loaded.preprocess, need_behaviour=True)

@@ -7,7 +7,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import click
@@ -20,6 +19,7 @@ from rtdecode.bench import (
     plot_results,
     run_bench,
 )
+from rtdecode.cli._progress import progress_option, status_line
 from rtdecode.errors import RtdecodeError
 
 __all__ = ["bench"]
@@ -61,29 +61,6 @@ def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
             )
         pairs.append((name, value))
     return tuple(pairs)
-
-
-class _StatusLine:
-    """One self-overwriting line on a terminal; one line per new phase otherwise."""
-
-    def __init__(self) -> None:
-        self._tty = sys.stderr.isatty()
-        self._last_phase = ""
-        self._start = time.monotonic()
-
-    def __call__(self, line: str) -> None:
-        if self._tty:
-            elapsed = time.monotonic() - self._start
-            click.echo(f"\r\033[K[{elapsed:4.0f} s] {line}", err=True, nl=False)
-            return
-        phase = line.split(":")[0]
-        if phase != self._last_phase:
-            self._last_phase = phase
-            click.echo(phase, err=True)
-
-    def done(self) -> None:
-        if self._tty:
-            click.echo("\r\033[K", err=True, nl=False)
 
 
 @click.command()
@@ -133,9 +110,12 @@ class _StatusLine:
 @click.option(
     "--seconds",
     type=click.FloatRange(min=0, min_open=True),
-    default=3.0,
+    default=60.0,
     show_default=True,
-    help="Seconds streamed per rate (at least --min-frames frames).",
+    help="Seconds streamed in the whole run, ceiling search included: split into equal "
+    "shares, one per measured rate (of the bare hop and of each engine, per --neurons and "
+    "--streams) and one per ceiling search; a rate whose --min-frames take longer than its "
+    "share gets them, and the others share the rest. Start-up and warm-up come on top.",
 )
 @click.option(
     "--min-frames",
@@ -233,6 +213,7 @@ class _StatusLine:
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the decoders' session files, summaries and logs here (default: a temporary folder).",
 )
+@progress_option
 def bench(
     engines: tuple[str, ...],
     neurons: tuple[int, ...],
@@ -269,7 +250,7 @@ def bench(
         click.echo("warning: --keep-warm is deprecated; use --keep-warm-ms", err=True)
         keep_warm_ms = keep_warm_old if keep_warm_ms is None else keep_warm_ms
     names, skipped = _all_engines() if "all" in engines else (tuple(dict.fromkeys(engines)), [])
-    status = _StatusLine()
+    status = status_line()
     try:
         if plot_path is not None:  # fail before minutes of measuring, not after
             import_optional("matplotlib", "plot", "rtdecode bench --plot")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from rtdecode.cli._calibrate_eval import echo_failed_folds
+from rtdecode.cli._progress import progress_option, status_line
 from rtdecode.cli.train import ray_option, recipe_options
 from rtdecode.errors import RtdecodeError
 
@@ -100,6 +101,7 @@ def _table(report: dict[str, Any]) -> str:
 )
 @recipe_options
 @ray_option
+@progress_option
 def eval_command(
     data: Path,
     model: Path | None,
@@ -145,7 +147,7 @@ def eval_command(
             prepared, unreadable = prepare_readable(data, loaded.preprocess, need_behaviour=False)
             _echo_unreadable(unreadable)
             entries = evaluate_model(
-                loaded, prepared, use_labels=not no_labels, save_dir=save_predictions
+                loaded, prepared, not no_labels, save_predictions, status_line()
             )
             report = summarise(
                 entries, protocol="model", model=str(model or "default"), labels=not no_labels
@@ -154,6 +156,7 @@ def eval_command(
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc
     report["unreadable"] = unreadable
+    status_line().done()
     _finish(report, velocity, json_out, data)
 
 
@@ -222,7 +225,7 @@ def _lowo(
             prepared,
             config,
             preprocess,
-            progress=click.echo,
+            progress=status_line(),
             cache=fold_cache,
             save_dir=save_predictions,
             runner=runner,

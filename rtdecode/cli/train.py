@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from rtdecode.cli._progress import progress_option, status_line
 from rtdecode.errors import RtdecodeError
 
 __all__ = ["ray_option", "recipe_options", "train"]
@@ -59,6 +60,7 @@ def ray_option(command: F) -> F:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Model file to write.")
 @recipe_options
 @ray_option
+@progress_option
 def train(
     data: Path, out: Path, recipe: str, epochs: int | None, seed: int | None, ray: str | None
 ) -> None:
@@ -78,7 +80,9 @@ def train(
         click.echo(f"training '{recipe}' on {len(prepared)} recordings ({config.epochs} epochs)")
         metadata = {"recipe": recipe, "data": str(data)}
         if ray is None:
-            model = train_model(prepared, config, preprocess, metadata)
+            status = status_line()
+            model = train_model(prepared, config, preprocess, metadata, progress=status)
+            status.done()
         else:
             fit = partial(train_model, preprocess=preprocess, metadata=metadata)
             model = _train_on_ray(ray, prepared, config, fit)

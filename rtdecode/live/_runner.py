@@ -11,6 +11,14 @@ and latency; the runner only schedules them. How it waits for frames is a *wait 
   is read on a thread of its own, :class:`~rtdecode.stream.ThreadedSource`);
 - :class:`BusyPoll` (``busy_poll``): no wait at all, one busy core.
 
+Fairness (several streams): each live source (not a file replayed, which is lossless) is read
+through a
+:class:`~rtdecode.stream.FairShare`, a queue bounded in bytes that drops the oldest frames
+(counted per stream as ``dropped_oldest``); each turn of the loop, every stream takes at most
+its share (``turn_bytes``, at least one chunk) and decodes at most one window before the others
+have had their turn, and the stream served first rotates. A stream flooding large frames thus
+loses its own oldest frames instead of delaying the others.
+
 The windows ready after a wait are decoded as one batch: in one call
 (:meth:`Engine.infer_batch`) before publishing each stream's prediction where the engine stacks
 windows (torch), otherwise back to back, each published as soon as its forward is done (numba:
@@ -37,7 +45,7 @@ import zmq
 
 from rtdecode.live._processor import StreamProcessor
 from rtdecode.log import get_logger
-from rtdecode.stream import ThreadedSource
+from rtdecode.stream import FairShare, ThreadedSource
 
 if TYPE_CHECKING:
     from rtdecode.engines import Engine
@@ -75,7 +83,8 @@ class BusyPoll(WaitStrategy):
     """Spin: every stream reads without waiting, every turn of the loop."""
 
     def take(self, runner: Runner) -> bool:
-        return runner.take_from(list(runner.active))
+        runner.new_turn()
+        return runner.take_from(runner.turn_order())
 
 
 class PollAll(WaitStrategy):
@@ -92,6 +101,7 @@ class PollAll(WaitStrategy):
         self._poller = None
 
     def take(self, runner: Runner) -> bool:
+        runner.new_turn()
         if self._poller is None:  # made again whenever a stream stops
             self._poller = zmq.Poller()
             streams = [runner.streams[i] for i in runner.active]
@@ -101,9 +111,10 @@ class PollAll(WaitStrategy):
                 socket = runner.streams[index].source.wait_socket
                 self._poller.register(socket, zmq.POLLIN)
                 self._sockets[socket] = index
-        events = self._poller.poll(self._timeout_ms)
-        readable = {self._sockets[socket] for socket, _ in events}
-        return runner.take_from([i for i in runner.active if i in readable])
+        queued = {i for i in runner.active if runner.queued(i)}
+        events = self._poller.poll(0 if queued else self._timeout_ms)
+        readable = queued | {self._sockets[socket] for socket, _ in events}
+        return runner.take_from([i for i in runner.turn_order() if i in readable])
 
 
 class Runner:
@@ -122,6 +133,9 @@ class Runner:
         Called with the runner about every ``status_every_s`` seconds, between frames.
     status_every_s
         Seconds between ``on_status`` calls.
+    queue_bytes, turn_bytes
+        Several streams: each stream's bound in bytes (drop-oldest) and share of one turn
+        (see :class:`~rtdecode.stream.FairShare`).
     on_open
         Called with a stream's index (0-based) and processor once it opened: its sinks open,
         its source started.
@@ -144,6 +158,8 @@ class Runner:
         busy_poll: bool = False,
         on_status: Callable[[Runner], None] | None = None,
         status_every_s: float = 1.0,
+        queue_bytes: int = FairShare.QUEUE_BYTES,
+        turn_bytes: int = FairShare.TURN_BYTES,
         on_open: Callable[[int, StreamProcessor], None] | None = None,
     ) -> None:
         self.streams = list(streams)
@@ -153,8 +169,11 @@ class Runner:
         )
         if isinstance(self.wait, PollAll):
             for stream in self.streams:
+                lossless = stream.source.lossless
                 if not stream.source.waitable:
                     stream.source = ThreadedSource(stream.source)
+                if not lossless:  # a file replayed: every frame kept, as before
+                    stream.source = FairShare(stream.source, queue_bytes, turn_bytes)
         self.engine = engine
         self.on_status = on_status
         self.status_every_s = status_every_s
@@ -166,6 +185,7 @@ class Runner:
         self._stop = threading.Event()
         self._started = 0.0
         self._elapsed = 0.0
+        self._turns = 0
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish after the frames in hand (thread- and signal-safe); a
@@ -222,6 +242,24 @@ class Runner:
                 next_status = time.monotonic() + self.status_every_s
                 self.on_status(self)
 
+    def new_turn(self) -> None:
+        """Start a turn: every stream may take its share again; the first served rotates."""
+        self._turns += 1
+        for index in self.active:
+            source = self.streams[index].source
+            if isinstance(source, FairShare):
+                source.new_turn()
+
+    def queued(self, index: int) -> bool:
+        """Whether this stream's fair-share queue holds frames it may take this turn."""
+        source = self.streams[index].source
+        return isinstance(source, FairShare) and source.buffered
+
+    def turn_order(self) -> list[int]:
+        """The active streams, starting one further along each turn."""
+        start = self._turns % len(self.active) if self.active else 0
+        return self.active[start:] + self.active[:start]
+
     def take_from(self, indices: list[int]) -> bool:
         """Let these streams take what their sources have without waiting; whether any took."""
         took = False
@@ -236,7 +274,7 @@ class Runner:
             return
         ready: list[int] = []
         jobs: list[tuple[Engine, Any, Any]] = []
-        for index in list(self.active):
+        for index in self.turn_order():
             stream = self.streams[index]
             window = self.guard(index, stream.batch_input)
             if window is not None and index in self.active:
@@ -320,7 +358,12 @@ class Runner:
         if not self.several:
             return streams[0]
         streams = [
-            {"stream": i + 1, **summary, "failed": self.failed.get(i)}
+            {
+                "stream": i + 1,
+                **summary,
+                "dropped_oldest": summary.get("source_stats", {}).get("dropped_oldest", 0),
+                "failed": self.failed.get(i),
+            }
             for i, summary in enumerate(streams)
         ]
         frames = sum(s["frames"] for s in streams)
@@ -331,6 +374,7 @@ class Runner:
             "predictions": sum(s["predictions"] for s in streams),
             "skipped": sum(s["skipped"] for s in streams),
             "missing_frames": sum(s["missing_frames"] for s in streams),
+            "dropped_oldest": sum(s["dropped_oldest"] for s in streams),
             "malformed_total": sum(s["malformed_total"] for s in streams),
             "failed": {str(i + 1): why for i, why in sorted(self.failed.items())},
             "batches": {str(size): n for size, n in sorted(self.batches.items())},

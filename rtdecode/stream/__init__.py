@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rtdecode.stream._address import Address, parse_address, stream_address
 from rtdecode.stream._behavior import BehaviorTrack
 from rtdecode.stream._behavior_source import BehaviorReceiver
+from rtdecode.stream._fair import FairShare
 from rtdecode.stream._frame_publishers import (
     FramePublisher,
     LslFramePublisher,
@@ -86,6 +87,7 @@ __all__ = [
     "BehaviorReceiver",
     "BehaviorTrack",
     "Chunk",
+    "FairShare",
     "Faults",
     "FrameMessage",
     "FramePublisher",

@@ -83,6 +83,8 @@ class ReplaySource(Source):
     :meth:`read`.
     """
 
+    lossless = True
+
     def __init__(
         self,
         recording: Recording,

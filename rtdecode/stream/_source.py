@@ -75,6 +75,10 @@ class Source(ABC):
     uri: str
     waitable = False
     """Whether :attr:`wait_socket` gives a socket once started."""
+    lossless = False
+    """Whether every frame must be kept (a file replayed as fast as it reads): a loop serving
+    several streams then reads it without a bounded, drop-oldest queue
+    (:class:`~rtdecode.stream.FairShare`)."""
 
     def __init__(self) -> None:
         self.malformed: Counter[str] = Counter()

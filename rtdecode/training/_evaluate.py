@@ -154,14 +154,18 @@ def evaluate_model(
     data: list[Prepared],
     use_labels: bool = True,
     save_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``model`` over every recording (no training) and measure it where behaviour exists.
 
-    With ``save_dir``, each recording's decisions go to ``<save_dir>/<id>.npz``.
+    With ``save_dir``, each recording's decisions go to ``<save_dir>/<id>.npz``; ``progress``
+    is told which recording is decoded.
     """
     net = model.build()
     entries = []
-    for prepared in data:
+    for i, prepared in enumerate(data):
+        if progress is not None:
+            progress(f"recording {i + 1}/{len(data)} {prepared.id}: decoding")
         frames, probs = predict_recording(model, net, prepared, use_labels=use_labels)
         entries.append(
             recording_metrics(prepared, frames, probs, save_to=_save_path(save_dir, prepared))

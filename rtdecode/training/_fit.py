@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -106,6 +107,7 @@ def train_model(
     preprocess: PreprocessConfig,
     metadata: dict[str, Any] | None = None,
     device: str | torch.device = "cpu",
+    progress: Callable[[str], None] | None = None,
 ) -> ModelFile:
     """Train a network on recordings with behaviour and return it as a model file.
 
@@ -122,6 +124,8 @@ def train_model(
     device
         Where to train (``"cpu"``, or ``"cuda"`` on a machine with a GPU); the model file
         always holds CPU weights.
+    progress
+        Told each finished epoch and its mean loss.
     """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -144,19 +148,17 @@ def train_model(
         for _ in range(steps_per_epoch):
             k = int(rng.integers(len(data)))
             batch = _batch(data[k], ids[k], rng, config, window, interval, device)
-            logits, role = net(*batch.inputs)
-            loss = nn.functional.cross_entropy(logits, batch.target, weight=weights[k])
-            if config.aux_weight > 0:
-                loss = loss + config.aux_weight * nn.functional.mse_loss(
-                    role, batch.role.to(device).expand_as(role)
-                )
+            loss = _loss(net, batch, weights[k], config.aux_weight)
             optimiser.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimiser.step()
             scheduler.step()
             losses.append(float(loss.detach()))
-        _log.info("epoch %d/%d loss %.4f", epoch + 1, config.epochs, float(np.mean(losses)))
+        message = f"epoch {epoch + 1}/{config.epochs}: loss {float(np.mean(losses)):.4f}"
+        _log.info(message)
+        if progress is not None:
+            progress(message)
     net.eval().cpu()
     torch.set_num_threads(previous_threads)
     training = {
@@ -178,6 +180,17 @@ def train_model(
         state_dict=net.state_dict(),
         training=training,
     )
+
+
+def _loss(net: nn.Module, batch: _Batch, weight: torch.Tensor, aux_weight: float) -> torch.Tensor:
+    """One batch's class-weighted cross-entropy, plus ``aux_weight`` times the role loss."""
+    logits, role = net(*batch.inputs)
+    loss = nn.functional.cross_entropy(logits, batch.target, weight=weight)
+    if aux_weight > 0:
+        loss = loss + aux_weight * nn.functional.mse_loss(
+            role, batch.role.to(role.device).expand_as(role)
+        )
+    return loss
 
 
 @dataclass

@@ -1,0 +1,157 @@
+"""A stream that floods large frames costs the other streams nothing: each stream has a
+bounded queue that drops its own oldest frames (counted), and the streams take turns."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import zmq
+from stream_support import bare_config, free_port
+
+from rtdecode.data import bundled_recording
+from rtdecode.engines import load_engine
+from rtdecode.live import open_session
+from rtdecode.stream import Prediction, Sink, encode_frame, open_source
+
+WINDOW = 64  # the decoder's window (checked below): the calm stream first fills it quickly
+CALM_FRAMES = WINDOW + 30  # ... then sends 30 frames at 10 Hz, each decoded
+FLOOD_NEURONS = 2048  # the most a decoder serves by default: the largest frames it accepts
+
+
+class _Order(Sink):
+    """Records, across streams, which stream published which frame, in publishing order."""
+
+    def __init__(self, name: str, order: list[tuple[str, int]]) -> None:
+        self.uri = name
+        self.order = order
+
+    def open(self, states: tuple[str, ...]) -> None:
+        self.states = states
+
+    def publish(self, prediction: Prediction) -> None:
+        self.order.append((self.uri, prediction.seq))
+
+
+def _publisher(context: zmq.Context[zmq.Socket[bytes]]) -> tuple[zmq.Socket[bytes], int]:
+    """An XPUB socket, which tells when the decoder has subscribed (no frame lost before)."""
+    socket = context.socket(zmq.XPUB)
+    port = free_port()
+    socket.bind(f"tcp://127.0.0.1:{port}")
+    return socket, port
+
+
+def _produce(
+    calm: zmq.Socket[bytes],
+    flood: zmq.Socket[bytes],
+    order: list[tuple[str, int]],
+    stop: threading.Event,
+) -> int:
+    """Calm frames at 10 Hz while the flood sends as fast as it can; then one last flood
+    frame once the flood has stopped. Returns the flood's frames sent."""
+    for socket in (calm, flood):
+        assert socket.poll(30_000), "the decoder never subscribed"
+        socket.recv()
+    traces = bundled_recording().traces.astype(np.float32)
+    large = np.tile(traces, (1, FLOOD_NEURONS // traces.shape[1] + 1))[:, :FLOOD_NEURONS]
+    sent = 0
+    next_calm = time.monotonic()
+    calm_sent = 0
+    while calm_sent < CALM_FRAMES and not stop.is_set():
+        if time.monotonic() >= next_calm:
+            calm.send_multipart(encode_frame(calm_sent, calm_sent * 0.1, traces[calm_sent]))
+            calm_sent += 1
+            next_calm = time.monotonic() + (0.1 if calm_sent >= WINDOW else 0.001)
+        for _ in range(20):  # as fast as ZeroMQ takes them (a PUB drops beyond its queue)
+            flood.send_multipart(encode_frame(sent, sent * 0.01, large[sent % len(large)]))
+            sent += 1
+        time.sleep(0)
+    while not stop.is_set() and sum(1 for name, _ in order if name == "calm") < (
+        CALM_FRAMES - WINDOW + 1
+    ):
+        time.sleep(0.05)
+    # The flood's last frame comes alone, so that it arrives and ends the count; if ZeroMQ's
+    # queues were still full and dropped it, another follows (its loss shows as a gap).
+    while not stop.is_set() and (sent == 0 or ("flood", sent - 1) not in order):
+        time.sleep(0.5)
+        if ("flood", sent - 1) not in order:
+            flood.send_multipart(encode_frame(sent, sent * 0.01, large[sent % len(large)]))
+            sent += 1
+        for _ in range(40):
+            if ("flood", sent - 1) in order:
+                break
+            time.sleep(0.05)
+    return sent
+
+
+@pytest.mark.timeout(240)
+def test_a_flooding_stream_drops_its_own_oldest_frames_and_the_calm_one_decodes_every_frame() -> (
+    None
+):
+    engine = load_engine(None, "numba")
+    context = zmq.Context.instance()
+    (calm, calm_port), (flood, flood_port) = _publisher(context), _publisher(context)
+    order: list[tuple[str, int]] = []
+    sources = [
+        open_source(f"zmq+tcp://127.0.0.1:{calm_port}"),
+        open_source(f"zmq+tcp://127.0.0.1:{flood_port}"),
+    ]
+    session = open_session(
+        bare_config(max_batch=1),  # --decode-every-frame: a frame the stream takes is decoded
+        engine=engine,
+        sources=sources,
+        sinks=[[_Order("calm", order)], [_Order("flood", order)]],
+    )
+    stop = threading.Event()
+    result: dict[str, int] = {}
+
+    def produce_then_stop() -> None:
+        try:
+            result["flood_sent"] = _produce(calm, flood, order, stop)
+        finally:
+            session.stop()
+
+    producer = threading.Thread(target=produce_then_stop, daemon=True)
+    producer.start()
+    try:
+        summary = session.run()
+    finally:
+        stop.set()
+        producer.join(30)
+        calm.close(0)
+        flood.close(0)
+
+    calm_stream, flood_stream = summary["streams"]
+    assert calm_stream["window"] == WINDOW
+    # The calm stream decoded every frame it was sent (once its window filled), in order.
+    calm_seqs = [seq for name, seq in order if name == "calm"]
+    assert calm_seqs == list(range(WINDOW - 1, CALM_FRAMES)), calm_stream
+    assert calm_stream["missing_frames"] == 0 and calm_stream["dropped_oldest"] == 0
+    # The flood lost frames, and every one is accounted for: the bound's drops are named, the
+    # rest of its losses (ZeroMQ's queue) show as gaps; nothing was left queued at the stop.
+    sent = result["flood_sent"]
+    stats = flood_stream["source_stats"]
+    assert flood_stream["dropped_oldest"] == stats["dropped_oldest"] > 0, flood_stream
+    assert stats["left_at_stop"] == 0
+    assert flood_stream["missing_frames"] >= flood_stream["dropped_oldest"]
+    assert flood_stream["frames"] + flood_stream["missing_frames"] == sent, flood_stream
+    decoded = flood_stream["predictions"]
+    assert decoded + flood_stream["warming"] + flood_stream["skipped"] == flood_stream["frames"]
+    assert sent - decoded == (
+        flood_stream["missing_frames"] + flood_stream["warming"] + flood_stream["skipped"]
+    )
+    assert summary["dropped_oldest"] == flood_stream["dropped_oldest"]
+    # The calm stream was decoded while the flood ran: between two of its predictions, the
+    # flood's came too (not all of them after a backlog).
+    between = [
+        order[a + 1 : b]
+        for a, b in zip(
+            [i for i, (name, _) in enumerate(order) if name == "calm"],
+            [i for i, (name, _) in enumerate(order) if name == "calm"][1:],
+            strict=False,
+        )
+    ]
+    interleaved = sum(1 for run in between if any(name == "flood" for name, _ in run))
+    assert interleaved >= len(between) // 2, (interleaved, len(between))
