@@ -18,10 +18,15 @@ setup: $(STAMP)
 # and the package's own `torch>=` range is then already satisfied.
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
+	@echo "setting up $(VENV) (first run only: a few minutes, most of it torch)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "[1/3] upgrading pip"
 	$(BIN)/python -m pip install -q --upgrade pip
+	@echo "[2/3] installing torch 2.13.0 (the largest download)"
 	$(BIN)/python -m pip install -q torch==2.13.0
+	@echo "[3/3] installing rtdecode and its extras (lsl, onnx, nwb, plot, serial, cluster, view, dev, docs)"
 	$(BIN)/python -m pip install -q -e ".[lsl,onnx,nwb,plot,serial,cluster,view,dev,docs]"
+	@echo "set up; later runs skip this step while $(VENV) is up to date"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.timeout(300)
 RTDECODE = [sys.executable, "-c", "from rtdecode.cli import main; main()"]
 FRAMES = 400  # 240 s of the recording; at 15x, 16 s (11 s for the fit on a busy machine)
 CALIBRATE = "60"
+BUNDLED = Path(__file__).parents[1] / "rtdecode" / "resources" / "2022-08-02-31.npz"
 
 
 def _start_run(args: list[str]) -> subprocess.Popen[str]:
@@ -44,8 +45,8 @@ def _start_run(args: list[str]) -> subprocess.Popen[str]:
         [*RTDECODE, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert decoder.stderr is not None
-    line = decoder.stderr.readline()  # "loading the model", then "decoding" just before it listens
-    while line.startswith("loading the model"):
+    line = decoder.stderr.readline()  # "decoding" once its source and sinks are open
+    while line and not line.startswith("decoding"):  # after "loading the model", "Ctrl-C"
         line = decoder.stderr.readline()
     assert line.startswith("decoding"), line
     return decoder
@@ -121,44 +122,31 @@ def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
 
 
-def test_a_calibrated_head_takes_over_and_every_output_says_so(sessions: dict[str, Any]) -> None:
+def test_sixty_labelled_seconds_keep_the_shipped_model_and_say_why(
+    sessions: dict[str, Any],
+) -> None:
+    # Calibrating on this animal's first 60 s once switched to a head that then decoded at
+    # balanced accuracy 0.5: its held-back part had 2 reversal frames. Too little evidence.
     summary, table = sessions["calib"]["summary"], sessions["calib"]["table"]
     calibration = summary["calibration"]
-    assert (
-        calibration["chosen"] == "calibrated"
-        and "better on held-back part" in (calibration["reason"])
-    )
-    assert calibration["head_score"] > calibration["shipped_score"]
+    assert calibration["chosen"] == "shipped" and calibration["head_predictions"] == 0
+    assert "too little evidence" in calibration["reason"]
     assert calibration["seconds"] == 60 and calibration["collected_s"] >= 60
-    assert calibration["frames"] >= 100 and calibration["head_predictions"] > 0
-    # The session file keeps the head (what --calibration-from reads) and says who decoded.
-    saved = table["calibration"]
-    assert saved["chosen"] == "calibrated" and len(saved["weights"]) == 2 * 130 + 1
-    head = table["head"]
-    switch = int(np.argmax(head == 1))
-    assert head[:switch].sum() == 0 and head[switch:].all()  # once switched, it stays
-    assert head.sum() == calibration["head_predictions"]
-    # The switch comes after the calibration period (10 s settling + 60 s of behaviour).
-    assert table["t"][switch] - table["first_t"] >= 70
+    assert calibration["frames"] >= 100
+    assert "weights" not in table["calibration"] and not table["head"].any()
     out, err = sessions["out"]["calib"]
-    assert "calibration: head calibrated (head" in out
-    assert "calibration done after" in err and "the calibrated head decodes from now on" in err
+    assert "calibration: head shipped (too little evidence" in out
+    assert "calibration done after" in err and "the shipped model decodes from now on" in err
     assert re.search(r"calib [1-5]\d/60 s", err)  # the status line, while calibrating
-    assert "head calibrated (held-back AUROC" in err  # and after
+    assert "head shipped (held-back AUROC" in err  # and after
 
 
-def test_predictions_after_the_switch_are_the_heads_not_the_shipped_models(
+def test_without_enough_evidence_the_predictions_stay_the_shipped_models(
     sessions: dict[str, Any],
 ) -> None:
     mine, shipped = sessions["calib"]["table"], sessions["blind"]["table"]
     np.testing.assert_array_equal(mine["seq"], shipped["seq"])  # same frames, all decoded
-    before, after = mine["head"] == 0, mine["head"] == 1
-    np.testing.assert_allclose(mine["probs"][before], shipped["probs"][before], atol=1e-6)
-    differ = np.abs(mine["probs"][after, 1] - shipped["probs"][after, 1])
-    assert np.median(differ) > 0.01
-    np.testing.assert_allclose(mine["probs"][after].sum(axis=1), 1.0, atol=1e-6)
-    # The decided state follows the head's probability.
-    np.testing.assert_array_equal(mine["state"][after], mine["probs"][after, 1] >= 0.5)
+    np.testing.assert_allclose(mine["probs"], shipped["probs"], atol=1e-6)
 
 
 def test_without_behaviour_nothing_switches_and_it_says_why(sessions: dict[str, Any]) -> None:
@@ -182,7 +170,7 @@ def test_the_default_abstain_band_marks_uncertain_predictions(sessions: dict[str
 def test_an_earlier_session_decodes_from_the_first_frame_with_one_abstain_band(
     sessions: dict[str, Any], tmp_path: Path
 ) -> None:
-    earlier = sessions["folder"] / "calib.h5"
+    earlier = BUNDLED  # a recording with behaviour: its head is fit on all of it
     uri = f"zmq+tcp://127.0.0.1:{free_port()}"
     frames = 100  # 60 s: this session cannot finish its own calibration
     extra = ["--calibrate", CALIBRATE, "--calibration-from", str(earlier)]
@@ -202,8 +190,7 @@ def test_an_earlier_session_decodes_from_the_first_frame_with_one_abstain_band(
     summary = json.loads((tmp_path / "again.json").read_text())["calibration"]
     assert summary["chosen"] == "calibrated" and summary["from"] == str(earlier)
     assert "kept the head from" in summary["reason"]
-    saved = table["calibration"]
-    np.testing.assert_array_equal(saved["weights"], _predictions(earlier)["calibration"]["weights"])
+    assert len(table["calibration"]["weights"]) == 2 * 130 + 1  # the earlier head, kept
     # --abstain: the decoder's uncertain output and the policy's band are the same band.
     assert table["policy"]["abstain"] == [0.3, 0.7]
     p = table["probs"][:, 1]  # healthy input throughout: uncertain is the band alone

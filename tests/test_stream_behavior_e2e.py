@@ -224,8 +224,8 @@ def test_the_readme_tracker_and_producer_stream_a_real_recording_into_run(
     decoder = subprocess.Popen([*RTDECODE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert decoder.stderr is not None
     try:
-        line = decoder.stderr.readline().decode()  # "loading the model", then "decoding"
-        while line.startswith("loading the model"):
+        line = decoder.stderr.readline().decode()  # "decoding" once everything is open
+        while line and not line.startswith("decoding"):
             line = decoder.stderr.readline().decode()
         assert line.startswith("decoding"), line
         producers = []

@@ -59,3 +59,8 @@ def test_demo_calibrate_sends_the_behaviour_and_says_which_head_won() -> None:
     won = re.search(r"calibration: head (calibrated|shipped) \((.+)\); held-back AUROC", out)
     assert won and won.group(2), out
     assert "(60 of 60 s with behaviour)" in out, out
+    # 60 s of this animal held back 2 reversal frames: a head chosen on them once decoded
+    # at 0.5; too little evidence now keeps the shipped model and its accuracy
+    assert "too little evidence" in won.group(2), out
+    accuracy = re.search(r"balanced accuracy (\d\.\d+) against", out)
+    assert accuracy and float(accuracy.group(1)) > 0.85, out

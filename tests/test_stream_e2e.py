@@ -55,7 +55,7 @@ def start_decoder(source: str, sinks: list[str], tmp_path: Path) -> subprocess.P
     args += ["--json", str(tmp_path / "summary.json")]
     decoder = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert decoder.stderr is not None
-    deadline, seen = time.monotonic() + 60, []  # the model loads first
+    deadline, seen = time.monotonic() + 180, []  # the model loads, then source and sinks open
     while time.monotonic() < deadline:
         ready, _, _ = select.select([decoder.stderr], [], [], max(deadline - time.monotonic(), 0))
         line = decoder.stderr.readline() if ready else ""

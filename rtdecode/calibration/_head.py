@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rtdecode.calibration._evidence import auroc_gain_interval, state_counts
 from rtdecode.calibration._logreg import fit_logistic, one_thread, sigmoid
 from rtdecode.errors import ConfigError
 from rtdecode.metrics import auroc
@@ -67,6 +68,13 @@ class CalibrationConfig:
         prior-shift correction, Saerens et al. 2002). Animals reverse less in their first
         minutes than later, so the calibration period's rate under-predicts what follows.
         Default :data:`PRIOR`, the training animals' mean; ``None`` keeps the period's rate.
+    min_state_frames
+        Held-back frames of each behaviour state needed to switch to the head (fewer: the
+        shipped model stays, and the reason says to calibrate longer). After a switch, the
+        live watch needs as many of each before it compares the heads again.
+    level
+        Coverage of the interval on the head's held-back AUROC gain over the shipped model;
+        the head is chosen only when the interval's low end clears ``margin``.
     """
 
     seconds: float = 180.0
@@ -79,6 +87,8 @@ class CalibrationConfig:
     blocks: int = 4
     balanced: bool = False
     prior: float | None = PRIOR
+    min_state_frames: int = 5
+    level: float = 0.9
 
     def __post_init__(self) -> None:
         checks = {
@@ -89,13 +99,16 @@ class CalibrationConfig:
             "skip_s": self.skip_s >= 0,
             "blocks": self.blocks >= 2,
             "prior": self.prior is None or _RATE[0] <= self.prior <= _RATE[1],
+            "min_state_frames": self.min_state_frames >= 1,
+            "level": 0 < self.level < 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ConfigError(
                 f"calibration settings out of range: {', '.join(bad)} (seconds in (0, "
                 f"{MAX_SECONDS:.0f}], holdout in (0, 1), penalties > 0, skip_s >= 0, blocks >= 2, "
-                f"prior in [{_RATE[0]}, {_RATE[1]}] or None)"
+                f"prior in [{_RATE[0]}, {_RATE[1]}] or None, min_state_frames >= 1, level "
+                "in (0, 1))"
             )
 
 
@@ -196,6 +209,9 @@ class CalibrationResult:
         Calibration frames used, and how many of them were held back.
     reason
         Why this choice, in words (for the log and the session file).
+    gain_interval
+        The interval on ``head_score - shipped_score`` (see ``CalibrationConfig.level``),
+        when it was computed.
     """
 
     head: Head | None
@@ -205,6 +221,7 @@ class CalibrationResult:
     frames: int
     holdout_frames: int
     reason: str
+    gain_interval: tuple[float, float] | None = None
 
     def as_dict(self, weights: bool = False) -> dict[str, object]:
         """JSON-ready summary; with ``weights``, also the head's (for ``--calibration-from``)."""
@@ -215,6 +232,7 @@ class CalibrationResult:
             "frames": self.frames,
             "holdout_frames": self.holdout_frames,
             "reason": self.reason,
+            "gain_interval": None if self.gain_interval is None else list(self.gain_interval),
         }
         if weights and self.head is not None:
             out.update(weights=self.head.weights.tolist(), bias=self.head.bias)
@@ -419,12 +437,13 @@ def _fit_calibration(
         return result(None, float("nan"), float("nan"), "held-back part has one behaviour state")
     # Candidates: the head on the neurons alone (fit on every frame, also those before the
     # shipped model's first output) and, with use_shipped, with the shipped logit.
-    scores = {}
+    scores, held_probs = {}, {}
     for candidate in {replace(config, use_shipped=False), config}:
         train = (np.arange(n) < cut) & (has if candidate.use_shipped else True)
         if two_states(train):
             trial = _fit(x[train], y[train], candidate)
-            scores[candidate] = auroc(y[held], trial.predict_many(x[held]))
+            held_probs[candidate] = trial.predict_many(x[held])
+            scores[candidate] = auroc(y[held], held_probs[candidate])
     if not scores:
         return result(None, float("nan"), float("nan"), "no reversal (or only) before hold-out")
     best = max(scores, key=lambda c: (scores[c], not c.use_shipped))
@@ -432,11 +451,35 @@ def _fit_calibration(
     shipped_score = auroc(y[held], shipped[held])
     if not head_score > shipped_score + config.margin:
         return result(None, head_score, shipped_score, "head not better on held-back part")
+    reversals, forwards = state_counts(y[held])
+    if min(reversals, forwards) < config.min_state_frames:
+        return result(
+            None,
+            head_score,
+            shipped_score,
+            f"too little evidence to switch: the held-back part has {reversals} reversal and "
+            f"{forwards} forward frames, {config.min_state_frames} of each are needed "
+            "(calibrate longer)",
+        )
+    low, high = auroc_gain_interval(y[held], held_probs[best], shipped[held], config.level)
+    interval = f"{config.level:.0%} interval of the AUROC gain [{low:+.3f}, {high:+.3f}]"
+    if not low > config.margin:
+        outcome = result(
+            None,
+            head_score,
+            shipped_score,
+            f"head better on held-back part, but not surely: {interval} does not clear "
+            f"{config.margin:g}",
+        )
+        outcome.gain_interval = (low, high)
+        return outcome
     inputs = "neurons and shipped logit" if best.use_shipped else "neurons"
     keep = has if best.use_shipped else np.ones(n, bool)
-    return result(
+    outcome = result(
         _rescaled(x[keep], y[keep], best),
         head_score,
         shipped_score,
-        f"head ({inputs}) better on held-back part",
+        f"head ({inputs}) better on held-back part ({interval})",
     )
+    outcome.gain_interval = (low, high)
+    return outcome

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rtdecode.calibration._evidence import HeadWatch
 from rtdecode.calibration._head import (
     CalibrationConfig,
     CalibrationResult,
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Calibrator"]
 
 _log = get_logger(__name__)
+_SLOW_FIT_S = 1.0  # a fit slower than this is reported (the machine is loaded)
 
 
 class Calibrator:
@@ -62,8 +65,15 @@ class Calibrator:
         The :class:`~rtdecode.calibration.CalibrationResult` once the fit is done, else None.
     without_behaviour
         Frames added with no behaviour sample (counted, not used).
+    fit_s, fit_cpu_s
+        The fit's wall-clock and CPU seconds (``None`` before it ran): on an idle core the two
+        are close; a wall time well above the CPU time means the machine was loaded.
+    switched_back
+        Why the decoder went back to the shipped model after switching to this session's
+        head (see :meth:`follow`); ``None`` while it has not.
     threshold
-        The budget threshold chosen with the fit (``None`` without ``budget``, or until then).
+        The budget threshold chosen with the fit (``None`` without ``budget``, or until then);
+        the shipped model's once the decoder switched back to it.
     fused_ready
         ``fused`` is calibrated and decides from now on.
     """
@@ -102,7 +112,12 @@ class Calibrator:
         self.head: Head | None = start
         self.result: CalibrationResult | None = None
         self.without_behaviour = 0
+        self.switched_back: str | None = None
+        self.fit_s: float | None = None
+        self.fit_cpu_s: float | None = None
+        self._watch: HeadWatch | None = None
         self.threshold: ThresholdChoice | None = None
+        self._fallback: ThresholdChoice | None = None  # the shipped model's, for a switch back
 
     @property
     def collecting(self) -> bool:
@@ -159,6 +174,35 @@ class Calibrator:
             return shipped_prob, 0
         return head.predict(features), 1
 
+    def follow(self, features: np.ndarray, shipped_prob: float, reversal: bool) -> None:
+        """After a switch to this session's head: score both heads on one more frame with
+        behaviour, and go back to the shipped model when it decodes better (logged).
+
+        Parameters
+        ----------
+        features
+            The frame's head features (from :meth:`features`).
+        shipped_prob
+            The shipped model's reversal probability for the frame.
+        reversal
+            The tracked reversal state aligned to the frame.
+        """
+        watch, head = self._watch, self.head
+        if watch is None or head is None or not np.isfinite(shipped_prob):
+            return
+        if watch.add(head.predict(features), shipped_prob, reversal):
+            self.head = None
+            self.switched_back = watch.reason
+            _log.warning("switched back to the shipped model: %s", watch.reason)
+            if self._fallback is not None:  # the armed rule's threshold follows the model
+                self.threshold = self._fallback
+                _log.warning(
+                    "--false-per-min: the trigger threshold goes back to the shipped model's, "
+                    "logit %.3f (%s)",
+                    self._fallback.threshold,
+                    self._fallback.reason,
+                )
+
     def wait(self, timeout: float | None = None) -> CalibrationResult | None:
         """Block until the background fit is done (for tests and the end of a session)."""
         if self._thread is not None:
@@ -167,31 +211,51 @@ class Calibrator:
 
     def _fit(self) -> None:
         n = self._count
+        began, began_cpu = time.perf_counter(), time.thread_time()
         result = fit_calibration(self._x[:n], self._y[:n], self._shipped[:n], self.config)
+        self.fit_cpu_s = time.thread_time() - began_cpu
+        self.fit_s = time.perf_counter() - began
         # An earlier session's head is kept only when this period could not decide.
         head = self.head
         if result.head is not None or np.isfinite(result.shipped_score):
             head = result.head
+        if result.head is not None:  # keep comparing it with the shipped model
+            self._watch = HeadWatch(len(self._y), self.config.min_state_frames)
         if self.fused is not None:
             self._fit_fused(n)
         if self.budget is not None:
             self.threshold = self._budget_threshold(n, head, head is result.head)
+            if head is not None and head is result.head and not self.fused_ready:
+                # ready should the head be switched back (the fused decision never is)
+                self._fallback = self._budget_threshold(n, None, False, announce=False)
         self.head = head
         self.result = result
         _log.info(
-            "calibration after %d frames: %s (held-back AUROC head %.3f, shipped %.3f; %s)",
+            "calibration after %d frames: %s (held-back AUROC head %.3f, shipped %.3f; %s); "
+            "the fit took %.2f s (%.2f s of CPU)",
             n,
             result.chosen,
             result.head_score,
             result.shipped_score,
             result.reason,
+            self.fit_s,
+            self.fit_cpu_s,
         )
+        if self.fit_s > _SLOW_FIT_S:
+            _log.warning(
+                "the calibration fit took %.1f s (%.2f s of CPU; about 0.2 s on an idle core): "
+                "the machine is loaded; the shipped model decoded meanwhile",
+                self.fit_s,
+                self.fit_cpu_s,
+            )
 
-    def _budget_threshold(self, n: int, head: Head | None, fit_here: bool) -> ThresholdChoice:
+    def _budget_threshold(
+        self, n: int, head: Head | None, fit_here: bool, announce: bool = True
+    ) -> ThresholdChoice:
         """The armed rule's threshold for ``self.budget`` from the period's out-of-sample scores
         of the head that decodes next: the fused decision's or the calibrated head's cross-fitted
         (fit on these frames), an earlier session's head's own probabilities, else the shipped
-        model's."""
+        model's (logged when ``announce``)."""
         from rtdecode.policy import calibration_threshold
 
         budget = self.budget
@@ -220,6 +284,8 @@ class Calibrator:
             budget.arm_s,
             budget.refractory_s,
         )
+        if not announce:
+            return choice
         _log.warning(
             "--false-per-min %g: trigger threshold logit %.3f (p %.3f) from %s scores of %.1f "
             "calibration minutes: %d false / %d fires there (allowed %d); %s",

@@ -68,9 +68,18 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         for c in MEAN_KEYS
         if any(f"mean_{c}" in r for r in rows) and not c.startswith("lag_median_")
     ]
-    click.echo(f"{'ids':<5}{'S':>6} {'method':<11}" + "".join(f"{heading(c):>12}" for c in columns))
+    # each column as wide as its heading or widest value, plus two spaces: nothing is cut
+    widths = [
+        2 + max(len(heading(c)), *(len(_fmt(r.get("mean_" + c))) for r in rows)) for c in columns
+    ]
+    click.echo(
+        f"{'ids':<5}{'S':>6} {'method':<11}"
+        + "".join(f"{heading(c):>{w}}" for c, w in zip(columns, widths, strict=True))
+    )
     for r in rows:
-        cells = "".join(f"{_fmt(r.get('mean_' + c)):>12}" for c in columns)
+        cells = "".join(
+            f"{_fmt(r.get('mean_' + c)):>{w}}" for c, w in zip(columns, widths, strict=True)
+        )
         chosen = f"  heads {r['heads_chosen']}/{r['recordings']}" if "heads_chosen" in r else ""
         label = "yes" if r["labels"] else "no"
         click.echo(f"{label:<5}{r['seconds']:>6.0f} {r['method']:<11}{cells}{chosen}")

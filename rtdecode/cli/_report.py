@@ -49,6 +49,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"dropped frames {summary['missing_frames']} in {summary['gaps']} gaps  "
         f"NaN/inf values {summary['nan_values']}  resets {summary['resets']}  "
         f"producer restarts {summary['restarts']}",
+        f"duplicate frames dropped {summary.get('duplicates', 0)}  late (reordered) frames "
+        f"dropped {summary.get('late', 0)}  frame times not increasing "
+        f"{summary.get('time_backwards', 0)}",
         f"malformed messages {summary['malformed_total']} ({reasons})",
         *_behavior_lines(summary.get("behavior")),
         *_calibration_lines(summary.get("calibration")),

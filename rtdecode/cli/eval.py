@@ -28,12 +28,20 @@ def _table(report: dict[str, Any]) -> str:
     from rtdecode.training._evaluate import METRIC_KEYS
 
     keys = ("frames", *(k for k in METRIC_KEYS if not k.startswith("lag_median_")))
-    lines = [f"{'recording':<14}" + "".join(f"{heading(k):>10}" for k in keys)]
-    for entry in report["recordings"]:
-        lines.append(f"{entry['id']:<14}" + "".join(f"{_fmt(entry.get(k)):>10}" for k in keys))
-    lines.append(
-        f"{'mean':<14}{'':>10}" + "".join(f"{_fmt(report.get('mean_' + k)):>10}" for k in keys[1:])
-    )
+    rows = [(entry["id"], [_fmt(entry.get(k)) for k in keys]) for entry in report["recordings"]]
+    rows.append(("mean", ["", *(_fmt(report.get("mean_" + k)) for k in keys[1:])]))
+    heads = [heading(k) for k in keys]
+    # every column as wide as its widest cell, heading included, plus two spaces: nothing is
+    # cut and no two cells run together
+    widths = [2 + max(len(h), *(len(cells[j]) for _, cells in rows)) for j, h in enumerate(heads)]
+    first = max(len("recording"), *(len(name) for name, _ in rows)) + 1
+    lines = [
+        f"{'recording':<{first}}" + "".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
+    ]
+    for name, cells in rows:
+        lines.append(
+            f"{name:<{first}}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
+        )
     return "\n".join(lines)
 
 
@@ -149,6 +157,14 @@ def eval_command(
         raise click.ClickException(str(exc)) from exc
     report["unreadable"] = unreadable
     status_line().done()
+    _finish(report, velocity, json_out, data)
+
+
+def _finish(
+    report: dict[str, Any], velocity: dict[str, Any] | None, json_out: Path | None, data: Path
+) -> None:
+    """Print the tables, write the JSON, and exit non-zero when nothing was scored, a
+    recording could not be read or a fold failed."""
     click.echo(_table(report))
     if "without_labels" in report:
         click.echo("without identities:")
@@ -159,12 +175,18 @@ def eval_command(
         click.echo(_table(velocity))
     if report["unscored"]:
         click.echo(f"not scored (shorter than the window): {', '.join(report['unscored'])}")
+    scored = [entry for entry in report["recordings"] if entry.get("frames")]
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, default=_jsonable))
         click.echo(f"wrote {json_out}")
     echo_failed_folds(report.get("failed", []))
-    if unreadable or report.get("failed"):
+    if not scored:
+        raise click.ClickException(
+            f"nothing was scored: no recording in {data} had a frame to score (each must be "
+            "longer than the model's window and carry behaviour); see the lines above"
+        )
+    if report["unreadable"] or report.get("failed"):
         raise SystemExit(1)  # listed above, and in the JSON
 
 

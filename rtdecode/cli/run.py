@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -506,6 +507,14 @@ def run(ctx: click.Context, **values: Any) -> None:
         raise click.ClickException(f"{failed} failed (see the summary); the others ran on")
 
 
+def _say_decoding(several: bool, index: int, stream: Any) -> None:
+    """Say what a stream decodes into, once its source and sinks are open (a start that fails
+    never says it)."""
+    outputs = ", ".join(sink.uri for sink in stream.sinks) or "no sink"
+    label = f"stream {index + 1}: " if several else ""
+    click.echo(f"{label}decoding {stream.source.uri} -> {outputs}", err=True)
+
+
 def _config(ctx: click.Context, values: dict[str, Any]) -> Any:
     """The configuration from the rig file and the flags given."""
     from rtdecode.config import read_toml
@@ -540,11 +549,11 @@ def _run(config: Any, values: dict[str, Any], signals: StopOnSignals) -> dict[st
     click.echo(
         f"loading the model ({decoder.model or 'shipped'}, engine {decoder.engine})", err=True
     )
-    session = open_session(config, on_status=None if quiet else _Console())
-    for k, stream in enumerate(session.streams, 1):
-        outputs = ", ".join(sink.uri for sink in stream.sinks) or "no sink"
-        label = f"stream {k}: " if config.several else ""
-        click.echo(f"{label}decoding {stream.source.uri} -> {outputs}", err=True)
+    session = open_session(
+        config,
+        on_status=None if quiet else _Console(),
+        on_open=partial(_say_decoding, config.several),
+    )
     click.echo("Ctrl-C stops", err=True)
     signals.target = session.stop
     with attached_view(config, session):

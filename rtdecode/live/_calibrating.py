@@ -29,7 +29,7 @@ from rtdecode.calibration import (
 )
 from rtdecode.errors import ConfigError
 from rtdecode.live._windower import Windower
-from rtdecode.log import get_logger
+from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream import Prediction
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_CALIBRATION_BYTES", "LiveCalibration"]
 
 _log = get_logger(__name__)
+_rate_limited = RateLimitedLog(_log)
 
 _RECENT = 32
 """Frames kept to prime the fused decision's role pooler when it takes over (more than its
@@ -135,12 +136,15 @@ class LiveCalibration:
         """Forget the last layout's calibrator: its head does not fit ``n_neurons`` inputs."""
         if self.calibrator is not None or self._layout_t is not None:
             self.layouts_discarded += 1
-            _log.warning(
-                "neuron layout reset (%d -> %d neurons): calibration restarts from the shipped "
-                "model for the new layout%s",
-                self._n,
-                n_neurons,
-                "" if self.calibrator is None else " (the old layout's calibration is discarded)",
+            _rate_limited.warning(  # a layout flipping every frame must not flood the log
+                "layout",
+                f"neuron layout reset ({self._n} -> {n_neurons} neurons): calibration restarts "
+                "from the shipped model for the new layout"
+                + (
+                    ""
+                    if self.calibrator is None
+                    else " (the old layout's calibration is discarded)"
+                ),
             )
         self.calibrator = None
         self._n = n_neurons
@@ -288,6 +292,8 @@ class LiveCalibration:
         if not calibrator.collecting:
             if not self._announced and calibrator.result is not None:
                 self._announce(calibrator)
+            if target is not None and self._features is not None:  # the head decoded it
+                calibrator.follow(self._features, shipped, bool(target))
             return
         if settling:
             return
@@ -341,6 +347,8 @@ class LiveCalibration:
         if result is None:
             return "calib fitting"
         head = self.decides()
+        if calibrator.switched_back:
+            head = "shipped (switched back: it decoded better)"
         return (
             f"head {head} (held-back AUROC {result.head_score:.2f} vs {result.shipped_score:.2f})"
         )
@@ -388,6 +396,14 @@ class LiveCalibration:
         calibrator = self.calibrator
         result = None if calibrator is None else calibrator.result
         head = None if calibrator is None else calibrator.head
+        if result is not None and calibrator is not None and calibrator.switched_back:
+            return {  # no weights: --calibration-from must not start from a head that lost
+                **result.as_dict(),
+                "chosen": "shipped",
+                "reason": f"switched back to the shipped model: {calibrator.switched_back} "
+                f"(the head had been chosen: {result.reason})",
+                "switched_back": calibrator.switched_back,
+            }
         if result is not None and (result.head is not None or head is None):
             return result.as_dict(weights=True)
         if head is not None:  # the earlier session's head, kept
@@ -424,6 +440,8 @@ class LiveCalibration:
             "frames_without_behaviour": self._untargeted
             + (0 if calibrator is None else calibrator.without_behaviour),
             "head_predictions": self.head_predictions,
+            "fit_s": None if calibrator is None else calibrator.fit_s,
+            "fit_cpu_s": None if calibrator is None else calibrator.fit_cpu_s,
             "fused_predictions": self.fused_predictions,
             "layouts_discarded": self.layouts_discarded,
             "from": self.start_from,

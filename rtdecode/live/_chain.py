@@ -105,7 +105,9 @@ class DecisionStep:
     abstain
         ``(lo, hi)``: a reversal probability strictly inside is ``uncertain``; ``None``: off.
     max_carried
-        ``uncertain`` when more than this fraction of the window was carried forward.
+        ``uncertain`` when more than this fraction of the window's values, or of its newest
+        frame's values, were carried forward (missing or NaN input): so from the first frame
+        that is mostly missing, not once the window has filled with them.
     """
 
     def __init__(
@@ -115,7 +117,7 @@ class DecisionStep:
         self.max_carried = max_carried
         self._reversal = states.index("reversal") if "reversal" in states else -1
 
-    def __call__(self, prediction: Prediction, valid: np.ndarray, settling: bool) -> None:
+    def __call__(self, prediction: Prediction, valid: np.ndarray, suspect: bool) -> None:
         """Decide ``prediction.state`` and ``prediction.uncertain`` from its probabilities.
 
         Parameters
@@ -124,14 +126,18 @@ class DecisionStep:
             Its ``probs`` are final (the head step ran).
         valid
             The window's mask of real (not carried-forward) values.
-        settling
-            The layout changed and its running normalisation has not settled yet.
+        suspect
+            The input cannot be trusted whatever its values: the layout changed and its running
+            normalisation has not settled yet, or a frame time in the window did not increase.
         """
         probs = prediction.probs
         prediction.state = int(np.argmax(probs))
+        kept = 1.0 - self.max_carried
+        newest = valid[-1]
         prediction.uncertain = bool(
-            settling
-            or np.count_nonzero(valid) < (1.0 - self.max_carried) * valid.size
+            suspect
+            or np.count_nonzero(valid) < kept * valid.size
+            or np.count_nonzero(newest) < kept * newest.size
             or (self._reversal >= 0 and in_band(float(probs[self._reversal]), self.abstain))
         )
 
@@ -191,8 +197,7 @@ class PostInference:
                 sink.open(states)
                 self._opened.append(sink)
         except BaseException:
-            self.close_actuator()
-            self.close_sinks(None)
+            self.discard()
             raise
 
     # ------------------------------------------------------------------ per frame
@@ -202,16 +207,17 @@ class PostInference:
         window: np.ndarray,
         valid: np.ndarray,
         windower: Windower,
-        settling: bool,
+        suspect: bool,
     ) -> None:
-        """The critical path: head, decision, actuator, sinks."""
+        """The critical path: head, decision (``suspect``: see :class:`DecisionStep`),
+        actuator, sinks."""
         head = self.head
         if head is not None:
             head.decode(prediction, window, valid, windower)
             choice = head.new_threshold()
             if choice is not None and self.actuator is not None:
                 self.actuator.set_threshold(choice)
-        self.decision(prediction, valid, settling)
+        self.decision(prediction, valid, suspect)
         if self.actuator is not None:
             self.actuator.publish(prediction)
         for sink in self.sinks:
@@ -292,6 +298,15 @@ class PostInference:
         if self._actuator_open and self.actuator is not None:
             self._actuator_open = False
             self.actuator.close()
+
+    def discard(self) -> None:
+        """The start failed before the first frame: close the actuator (safe state) and
+        discard the sinks opened (a session file deletes itself, so the retry does not meet
+        it)."""
+        self.close_actuator()
+        opened, self._opened = self._opened, []
+        for sink in opened:
+            sink.discard()
 
     def close_sinks(self, summary: dict[str, Any] | None) -> None:
         """Close every sink opened (also those dropped after a failure) with the summary; the

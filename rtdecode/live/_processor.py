@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,8 +46,18 @@ path itself adds); ``transport`` is the producer's send -> received, when the pr
 waited, received -> the prediction that replaced theirs published (how long the output lagged
 behind them)."""
 
-_WINDOW_COUNTERS = ("frames", "missing", "gaps", "restarts", "nan_values")
+_WINDOW_COUNTERS = (
+    "frames",
+    "missing",
+    "gaps",
+    "restarts",
+    "nan_values",
+    "duplicates",
+    "late",
+    "time_backwards",
+)
 _STOP_FIT_WAIT_S = 1.0  # after a stop signal, longest wait for a calibration fit in flight
+_FLIPPING_CHANGES, _FLIPPING_S = 5, 10.0  # this many layout changes this fast: diagnosed
 
 
 class StreamProcessor:
@@ -145,6 +155,8 @@ class StreamProcessor:
         self.last_target: int | None = None
         self._record_behavior = chain.record_behavior  # one bound method, made once
         self.calibration = calibration
+        self._layout_changes: deque[float] = deque(maxlen=_FLIPPING_CHANGES)
+        self._layouts_diagnosed = False
 
     @property
     def frames(self) -> int:
@@ -173,10 +185,18 @@ class StreamProcessor:
 
     def open(self) -> None:
         """Open the chain (actuator, then sinks), compile the preprocessing kernels and start
-        the source."""
+        the source.
+
+        When any of it fails (a sink cannot bind, no such LSL stream...), what was opened is
+        closed and the sinks are discarded: no empty session file is left to block the retry.
+        """
         self.chain.open(self.engine.states)
-        compile_kernels(self.engine.preprocess, self.baseline_config)  # not on a frame's time
-        self.source.start()
+        try:
+            compile_kernels(self.engine.preprocess, self.baseline_config)  # not on frame time
+            self.source.start()
+        except BaseException:
+            self.chain.discard()
+            raise
         self._started = time.monotonic()
 
     def take(self, timeout: float) -> bool:
@@ -270,7 +290,8 @@ class StreamProcessor:
             if self._done():
                 break
             t = float(chunk.t[i])
-            windower.push(chunk.data[i], chunk.seq + i, t)
+            if not windower.push(chunk.data[i], chunk.seq + i, t):
+                continue  # a duplicate or a late frame: dropped and counted by the windower
             preprocessed_ns = time.perf_counter_ns()
             if self.calibration is not None and not windower.filled:
                 self._calibrate_warming(windower, t)
@@ -361,8 +382,12 @@ class StreamProcessor:
         prediction.recv_ns = pending.recv_ns
         prediction.skipped = self._skipped_since
         prediction.head = 0
-        settling = bool(self.resets) and windower.frames < self.settle_frames
-        self.chain.publish(prediction, window, valid, windower, settling)
+        # the input cannot be trusted whatever its values: a new layout's normalisation has not
+        # settled, or a frame time in the window did not increase
+        suspect = (
+            bool(self.resets) and windower.frames < self.settle_frames
+        ) or windower.time_suspect
+        self.chain.publish(prediction, window, valid, windower, suspect)
         published_ns = time.perf_counter_ns()
         self.uncertain += prediction.uncertain
         pending.inferred_ns = inferred_ns
@@ -440,12 +465,13 @@ class StreamProcessor:
                 self._retired[name] += getattr(old, name)
             self.resets += 1
             self.chain.layout_reset()
-            _log.warning(
-                "stream layout changed from %d to %d neurons%s: window and preprocessing reset",
-                old.n_neurons,
-                chunk.n_neurons,
-                "" if chunk.n_neurons != old.n_neurons else " (new neuron labels)",
+            _rate_limited.warning(
+                "layout",
+                f"stream layout changed from {old.n_neurons} to {chunk.n_neurons} neurons"
+                f"{'' if chunk.n_neurons != old.n_neurons else ' (new neuron labels)'}: window "
+                f"and preprocessing reset ({self.resets} layout changes so far)",
             )
+            self._diagnose_layouts()
         preprocessor = Preprocessor(chunk.n_neurons, self.engine.preprocess)
         if preprocessor.n_features != self.engine.n_features:
             raise ModelError(
@@ -476,6 +502,26 @@ class StreamProcessor:
         gc.freeze()  # long-lived objects out of the collector's way: shorter GC pauses
         return self._windower
 
+    def _diagnose_layouts(self) -> None:
+        """Say once what is wrong when the layout keeps changing: no window can ever fill."""
+        now = time.monotonic()
+        self._layout_changes.append(now)
+        recent = self._layout_changes
+        if self._layouts_diagnosed or len(recent) < _FLIPPING_CHANGES:
+            return
+        if now - recent[-_FLIPPING_CHANGES] <= _FLIPPING_S:
+            self._layouts_diagnosed = True
+            _log.error(
+                "%s: the neuron layout changed %d times in %.1f s (%d frames in all): the "
+                "producer sends frames of different neuron counts or label lists, so no window "
+                "fills and nothing is decoded; check that one producer sends one fixed list of "
+                "neurons on this address (two producers on one socket look like this)",
+                self.source.uri,
+                _FLIPPING_CHANGES,
+                now - recent[-_FLIPPING_CHANGES],
+                self.frames,
+            )
+
     def _prepare_for_interval(self) -> None:
         """Re-prepare once with the frame interval measured over the first window."""
         windower = self._windower
@@ -501,6 +547,9 @@ class StreamProcessor:
             "missing_frames": self._counter("missing"),
             "gaps": self._counter("gaps"),
             "restarts": self._counter("restarts"),
+            "duplicates": self._counter("duplicates"),
+            "late": self._counter("late"),
+            "time_backwards": self._counter("time_backwards"),
             "resets": self.resets,
             "keep_warm_passes": self.keep_warm_passes,
             "nan_values": self._counter("nan_values"),

@@ -136,6 +136,9 @@ class Runner:
     queue_bytes, turn_bytes
         Several streams: each stream's bound in bytes (drop-oldest) and share of one turn
         (see :class:`~rtdecode.stream.FairShare`).
+    on_open
+        Called with a stream's index (0-based) and processor once it opened: its sinks open,
+        its source started.
 
     Attributes
     ----------
@@ -157,6 +160,7 @@ class Runner:
         status_every_s: float = 1.0,
         queue_bytes: int = FairShare.QUEUE_BYTES,
         turn_bytes: int = FairShare.TURN_BYTES,
+        on_open: Callable[[int, StreamProcessor], None] | None = None,
     ) -> None:
         self.streams = list(streams)
         self.several = len(self.streams) > 1
@@ -173,6 +177,7 @@ class Runner:
         self.engine = engine
         self.on_status = on_status
         self.status_every_s = status_every_s
+        self.on_open = on_open
         self.failed: dict[int, str] = {}
         self.batches: dict[int, int] = {}
         self.active: list[int] = []
@@ -204,6 +209,8 @@ class Runner:
                 self.guard(index, self.streams[index].open)
                 if index not in self.failed:
                     self.active.append(index)
+                    if self.on_open is not None:
+                        self.on_open(index, self.streams[index])
             self._loop()
         finally:
             for index in list(self.active):

@@ -90,6 +90,7 @@ def open_session(
     sinks: Sequence[Sequence[Sink]] = (),
     taps: Sequence[Tap] = (),
     on_status: Callable[[Runner], None] | None = None,
+    on_open: Callable[[int, StreamProcessor], None] | None = None,
 ) -> Session:
     """Build a live session from ``config``; bad addresses and settings fail here, fast.
 
@@ -109,6 +110,9 @@ def open_session(
         stream's go in its ``chain.taps`` before :meth:`Session.run`.
     on_status
         Called with the runner about every second.
+    on_open
+        Called with a stream's index (0-based) and processor once its sinks are open and its
+        source started (a stream that fails to start is never announced).
 
     Returns
     -------
@@ -152,7 +156,9 @@ def open_session(
         receiver = BehaviorReceiver(
             config.behavior.source, opened[0][2], resolve_timeout=config.source.resolve_timeout_s
         )
-    runner = Runner(streams, engine, busy_poll=decoder.busy_poll, on_status=on_status)
+    runner = Runner(
+        streams, engine, busy_poll=decoder.busy_poll, on_status=on_status, on_open=on_open
+    )
     return Session(config, runner, controller, receiver, streams)
 
 

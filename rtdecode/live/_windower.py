@@ -8,10 +8,18 @@ Policy (stated once, applied everywhere):
 - A gap in ``seq`` (frames lost on the way) is filled as if the missing frames had arrived with
   every value NaN, at evenly spaced times between their neighbours: carried forward and
   masked. At most ``W`` filler rows are written, since more would only push out the same rows.
-- A ``seq`` that does not increase means the producer restarted: the window and the
-  preprocessing state reset (counted and logged).
+- A ``seq`` seen before (a retransmit) is a duplicate: dropped and counted, never decoded.
+- A ``seq`` up to ``W`` frames behind the newest that was not seen (two frames swapped on the
+  way) is late: dropped and counted, never decoded out of order; it had been counted as
+  missing when the newer frame arrived, and now counts as late instead.
+- A ``seq`` more than ``W`` frames behind the newest means the producer restarted: the window
+  and the preprocessing state reset (counted and logged).
 - A ``seq`` that jumps ahead by more than :data:`MAX_GAP_FRAMES` is no loss the stream could
   have had: it is treated as a restart too (logged), not as billions of lost frames.
+- A frame time that does not increase (the producer's clock went back, or stamps repeat) is
+  data the preprocessing cannot trust (its time constants and derivatives use the intervals):
+  the frame is taken, counted in ``time_backwards``, the first of each run of such frames is
+  logged, and the window stays ``time_suspect`` until that frame has left it.
 - A change in neuron count needs a new Windower; the pipeline makes one.
 - Nothing is compiled on the live path: the kernels' Numba specialisations for read-only frames
   (views of a wire message) and writable ones (gap fillers, LSL and replay frames) are compiled
@@ -23,12 +31,13 @@ from __future__ import annotations
 import numpy as np
 
 from rtdecode.config import PreprocessConfig
-from rtdecode.log import get_logger
+from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.preprocess import BaselineConfig, BaselineTracker, Preprocessor
 
 __all__ = ["MAX_GAP_FRAMES", "Windower", "compile_kernels"]
 
 _log = get_logger(__name__)
+_rate_limited = RateLimitedLog(_log)
 
 MAX_GAP_FRAMES = 1_000_000
 """Largest forward jump in ``seq`` counted as lost frames (over 15 minutes at 1 kHz)."""
@@ -83,9 +92,11 @@ class Windower:
 
     Attributes
     ----------
-    frames, missing, gaps, restarts, nan_values
+    frames, missing, gaps, restarts, nan_values, duplicates, late
         Counters: frames pushed, frames lost in ``seq`` gaps, gap events, producer restarts,
-        non-finite values received.
+        non-finite values received, duplicate frames dropped, late (reordered) frames dropped.
+    time_backwards
+        Frames whose time did not increase over the frame before.
     """
 
     def __init__(
@@ -118,6 +129,11 @@ class Windower:
         self.gaps = 0
         self.restarts = 0
         self.nan_values = 0
+        self.duplicates = 0
+        self.late = 0
+        self.time_backwards = 0
+        self._suspect_left = 0  # frames until the last frame with a bad time leaves the window
+        self._seen = np.full(window, -1, dtype=np.int64)  # the seqs of the last W frame slots
         compile_kernels(preprocessor.config, None if baseline is None else baseline.config)
 
     @property
@@ -133,9 +149,12 @@ class Windower:
         self._pos = 0
         self._filled_rows = 0
         self._last_seq = None
+        self._seen.fill(-1)
+        self._suspect_left = 0
 
-    def push(self, frame: np.ndarray, seq: int, t: float) -> None:
-        """Preprocess one ``(n,)`` frame into the ring, applying the gap and restart policy.
+    def push(self, frame: np.ndarray, seq: int, t: float) -> bool:
+        """Preprocess one ``(n,)`` frame into the ring, applying the gap, duplicate, late and
+        restart policy; return whether the frame was taken (False: dropped, counted).
 
         Parameters
         ----------
@@ -148,13 +167,17 @@ class Windower:
         """
         last = self._last_seq
         if last is not None:
+            if last - self.window < seq <= last:
+                self._drop(seq, last)
+                return False
             if seq <= last or seq - last - 1 > MAX_GAP_FRAMES:
                 self.restarts += 1
                 _log.warning(
-                    "seq went from %d to %d: producer restarted (a jump over %d frames counts "
-                    "as one); window and preprocessing reset",
+                    "seq went from %d to %d: producer restarted (backwards by more than the "
+                    "%d-frame window, or a jump over %d frames); window and preprocessing reset",
                     last,
                     seq,
+                    self.window,
                     MAX_GAP_FRAMES,
                 )
                 self.reset()
@@ -162,10 +185,55 @@ class Windower:
                 self._fill_gap(seq - last - 1, t)
         if self._filled_rows == 0:
             self._first_t = t
+        else:
+            self._check_time(seq, t)
         self._last_seq = seq
+        self._seen[seq % self.window] = seq
         self._last_t = t
         self.frames += 1
         self.nan_values += self._write(frame, t)
+        return True
+
+    def _check_time(self, seq: int, t: float) -> None:
+        """Count a frame time that does not increase; log the first of each run of them."""
+        if t > self._last_t:
+            self._suspect_left = max(0, self._suspect_left - 1)
+            return
+        if self._suspect_left == 0:  # the window was clear of bad times: a new episode
+            _log.warning(
+                "frame seq %d has time %.6f s, not after the frame before (%.6f s): the "
+                "producer's clock went back or repeats; predictions are uncertain until the "
+                "window is past it (counted in time_backwards; logged once per episode)",
+                seq,
+                t,
+                self._last_t,
+            )
+        self.time_backwards += 1
+        self._suspect_left = self.window
+
+    @property
+    def time_suspect(self) -> bool:
+        """A frame in the window had a time that did not increase."""
+        return self._suspect_left > 0
+
+    def _drop(self, seq: int, last: int) -> None:
+        """Count (and log, rate-limited) a frame that is not decoded: seen already, or late."""
+        if self._seen[seq % self.window] == seq:
+            self.duplicates += 1
+            _rate_limited.warning(
+                "duplicate",
+                f"frame seq {seq} arrived again (a retransmit; newest {last}): dropped "
+                f"({self.duplicates} duplicates so far); window kept",
+            )
+            return
+        self.late += 1
+        self.missing -= 1  # it was counted lost when the newer frame came; it is late instead
+        self._seen[seq % self.window] = seq
+        _rate_limited.warning(
+            "late",
+            f"frame seq {seq} arrived after seq {last} (reordered on the way): dropped, not "
+            f"decoded out of order ({self.late} late so far); window kept",
+        )
 
     def _fill_gap(self, lost: int, t: float) -> None:
         self.missing += lost

@@ -354,6 +354,21 @@ class SessionFile(Sink):
                 _log.error("session file %s: could not close it cleanly (%s)", self.path, exc)
         self._release()
 
+    def discard(self) -> None:
+        """Close and delete the file: the run failed before its first frame, and an empty file
+        would only make the retry fail with 'already exists'."""
+        if self._file is None:
+            return
+        self._frames = self._preds = self._behavior = self._triggers = None
+        try:
+            self._file.close()
+            self.path.unlink(missing_ok=True)
+        except OSError as exc:
+            _log.error("session file %s could not be removed (%s); delete it", self.path, exc)
+        finally:
+            self._file = None
+            self._release()
+
     def _release(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the lock

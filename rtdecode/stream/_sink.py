@@ -115,3 +115,8 @@ class Sink(ABC):
 
     def close(self, summary: dict[str, Any] | None = None) -> None:  # noqa: B027 - optional hook
         """Flush and close; ``summary`` is the run's end-of-run summary."""
+
+    def discard(self) -> None:
+        """The run failed before its first frame: close leaving nothing a retry would meet
+        (a session file deletes itself); other sinks just close."""
+        self.close(None)

@@ -29,6 +29,8 @@ from rtdecode.stream import read_session
 
 __all__ = ["Session", "render_report", "session_summary"]
 
+_NOT_SENT = ("disarmed", "dry_run")  # suppressed reasons of pulses the policy did decide
+
 
 @dataclass
 class Session:
@@ -154,9 +156,12 @@ def session_summary(session: Session) -> dict[str, Any]:
         # the behaviour up to the last prediction (earlier behaviour tells the onsets' kinds)
         upto = session.behaviour_t <= session.t[-1]
         bt, rev = session.behaviour_t[upto], session.reversal[upto]
-        for kind in ("fire", "sham"):
-            times = trig["t"][kinds == kind] if len(kinds) else np.zeros(0)
-            if kind == "sham" and not len(times):
+        # a disarmed or dry-run session: the pulses the policy decided but nothing sent
+        would = (kinds == "suppressed") & np.isin(reasons, _NOT_SENT)
+        for kind in ("fire", "sham", "would_fire"):
+            chosen = would if kind == "would_fire" else kinds == kind
+            times = trig["t"][chosen] if len(kinds) else np.zeros(0)
+            if kind != "fire" and not len(times):
                 continue
             if len(bt):
                 start = float(session.t[0]) + session.calibration_s
@@ -237,6 +242,38 @@ def _figure(session: Session, summary: dict[str, Any]) -> Any:
     return fig
 
 
+_REASON_MARKERS = ("x", "+", "1", "2", "3", "4", "*", "D")
+
+
+def _suppressed_marks(ax: Any, session: Session, t0: float) -> None:
+    """One mark (and legend entry) per suppression reason, not one for all of them."""
+    rows = session.events("suppressed")
+    if not len(rows):
+        return
+    reasons = session.triggers["reason"][rows].astype(str)
+    times = session.triggers["t"][rows] - t0
+    for k, reason in enumerate(sorted(set(reasons))):
+        mine = reasons == reason
+        ax.scatter(
+            times[mine],
+            np.full(int(mine.sum()), 1.02),
+            marker=_REASON_MARKERS[k % len(_REASON_MARKERS)],
+            color="grey",
+            s=28,
+            label=f"suppressed: {reason or 'no reason'} ({int(mine.sum())})",
+            zorder=3,
+        )
+
+
+def _policy_rows(policy: dict[str, Any], width: int = 100) -> list[list[str]]:
+    """The whole policy, wrapped between keys (never cut inside one)."""
+    import textwrap
+
+    items = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(policy.items()))
+    lines = textwrap.wrap(items, width, break_long_words=False, break_on_hyphens=False)
+    return [["policy" if i == 0 else "", line] for i, line in enumerate(lines)]
+
+
 def _shade_reversals(ax: Any, session: Session, t0: float) -> None:
     """Shade the behaviour's reversals (when the session knows them)."""
     if session.reversal is None or session.behaviour_t is None:
@@ -249,20 +286,22 @@ def _shade_reversals(ax: Any, session: Session, t0: float) -> None:
     for s in starts:
         later = ends[ends > s]
         e = later[0] if len(later) else len(rev) - 1
-        ax.axvspan(bt[s], bt[e], color="tab:green", alpha=0.15, lw=0)
+        if bt[e] > 0:  # nothing before the session's first prediction (t = 0)
+            ax.axvspan(max(bt[s], 0.0), bt[e], color="tab:green", alpha=0.15, lw=0)
     ax.plot([], [], color="tab:green", alpha=0.3, lw=8, label="reversal (behaviour)")
 
 
 def _mark_events(ax: Any, session: Session, t0: float) -> None:
-    """Every fire, sham, suppressed trigger and arm/disarm as a marker above the probability."""
+    """Every fire, sham, suppressed trigger (one mark per reason) and arm/disarm as a marker
+    above the probability."""
     trig = session.triggers
     marks = {
         "fire": ("tab:red", "v", 1.08),
         "sham": ("tab:purple", "v", 1.08),
-        "suppressed": ("grey", "x", 1.02),
         "arm": ("tab:green", "^", 1.14),
         "disarm": ("tab:red", "^", 1.14),
     }
+    _suppressed_marks(ax, session, t0)
     for kind, (color, marker, y) in marks.items():
         rows = session.events(kind)
         if len(rows):
@@ -306,12 +345,16 @@ def _rows(summary: dict[str, Any]) -> list[list[str]]:
             f"p50 {_ms(dec['p50'])}  p99 {_ms(dec['p99'])}  p99.9 {_ms(dec['p99.9'])}",
         ],
     ]
-    for kind in ("fire", "sham"):
+    for kind, label in (
+        ("fire", "fires vs behaviour"),
+        ("sham", "shams vs behaviour"),
+        ("would_fire", "fires the policy would have made (disarmed or dry run; none sent)"),
+    ):
         score = summary.get(f"{kind}_score")
         if score:
-            rows.append([f"{kind}s vs behaviour", describe(score)])
+            rows.append([label, describe(score)])
     if summary["policy"]:
-        rows.append(["policy", json.dumps(summary["policy"], sort_keys=True)[:110]])
+        rows.extend(_policy_rows(summary["policy"]))
     return rows
 
 
