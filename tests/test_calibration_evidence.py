@@ -74,17 +74,17 @@ def test_sixty_seconds_are_too_little_evidence_to_switch() -> None:
     summary, truth, prob, head = _session(CalibrationConfig(seconds=60.0))
     calibration = summary["calibration"]
     assert calibration["chosen"] == "shipped" and not head.any()
-    assert (
-        "too little evidence" in calibration["reason"]
-        and "calibrate longer" in (calibration["reason"])
-    )
+    reason = calibration["reason"]  # too few frames, or an interval that does not clear
+    assert ("too little evidence" in reason and "calibrate longer" in reason) or (
+        "not surely" in reason and "interval" in reason
+    ), reason
     assert _balanced_accuracy(truth, prob) > 0.85  # the shipped model's, kept
 
 
 def test_a_head_that_decodes_worse_after_the_switch_is_switched_back() -> None:
-    # Weak evidence let through on purpose (one frame of each state, a 2 % interval): the
-    # 60-second head of the bug report takes over, and must not stay.
-    weak = CalibrationConfig(seconds=60.0, min_state_frames=1, level=0.02)
+    # Weak evidence let through on purpose (one frame of each state, a 2 % interval that need
+    # only clear -1): the 60-second head of the bug report takes over, and must not stay.
+    weak = CalibrationConfig(seconds=60.0, min_state_frames=1, level=0.02, margin=-1.0)
     summary, truth, prob, head = _session(weak)
     calibration = summary["calibration"]
     switched = np.flatnonzero(head == 1)

@@ -153,7 +153,10 @@ def test_the_page_loads_cleanly_and_its_trace_and_frame_counter_advance(
     decoder: Decoder, browser: Any
 ) -> None:
     page, errors = _open(browser, decoder.url)
-    page.wait_for_function(f"() => ({FRAMES_SHOWN})() > 0", timeout=120_000)
+    # the counter and the trace arrive in separate updates: wait until both show something
+    page.wait_for_function(
+        f"() => ({FRAMES_SHOWN})() > 0 && ({TRACE_LENGTH})() > 0", timeout=120_000
+    )
     first = page.evaluate(TRACE_LENGTH), page.evaluate(FRAMES_SHOWN)
     page.wait_for_timeout(2000)
     second = page.evaluate(TRACE_LENGTH), page.evaluate(FRAMES_SHOWN)

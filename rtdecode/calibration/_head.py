@@ -69,11 +69,13 @@ class CalibrationConfig:
         minutes than later, so the calibration period's rate under-predicts what follows.
         Default :data:`PRIOR`, the training animals' mean; ``None`` keeps the period's rate.
     min_state_frames
-        Held-back frames of each behaviour state needed to switch to the head (fewer: the
-        shipped model stays, and the reason says to calibrate longer). After a switch, the
+        Frames of each behaviour state, scored out of sample over the period, needed to
+        switch to the head (fewer: the shipped model stays, and the reason says to calibrate
+        longer). After a switch, the
         live watch needs as many of each before it compares the heads again.
     level
-        Coverage of the interval on the head's held-back AUROC gain over the shipped model;
+        Coverage of the interval on the head's AUROC gain over the shipped model, on the
+        period's frames each scored by the head refit on the other ``blocks`` (out of sample);
         the head is chosen only when the interval's low end clears ``margin``.
     """
 
@@ -319,12 +321,16 @@ def crossfit_scores(
     """
     x = np.asarray(x, np.float64)
     y = np.asarray(y, bool)
-    out = np.full(len(y), np.nan)
     if head is None:
-        return out
-    setting = replace(config, use_shipped=bool(head.weights[-1] != 0.0))
+        return np.full(len(y), np.nan)
+    return _crossfit(x, y, replace(config, use_shipped=bool(head.weights[-1] != 0.0)))
+
+
+def _crossfit(x: np.ndarray, y: np.ndarray, setting: CalibrationConfig) -> np.ndarray:
+    """:func:`crossfit_scores` for one head setting (``setting.use_shipped`` says which)."""
+    out = np.full(len(y), np.nan)
     ok = np.isfinite(x).all(axis=1)
-    for block in np.array_split(np.arange(len(y)), config.blocks):
+    for block in np.array_split(np.arange(len(y)), setting.blocks):
         rest = ok.copy()
         rest[block] = False
         if y[rest].any() and not y[rest].all():
@@ -382,7 +388,11 @@ def fit_calibration(
 
     The head is first fit on all but the most recent ``config.holdout`` of the frames and both
     are scored (AUROC) on that held-back part; the head is chosen only if it beats the shipped
-    model there by more than ``config.margin``, and is then refit on every frame. With
+    model there by more than ``config.margin``. The switch then needs evidence over the whole
+    period: each block of ``config.blocks`` scored by the head refit on the others, at least
+    ``config.min_state_frames`` of each state, and a ``config.level`` interval of the AUROC
+    gain over the shipped model that clears ``config.margin``. The head is then refit on every
+    frame. With
     ``config.use_shipped`` two heads compete, on the neurons alone and with the shipped logit
     (which helps when the shipped model is good, i.e. with identities, and hurts when it is
     near chance).
@@ -437,13 +447,12 @@ def _fit_calibration(
         return result(None, float("nan"), float("nan"), "held-back part has one behaviour state")
     # Candidates: the head on the neurons alone (fit on every frame, also those before the
     # shipped model's first output) and, with use_shipped, with the shipped logit.
-    scores, held_probs = {}, {}
+    scores = {}
     for candidate in {replace(config, use_shipped=False), config}:
         train = (np.arange(n) < cut) & (has if candidate.use_shipped else True)
         if two_states(train):
             trial = _fit(x[train], y[train], candidate)
-            held_probs[candidate] = trial.predict_many(x[held])
-            scores[candidate] = auroc(y[held], held_probs[candidate])
+            scores[candidate] = auroc(y[held], trial.predict_many(x[held]))
     if not scores:
         return result(None, float("nan"), float("nan"), "no reversal (or only) before hold-out")
     best = max(scores, key=lambda c: (scores[c], not c.use_shipped))
@@ -451,18 +460,27 @@ def _fit_calibration(
     shipped_score = auroc(y[held], shipped[held])
     if not head_score > shipped_score + config.margin:
         return result(None, head_score, shipped_score, "head not better on held-back part")
-    reversals, forwards = state_counts(y[held])
+    # The evidence for the switch: every frame of the period the shipped model decoded, each
+    # scored by the head refit on the other blocks (out of sample), against the shipped model
+    # on the same frames. The held-back quarter alone held 2-3 reversal frames on a new animal
+    # after 180 s, too few for any interval to clear.
+    cross = _crossfit(x, y, best)
+    seen = has & np.isfinite(cross)
+    reversals, forwards = state_counts(y[seen])
     if min(reversals, forwards) < config.min_state_frames:
         return result(
             None,
             head_score,
             shipped_score,
-            f"too little evidence to switch: the held-back part has {reversals} reversal and "
-            f"{forwards} forward frames, {config.min_state_frames} of each are needed "
-            "(calibrate longer)",
+            f"too little evidence to switch: the period's out-of-sample frames hold {reversals} "
+            f"reversal and {forwards} forward frames, {config.min_state_frames} of each are "
+            "needed (calibrate longer)",
         )
-    low, high = auroc_gain_interval(y[held], held_probs[best], shipped[held], config.level)
-    interval = f"{config.level:.0%} interval of the AUROC gain [{low:+.3f}, {high:+.3f}]"
+    low, high = auroc_gain_interval(y[seen], cross[seen], shipped[seen], config.level)
+    interval = (
+        f"{config.level:.0%} interval of the AUROC gain over the period, scored out of sample "
+        f"[{low:+.3f}, {high:+.3f}]"
+    )
     if not low > config.margin:
         outcome = result(
             None,
