@@ -126,16 +126,19 @@ def test_sixty_labelled_seconds_keep_the_shipped_model_and_say_why(
     sessions: dict[str, Any],
 ) -> None:
     # Calibrating on this animal's first 60 s once switched to a head that then decoded at
-    # balanced accuracy 0.5: its held-back part had 2 reversal frames. Too little evidence.
+    # balanced accuracy 0.5: its held-back part had 2 reversal frames. Scored out of sample
+    # over the whole period, such a head is surely worse than the shipped model (or the frames
+    # are too few): the shipped model stays, and the reason says which.
     summary, table = sessions["calib"]["summary"], sessions["calib"]["table"]
     calibration = summary["calibration"]
     assert calibration["chosen"] == "shipped" and calibration["head_predictions"] == 0
-    assert "too little evidence" in calibration["reason"]
+    reason = calibration["reason"]
+    assert "too little evidence" in reason or "not surely" in reason, reason
     assert calibration["seconds"] == 60 and calibration["collected_s"] >= 60
     assert calibration["frames"] >= 100
     assert "weights" not in table["calibration"] and not table["head"].any()
     out, err = sessions["out"]["calib"]
-    assert "calibration: head shipped (too little evidence" in out
+    assert f"calibration: head shipped ({reason}" in out
     assert "calibration done after" in err and "the shipped model decodes from now on" in err
     assert re.search(r"calib [1-5]\d/60 s", err)  # the status line, while calibrating
     assert "head shipped (held-back AUROC" in err  # and after
