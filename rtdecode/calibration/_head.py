@@ -460,11 +460,7 @@ def _fit_calibration(
     shipped_score = auroc(y[held], shipped[held])
     if not head_score > shipped_score + config.margin:
         return result(None, head_score, shipped_score, "head not better on held-back part")
-    # The evidence for the switch: every frame of the period the shipped model decoded, each
-    # scored by the head refit on the other blocks (out of sample), against the shipped model
-    # on the same frames. The held-back quarter alone held 2-3 reversal frames on a new animal
-    # after 180 s, too few for any interval to clear.
-    cross = _crossfit(x, y, best)
+    cross = _crossfit(x, y, best)  # evidence: the period out of sample (fit_calibration)
     seen = has & np.isfinite(cross)
     reversals, forwards = state_counts(y[seen])
     if min(reversals, forwards) < config.min_state_frames:
