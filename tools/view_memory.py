@@ -22,6 +22,8 @@ from pathlib import Path
 import psutil
 from playwright.sync_api import sync_playwright
 
+from rtdecode.view._client import open_view_page
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -58,19 +60,7 @@ def main() -> None:
         decoder = psutil.Process(run.pid)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
-            page = browser.new_page()
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    page.goto(f"http://127.0.0.1:{view}/")
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(1.0)
-            page.wait_for_function(
-                "() => window.Bokeh && Bokeh.documents.length > 0", timeout=60_000
-            )
+            page = open_view_page(browser, f"http://127.0.0.1:{view}/", 120, 60)
             start = time.monotonic()
             while time.monotonic() - start < args.minutes * 60:
                 children = decoder.children()

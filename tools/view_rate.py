@@ -21,6 +21,8 @@ import time
 
 from playwright.sync_api import sync_playwright
 
+from rtdecode.view._client import open_view_page
+
 FRAME_INTERVAL_S = 0.6  # the bundled recording
 
 
@@ -52,19 +54,7 @@ def main() -> None:
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
-            page = browser.new_page()
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    page.goto(f"http://127.0.0.1:{view}/")
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(1.0)
-            page.wait_for_function(
-                "() => window.Bokeh && Bokeh.documents.length > 0", timeout=120_000
-            )
+            page = open_view_page(browser, f"http://127.0.0.1:{view}/", 180, 120)
             page.wait_for_function(
                 "() => Bokeh.documents[0].get_model_by_name('trace-0').data.t.length > 20",
                 timeout=180_000,

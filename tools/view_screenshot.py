@@ -14,10 +14,11 @@ import argparse
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+from rtdecode.view._client import open_view_page
 
 
 def _free_port() -> int:
@@ -45,18 +46,12 @@ def main() -> None:
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    page.goto(f"http://127.0.0.1:{view}/")
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(1.0)
-            page.wait_for_function(
-                "() => window.Bokeh && Bokeh.documents.length > 0", timeout=120_000
+            page = open_view_page(
+                browser,
+                f"http://127.0.0.1:{view}/",
+                180,
+                120,
+                viewport={"width": 1400, "height": 1000},
             )
             page.wait_for_timeout(args.wait * 1e3)
             args.out.parent.mkdir(parents=True, exist_ok=True)

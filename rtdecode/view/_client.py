@@ -14,12 +14,54 @@ from typing import Any
 
 from rtdecode.errors import ConfigError, MissingDependencyError
 
-__all__ = ["BrowserClient", "chromium_path"]
+__all__ = ["BrowserClient", "chromium_path", "open_view_page"]
 
 
 def chromium_path() -> str | None:
     """The Chromium binary to drive, or ``None`` when there is none."""
     return os.environ.get("RTDECODE_CHROMIUM") or shutil.which("chromium")
+
+
+def open_view_page(
+    browser: Any,
+    url: str,
+    start_timeout_s: float,
+    ready_timeout_s: float,
+    stop: threading.Event | None = None,
+    **page_options: Any,
+) -> Any:
+    """A new page of a Playwright ``browser`` on the view at ``url``, once it is served and
+    Bokeh holds its document.
+
+    Parameters
+    ----------
+    browser
+        A launched Playwright browser.
+    url
+        The view's address.
+    start_timeout_s
+        How long to keep retrying while the view process is still starting.
+    ready_timeout_s
+        How long Bokeh may take to build the document once the page is served.
+    stop
+        Set to give up retrying at once.
+    **page_options
+        Passed to ``browser.new_page`` (e.g. ``viewport``).
+    """
+    page = browser.new_page(**page_options)
+    deadline = time.monotonic() + start_timeout_s
+    while True:  # the view process may still be starting
+        try:
+            page.goto(url, timeout=start_timeout_s * 1e3)
+            break
+        except Exception:
+            if time.monotonic() > deadline or (stop is not None and stop.is_set()):
+                raise
+            page.wait_for_timeout(500)
+    page.wait_for_function(
+        "() => window.Bokeh && Bokeh.documents.length > 0", timeout=ready_timeout_s * 1e3
+    )
+    return page
 
 
 class BrowserClient:
@@ -61,19 +103,8 @@ class BrowserClient:
                 browser: Any = playwright.chromium.launch(
                     executable_path=self._executable, args=["--no-sandbox"]
                 )
-                page = browser.new_page()
-                deadline = time.monotonic() + self._timeout_s
-                while True:  # the view process may still be starting
-                    try:
-                        page.goto(self._url, timeout=self._timeout_s * 1e3)
-                        break
-                    except Exception:
-                        if time.monotonic() > deadline or self._stop.is_set():
-                            raise
-                        page.wait_for_timeout(500)
-                page.wait_for_function(
-                    "() => window.Bokeh && Bokeh.documents.length > 0",
-                    timeout=self._timeout_s * 1e3,
+                page = open_view_page(
+                    browser, self._url, self._timeout_s, self._timeout_s, self._stop
                 )
                 self._ready.set()
                 while not self._stop.is_set():
