@@ -67,6 +67,7 @@ def attached_view(config: RunConfig, session: Session) -> Iterator[AttachedView 
         token=view.token,
         insecure=config.source.insecure,
         linger_s=view.linger_s,
+        decoder_cpu=config.decoder.cpu,
     )
     click.echo(f"view: {attached.url}", err=True)
     attached.start()

@@ -3,8 +3,11 @@
 The page is served by a child process (``rtdecode view --connect`` on the feed), so its
 Python work (the Bokeh document, the manifold, the model's edge module) never holds the
 decoder's interpreter lock: all the decode loop pays is the tap's appends, and the feed
-thread's drain 20 times a second. The address, the token and the port are checked here,
-before decoding starts.
+thread's drain 20 times a second. The view process yields the cores to the decoder: it runs at
+lower priority (``nice`` 10), its numerical libraries on one thread each (a BLAS pool spinning
+on both cores took a quarter of one), and off the decoder's core when the decoder is pinned
+(``--cpu``; the view process would otherwise inherit that pinning). The address, the token and
+the port are checked here, before decoding starts.
 """
 
 from __future__ import annotations
@@ -30,6 +33,21 @@ _log = get_logger(__name__)
 
 TOKEN_ENV = "RTDECODE_VIEW_TOKEN"
 """The child gets the token in its environment (not on its command line, which ``ps`` shows)."""
+
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""The view process's numerical libraries run on one thread: their worker pools (BLAS in the
+manifold's eigendecomposition, OpenMP in the edge module) spin while they wait, on the cores the
+decoder needs."""
+
+
+def _keep_off(pid: int, cpu: int) -> None:
+    """Move process ``pid`` off core ``cpu`` (the decoder's, with ``--cpu``) onto the others;
+    leaves it where it is when there is no other core."""
+    others = set(range(os.cpu_count() or 1)) - {cpu}
+    try:
+        os.sched_setaffinity(pid, others)
+    except (OSError, ValueError):  # no other core this process may use
+        _log.info("view: no core other than %d for the view process", cpu)
 
 
 @contextmanager
@@ -64,6 +82,9 @@ class AttachedView:
         Serve beyond loopback without a token.
     linger_s
         After the decoder stops, keep the page (showing "stopped" and the summary) this long.
+    decoder_cpu
+        The core the decoder is pinned to (``--cpu``), which the view process then leaves
+        to it; ``None``: not pinned.
 
     Raises
     ------
@@ -79,6 +100,7 @@ class AttachedView:
         token: str | None = None,
         insecure: bool = False,
         linger_s: float = 5.0,
+        decoder_cpu: int | None = None,
     ) -> None:
         self.address: ViewAddress = parse_view_address(address)
         check_free(self.address)
@@ -86,6 +108,7 @@ class AttachedView:
         self.token = token or (secrets.token_urlsafe(16) if needs_token else None)
         self.taps = list(taps)
         self.linger_s = linger_s
+        self.decoder_cpu = decoder_cpu
         self.feed = FeedPublisher(self.taps)
         self._child: subprocess.Popen[bytes] | None = None
         self._linger_over = threading.Event()
@@ -113,12 +136,14 @@ class AttachedView:
             "--parent-pid",
             str(os.getpid()),
         ]
-        env = dict(os.environ)
+        env = {**os.environ, **ONE_THREAD_ENV}
         if self.token:
             env[TOKEN_ENV] = self.token
         elif self.address.loopback is False:
             command.append("--insecure")
         self._child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
+        if self.decoder_cpu is not None:  # it inherited the decoder's pinning
+            _keep_off(self._child.pid, self.decoder_cpu)
 
     def end_linger(self) -> None:
         """Stop keeping the page after the decoder stopped (a stop signal; thread-safe)."""
