@@ -319,9 +319,9 @@ def _view_arms(
     """After the engine alone: with the view, with it again, then alone again (ABBA).
 
     Each decoder measured later in a run sees a machine in another state (caches, other
-    work); in runs of one pair the first decoder was the slower in four of four. Two pairs in
-    opposite orders cancel a steady drift: :func:`view_cost` reports each pair and their
-    geometric mean."""
+    work): in three runs of one pair with the view but no browser, the first decoder was the
+    slower each time. Two pairs in opposite orders cancel a steady drift: :func:`view_cost`
+    reports each pair and their geometric mean."""
     arms = []
     for view, name in (
         (True, f"{engine}+view"),
