@@ -235,3 +235,14 @@ def test_the_view_process_leaves_a_pinned_decoders_core_and_runs_single_threaded
         assert b"OPENBLAS_NUM_THREADS=1" in env and b"OMP_NUM_THREADS=1" in env
     finally:
         view.close()
+
+
+@pytest.mark.timeout(300)
+def test_a_view_feed_beyond_loopback_needs_insecure_and_a_zmq_address() -> None:
+    base = [*RTDECODE, "run", "--source", "zmq+tcp://127.0.0.1:9", "--quiet", "--view-feed"]
+    open_feed = subprocess.run([*base, "zmq+tcp://0.0.0.0:9"], capture_output=True, text=True,
+                               timeout=240)  # fmt: skip
+    assert open_feed.returncode != 0
+    assert "listens beyond loopback" in open_feed.stderr and "--insecure" in open_feed.stderr
+    not_zmq = subprocess.run([*base, "lsl://feed"], capture_output=True, text=True, timeout=240)
+    assert not_zmq.returncode != 0 and "zmq+tcp://HOST:PORT or zmq+ipc://PATH" in not_zmq.stderr

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from rtdecode.errors import ConfigError
+
 if TYPE_CHECKING:
     from rtdecode.live import RunConfig, Session
     from rtdecode.view import AttachedView
@@ -25,14 +27,25 @@ __all__ = ["attached_view", "check_view"]
 
 
 def check_view(config: RunConfig) -> None:
-    """Before the model loads: the view extra is installed and the page's port is free."""
-    if config.view.address is None:
+    """Before the model loads: the view extra is installed and the page's port is free; a
+    feed beyond loopback is allowed (``--insecure``)."""
+    view = config.view
+    if view.feed is not None:
+        from rtdecode.stream._address import parse_address
+
+        if not parse_address(view.feed).loopback and not config.source.insecure:
+            raise ConfigError(
+                f"--view-feed {view.feed} listens beyond loopback and the feed is not "
+                "encrypted: bind it on 127.0.0.1 or ipc:// (and reach it through an SSH "
+                "tunnel), or pass --insecure"
+            )
+    if view.address is None:
         return
     from rtdecode._optional import import_optional
     from rtdecode.view import check_free, parse_view_address
 
     import_optional("bokeh", "view", "the browser view (--view)")
-    check_free(parse_view_address(config.view.address))
+    check_free(parse_view_address(view.address))
 
 
 @contextmanager
@@ -40,7 +53,7 @@ def attached_view(config: RunConfig, session: Session) -> Iterator[AttachedView 
     """Add a view tap to each stream's chain and serve the page while the block runs (gives
     the :class:`~rtdecode.view.AttachedView`; ``None`` without ``view.address``)."""
     view = config.view
-    if view.address is None:
+    if view.address is None and view.feed is None:
         yield None
         return
     from rtdecode.view import AttachedView, StreamContext, ViewTap
@@ -68,8 +81,12 @@ def attached_view(config: RunConfig, session: Session) -> Iterator[AttachedView 
         insecure=config.source.insecure,
         linger_s=view.linger_s,
         decoder_cpu=config.decoder.cpu,
+        feed=view.feed,
     )
-    click.echo(f"view: {attached.url}", err=True)
+    if view.address is not None:
+        click.echo(f"view: {attached.url}", err=True)
+    if view.feed is not None:
+        click.echo(f"view feed: {view.feed} (rtdecode view --connect {view.feed})", err=True)
     attached.start()
     try:
         yield attached

@@ -440,6 +440,17 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         },
     ),
     (
+        ("--view-feed",),
+        {
+            "metavar": "ADDRESS",
+            "section": "view",
+            "key": "feed",
+            "help": "Also publish the view's feed (every panel's data, the activity included) "
+            "at this zmq+tcp:// or zmq+ipc:// address, for 'rtdecode view --connect' elsewhere; "
+            "works without --view. Not encrypted: beyond loopback it needs --insecure.",
+        },
+    ),
+    (
         ("--json", "json_out"),
         {"type": click.Path(path_type=Path), "help": "Write the summary here (JSON)."},
     ),

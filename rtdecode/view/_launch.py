@@ -67,13 +67,22 @@ def _signals_end(end: Callable[[], None]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _feed_endpoint(feed: str | None) -> str:
+    """The ZeroMQ endpoint to bind the feed on (a free loopback port without ``feed``)."""
+    if feed is None:
+        return "tcp://127.0.0.1:*"
+    from rtdecode.stream._address import parse_address
+
+    return parse_address(feed).target
+
+
 class AttachedView:
     """The view of a running decoder.
 
     Parameters
     ----------
     address
-        ``[HOST:]PORT`` for the page.
+        ``[HOST:]PORT`` for the page (``None``: no page, the feed alone).
     taps
         One tap per stream, offered to by the decode loop.
     token
@@ -85,6 +94,9 @@ class AttachedView:
     decoder_cpu
         The core the decoder is pinned to (``--cpu``), which the view process then leaves
         to it; ``None``: not pinned.
+    feed
+        ``zmq+tcp://`` or ``zmq+ipc://`` address to publish the feed at, for ``rtdecode view
+        --connect`` elsewhere (``None``: a free loopback port, for the page's process alone).
 
     Raises
     ------
@@ -94,36 +106,43 @@ class AttachedView:
 
     def __init__(
         self,
-        address: str,
+        address: str | None,
         taps: Sequence[ViewTap],
         *,
         token: str | None = None,
         insecure: bool = False,
         linger_s: float = 5.0,
         decoder_cpu: int | None = None,
+        feed: str | None = None,
     ) -> None:
-        self.address: ViewAddress = parse_view_address(address)
-        check_free(self.address)
-        needs_token = not (self.address.loopback or insecure)
-        self.token = token or (secrets.token_urlsafe(16) if needs_token else None)
+        self.address: ViewAddress | None = None
+        self.token = token
+        if address is not None:
+            self.address = parse_view_address(address)
+            check_free(self.address)
+            needs_token = not (self.address.loopback or insecure)
+            self.token = token or (secrets.token_urlsafe(16) if needs_token else None)
         self.taps = list(taps)
         self.linger_s = linger_s
         self.decoder_cpu = decoder_cpu
-        self.feed = FeedPublisher(self.taps)
+        self.feed = FeedPublisher(self.taps, _feed_endpoint(feed))
         self._child: subprocess.Popen[bytes] | None = None
         self._linger_over = threading.Event()
 
     @property
     def url(self) -> str:
         """The page's address (with the token when one is needed)."""
+        assert self.address is not None, "a feed alone has no page"
         host = self.address.host
         host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         query = f"?token={self.token}" if self.token else ""
         return f"http://{host}:{self.address.port}/{query}"
 
     def start(self) -> None:
-        """Start the feed thread and the view process."""
+        """Start the feed thread and the view process (with a page)."""
         self.feed.start()
+        if self.address is None:
+            return
         command = [
             sys.executable,
             "-m",

@@ -100,10 +100,14 @@ class StreamPanel:
         self.raster_x = Range1d(0.0, history_s, name=f"raster-x-{state.index}")
         self.probability = self._probability_figure()
         self.ribbon = self._ribbon_figure()
-        self.raster_source = ColumnDataSource({"image": [], "x": [], "dw": [], "dh": []})
+        self.raster_source = ColumnDataSource(
+            {"image": [], "x": [], "dw": [], "dh": []}, name=f"raster-{state.index}"
+        )
         self.graph_nodes = ColumnDataSource({"x": [], "y": [], "label": [], "role": []})
         self.graph_edges = ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": [], "w": []})
-        self.manifold_source = ColumnDataSource({"pc1": [], "pc2": [], "decision": [], "t": []})
+        self.manifold_source = ColumnDataSource(
+            {"pc1": [], "pc2": [], "decision": [], "t": []}, name=f"manifold-{state.index}"
+        )
         self.histogram = ColumnDataSource({"left": [], "right": [], "count": []})
         self.graph_note = Div(text="")
         self.dose = Div(text="")
