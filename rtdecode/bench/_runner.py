@@ -46,7 +46,9 @@ class _Rig:
         self.endpoints: list[str] = self.producer.reply(60.0)
         self.streamed_s = 0.0  # measured streaming, held to settings.seconds
         others = os.sched_getaffinity(0) - {settings.cpu}
-        if settings.cpu is not None and others:  # the decoder's core is left to the decoder
+        self.other_cores: set[int] | None = None  # the decoder's core is left to the decoder
+        if settings.cpu is not None and others:
+            self.other_cores = others
             self.producer.pin(others)
             self.consumer.pin(others)
 
@@ -214,7 +216,7 @@ def _measure_engine(
         rig.warmup(n, PRED_TOPIC, label, lambda: not decoder.alive(), streams)
         startup_s = time.monotonic() - started
         if view:
-            browser = _open_browser(f"http://127.0.0.1:{view_port}/")
+            browser = _open_browser(f"http://127.0.0.1:{view_port}/", rig.other_cores)
         first_usage = decoder.usage()
         phases = _measure_phases(rig, decoder, n, streams, label, first_usage)
         if streams == 1 and name == engine:  # the view's arms are measured at the rates only
@@ -298,13 +300,15 @@ def _ceiling(rig: _Rig, n: int, label: str) -> list[Phase]:
     return steps
 
 
-def _open_browser(url: str) -> Any:
-    """Headless Chromium on the decoder's view (see :class:`rtdecode.view._client.BrowserClient`)."""
+def _open_browser(url: str, cores: set[int] | None) -> Any:
+    """Headless Chromium on the decoder's view (see :class:`rtdecode.view._client.BrowserClient`),
+    on ``cores`` when the decoder is pinned (``--cpu``): the producer's and consumer's, as
+    ``taskset`` would put a browser on the rig's machine, or a browser on another machine."""
     from rtdecode.errors import RtdecodeError
     from rtdecode.view._client import BrowserClient
 
     try:
-        return BrowserClient(url)
+        return BrowserClient(url, cores=cores)
     except (RtdecodeError, RuntimeError) as exc:
         raise BenchError(f"--view: {exc}") from exc
 
