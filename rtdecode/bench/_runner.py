@@ -189,12 +189,9 @@ def _measure_engine(
     name: str | None = None,
 ) -> dict[str, Any]:
     """Start one decoder of ``streams`` sources, measure every rate (and phase) and, with one
-    stream, the ceiling; stop it, read its files. With ``view``, the decoder serves the live
-    view and one headless Chromium watches it while the rates are measured (no ceiling).
-    ``name``: the path's name in the results (default: the engine's)."""
-    s = rig.settings
-    port = free_tcp_ports(streams)
-    name = name or engine
+    stream and the engine's own ``name``, the ceiling; stop it, read its files. With ``view``,
+    one headless Chromium watches the decoder's live view meanwhile."""
+    s, port, name = rig.settings, free_tcp_ports(streams), name or engine
     label = _label(name, n, streams)
     view_port = free_tcp_port() if view else 0
     extra = [*extra, "--view", f"127.0.0.1:{view_port}", "--view-linger", "0"] if view else extra
