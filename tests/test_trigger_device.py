@@ -70,7 +70,9 @@ def test_device_that_does_not_answer_is_a_clear_error_not_a_hang() -> None:
 
 
 def test_device_unplugged_mid_session_disarms_and_the_loop_goes_on() -> None:
-    config = PolicyConfig(rule="onset", on=0.6, off=0.4, min_frames=1, refractory_s=0.0, max_per_min=1000)
+    config = PolicyConfig(
+        rule="onset", on=0.6, off=0.4, min_frames=1, refractory_s=0.0, max_per_min=1000
+    )
     device = DeviceEmulator()
     controller = TriggerController(
         config, [SerialOutput(device.port)], Safety(armed=True, frame_clock=True)
