@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,7 +23,54 @@ if TYPE_CHECKING:
     from rtdecode.live import RunConfig, Session
     from rtdecode.view import AttachedView
 
-__all__ = ["attached_view", "check_view"]
+__all__ = ["VIEW_OPTIONS", "attached_view", "check_view"]
+
+VIEW_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (
+        ("--view",),
+        {
+            "metavar": "[HOST:]PORT",
+            "section": "view",
+            "key": "address",
+            "help": "Serve a live browser page of the decoder here (loopback unless a host is "
+            "given; beyond loopback it needs the printed token, or --insecure). Needs the 'view' "
+            "extra; see docs/view.md.",
+        },
+    ),
+    (
+        ("--view-token",),
+        {
+            "envvar": "RTDECODE_VIEW_TOKEN",
+            "section": "view",
+            "key": "token",
+            "show_default": False,
+            "help": "Access token of a page beyond loopback (none: a new one, printed).",
+        },
+    ),
+    (
+        ("--view-linger",),
+        {
+            "type": click.FloatRange(min=0.0),
+            "metavar": "SECONDS",
+            "section": "view",
+            "key": "linger_s",
+            "help": "After decoding stops, keep the page (showing 'stopped' and the summary) "
+            "this long; Ctrl-C ends it sooner.",
+        },
+    ),
+    (
+        ("--view-feed",),
+        {
+            "metavar": "ADDRESS",
+            "section": "view",
+            "key": "feed",
+            "help": "Also publish the view's feed (every panel's data, the activity included) "
+            "at this zmq+tcp:// or zmq+ipc:// address, for 'rtdecode view --connect' elsewhere; "
+            "works without --view. Not encrypted: beyond loopback it needs --insecure.",
+        },
+    ),
+]
+"""``rtdecode run``'s view options (its option table's entries: flags, then settings)."""
 
 
 def check_view(config: RunConfig) -> None:
