@@ -11,14 +11,14 @@ What the bound discards is counted (``dropped_oldest`` in the source's stats, pe
 shows in the stream's ``seq`` gaps too; what ZeroMQ discarded before (its high-water mark)
 shows only there (the run's summary names it ``dropped_in_transport``).
 
-A ZeroMQ source is bounded too (:meth:`ZmqSource.bound_bytes`: its receive high-water mark and
-kernel buffer hold about ``max_bytes``), so that a flood's excess is discarded in ZeroMQ's own
-threads; and its messages are queued unparsed (:class:`~rtdecode.stream.RawReader`): only
+A ZeroMQ source is bounded too (:meth:`ZmqSource.bound_bytes`: its receive high-water mark
+holds about ``max_bytes``), so that a flood's excess is discarded in ZeroMQ's own threads; and its messages are queued unparsed (:class:`~rtdecode.stream.RawReader`): only
 those handed over are parsed, those dropped have only their header's frame count read.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Any
 
@@ -102,9 +102,10 @@ class FairShare(Source):
         """The oldest chunk kept, after taking what the inner source has; ``None`` when none
         came within ``timeout`` seconds or this turn has had its share."""
         self._drain()
+        deadline = time.monotonic() + timeout
         while self._handed < self.turn_bytes:
             if not self._queue:
-                item = self._next(timeout)
+                item = self._next(max(0.0, deadline - time.monotonic()))
                 if item is None:
                     return None
                 self._drained += 1
@@ -120,7 +121,7 @@ class FairShare(Source):
             chunk = self._reader.parse_raw(item)
             if chunk is not None:
                 return chunk
-            timeout = 0.0  # a malformed message (counted by the source): the next one
+            # a malformed message (counted by the source): the next one, within the timeout
         return None
 
     def _next(self, timeout: float) -> Chunk | RawMessage | None:

@@ -86,7 +86,6 @@ class ZmqSource(Source):
         self.uri = address.uri
         self._address = address
         self._hwm = hwm
-        self._rcvbuf = -1  # the kernel's default
         self._max_bytes = max_message_bytes
         self._socket: zmq.Socket[bytes] | None = None
         self._monitor: zmq.Socket[bytes] | None = None
@@ -99,7 +98,6 @@ class ZmqSource(Source):
         """Create the SUB socket and connect (or bind) it; watch a connection it makes."""
         options: dict[int, int | bytes] = {
             zmq.RCVHWM: self._hwm,
-            zmq.RCVBUF: self._rcvbuf,
             zmq.MAXMSGSIZE: self._max_bytes,
             zmq.LINGER: 0,
             zmq.SUBSCRIBE: b"",
@@ -189,13 +187,13 @@ class ZmqSource(Source):
         return count
 
     def bound_bytes(self, max_bytes: int) -> None:
-        """Hold at most about ``max_bytes`` of frames in the socket (call before :meth:`start`):
-        a receive high-water mark of ``max_bytes`` of the largest frames a decoder serves by
-        default (2048 neurons; at least 16 messages), and a kernel buffer of ``max_bytes``.
-        Beyond, ZeroMQ discards frames in its own threads, never parsed here; they show as
-        ``seq`` gaps."""
+        """Hold at most about ``max_bytes`` of frames in the socket's queue (call before
+        :meth:`start`): a receive high-water mark of ``max_bytes`` of the largest frames a
+        decoder serves by default (2048 neurons; at least 16 messages). Beyond, the
+        producer's ZeroMQ discards frames in its own threads, never parsed here; they show
+        as ``seq`` gaps. (The kernel's buffer is left as it is: one of a few KiB stalled a
+        stream for over a second, TCP waiting on its zero-window timer.)"""
         self._hwm = min(self._hwm, max(_MIN_HWM, max_bytes // _LARGE_FRAME_BYTES))
-        self._rcvbuf = max_bytes
 
     @property
     def wait_socket(self) -> zmq.Socket[bytes] | None:
