@@ -114,14 +114,24 @@ class _Stamp(Sink):
         self.published[prediction.seq] = time.perf_counter_ns()
 
 
+def _subscribed(port: int) -> zmq.Socket[bytes]:
+    """A publisher connected to the decoder's source on ``port``, once the decoder has
+    subscribed (an XPUB hears it): no frame is lost to the connection still being made."""
+    socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.XPUB)
+    socket.connect(f"tcp://127.0.0.1:{port}")
+    if not socket.poll(60_000):
+        raise ConfigError(f"the decoder's source on port {port} never subscribed")
+    socket.recv()
+    return socket
+
+
 def _flood_main(
     port: int, neurons: int, rate_hz: float, on: Any, stop: Any, sent: Any, cpu: Any
 ) -> None:
     """While ``on`` is set, send frames of ``neurons`` neurons at ``rate_hz`` (0: as fast as
     ZeroMQ takes them); end when ``stop`` is set, leaving the count in ``sent`` and this
     process's CPU seconds in ``cpu``."""
-    socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
-    socket.connect(f"tcp://127.0.0.1:{port}")
+    socket = _subscribed(port)
     frames = frames_for(neurons)
     seq = 0
     while not stop.is_set():
@@ -147,12 +157,7 @@ def _calm_main(
     (filling the windows), one second at ``rate_hz`` (the decoder's first predictions, which
     prepare the engine for the frame interval: not measured), then ``seconds`` at ``rate_hz``;
     answer each measured frame's send time (``perf_counter_ns``) per stream."""
-    sockets = []
-    for port in ports:
-        socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
-        socket.connect(f"tcp://127.0.0.1:{port}")
-        sockets.append(socket)
-    time.sleep(0.3)
+    sockets = [_subscribed(port) for port in ports]
     traces = bundled_recording().traces.astype(np.float32)
     for seq in range(window):
         for socket in sockets:
