@@ -198,9 +198,8 @@ def test_eval_calibrate_reports_every_length_and_decoder(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     rows = {(r["seconds"], r["method"]): r for r in report["table"]}
-    assert set(rows) == {
-        (s, m) for s in (120.0, 180.0) for m in ("calibrated", "balanced", "shipped", "baseline")
-    }
+    methods = ("calibrated", "balanced", "shipped", "baseline", "fused", "fused_calibrated")
+    assert set(rows) == {(s, m) for s in (120.0, 180.0) for m in methods}
     for row in rows.values():
         for key in ("balanced_accuracy", "auroc", "ece", "coverage", "catch_all_2.4s"):
             assert row[f"mean_{key}"] is not None, key

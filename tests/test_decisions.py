@@ -71,10 +71,11 @@ def test_eval_calibrate_saves_what_run_decides_and_rescoring_gives_its_figures(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
-    entry = next(e for e in report["recordings"] if e["method"] == "calibrated")
+    # run's default after calibration: the fused decision's per-animal state head
+    entry = next(e for e in report["recordings"] if e["method"] == "fused_calibrated")
     default = load_decisions(saved / f"{rec.id}.npz")
     _same(default.score().as_dict(), entry)
-    _same(rescore(saved / f"{rec.id}.calibrated-180s-no-ids.npz").as_dict(), entry)
+    _same(rescore(saved / f"{rec.id}.fused_calibrated-180s-no-ids.npz").as_dict(), entry)
     # the policy saw the frames after 180 s of calibration, and abstained inside 0.4-0.6
     seen = ~np.isnan(default.p)
     assert default.scored_from_s == pytest.approx(default.t[seen][0])
@@ -83,7 +84,7 @@ def test_eval_calibrate_saves_what_run_decides_and_rescoring_gives_its_figures(
     assert np.array_equal(default.uncertain, inside) and inside.any()
     assert len(default.fire_t) == entry["fires"] > 0
     assert np.array_equal(default.reversal, rec.reversal)
-    for method in ("shipped", "balanced", "baseline"):
+    for method in ("shipped", "calibrated", "balanced", "baseline", "fused"):
         assert (saved / f"{rec.id}.{method}-180s-no-ids.npz").exists()
 
 

@@ -100,14 +100,25 @@ def test_frame_by_frame_scores_equal_batch_on_a_real_recording(
         head=CalibrationConfig(balanced=True),
         onset_c=0.1,
         fusion_lags=lags,
+        behavior=Head(np.random.default_rng(1).normal(size=4 * (1 + lags) + 1), -0.1),
     )
-    decoder = AnimalDecoder(model, bundled.labels)
-    decoder.calibrate(features[calib], valid[calib], y[calib], 0.6, v[calib])
-    batch = decoder.recording(features, valid)[after]
-    live = np.array([decoder.step(features[i], valid[i]).copy() for i in after])
-    np.testing.assert_allclose(live, batch, rtol=1e-9, atol=1e-12)
-    assert live.shape == (len(after), len(COMPONENTS) + 1)
-    assert np.isfinite(live).all() and (live.std(axis=0) > 0).all()
+    tracked = v.copy()
+    tracked[after[::7]] = np.nan  # the tracker lost the animal: those frames fuse no velocity
+    for fuse in (False, True):
+        decoder = AnimalDecoder(model, bundled.labels, fuse_behavior=fuse)
+        decoder.calibrate(features[calib], valid[calib], y[calib], 0.6, v[calib])
+        batch = decoder.recording(features, valid, tracked)[after]
+        live = np.array([decoder.step(features[i], valid[i], tracked[i]).copy() for i in after])
+        np.testing.assert_allclose(live, batch, rtol=1e-9, atol=1e-12)
+        assert live.shape == (len(after), len(COMPONENTS) + 1)
+        assert np.isfinite(live).all() and (live.std(axis=0) > 0).all()
+        if not fuse:
+            neural = live
+    lost = np.isnan(tracked[after])
+    # velocity changes the decision only where there is one; the components never change
+    np.testing.assert_array_equal(live[:, :-1], neural[:, :-1])
+    np.testing.assert_array_equal(live[lost, -1], neural[lost, -1])
+    assert np.mean(live[~lost, -1] != neural[~lost, -1]) > 0.5  # (both may clip at 1e-4)
 
 
 def test_velocity_roles_need_velocity(bundled: Recording) -> None:

@@ -26,11 +26,11 @@ def test_the_live_policy_fires_as_the_pure_armed_rule_on_the_logit() -> None:
     t = np.arange(2000) * 0.6
     p = 1 / (1 + np.exp(-(2 * np.sin(t / 7) + rng.normal(0, 1, len(t)))))
     config = PolicyConfig(false_per_min=0.5, max_per_min=60)  # no rate cap in the way
-    assert config.rule == "armed" and config.refractory_s == 20.0
+    assert config.rule == "armed" and (config.arm_s, config.refractory_s) == (2.4, 5.0)
     policy = Policy(config, STATES)
     policy.set_threshold(0.4)
     q = np.clip(p, 1e-4, 1 - 1e-4)
-    expected = replay_armed(t, np.log(q / (1 - q)), ArmedConfig(0.4, 1.2, 20.0, 500.0))
+    expected = replay_armed(t, np.log(q / (1 - q)), ArmedConfig(0.4, 2.4, 5.0, 500.0))
     got = _fires(policy, t, p)
     assert len(expected) > 20
     np.testing.assert_array_equal(got, expected)
@@ -50,9 +50,13 @@ def test_false_per_min_needs_the_armed_rule_and_a_closed_loop() -> None:
 
 
 def test_the_armed_rule_gets_its_own_refractory_and_no_default_band() -> None:
-    config = resolve_run_config({}, {"policy": {"false_per_min": 0.5}}, trigger=True)
-    assert config.policy is not None and config.policy.refractory_s == 5.0
-    assert config.decoder.abstain is None and config.policy.abstain is None
+    for policy in ({"false_per_min": 0.5}, {}):  # the armed rule is the default rule
+        config = resolve_run_config({}, {"policy": policy}, trigger=True)
+        assert config.policy is not None and config.policy.rule == "armed"
+        assert config.policy.refractory_s == 5.0
+        assert config.decoder.abstain is None and config.policy.abstain is None
+    config = resolve_run_config({}, {"policy": {"rule": "onset"}}, trigger=True)
+    assert config.policy is not None and config.decoder.abstain == config.policy.abstain
     config = resolve_run_config(
         {}, {"policy": {"false_per_min": 0.5, "abstain": (0.3, 0.7)}}, trigger=True
     )

@@ -78,7 +78,7 @@ def stop_and_time(process: subprocess.Popen[str], lines: Lines, sig: int) -> flo
 def test_sighup_ends_a_trigger_run_like_sigterm(tmp_path: Path) -> None:
     port = free_port()
     policy = tmp_path / "policy.toml"
-    policy.write_text("on = 0.6\noff = 0.4\nrefractory_s = 1.0\npulse_ms = 50.0\n")
+    policy.write_text('rule = "onset"\non = 0.6\noff = 0.4\nrefractory_s = 1.0\npulse_ms = 50.0\n')
     with DeviceEmulator() as device:
         decoder = subprocess.Popen(
             [*RTDECODE, "run", "--source", f"zmq+tcp://127.0.0.1:{port}",

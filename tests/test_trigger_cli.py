@@ -30,7 +30,7 @@ def run_loop(
     """Start a replay of the bundled recording and ``rtdecode run --trigger`` on it."""
     port = free_port()
     policy = tmp_path / "policy.toml"
-    policy.write_text("on = 0.6\noff = 0.4\nrefractory_s = 1.0\npulse_ms = 50.0\n")
+    policy.write_text('rule = "onset"\non = 0.6\noff = 0.4\nrefractory_s = 1.0\npulse_ms = 50.0\n')
     decoder = subprocess.Popen(
         [
             *RTDECODE, "run", "--source", f"zmq+tcp://127.0.0.1:{port}", "--quiet",

@@ -109,7 +109,9 @@ def test_nothing_fires_while_disarmed_or_in_a_dry_run(
 
 
 def test_dry_run_logs_what_would_have_fired() -> None:
-    config = PolicyConfig(on=0.6, off=0.4, min_frames=1, refractory_s=0.0, max_per_min=100)
+    config = PolicyConfig(
+        rule="onset", on=0.6, off=0.4, min_frames=1, refractory_s=0.0, max_per_min=100
+    )
     controller, device = run_session(
         config, Safety(dry_run=True, frame_clock=True), [0.1, 0.9, 0.1, 0.1, 0.9], [1.0], False
     )
@@ -141,7 +143,9 @@ def test_state_rule_holds_the_light_and_turns_it_off_when_the_state_ends() -> No
 
 
 def test_poisson_sham_matches_the_rate_the_policy_would_have_had() -> None:
-    config = PolicyConfig(on=0.6, off=0.4, refractory_s=2.0, max_per_min=30, pulse_ms=10.0)
+    config = PolicyConfig(
+        rule="onset", on=0.6, off=0.4, refractory_s=2.0, max_per_min=30, pulse_ms=10.0
+    )
     # an hour at 2 frames/s with an onset every 20 s
     probs = [0.9 if i % 40 == 39 else 0.1 for i in range(7200)]
     controller, device = run_session(

@@ -70,7 +70,9 @@ def test_device_that_does_not_answer_is_a_clear_error_not_a_hang() -> None:
 
 
 def test_device_unplugged_mid_session_disarms_and_the_loop_goes_on() -> None:
-    config = PolicyConfig(on=0.6, off=0.4, min_frames=1, refractory_s=0.0, max_per_min=1000)
+    config = PolicyConfig(
+        rule="onset", on=0.6, off=0.4, min_frames=1, refractory_s=0.0, max_per_min=1000
+    )
     device = DeviceEmulator()
     controller = TriggerController(
         config, [SerialOutput(device.port)], Safety(armed=True, frame_clock=True)
@@ -98,7 +100,7 @@ KILLED_HOST = textwrap.dedent(
     from rtdecode.trigger._controller import Safety, TriggerController
     from rtdecode.policy import PolicyConfig
     from rtdecode.trigger._serial import SerialOutput
-    config = PolicyConfig(on=0.6, off=0.4, min_frames=1, pulse_ms=5000.0)
+    config = PolicyConfig(rule="onset", on=0.6, off=0.4, min_frames=1, pulse_ms=5000.0)
     controller = TriggerController(config, [SerialOutput(sys.argv[1])], Safety(armed=True, watchdog_s=60))
     controller.open(STATES)
     feed(controller, 0, 0.0, 0.1)

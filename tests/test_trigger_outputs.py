@@ -19,7 +19,9 @@ from rtdecode.trigger._controller import Safety, TriggerController
 from rtdecode.trigger._emulator import DeviceEmulator
 from rtdecode.trigger._outputs import open_trigger_output
 
-CONFIG = PolicyConfig(on=0.6, off=0.4, min_frames=1, refractory_s=2.5, max_per_min=100)
+CONFIG = PolicyConfig(
+    rule="onset", on=0.6, off=0.4, min_frames=1, refractory_s=2.5, max_per_min=100
+)
 SEQUENCE = [0.1, 0.9, 0.2, 0.95, 0.1, 0.8, 0.1]  # onsets at 1, 3 (refractory), 5
 FIELDS = {"v", "seq", "t", "kind", "pulse_ms", "reason", "latency_us"}
 

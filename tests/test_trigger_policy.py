@@ -22,7 +22,7 @@ def _run(policy: Policy, values: list[float], dt: float = 0.6, **kw: object) -> 
 
 
 def test_onset_fires_once_per_rise_after_being_below_off() -> None:
-    policy = Policy(PolicyConfig(on=0.6, off=0.4, refractory_s=0.0), STATES)
+    policy = Policy(PolicyConfig(rule="onset", on=0.6, off=0.4, refractory_s=0.0), STATES)
     out = _run(policy, [0.9, 0.9, 0.1, 0.7, 0.8, 0.9, 0.5, 0.7, 0.2, 0.9])
     fired = [i for i, d in enumerate(out) if d is not None and d.kind == "fire"]
     # frame 0 is high before any low: not an onset; 3 fires; 7 is still the same episode (no low);
@@ -32,46 +32,55 @@ def test_onset_fires_once_per_rise_after_being_below_off() -> None:
 
 
 def test_min_frames_needs_consecutive_frames_above_on() -> None:
-    policy = Policy(PolicyConfig(on=0.6, off=0.4, min_frames=3, refractory_s=0.0), STATES)
+    policy = Policy(
+        PolicyConfig(rule="onset", on=0.6, off=0.4, min_frames=3, refractory_s=0.0), STATES
+    )
     out = _run(policy, [0.1, 0.7, 0.7, 0.5, 0.7, 0.7, 0.7])
     assert [i for i, d in enumerate(out) if d is not None] == [6]
 
 
 def test_refractory_rate_and_dose_caps_suppress_with_their_reason() -> None:
-    refractory = Policy(PolicyConfig(on=0.6, off=0.4, refractory_s=5.0), STATES)
+    refractory = Policy(PolicyConfig(rule="onset", on=0.6, off=0.4, refractory_s=5.0), STATES)
     out = _run(refractory, [0.1, 0.9, 0.1, 0.9], dt=1.0)
     assert out[1].kind == "fire" and (out[3].kind, out[3].reason) == ("suppressed", "refractory")
 
-    dose = Policy(PolicyConfig(on=0.6, off=0.4, refractory_s=0.0, max_pulses=1), STATES)
+    dose = Policy(
+        PolicyConfig(rule="onset", on=0.6, off=0.4, refractory_s=0.0, max_pulses=1), STATES
+    )
     out = _run(dose, [0.1, 0.9, 0.1, 0.9])
     assert (out[3].kind, out[3].reason) == ("suppressed", "dose_cap")
 
     light = Policy(
-        PolicyConfig(on=0.6, off=0.4, refractory_s=0.0, pulse_ms=600, max_light_s=1.0), STATES
+        PolicyConfig(
+            rule="onset", on=0.6, off=0.4, refractory_s=0.0, pulse_ms=600, max_light_s=1.0
+        ),
+        STATES,
     )
     out = _run(light, [0.1, 0.9, 0.1, 0.9])
     assert out[1].kind == "fire" and out[3].reason == "dose_cap"
 
-    rate = Policy(PolicyConfig(on=0.6, off=0.4, refractory_s=0.0, max_per_min=2), STATES)
+    rate = Policy(
+        PolicyConfig(rule="onset", on=0.6, off=0.4, refractory_s=0.0, max_per_min=2), STATES
+    )
     out = _run(rate, [0.1, 0.9] * 3, dt=1.0)
     assert [d.kind for d in out[1::2]] == ["fire", "fire", "suppressed"]
     assert out[5].reason == "rate_cap"
 
 
 def test_stale_frames_and_abstention_are_suppressed_not_fired() -> None:
-    stale = Policy(PolicyConfig(stale_ms=50, refractory_s=0.0), STATES)
+    stale = Policy(PolicyConfig(rule="onset", stale_ms=50, refractory_s=0.0), STATES)
     stale.step(_p(0.1), 0.0)
     decision = stale.step(_p(0.95), 0.6, age_s=0.2)
     assert decision is not None and (decision.kind, decision.reason) == ("suppressed", "stale")
 
-    unsure = Policy(PolicyConfig(), STATES)
+    unsure = Policy(PolicyConfig(rule="onset"), STATES)
     unsure.step(_p(0.1), 0.0)
     decision = unsure.step(_p(0.95), 0.6, uncertain=True)
     assert decision is not None and decision.reason == "abstain"
 
     # The policy trusts the decision: a band of its own is applied by the decision step live
     # and by replay_policy offline, never checked again inside the state machine.
-    config = PolicyConfig(on=0.6, off=0.4, refractory_s=0.0, abstain=(0.3, 0.7))
+    config = PolicyConfig(rule="onset", on=0.6, off=0.4, refractory_s=0.0, abstain=(0.3, 0.7))
     values = [0.1, 0.65, 0.2, 0.8]
     out = _run(Policy(config, STATES), values)
     assert out[1].kind == "fire"  # not told the frame was uncertain
@@ -158,13 +167,17 @@ def test_replay_policy_matches_stepping_by_hand() -> None:
     assert decisions == [(i, d) for i, d in enumerate(by_hand) if d is not None]
 
 
-def test_the_default_policy_fires_once_per_confident_rise_and_ignores_dips_within_20_s() -> None:
-    # The defaults (on 0.9, off 0.2, 20 s refractory) were chosen leave-one-animal-out to cut
-    # false triggers: a rise that stays below 0.9 never fires, and a reversal whose probability
-    # dips and comes back within 20 s fires once (the second rise is suppressed as refractory).
+def test_the_default_policy_is_the_armed_rule_chosen_by_nested_leave_one_animal_out() -> None:
+    # The defaults (armed rule, threshold 0.643, armed after 2.4 s below it, 5 s refractory)
+    # were chosen by nested leave-one-animal-out (tools/trigger_study.py): a crossing fires only
+    # after the probability sat below the threshold for 2.4 s, and never within 5 s of a fire.
     policy = Policy(PolicyConfig(), STATES)
-    values = [0.1, 0.7, 0.85, 0.1, 0.95, 0.1, 0.95] + [0.1] * 35 + [0.95]
+    values = [0.1] * 4 + [0.7]  # 4: fires (2.4 s below)
+    values += [0.1] * 2 + [0.7]  # 7: only 1.2 s below: a flicker, not an onset
+    values += [0.1] * 4 + [0.7]  # 12: armed, but 4.8 s after the fire: refractory
+    values += [0.1] * 4 + [0.6, 0.65]  # 17 stays below 0.643; 18 crosses, armed: fires
     out = _run(policy, values, dt=0.6)
     fired = [i for i, d in enumerate(out) if d is not None and d.kind == "fire"]
-    assert fired == [4, len(values) - 1]
-    assert (out[6].kind, out[6].reason) == ("suppressed", "refractory")
+    assert fired == [4, 18]
+    assert out[7] is None and out[17] is None
+    assert out[12] is not None and (out[12].kind, out[12].reason) == ("suppressed", "refractory")

@@ -36,7 +36,13 @@ class FailingEngine(WindowMeanEngine):
 def test_an_exception_in_the_decoder_leaves_the_light_off() -> None:
     recording = bundled_recording()
     config = PolicyConfig(
-        on=0.6, off=0.4, pulse_ms=5000.0, refractory_s=0.0, stale_ms=1e4, max_per_min=100
+        rule="onset",
+        on=0.6,
+        off=0.4,
+        pulse_ms=5000.0,
+        refractory_s=0.0,
+        stale_ms=1e4,
+        max_per_min=100,
     )
     with DeviceEmulator() as device:
         safety = SafetyConfig(outputs=(f"serial://{device.port}",), arm=True, watchdog_ms=6e4)
@@ -82,7 +88,7 @@ def test_a_failing_event_log_is_dropped_and_the_loop_goes_on() -> None:
     def disk_full(event: TriggerEvent) -> None:
         raise OSError(28, "No space left on device")
 
-    config = PolicyConfig(on=0.6, off=0.4, refractory_s=0.0, max_per_min=100)
+    config = PolicyConfig(rule="onset", on=0.6, off=0.4, refractory_s=0.0, max_per_min=100)
     with DeviceEmulator() as device:
         controller = TriggerController(
             config,

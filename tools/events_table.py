@@ -17,7 +17,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-METHODS = ("calibrated", "balanced", "shipped", "baseline")
+from rtdecode.calibration._simulate import METHODS
+
 COLUMNS = (
     ("catch_all_1.2s", "all +1.2 s"),
     ("catch_all_2.4s", "all +2.4 s"),

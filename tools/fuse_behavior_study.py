@@ -1,11 +1,14 @@
-"""What ``--fuse-behavior`` would add: the fused neural score with live tracked velocity, offline.
+"""What ``--fuse-behavior`` adds, per frame: the fused decision with live tracked velocity.
 
 Reads the per-frame scores ``tools/trigger_scores.py --fused`` caches per held-out animal
-(``<id>.noids.npz``: ``score_fused``, ``velocity``, ``reversal``, ``t``, ``calibration_end_s``) and,
-leave one animal out, fits a logistic regression on ``[logit(fused), velocity]`` (standardised) over the other
-animals' frames after calibration, then scores the held-out animal's frames after calibration.
-Prints per-frame AUROC and balanced accuracy (threshold 0.5, both states weighted equally in the
-fit) per animal and as means, for the fused score alone, velocity alone and both.
+(``<id>.noids.npz``) and scores the frames after calibration that have a tracked velocity, per
+animal and as means: per-frame AUROC and balanced accuracy (threshold 0.5) of
+
+* ``fused``: the neural fused decision (``score_fused``);
+* ``fuse_behavior``: the product's ``--fuse-behavior`` stack (``score_fused_behavior``: the
+  fusion's inputs and the velocity, fit on the training animals of each fold);
+* ``velocity``: a logistic regression on the velocity alone, fit on the other animals (the
+  velocity-only baseline).
 
     python tools/fuse_behavior_study.py --scores .fold-cache/scores
 """
@@ -19,19 +22,22 @@ from pathlib import Path
 import numpy as np
 
 
-def _inputs(d: dict[str, np.ndarray], kind: str) -> np.ndarray:
-    p = np.clip(d["score_fused"], 1e-4, 1 - 1e-4)
-    logit = np.log(p / (1 - p))
-    cols = {"fused": [logit], "velocity": [d["velocity"]], "both": [logit, d["velocity"]]}[kind]
-    return np.stack(cols, axis=1)
+def _velocity_only(animals: dict[str, dict[str, np.ndarray]], held: str) -> np.ndarray:
+    """The velocity-only logistic regression, fit leaving ``held`` out, on ``held``."""
+    from sklearn.linear_model import LogisticRegression
+
+    rest = [a for name, a in animals.items() if name != held]
+    model = LogisticRegression(class_weight="balanced")
+    model.fit(
+        np.concatenate([a["velocity"] for a in rest])[:, None],
+        np.concatenate([a["reversal"] for a in rest]).astype(bool),
+    )
+    return model.predict_proba(animals[held]["velocity"][:, None])[:, 1]
 
 
 def main() -> None:
-    """Fit, score, print (JSON)."""
-    from sklearn.linear_model import LogisticRegression
+    """Score and print (JSON)."""
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scores", required=True, type=Path)
@@ -44,16 +50,13 @@ def main() -> None:
         keep &= np.isfinite(d["velocity"])
         animals[path.name.split(".")[0]] = {k: v[keep] for k, v in d.items() if v.ndim}
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for kind in ("fused", "velocity", "both"):
+    for kind in ("fused", "fuse_behavior", "velocity"):
         rows = {}
         for held, d in animals.items():
-            rest = [a for name, a in animals.items() if name != held]
-            model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced"))
-            model.fit(
-                np.vstack([_inputs(a, kind) for a in rest]),
-                np.concatenate([a["reversal"] for a in rest]).astype(bool),
-            )
-            p = model.predict_proba(_inputs(d, kind))[:, 1]
+            if kind == "velocity":
+                p = _velocity_only(animals, held)
+            else:
+                p = d["score_fused" if kind == "fused" else "score_fused_behavior"]
             y = d["reversal"].astype(bool)
             rows[held] = {
                 "auroc": round(float(roc_auc_score(y, p)), 3),

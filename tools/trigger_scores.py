@@ -18,7 +18,9 @@ animal and identities setting, ``<out>/<id>.<ids|noids>.npz``:
                        ``velocity`` minus the tracked velocity (the velocity-only trigger);
                        with ``--fused``, the fused decision of ``rtdecode.calibration.fold_scores``
                        (identity-free roles or identities, calibrated state head, onset heads;
-                       every choice nested) as ``fused`` and its parts as ``fused_<component>``.
+                       every choice nested) as ``fused`` and its parts as ``fused_<component>``;
+                       ``fused_behavior`` the fused decision with the tracked velocity
+                       (``rtdecode run --fuse-behavior``).
 
 After the calibration period every score is what the live decoder gives. Over the calibration
 period a head's scores are cross-fitted, what a live decoder can know at the period's end without
@@ -99,53 +101,28 @@ def session_scores(
 
 def fused_scores(animals: list[Any], held: int, identities: bool) -> dict[str, np.ndarray]:
     """``fold_scores``' fused decision and its parts over the whole recording; the calibration
-    period cross-fitted as above (each block scored by the animal's part calibrated on the
-    other blocks, the cross-animal part as fit without the animal)."""
+    period cross-fitted as above (``rtdecode.calibration._fused_session.crossfit_period``)."""
     from rtdecode.calibration._decision import COMPONENTS
-    from rtdecode.calibration._logreg import one_thread
-    from rtdecode.calibration._scores import (
-        ScoreConfig,
-        _choose_animal,
-        _choose_cross,
-        _Data,
-        _decoder,
-        _fit_fusion,
-        _names,
-    )
+    from rtdecode.calibration._fused_session import crossfit_period
+    from rtdecode.calibration._head import CalibrationConfig
+    from rtdecode.calibration._scores import ScoreConfig, fold_decoder
 
     config = ScoreConfig()
-    with one_thread():  # the steps of fold_scores, keeping the decoder
-        data = _Data(animals, config)
-        ids = [i for i in range(len(animals)) if i != held]
-        names = _names(data, ids) if identities else ()
-        k, c_state = _choose_cross(data, ids, names, False, config.ks)
-        _, c_onset = _choose_cross(data, ids, names, True, (k,))
-        penalty, onset_c = _choose_animal(data, ids, k)
-        settings = dict(
-            names=names, k=k, c_state=c_state, c_onset=c_onset, penalty=penalty, onset_c=onset_c
-        )
-        fusion, _ = _fit_fusion(data, ids, settings)
-        decoder = _decoder(data, ids, held, settings, fusion)
-        a = animals[held]
-        probs = decoder.recording(a.features, a.valid)
-        rows = np.flatnonzero(data.calib[held])
-        probs[: rows[0]] = np.nan
-        for block in np.array_split(rows, CalibrationBlocks):
-            rest = np.setdiff1d(rows, block)
-            y = a.reversal[rest]
-            if not (y.any() and not y.all()):
-                probs[block] = np.nan
-                continue
-            part = type(decoder)(decoder.model, a.labels if names else None)
-            part.calibrate(a.features[rest], a.valid[rest], y, a.frame_interval)
-            probs[block] = part.recording(a.features, a.valid)[block]
-    out = {f"fused_{name}": probs[:, i] for i, name in enumerate(COMPONENTS)}
-    out["fused"] = probs[:, len(COMPONENTS)]
+    decoder, _ = fold_decoder(animals, held, identities, config)
+    a = animals[held]
+    rows = np.flatnonzero((a.t >= config.skip_s) & (a.t < config.calibration_s))
+    out = {}
+    for fuse in (False, True) if decoder.model.behavior is not None else (False,):
+        decoder.fuse_behavior = fuse
+        probs = decoder.recording(a.features, a.valid, a.velocity)
+        probs[: rows[-1] + 1] = np.nan
+        probs[rows] = crossfit_period(decoder, a, rows, CalibrationConfig().blocks)
+        if fuse:
+            out["fused_behavior"] = probs[:, len(COMPONENTS)]
+            continue
+        out.update({f"fused_{name}": probs[:, i] for i, name in enumerate(COMPONENTS)})
+        out["fused"] = probs[:, len(COMPONENTS)]
     return out
-
-
-CalibrationBlocks = 4
-"""Blocks of the calibration period for cross-fitting (as ``CalibrationConfig.blocks``)."""
 
 
 def main() -> None:
@@ -179,7 +156,7 @@ def main() -> None:
         t = np.asarray(rec.timestamps, np.float64)
         for tag, use_labels in KINDS.items():
             path = args.out / f"{held.id}.{tag}.npz"
-            if path.exists() and (not args.fused or "score_fused" in np.load(path).files):
+            if path.exists() and (not args.fused or "score_fused_behavior" in np.load(path).files):
                 continue
             frames, shipped = predict_recording(model, model.build(), held, use_labels=use_labels)
             scores = session_scores(held, frames, shipped.astype(np.float64), args.seconds, prior)

@@ -10,8 +10,14 @@ on first use.
 
 from typing import Any
 
-from rtdecode.calibration._crossfile import load_cross_model, save_cross_model
-from rtdecode.calibration._decision import COMPONENTS, AnimalDecoder, CrossModel
+from rtdecode.calibration._crossfile import load_cross_model, save_cross_model, shipped_cross_model
+from rtdecode.calibration._decision import (
+    COMPONENTS,
+    DEFAULT_PART,
+    OUTPUTS,
+    AnimalDecoder,
+    CrossModel,
+)
 from rtdecode.calibration._head import (
     CalibrationConfig,
     CalibrationResult,
@@ -27,6 +33,8 @@ from rtdecode.calibration._roles import RoleConfig, RolePooler, calibration_role
 
 __all__ = [
     "COMPONENTS",
+    "DEFAULT_PART",
+    "OUTPUTS",
     "AnimalDecoder",
     "CalibrationConfig",
     "CalibrationResult",
@@ -52,6 +60,7 @@ __all__ = [
     "onset_target",
     "recording_head_features",
     "save_cross_model",
+    "shipped_cross_model",
 ]
 
 _LAZY = {

@@ -12,6 +12,7 @@ at a time (:meth:`AnimalDecoder.step`) or a whole recording at once
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ from rtdecode.errors import ConfigError
 
 __all__ = [
     "COMPONENTS",
+    "DEFAULT_PART",
+    "OUTPUTS",
     "AnimalDecoder",
     "CrossModel",
     "canonical_name",
@@ -41,6 +44,13 @@ __all__ = [
 
 COMPONENTS = ("cross", "calibrated", "cross_onset", "animal_onset")
 """The fused decision's inputs, in the order of the fusion head's weights."""
+OUTPUTS = (*COMPONENTS, "fused")
+"""What :meth:`AnimalDecoder.step` returns, in order: each component, then the fused score.
+Any one of them can decide live (``rtdecode run --fused-part``)."""
+DEFAULT_PART = "calibrated"
+"""The output that decides by default: the one nested leave-one-animal-out chose for the trigger
+(``tools/trigger_study.py``; no identities, sustained onsets within +2.4 s at 0.5 false
+triggers per minute)."""
 _CLIP = 9.21  # logit of 1 - 1e-4
 
 
@@ -69,6 +79,9 @@ class CrossModel:
         the ``animal_onset`` component repeats ``cross_onset``.
     fusion_lags
         Earlier frames whose component logits the fusion also sees.
+    behavior
+        ``--fuse-behavior``'s head: the fusion's inputs, then the tracked velocity (mm/s,
+        forward positive) at the current frame; ``None``: not fit (no tracked velocity).
     """
 
     roles: RoleConfig
@@ -80,6 +93,7 @@ class CrossModel:
     onset_c: float
     min_onsets: int = 3
     fusion_lags: int = 0
+    behavior: Head | None = None
 
 
 def canonical_name(label: str | None) -> str | None:
@@ -157,10 +171,36 @@ class AnimalDecoder:
     labels
         The animal's neuron labels per trace column (``None`` or all ``None`` without
         identities); used only when ``model.names`` is not empty.
+    fuse_behavior
+        The fused score takes the tracked velocity too (``model.behavior``), on every frame
+        that has one; a frame without falls back to the neural fusion.
+    decides
+        Which of :data:`OUTPUTS` decides live (:attr:`decides_at` is its index); with
+        ``fuse_behavior`` always ``"fused"``.
     """
 
-    def __init__(self, model: CrossModel, labels: Sequence[str | None] | None = None) -> None:
+    def __init__(
+        self,
+        model: CrossModel,
+        labels: Sequence[str | None] | None = None,
+        fuse_behavior: bool = False,
+        decides: str = "fused",
+    ) -> None:
+        if decides not in OUTPUTS:
+            raise ConfigError(
+                f"the fused decision's part must be one of {OUTPUTS}, not {decides!r}"
+            )
+        if fuse_behavior:
+            decides = "fused"  # the behaviour head extends the fused stack
+        if fuse_behavior and model.behavior is None:
+            raise ConfigError(
+                "this cross-animal model has no behaviour head (it was fit without tracked "
+                "velocity); refit it with tools/fit_cross_model.py or drop --fuse-behavior"
+            )
         self.model = model
+        self.fuse_behavior = fuse_behavior
+        self.decides = decides
+        self.decides_at = OUTPUTS.index(decides)
         self.columns = identity_columns(labels, model.names)
         self.pooler: RolePooler | None = None
         self.state_head: Head | None = None
@@ -171,6 +211,7 @@ class AnimalDecoder:
             model.state.weights.shape != (n_cross,)
             or model.onset.weights.shape != (n_cross,)
             or model.fusion.weights.shape != (n_fusion,)
+            or (model.behavior is not None and model.behavior.weights.shape != (n_fusion + 1,))
         ):
             raise ConfigError(
                 f"cross-animal heads have {model.state.weights.shape[0]} and fusion "
@@ -180,7 +221,7 @@ class AnimalDecoder:
             )
         self._ring = np.zeros((model.fusion_lags + 1, len(COMPONENTS)))
         self._ring_seen = 0
-        self._fusion_x = np.zeros(n_fusion)
+        self._fusion_x = np.zeros(n_fusion + 1)  # the velocity last, for the behaviour head
         self._cross = np.zeros(n_cross)
         self._logits = np.zeros(len(COMPONENTS) + 1)
         self._head_x = np.zeros(0)
@@ -287,7 +328,7 @@ class AnimalDecoder:
             raise ConfigError("the animal decoder scores only after calibrate()")
         return self.pooler
 
-    def step(self, frame: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    def step(self, frame: np.ndarray, valid: np.ndarray, velocity: float = math.nan) -> np.ndarray:
         """Score the next frame: probabilities of :data:`COMPONENTS`, then the fused one.
 
         Parameters
@@ -296,6 +337,8 @@ class AnimalDecoder:
             ``(n, F)`` the frame's preprocessed features.
         valid
             ``(n,)`` validity.
+        velocity
+            The tracked velocity at the frame (mm/s; NaN: none), used with ``fuse_behavior``.
 
         Returns
         -------
@@ -327,18 +370,28 @@ class AnimalDecoder:
         if self._ring_seen == 0:
             ring[:] = ring[row]
         self._ring_seen += 1
+        x = self._fusion_x
         for lag in range(len(ring)):
-            self._fusion_x[c * lag : c * (lag + 1)] = ring[(row - lag) % len(ring)]
-        out[c] = _scalar_logit(self.model.fusion, self._fusion_x)
+            x[c * lag : c * (lag + 1)] = ring[(row - lag) % len(ring)]
+        behavior = self.model.behavior
+        if self.fuse_behavior and behavior is not None and math.isfinite(velocity):
+            x[-1] = velocity
+            out[c] = _scalar_logit(behavior, x)
+        else:
+            out[c] = _scalar_logit(self.model.fusion, x[:-1])
         return _prob(out)
 
-    def recording(self, features: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    def recording(
+        self, features: np.ndarray, valid: np.ndarray, velocity: np.ndarray | None = None
+    ) -> np.ndarray:
         """:meth:`step` for every frame of a recording at once (the pooler is not advanced).
 
         Parameters
         ----------
         features, valid
             ``(T, n, F)`` and ``(T, n)`` for the whole recording from its first frame.
+        velocity
+            ``(T,)`` tracked velocity (NaN where none), used with ``fuse_behavior``.
 
         Returns
         -------
@@ -359,4 +412,9 @@ class AnimalDecoder:
         logits[:, 3] = logits[:, 2] if onset is None else _logit(onset, pooled)
         fusion_x = lagged_logits(logits[:, :4], self.model.fusion_lags)
         logits[:, 4] = _logit(self.model.fusion, fusion_x)
+        behavior = self.model.behavior
+        if self.fuse_behavior and behavior is not None and velocity is not None:
+            has = np.isfinite(velocity)
+            with_v = np.column_stack([fusion_x[has], velocity[has]])
+            logits[has, 4] = _logit(behavior, with_v)
         return _prob(logits)

@@ -5,13 +5,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rtdecode.calibration._crossfile import shipped_cross_model
+from rtdecode.calibration._decision import DEFAULT_PART
+from rtdecode.calibration._fused_session import as_animal, fused_session
 from rtdecode.calibration._head import CalibrationConfig
-from rtdecode.calibration._simulate import METHODS, calibration_metrics, simulate_session
+from rtdecode.calibration._simulate import (
+    FUSED_METHODS,
+    METHODS,
+    calibration_metrics,
+    fused_probs,
+    simulate_session,
+)
 from rtdecode.config import PreprocessConfig
 from rtdecode.events import SUMMARY_KEYS, pooled_lags
 from rtdecode.models import ModelFile
@@ -28,13 +38,14 @@ Progress = Callable[[str], None] | None
 def default_session(seconds: Sequence[float], labels: Sequence[bool]) -> tuple[str, float, bool]:
     """The simulated session that is what ``rtdecode run`` decides by default.
 
-    ``rtdecode run`` calibrates for ``CalibrationConfig().seconds`` (180 s) and decodes with the
-    stream's identities when there are any: the head-or-shipped choice (``calibrated``) at that
-    length when it is among ``seconds`` (else the first), with identities when among ``labels``.
+    ``rtdecode run`` calibrates for ``CalibrationConfig().seconds`` (180 s), then the fused
+    decision's default part decides (``fused_calibrated``; the shipped model, with the stream's
+    identities when there are any, decides before): that length when it is among ``seconds``
+    (else the first), with identities when among ``labels``.
     """
     run_s = CalibrationConfig().seconds
     chosen = run_s if run_s in seconds else seconds[0]
-    return "calibrated", chosen, True in labels
+    return f"fused_{DEFAULT_PART}", chosen, True in labels
 
 
 def _sessions(
@@ -44,21 +55,27 @@ def _sessions(
     config: CalibrationConfig,
     abstain: tuple[float, float],
     labels: Sequence[bool],
+    fused: Callable[[float], tuple[np.ndarray, np.ndarray]],
     save_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Entries of one recording: per identities setting, calibration length and method.
 
-    With ``save_dir``, every session's decisions go to ``<id>.<method>-<S>s[-no-ids].npz``,
-    and what ``rtdecode run`` would decide by default (see :func:`default_session`) also to
-    ``<id>.npz``.
+    ``fused(S)`` gives the fused decision's outputs after calibrating for ``S`` seconds
+    (:func:`~rtdecode.calibration._fused_session.fused_session`). With ``save_dir``, every session's
+    decisions go to ``<id>.<method>-<S>s[-no-ids].npz``, and what ``rtdecode run`` would decide
+    by default (see :func:`default_session`) also to ``<id>.npz``.
     """
     net = model.build()
     out = []
     default = default_session(seconds, labels)
+    outputs = {s: fused(s) for s in seconds}
     for use_labels in labels:
         frames, shipped = predict_recording(model, net, prepared, use_labels=use_labels)
         for s in seconds:
             session = simulate_session(prepared, frames, shipped.astype(np.float64), s, config)
+            full = np.full(prepared.n_frames, np.nan)
+            full[frames] = shipped
+            fused_probs(session, outputs[s], prepared, full, config)
             for method in METHODS:
                 probs = session["probs"][method]
                 if save_dir is not None and (method, s, use_labels) == default:
@@ -81,6 +98,8 @@ def _fold_sessions(data: list[Prepared], job: tuple[Any, ...]) -> list[dict[str,
     abstain, cache, save_dir)``."""
     i, recipe, preprocess, seconds, config, abstain, cache, save_dir = job
     model = fold_model(data, i, recipe, preprocess, cache)
+    animals = [as_animal(d) for d in data if d.reversal is not None]
+    held = [a.id for a in animals].index(data[i].id)
     labels = (False, True) if model.labels else (False,)
     if config.prior is not None:
         rates = [
@@ -89,7 +108,8 @@ def _fold_sessions(data: list[Prepared], job: tuple[Any, ...]) -> list[dict[str,
             if j != i and d.reversal is not None
         ]
         config = replace(config, prior=float(np.mean(rates)))
-    return _sessions(model, data[i], seconds, config, abstain, labels, save_dir)
+    fused = partial(fused_session, animals, held)
+    return _sessions(model, data[i], seconds, config, abstain, labels, fused, save_dir)
 
 
 def calibrate_lowo(
@@ -139,14 +159,17 @@ def calibrate_model(
 ) -> list[dict[str, Any]]:
     """One model over every recording (no training): sessions with and/or without identities.
 
-    With ``save_dir``, each session's decisions go to ``<id>.<method>-<S>s[-no-ids].npz`` and
-    the default one's (:func:`default_session`) to ``<id>.npz`` too.
+    The fused decision uses the shipped cross-animal part. With ``save_dir``, each session's
+    decisions go to ``<id>.<method>-<S>s[-no-ids].npz`` and the default one's
+    (:func:`default_session`) to ``<id>.npz`` too.
     """
     labels = (False, True) if use_labels and model.labels else (False,)
+    cross = shipped_cross_model()
     entries = []
     for prepared in data:
         if prepared.reversal is not None:
-            entries += _sessions(model, prepared, seconds, config, abstain, labels, save_dir)
+            fused = partial(fused_session, [as_animal(prepared)], 0, cross=cross)
+            entries += _sessions(model, prepared, seconds, config, abstain, labels, fused, save_dir)
     return entries
 
 
@@ -183,5 +206,7 @@ def calibration_table(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["lags"] = pooled_lags(group)
         if METHODS[m] in ("calibrated", "balanced"):
             row["heads_chosen"] = sum(e["calibration"]["chosen"] == "calibrated" for e in group)
+        elif METHODS[m] in FUSED_METHODS:  # the rest fell back to the calibrated method
+            row["heads_chosen"] = sum(e["calibration"]["decides"] for e in group)
         rows.append(row)
     return rows

@@ -13,7 +13,13 @@ import numpy as np
 from rtdecode.log import get_logger
 from rtdecode.metrics import auroc
 
-__all__ = ["HeadWatch", "auroc_gain_interval", "balanced_accuracy", "state_counts"]
+__all__ = [
+    "HeadWatch",
+    "auroc_gain_interval",
+    "balanced_accuracy",
+    "state_counts",
+    "switch_evidence",
+]
 
 _log = get_logger(__name__)
 
@@ -85,6 +91,44 @@ def auroc_gain_interval(
     tail = 50.0 * (1.0 - level)
     low, high = np.percentile(gains, [tail, 100.0 - tail])
     return float(low), float(high)
+
+
+def switch_evidence(
+    y: np.ndarray,
+    head: np.ndarray,
+    shipped: np.ndarray,
+    min_state_frames: int,
+    level: float,
+    margin: float,
+) -> tuple[bool, str, tuple[float, float] | None]:
+    """Whether a head's out-of-sample scores of the calibration period surely beat the
+    shipped model's: ``min_state_frames`` of each state among the frames both scored, and a
+    ``level`` interval of the AUROC gain (:func:`auroc_gain_interval`) whose low end clears
+    ``margin``.
+
+    Returns
+    -------
+    switch, why, interval
+        The verdict, the reason in words, and the interval (``None`` when too few frames).
+    """
+    seen = np.isfinite(head) & np.isfinite(shipped)
+    reversals, forwards = state_counts(y[seen])
+    if min(reversals, forwards) < min_state_frames:
+        return (
+            False,
+            f"too little evidence to switch: the period's out-of-sample frames hold {reversals} "
+            f"reversal and {forwards} forward frames, {min_state_frames} of each are needed "
+            "(calibrate longer)",
+            None,
+        )
+    low, high = auroc_gain_interval(y[seen], head[seen], shipped[seen], level)
+    interval = (
+        f"{level:.0%} interval of the AUROC gain over the period, scored out of sample "
+        f"[{low:+.3f}, {high:+.3f}]"
+    )
+    if not low > margin:
+        return False, f"not surely better: {interval} does not clear {margin:g}", (low, high)
+    return True, interval, (low, high)
 
 
 class HeadWatch:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rtdecode.calibration._evidence import auroc_gain_interval, state_counts
+from rtdecode.calibration._evidence import switch_evidence
 from rtdecode.calibration._logreg import fit_logistic, one_thread, sigmoid
 from rtdecode.errors import ConfigError
 from rtdecode.metrics import auroc
@@ -461,31 +461,18 @@ def _fit_calibration(
     if not head_score > shipped_score + config.margin:
         return result(None, head_score, shipped_score, "head not better on held-back part")
     cross = _crossfit(x, y, best)  # evidence: the period out of sample (fit_calibration)
-    seen = has & np.isfinite(cross)
-    reversals, forwards = state_counts(y[seen])
-    if min(reversals, forwards) < config.min_state_frames:
-        return result(
-            None,
-            head_score,
-            shipped_score,
-            f"too little evidence to switch: the period's out-of-sample frames hold {reversals} "
-            f"reversal and {forwards} forward frames, {config.min_state_frames} of each are "
-            "needed (calibrate longer)",
-        )
-    low, high = auroc_gain_interval(y[seen], cross[seen], shipped[seen], config.level)
-    interval = (
-        f"{config.level:.0%} interval of the AUROC gain over the period, scored out of sample "
-        f"[{low:+.3f}, {high:+.3f}]"
+    cross[~has] = np.nan
+    sure, why, interval = switch_evidence(
+        y, cross, shipped, config.min_state_frames, config.level, config.margin
     )
-    if not low > config.margin:
+    if not sure:
         outcome = result(
             None,
             head_score,
             shipped_score,
-            f"head better on held-back part, but not surely: {interval} does not clear "
-            f"{config.margin:g}",
+            why if interval is None else f"head better on held-back part, but {why}",
         )
-        outcome.gain_interval = (low, high)
+        outcome.gain_interval = interval
         return outcome
     inputs = "neurons and shipped logit" if best.use_shipped else "neurons"
     keep = has if best.use_shipped else np.ones(n, bool)
@@ -493,7 +480,7 @@ def _fit_calibration(
         _rescaled(x[keep], y[keep], best),
         head_score,
         shipped_score,
-        f"head ({inputs}) better on held-back part ({interval})",
+        f"head ({inputs}) better on held-back part ({why})",
     )
-    outcome.gain_interval = (low, high)
+    outcome.gain_interval = interval
     return outcome

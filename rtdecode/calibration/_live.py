@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rtdecode.calibration._evidence import HeadWatch
+from rtdecode.calibration._evidence import HeadWatch, switch_evidence
 from rtdecode.calibration._head import (
     CalibrationConfig,
     CalibrationResult,
@@ -75,7 +75,10 @@ class Calibrator:
         The budget threshold chosen with the fit (``None`` without ``budget``, or until then);
         the shipped model's once the decoder switched back to it.
     fused_ready
-        ``fused`` is calibrated and decides from now on.
+        ``fused`` is calibrated and decides from now on: its deciding score, cross-fitted over
+        the period, surely beat the shipped model's (the calibrated head's evidence rule).
+    fused_reason
+        Why it decides or not (empty before the fit).
     """
 
     def __init__(
@@ -90,6 +93,9 @@ class Calibrator:
         self.config = config or CalibrationConfig()
         self.fused = fused
         self.fused_ready = False
+        self.fused_reason = ""
+        self._fused_period = np.zeros(0)
+        self._fused_watch: HeadWatch | None = None
         self.frame_interval_s = frame_interval_s
         self.budget = budget if budget is not None and budget.false_per_min else None
         self.n_neurons = n_neurons
@@ -203,6 +209,18 @@ class Calibrator:
                     self._fallback.reason,
                 )
 
+    def follow_fused(self, fused_prob: float, shipped_prob: float, reversal: bool) -> None:
+        """While the fused decision decides: score it and the shipped model on one more frame
+        with behaviour, and hand back (to the calibrated head or the shipped model) when the
+        shipped model decodes better, as :meth:`follow` does for the head (logged)."""
+        watch = self._fused_watch
+        if not self.fused_ready or watch is None or not np.isfinite(shipped_prob):
+            return
+        if watch.add(fused_prob, shipped_prob, reversal):
+            self.fused_ready = False
+            self.fused_reason = f"switched back: {watch.reason}"
+            _log.warning("the fused decision no longer decides: %s", watch.reason)
+
     def wait(self, timeout: float | None = None) -> CalibrationResult | None:
         """Block until the background fit is done (for tests and the end of a session)."""
         if self._thread is not None:
@@ -262,7 +280,7 @@ class Calibrator:
         assert budget is not None and budget.false_per_min is not None
         x, y = self._x[:n], self._y[:n]
         if self.fused_ready:
-            p = self._crossfit_fused(n)
+            p = self._fused_period
             source = f"fused decision, cross-fitted over {self.config.blocks} blocks"
         elif head is None:
             p = np.where(np.isfinite(self._shipped[:n]), self._shipped[:n], np.nan)
@@ -307,8 +325,9 @@ class Calibrator:
         return np.stack([x[:, :m], x[:, m : 2 * m]], axis=2)
 
     def _crossfit_fused(self, n: int) -> np.ndarray:
-        """The fused score on the calibration period, each block scored by the animal's part
-        fit on the other blocks (NaN where those hold one behaviour state)."""
+        """The fused decision's deciding score on the calibration period, each block scored by
+        the animal's part fit on the other blocks (NaN where those hold one behaviour state;
+        without velocity, which the period does not keep)."""
         from rtdecode.calibration._decision import AnimalDecoder
         from rtdecode.errors import ConfigError
 
@@ -319,12 +338,13 @@ class Calibrator:
         for block in np.array_split(np.arange(n), self.config.blocks):
             rest = np.ones(n, bool)
             rest[block] = False
-            trial = AnimalDecoder(self.fused.model)
+            fused = self.fused
+            trial = AnimalDecoder(fused.model, None, fused.fuse_behavior, fused.decides)
             try:
                 trial.calibrate(features[rest], valid[rest], y[rest], self.frame_interval_s)
             except ConfigError:
                 continue
-            out[block] = trial.recording(features, valid)[block, -1]
+            out[block] = trial.recording(features, valid)[block, fused.decides_at]
         return out
 
     def _fit_fused(self, n: int) -> None:
@@ -339,6 +359,22 @@ class Calibrator:
                 features, np.ones((n, m), bool), self._y[:n], self.frame_interval_s
             )
         except ConfigError as exc:
-            _log.error("the fused decision could not calibrate (%s): it does not decide", exc)
+            self.fused_reason = f"it could not calibrate ({exc})"
+            _log.error("the fused decision does not decide: %s", self.fused_reason)
             return
+        self._fused_period = self._crossfit_fused(n)
+        config = self.config
+        sure, why, _ = switch_evidence(
+            self._y[:n],
+            self._fused_period,
+            self._shipped[:n],
+            config.min_state_frames,
+            config.level,
+            config.margin,
+        )
+        self.fused_reason = why
+        if not sure:  # as for the calibrated head: no switch on thin evidence
+            _log.warning("the fused decision does not decide: %s", why)
+            return
+        self._fused_watch = HeadWatch(n, config.min_state_frames)
         self.fused_ready = True

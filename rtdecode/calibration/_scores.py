@@ -38,6 +38,7 @@ __all__ = [
     "FoldScores",
     "ScoreConfig",
     "fit_cross_model",
+    "fold_decoder",
     "fold_scores",
     "load_animals",
 ]
@@ -306,6 +307,7 @@ def _cross_model(
         head=CalibrationConfig(penalty=settings["penalty"], balanced=True),
         onset_c=settings["onset_c"],
         fusion_lags=fusion_lags,
+        behavior=settings.get("behavior"),
     )
 
 
@@ -327,6 +329,7 @@ def _decoder(
     return decoder
 
 
+_NOT_CHOICES = ("names", "roles", "behavior")  # settings that are objects, not choices
 _UNIT = Head(np.ones(len(COMPONENTS)), 0.0)  # placeholder fusion while components are fit
 
 
@@ -343,9 +346,10 @@ def _component_logits(
 
 def _fit_fusion(
     data: _Data, ids: Sequence[int], settings: dict[str, Any]
-) -> tuple[Head, float, int]:
+) -> tuple[Head, float, int, Head | None]:
     """The stacking head on the training animals' out-of-fold component logits; its C and
-    the number of earlier frames it sees chosen by inner leave-one-animal-out over them."""
+    the number of earlier frames it sees chosen by inner leave-one-animal-out over them; and
+    the behaviour head (:func:`_fit_behavior`)."""
     full = {j: _component_logits(data, rest, j, settings) for j, rest in _inner(ids)}
     truth = {j: data.animals[j].reversal[data.post[j]] for j in ids}
     scores = {}
@@ -360,14 +364,38 @@ def _fit_fusion(
     lags, c = max(scores, key=lambda key: scores[key])
     x = {j: lagged_logits(full[j], lags)[data.post[j]] for j in ids}
     head = fit_linear(np.vstack([x[j] for j in ids]), np.concatenate([truth[j] for j in ids]), c)
-    return head, c, lags
+    return head, c, lags, _fit_behavior(data, ids, x, truth, c)
+
+
+def _fit_behavior(
+    data: _Data,
+    ids: Sequence[int],
+    x: dict[int, np.ndarray],
+    truth: dict[int, np.ndarray],
+    c: float,
+) -> Head | None:
+    """``--fuse-behavior``'s head: the fusion's inputs and the tracked velocity, fit as the
+    fusion (same ``C``) on the training animals' frames that have a velocity; ``None`` when a
+    training animal has none."""
+    velocity = [data.animals[j].velocity for j in ids]
+    if any(v is None for v in velocity):
+        return None
+    rows, ys = [], []
+    for j, v in zip(ids, velocity, strict=True):
+        assert v is not None
+        v = v[data.post[j]]
+        has = np.isfinite(v)
+        rows.append(np.column_stack([x[j][has], v[has]]))
+        ys.append(truth[j][has])
+    return fit_linear(np.vstack(rows), np.concatenate(ys), c)
 
 
 def _choose(
     data: _Data, ids: Sequence[int], identities: bool, tracked: bool
 ) -> tuple[dict[str, Any], Head, float, int]:
     """Every setting chosen by leave-one-animal-out over ``ids``, and the fusion fit on them
-    (``tracked``: velocity roles may be offered)."""
+    (``tracked``: velocity roles may be offered); ``settings["behavior"]`` is the behaviour
+    head (or ``None``)."""
     config = data.config
     names = _names(data, ids) if identities else ()
     velocity = (False, True) if config.velocity and tracked else (False,)
@@ -383,7 +411,7 @@ def _choose(
         penalty=penalty,
         onset_c=onset_c,
     )
-    fusion, c_fusion, fusion_lags = _fit_fusion(data, ids, settings)
+    fusion, c_fusion, fusion_lags, settings["behavior"] = _fit_fusion(data, ids, settings)
     return settings, fusion, c_fusion, fusion_lags
 
 
@@ -406,10 +434,10 @@ def fit_cross_model(
         ids = list(range(len(animals)))
         settings, fusion, c_fusion, lags = _choose(data, ids, identities, False)
         model = _cross_model(data, ids, settings, fusion, lags)
-    choices = {key: value for key, value in settings.items() if key not in ("names", "roles")}
+    choices = {key: value for key, value in settings.items() if key not in _NOT_CHOICES}
     choices.update(k=settings["roles"].k, names=len(settings["names"]), c_fusion=c_fusion)
     choices.update(fusion_lags=lags, fusion_weights=fusion.weights.tolist())
-    choices.update(animals=[a.id for a in animals])
+    choices.update(animals=[a.id for a in animals], behavior_head=model.behavior is not None)
     return model, choices
 
 
@@ -438,23 +466,33 @@ def fold_scores(
     -------
     FoldScores
     """
+    return _fold_scores(animals, held_out, identities, config or ScoreConfig())
+
+
+def fold_decoder(
+    animals: Sequence[Animal],
+    held_out: int,
+    identities: bool = False,
+    config: ScoreConfig | None = None,
+) -> tuple[AnimalDecoder, dict[str, Any]]:
+    """The held-out animal's decoder as :func:`fold_scores` builds it: every choice made and the
+    cross-animal part fit without it, the animal's part calibrated on its calibration period.
+
+    Returns
+    -------
+    decoder, choices
+        The calibrated :class:`AnimalDecoder` (it scores the frames after the period) and what
+        the nested choice picked.
+    """
+    config = config or ScoreConfig()
     with one_thread():
-        return _fold_scores(animals, held_out, identities, config or ScoreConfig())
-
-
-def _fold_scores(
-    animals: Sequence[Animal], held_out: int, identities: bool, config: ScoreConfig
-) -> FoldScores:
-    data = _Data(animals, config)
-    ids = [i for i in range(len(animals)) if i != held_out]
-    tracked = all(animals[i].velocity is not None for i in (*ids, held_out))
-    settings, fusion, c_fusion, fusion_lags = _choose(data, ids, identities, tracked)
+        data = _Data(animals, config)
+        ids = [i for i in range(len(animals)) if i != held_out]
+        tracked = all(animals[i].velocity is not None for i in (*ids, held_out))
+        settings, fusion, c_fusion, fusion_lags = _choose(data, ids, identities, tracked)
+        decoder = _decoder(data, ids, held_out, settings, fusion, fusion_lags)
     names, roles = settings["names"], settings["roles"]
-    decoder = _decoder(data, ids, held_out, settings, fusion, fusion_lags)
-    a = animals[held_out]
-    probs = decoder.recording(a.features, a.valid)
-    probs[a.t < config.calibration_s] = np.nan
-    choices = {key: value for key, value in settings.items() if key not in ("names", "roles")}
+    choices = {key: value for key, value in settings.items() if key not in _NOT_CHOICES}
     choices.update(
         k=roles.k,
         velocity_roles=roles.velocity,
@@ -464,6 +502,16 @@ def _fold_scores(
         fusion_weights=fusion.weights.tolist(),
         animal_onset_head=decoder.onset_head is not None,
     )
+    return decoder, choices
+
+
+def _fold_scores(
+    animals: Sequence[Animal], held_out: int, identities: bool, config: ScoreConfig
+) -> FoldScores:
+    decoder, choices = fold_decoder(animals, held_out, identities, config)
+    a = animals[held_out]
+    probs = decoder.recording(a.features, a.valid)
+    probs[a.t < config.calibration_s] = np.nan
     return FoldScores(
         id=a.id,
         t=a.t,

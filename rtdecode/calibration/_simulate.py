@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from rtdecode.calibration._decision import DEFAULT_PART, OUTPUTS
+from rtdecode.calibration._evidence import switch_evidence
 from rtdecode.calibration._head import (
     CalibrationConfig,
     Head,
@@ -21,12 +23,22 @@ from rtdecode.policy import PolicyConfig
 from rtdecode.training._dataset import Prepared
 from rtdecode.training._evaluate import THRESHOLD, recording_metrics
 
-__all__ = ["BASELINE_PENALTY", "METHODS", "calibration_metrics", "simulate_session"]
+__all__ = [
+    "BASELINE_PENALTY",
+    "FUSED_METHODS",
+    "METHODS",
+    "calibration_metrics",
+    "fused_probs",
+    "simulate_session",
+]
 
-METHODS = ("calibrated", "balanced", "shipped", "baseline")
+FUSED_METHODS = ("fused", f"fused_{DEFAULT_PART}")
+METHODS = ("calibrated", "balanced", "shipped", "baseline", *FUSED_METHODS)
 """What a simulated session scores: the head-or-shipped choice (``calibrated``; ``balanced``: the
-same with both behaviour states weighted equally in the fit), the shipped model alone, and the
-per-animal logistic regression on running z-scores fit on the calibration period."""
+same with both behaviour states weighted equally in the fit), the shipped model alone, the
+per-animal logistic regression on running z-scores fit on the calibration period, and issue
+17's fused decision: its stack (``fused``) and the part that decides by default
+(``fused_calibrated``, what ``rtdecode run`` decides after self-calibration)."""
 
 BASELINE_PENALTY = 1.0
 """L2 strength of the plain per-animal logistic regression (scikit-learn's default ``C=1``)."""
@@ -115,3 +127,48 @@ def simulate_session(
     baseline = fit_logistic(b[rows], prepared.reversal[rows], BASELINE_PENALTY)
     probs["baseline"] = sigmoid(b[scored] @ baseline[0] + baseline[1])
     return {"frames": scored, "probs": probs, "calibration": outcome}
+
+
+def fused_probs(
+    session: dict[str, Any],
+    fused: tuple[np.ndarray, np.ndarray],
+    prepared: Prepared,
+    shipped: np.ndarray,
+    config: CalibrationConfig,
+) -> None:
+    """Add the :data:`FUSED_METHODS` to a :func:`simulate_session` result, as live decides.
+
+    Each method's output decides only when its calibration-period scores, out of sample,
+    surely beat the shipped model's (:func:`~rtdecode.calibration._evidence.switch_evidence`,
+    the calibrated head's rule); otherwise the session falls back to what decides without it
+    (the ``calibrated`` method: the animal's head or the shipped model).
+
+    Parameters
+    ----------
+    session
+        The result to extend (``probs`` and ``calibration`` gain the methods).
+    fused
+        :func:`~rtdecode.calibration._fused_session.fused_session`'s outputs and period scores.
+    prepared
+        The recording.
+    shipped
+        ``(T,)`` the shipped model's probability per frame (NaN where none).
+    config
+        The evidence rule's settings.
+    """
+    assert prepared.reversal is not None
+    outputs, period = fused
+    frames = session["frames"]
+    for method, part in zip(FUSED_METHODS, ("fused", DEFAULT_PART), strict=True):
+        k = OUTPUTS.index(part)
+        rows = np.isfinite(period[:, k])
+        sure, why, _ = switch_evidence(
+            prepared.reversal[rows],
+            period[rows, k],
+            shipped[rows],
+            config.min_state_frames,
+            config.level,
+            config.margin,
+        )
+        session["probs"][method] = outputs[frames, k] if sure else session["probs"]["calibrated"]
+        session["calibration"][method] = {"decides": sure, "reason": why}

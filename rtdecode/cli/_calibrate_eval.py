@@ -72,8 +72,9 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     widths = [
         2 + max(len(heading(c)), *(len(_fmt(r.get("mean_" + c))) for r in rows)) for c in columns
     ]
+    method_w = max(len("method"), *(len(r["method"]) for r in rows)) + 1
     click.echo(
-        f"{'ids':<5}{'S':>6} {'method':<11}"
+        f"{'ids':<5}{'S':>6} {'method':<{method_w}}"
         + "".join(f"{heading(c):>{w}}" for c, w in zip(columns, widths, strict=True))
     )
     for r in rows:
@@ -82,7 +83,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         )
         chosen = f"  heads {r['heads_chosen']}/{r['recordings']}" if "heads_chosen" in r else ""
         label = "yes" if r["labels"] else "no"
-        click.echo(f"{label:<5}{r['seconds']:>6.0f} {r['method']:<11}{cells}{chosen}")
+        click.echo(f"{label:<5}{r['seconds']:>6.0f} {r['method']:<{method_w}}{cells}{chosen}")
 
 
 def _velocity(

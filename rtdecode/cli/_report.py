@@ -139,12 +139,27 @@ def _calibration_lines(calibration: dict[str, Any] | None) -> list[str]:
         value = calibration[key]
         return "-" if value is None else f"{value:.3f}"
 
-    return [
+    line = (
         f"calibration: head {calibration['chosen']} ({calibration['reason']}); held-back AUROC "
         f"head {score('head_score')}, shipped {score('shipped_score')}; {calibration['frames']} "
         f"frames ({calibration['collected_s']:.0f} of {calibration['seconds']:g} s with "
         f"behaviour), {calibration['head_predictions']} predictions by the calibrated head"
         + (f", from {calibration['from']}" if calibration["from"] else "")
+    )
+    return [line, *_fused_line(calibration)]
+
+
+def _fused_line(calibration: dict[str, Any]) -> list[str]:
+    """Whether the fused decision decided, with which part, and why (none when it was off)."""
+    part = calibration.get("fused_part")
+    if part is None:
+        return []
+    decided = calibration.get("decides") == "fused"
+    why = calibration.get("fused_reason") or "the period did not end"
+    return [
+        f"fused decision ({part}): "
+        + (f"decided {calibration['fused_predictions']} predictions" if decided else "not used")
+        + f" ({why})"
     ]
 
 

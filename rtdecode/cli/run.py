@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from rtdecode.calibration import OUTPUTS
 from rtdecode.cli._report import format_run_summary, format_status
 from rtdecode.cli._rig_options import GroupedCommand, deprecated_alias, given_overrides, rig_option
 from rtdecode.cli._signals import StopOnSignals, Stopped, stop_on_signals
@@ -102,6 +103,10 @@ def _band(text: str) -> dict[str, Any]:
 
 def _calibrate(seconds: float) -> dict[str, Any]:
     return {"enabled": False} if seconds == 0 else {"enabled": True, "seconds": seconds}
+
+
+def _fused(where: str) -> dict[str, Any]:
+    return {"fused": None if where == "none" else where}
 
 
 def _several(key: str) -> Any:
@@ -278,9 +283,21 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
             "section": "decoder",
             "key": "fused",
             "metavar": "MODEL",
-            "help": "After self-calibration, decide with issue 17's fused score (cross-animal "
-            "heads on identity-free neuron roles, the calibrated state head, onset heads): "
-            "'shipped' or a file from tools/fit_cross_model.py.",
+            "convert": _fused,
+            "help": "After self-calibration, decide with issue 17's fused decision (cross-animal "
+            "heads on identity-free neuron roles, the animal's state and onset heads, their "
+            "stack): 'shipped', a file from tools/fit_cross_model.py, or 'none' (the calibrated "
+            "head of issue 10 decides).",
+        },
+    ),
+    (
+        ("--fused-part",),
+        {
+            "type": click.Choice(OUTPUTS),
+            "section": "decoder",
+            "key": "fused_part",
+            "help": "Which part of the fused decision decides: the stack ('fused') or one of "
+            "its components (the default was chosen by nested leave-one-animal-out).",
         },
     ),
     (
@@ -311,6 +328,16 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
             "help": "The tracked behaviour's own stream: zmq+tcp://, zmq+ipc:// ('behavior' "
             "messages) or lsl://NAME (channels velocity and/or reversal); none: 'behavior' "
             "messages on the frame socket.",
+        },
+    ),
+    (
+        ("--fuse-behavior",),
+        {
+            **_FLAG,
+            "section": "behavior",
+            "key": "fuse",
+            "help": "After self-calibration, the fused stack also takes the live tracked "
+            "velocity (frames without a recent sample decide on the neural score alone).",
         },
     ),
     (

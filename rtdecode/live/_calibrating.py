@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,7 +80,12 @@ class LiveCalibration:
         armed rule's threshold when its fit is done (:meth:`new_threshold` hands it on).
     fused
         The fused decision's cross-animal part: each layout's calibrator also fits the animal's
-        part, and from then on the fused score decides (``Prediction.head = 2``).
+        part, and from then on its ``fused_part`` decides (``Prediction.head = 2``).
+    fused_part
+        Which of :data:`~rtdecode.calibration.OUTPUTS` decides.
+    velocity
+        ``--fuse-behavior``: the tracked velocity at a frame's time (NaN when none), which the
+        fused stack then takes too; ``None``: neural only.
 
     Attributes
     ----------
@@ -100,6 +106,8 @@ class LiveCalibration:
         start_from: str | None = None,
         budget: PolicyConfig | None = None,
         fused: CrossModel | None = None,
+        fused_part: str = "fused",
+        velocity: Callable[[float], float] | None = None,
     ) -> None:
         if len(states) != 2 or "reversal" not in states:
             raise ConfigError(
@@ -112,6 +120,8 @@ class LiveCalibration:
         self.start_from = start_from
         self.budget = budget
         self.fused = fused
+        self.fused_part = fused_part
+        self._velocity = velocity
         self.fused_predictions = 0
         self._recent: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=_RECENT)
         self._primed = False
@@ -127,6 +137,7 @@ class LiveCalibration:
         self._first_t: float | None = None
         self._last_t: float | None = None
         self._features: np.ndarray | None = None
+        self._fused_p: float | None = None  # the fused decision's probability of this frame
         self._shipped = math.nan
         self._announced = False
         self._untargeted = 0  # frames without a target before the calibrator was made
@@ -194,7 +205,10 @@ class LiveCalibration:
                 dim,
             )
             start = None
-        fused = None if self.fused is None else AnimalDecoder(self.fused)
+        fused = None
+        if self.fused is not None:
+            fuse = self._velocity is not None
+            fused = AnimalDecoder(self.fused, None, fuse, self.fused_part)
         self.calibrator = Calibrator(self._n, interval, self.config, start, self.budget, fused)
         _log.info(
             "calibrating %d neurons on the first %g s of tracked behaviour; %s decodes meanwhile",
@@ -211,6 +225,7 @@ class LiveCalibration:
         """Feed a frame whose window (``(W, n, F)``, ``(W, n)``) is still filling: no shipped
         probability."""
         self._features = None
+        self._fused_p = None
         self._feed(window, valid, t, windower, math.nan, target)
 
     def decode(
@@ -219,11 +234,12 @@ class LiveCalibration:
         """Before publishing: the fused decision's or the calibrated head's probabilities, once
         there is one (the fused decision first)."""
         self._features = None
+        self._fused_p = None
         self._shipped = float(prediction.probs[self._rev])
         calibrator = self._ensure(windower, prediction.t, self.start is not None)
         if self.fused is not None:
             if calibrator is not None and calibrator.fused_ready:
-                self._fuse(calibrator, prediction, window[-1], valid[-1])
+                self._fuse(calibrator, prediction, window[-1], valid[-1], prediction.t)
                 return
             self._recent.append((window[-1].copy(), valid[-1].copy()))
         if calibrator is None or calibrator.head is None:
@@ -240,16 +256,23 @@ class LiveCalibration:
             self.head_predictions += 1
 
     def _fuse(
-        self, calibrator: Calibrator, prediction: Prediction, frame: np.ndarray, valid: np.ndarray
+        self,
+        calibrator: Calibrator,
+        prediction: Prediction,
+        frame: np.ndarray,
+        valid: np.ndarray,
+        t: float,
     ) -> None:
-        """The fused score decides this frame (the pooler primed on the frames before it)."""
+        """The fused decision decides this frame (the pooler primed on the frames before it)."""
         decoder = calibrator.fused
         assert decoder is not None
         if not self._primed:
             decoder.prime(list(self._recent))
             self._recent.clear()
             self._primed = True
-        p = float(decoder.step(frame, valid)[-1])
+        velocity = math.nan if self._velocity is None else self._velocity(t)
+        p = float(decoder.step(frame, valid, velocity)[decoder.decides_at])
+        self._fused_p = p
         probs = self._probs
         probs[self._rev] = p
         probs[1 - self._rev] = 1.0 - p
@@ -294,6 +317,8 @@ class LiveCalibration:
                 self._announce(calibrator)
             if target is not None and self._features is not None:  # the head decoded it
                 calibrator.follow(self._features, shipped, bool(target))
+            if target is not None and self._fused_p is not None:  # the fused decision did
+                calibrator.follow_fused(self._fused_p, shipped, bool(target))
             return
         if settling:
             return
@@ -312,7 +337,7 @@ class LiveCalibration:
         result = calibrator.result
         assert result is not None
         head = {
-            "fused": "the fused decision",
+            "fused": f"the fused decision ({self._fused_name()})",
             "calibrated": "the calibrated head",
             "shipped": "the shipped model",
         }[self.decides()]
@@ -392,6 +417,12 @@ class LiveCalibration:
             return "fused"
         return "shipped" if calibrator.head is None else "calibrated"
 
+    def _fused_name(self) -> str:
+        """What of the fused decision decides: its part, or the stack with velocity."""
+        if self._velocity is not None:
+            return "fused stack with tracked velocity"
+        return "fused stack" if self.fused_part == "fused" else f"its {self.fused_part} part"
+
     def _outcome(self) -> dict[str, Any]:
         calibrator = self.calibrator
         result = None if calibrator is None else calibrator.result
@@ -443,6 +474,8 @@ class LiveCalibration:
             "fit_s": None if calibrator is None else calibrator.fit_s,
             "fit_cpu_s": None if calibrator is None else calibrator.fit_cpu_s,
             "fused_predictions": self.fused_predictions,
+            "fused_part": None if self.fused is None else self._fused_name(),
+            "fused_reason": None if calibrator is None else calibrator.fused_reason or None,
             "layouts_discarded": self.layouts_discarded,
             "from": self.start_from,
         }

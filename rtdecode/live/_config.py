@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtdecode.calibration import CalibrationConfig
+from rtdecode.calibration import DEFAULT_PART, OUTPUTS, CalibrationConfig
 from rtdecode.engines import ENGINES
 from rtdecode.errors import ConfigError
 from rtdecode.policy import DEFAULT_ABSTAIN, PolicyConfig
@@ -124,8 +124,15 @@ class DecoderConfig:
         Issue 17's fused decision after self-calibration: ``"shipped"`` (the cross-animal part
         fit on the six training animals, ``rtdecode/resources/cross-model.npz``) or the path of
         one ``tools/fit_cross_model.py`` wrote. When calibration ends, the animal's part (neuron
-        roles, state and onset heads) is fit on the same frames and the fused score decides
-        (``head = 2``). ``None``: off (the calibrated head or the shipped model decides).
+        roles, state and onset heads) is fit on the same frames and ``fused_part`` decides
+        (``head = 2``). ``None`` (``--fused none``): off, issue 10's calibrated head or the
+        shipped model decides. Unused with calibration off.
+    fused_part
+        Which of the fused decision's outputs decides (:data:`~rtdecode.calibration.OUTPUTS`):
+        the stack, ``"fused"``, or one of its components. The default, the fused decision's
+        per-animal state head, is what nested leave-one-animal-out chose for the trigger
+        (``tools/trigger_study.py``: no identities, sustained onsets within +2.4 s at 0.5 false
+        triggers per minute; see docs/results.md).
     """
 
     model: str | None = None
@@ -135,7 +142,8 @@ class DecoderConfig:
     abstain: tuple[float, float] | None = DEFAULT_ABSTAIN
     max_carried: float = 0.25
     settle_frames: int | None = None
-    fused: str | None = None
+    fused: str | None = "shipped"
+    fused_part: str = DEFAULT_PART
     max_batch: int = 256
     max_frames: int | None = None
     busy_poll: bool = False
@@ -162,6 +170,10 @@ class DecoderConfig:
             raise ConfigError(f"decoder.settle_frames must be >= 0, got {self.settle_frames}")
         _positive("decoder.keep_warm_ms", self.keep_warm_ms)
         _positive("decoder.cpu", self.cpu, strict=False)
+        if self.fused_part not in OUTPUTS:
+            raise ConfigError(
+                f"decoder.fused_part must be one of {OUTPUTS}, got {self.fused_part!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -176,10 +188,15 @@ class BehaviorConfig:
         messages on the frame socket, when there are any.
     max_age_s
         Oldest behaviour sample (seconds before the frame) that may give a frame its target.
+    fuse
+        ``--fuse-behavior``: after self-calibration the fused stack (``decoder.fused``) also
+        takes the latest tracked velocity no older than ``max_age_s``; a frame without one
+        decides on the neural score. Off by default: immobilised preparations have no velocity.
     """
 
     source: str | None = None
     max_age_s: float = 1.0
+    fuse: bool = False
 
     def __post_init__(self) -> None:
         _positive("behavior.max_age_s", self.max_age_s)
@@ -369,9 +386,15 @@ class RunConfig:
                 f"the policy sets abstain {list(self.policy.abstain)} but the decoder's band is "
                 f"{self.decoder.abstain}; one band serves the decoder and the policy: drop one"
             )
-        if self.decoder.fused is not None and not self.calibration.enabled:
+        if self.behavior.fuse and (self.decoder.fused is None or not self.calibration.enabled):
             raise ConfigError(
-                "--fused decides after self-calibration: it needs --calibrate (not 0)"
+                "--fuse-behavior adds velocity to the fused decision after self-calibration: it "
+                "needs --fused (not none) and --calibrate (not 0)"
+            )
+        if self.behavior.fuse and self.policy is not None and self.policy.false_per_min:
+            raise ConfigError(
+                "--false-per-min sets its threshold on the calibration period's neural scores, "
+                "which --fuse-behavior changes: use one of them"
             )
 
     def _check_one_stream(self) -> None:

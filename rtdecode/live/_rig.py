@@ -109,7 +109,7 @@ def resolve_run_config(
         where_policy = f"policy file {policy_file}"
     else:
         where_policy = where
-    _share_band(tables, rig, overrides)
+    _share_band(tables, closed)
     for section, key in _TUPLES | _PAIRS:
         value = tables[section].get(key)
         if isinstance(value, list):
@@ -137,26 +137,17 @@ def _build(cls: type[T], tables: dict[str, dict[str, Any]], name: str, where: st
     return cls(**table)
 
 
-ARMED_REFRACTORY_S = 5.0
-"""The armed rule's refractory period unless one is set (the onset rule's 20 s throws catches
-away: issue 17's nested leave-one-animal-out study, docs/results.md, chose at most 5 s in 233 of
-264 choices and 5 s most often for the calibrated head)."""
-
-
-def _share_band(
-    tables: dict[str, dict[str, Any]], rig: dict[str, Any], overrides: dict[str, dict[str, Any]]
-) -> None:
+def _share_band(tables: dict[str, dict[str, Any]], closed: bool) -> None:
     """One abstain band: a policy's ``abstain`` serves the decoder when the decoder's is not
-    set; the decoder's (set or default) is recorded in the policy. With the armed rule
-    (``rule = "armed"`` or ``false_per_min``) the default band is off: the rule's threshold is
-    the decision (chosen on scores without a band), and a band around it would suppress every
-    crossing near it; a band set explicitly still serves."""
+    set; the decoder's (set or default) is recorded in the policy. With the armed rule (the
+    default ``rule``, or ``false_per_min``) in a closed loop the default band is off: the rule's
+    threshold is the decision (chosen on scores without a band), and a band around it would
+    suppress every crossing near it; a band set explicitly still serves."""
     policy, decoder = tables["policy"], tables["decoder"]
-    armed = policy.get("rule") == "armed" or policy.get("false_per_min") is not None
+    rule = policy.get("rule", PolicyConfig.rule)
+    armed = closed and (rule == "armed" or policy.get("false_per_min") is not None)
     if armed and "abstain" not in policy and "abstain" not in decoder:
         decoder["abstain"] = None
-    if armed:
-        policy.setdefault("refractory_s", ARMED_REFRACTORY_S)
     if "abstain" in policy and "abstain" not in decoder:
         decoder["abstain"] = policy["abstain"]
     elif "abstain" in decoder and "abstain" in policy:

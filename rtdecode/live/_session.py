@@ -215,7 +215,7 @@ def _processor(
 ) -> StreamProcessor:
     """One stream's processor and its post-inference chain."""
     decoder, src = config.decoder, config.source
-    calibration = _calibration(config, engine.states)
+    calibration = _calibration(config, engine.states, track)
     chain = PostInference(
         DecisionStep(engine.states, decoder.abstain, decoder.max_carried),
         sinks,
@@ -241,7 +241,9 @@ def _processor(
     )
 
 
-def _calibration(config: RunConfig, states: tuple[str, ...]) -> LiveCalibration | None:
+def _calibration(
+    config: RunConfig, states: tuple[str, ...], track: BehaviorTrack
+) -> LiveCalibration | None:
     """Self-calibration for one stream (``None`` when off)."""
     section = config.calibration
     if not section.enabled:
@@ -267,25 +269,19 @@ def _calibration(config: RunConfig, states: tuple[str, ...]) -> LiveCalibration 
         earlier,
         budget,
         _fused(config.decoder.fused),
+        config.decoder.fused_part,
+        track.velocity_at if config.behavior.fuse else None,
     )
-
-
-SHIPPED_CROSS = "cross-model.npz"
-"""The shipped fused decision's cross-animal part (``tools/fit_cross_model.py`` on the six
-training recordings, no identities), in ``rtdecode/resources``."""
 
 
 def _fused(where: str | None) -> CrossModel | None:
     """The fused decision's cross-animal part (``None``: off)."""
     if where is None:
         return None
-    from importlib import resources
-
-    from rtdecode.calibration import load_cross_model
+    from rtdecode.calibration import load_cross_model, shipped_cross_model
 
     if where == "shipped":
-        with resources.as_file(resources.files("rtdecode") / "resources" / SHIPPED_CROSS) as p:
-            model, _ = load_cross_model(p)
+        model = shipped_cross_model()
     else:
         if not Path(where).exists():
             raise ConfigError(f"--fused {where} does not exist; pass 'shipped' or a model file")

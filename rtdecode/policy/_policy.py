@@ -36,6 +36,14 @@ SUPPRESS_REASONS = ("stale", "abstain", "refractory", "rate_cap", "dose_cap")
 class PolicyConfig:
     """When to fire.
 
+    The defaults are what nested leave-one-animal-out chose for the live decoder's default
+    decision, the fused decision's per-animal state head, for sustained reversal onsets within
+    +2.4 s at 0.5 false triggers per minute on new animals without identities
+    (``tools/trigger_study.py``, the same choice made on all six animals; docs/results.md): the
+    armed rule, armed after 2.4 s below threshold, a 5 s refractory period, and the cross-animal
+    threshold ``on`` = 0.643 (logit 0.588), which beat the animal's own budget threshold.
+    ``rule = "onset"`` with ``on`` 0.9, ``off`` 0.2 and a 20 s refractory period are issue 9's.
+
     Parameters
     ----------
     rule
@@ -84,20 +92,20 @@ class PolicyConfig:
         none (the animal's own).
     """
 
-    rule: str = "onset"
+    rule: str = "armed"
     state: str = "reversal"
-    on: float = 0.9
+    on: float = 0.643
     off: float = 0.2
     min_frames: int = 1
     pulse_ms: float = 500.0
-    refractory_s: float = 20.0
+    refractory_s: float = 5.0
     max_per_min: int = 6
     max_pulses: int | None = None
     max_light_s: float | None = None
     abstain: tuple[float, float] | None = None
     stale_ms: float = 100.0
     max_state_s: float = 10.0
-    arm_s: float = 1.2
+    arm_s: float = 2.4
     false_per_min: float | None = None
     prior_evidence: float = 0.0
     cross_threshold: float | None = None

@@ -151,6 +151,15 @@ class BehaviorTrack:
             self.frames_aligned += count
             return target
 
+    def velocity_at(self, t: float) -> float:
+        """The tracked velocity (mm/s) of the latest sample taken at or before ``t`` and no
+        older than ``max_age_s``; NaN when there is none (nothing is counted)."""
+        with self._lock:
+            i = self._latest_at(t)
+            if i < 0 or self._t[i] < t - self.max_age_s:
+                return math.nan
+            return self._velocity[i]
+
     def _latest_at(self, t: float) -> int:
         """Ring index of the latest usable sample with time <= ``t``, or -1 (lock held)."""
         cap, times, hi = self._capacity, self._t, self._total
