@@ -53,3 +53,37 @@ def test_table_shows_hop_engine_rows_ceiling_failures_and_notes() -> None:
     assert "OMP_NUM_THREADS=1" in table and "note: engine 'cuda' skipped" in table
     widths = {len(line) for line in lines if line.startswith(("bare hop", "onnx"))}
     assert max(widths) <= 120
+
+
+def _arm(name: str, decoder_p50_us: float) -> dict[str, Any]:
+    rate = {"rate_hz": 10.0, "stages_us": {"decoder": _stats(decoder_p50_us)}}
+    return {"engine": name, "neurons": 150, "rates": [rate]}
+
+
+def test_the_view_cost_is_reported_for_each_order_and_for_both() -> None:
+    from rtdecode.bench._report import format_view_row
+    from rtdecode.bench._runner import view_cost
+
+    # without 1 ms then with 2 ms (x2); with 1.5 ms then without 3 ms (x0.5): a drift that
+    # favours whichever runs second cancels in the geometric mean (x1)
+    arms = [_arm("numba", 1000.0), _arm("numba+view", 2000.0),
+            _arm("numba+view#2", 1500.0), _arm("numba#2", 3000.0)]  # fmt: skip
+    rows = view_cost(arms)
+    by_pass = {row["pass"]: row for row in rows}
+    assert set(by_pass) == {1, 2, "both"}
+    assert by_pass[1]["p99_ratio"] == 2.0 and by_pass[2]["p99_ratio"] == 0.5
+    assert by_pass["both"]["p99_ratio"] == 1.0
+    lines = [format_view_row(row) for row in rows]
+    assert "(without first)" in lines[0] and "x2.0" in lines[0]
+    assert "(with first)" in lines[1] and "x0.5" in lines[1]
+    assert "both passes (geometric mean): decoder-added p99 x1.0" in lines[2]
+
+
+def test_a_view_pass_that_failed_leaves_the_other_without_a_mean() -> None:
+    from rtdecode.bench._runner import view_cost
+
+    failed = {"engine": "numba+view#2", "neurons": 150, "error": "chromium did not start"}
+    rows = view_cost([_arm("numba", 1000.0), _arm("numba+view", 1100.0), failed,
+                      _arm("numba#2", 1000.0)])  # fmt: skip
+    assert [row["pass"] for row in rows] == [1]
+    assert rows[0]["p99_ratio"] == 1.1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import zmq
+from stream_support import free_port
 
 from rtdecode.data import bundled_recording
 from rtdecode.models import load_model_file
@@ -203,3 +205,44 @@ def test_the_view_command_names_what_is_missing(tmp_path: Path) -> None:
     bad = subprocess.run([*RTDECODE, "view", str(not_session)], capture_output=True, text=True,
                          timeout=240)  # fmt: skip
     assert bad.returncode != 0 and "x.h5" in bad.stderr
+
+
+def test_the_ribbon_is_drawn_as_runs_of_one_decision() -> None:
+    state = StreamState(0, history=5)
+    for i, decision in enumerate([0, 0, 1, 1, 1, 2, 0]):  # the first two roll out of the ring
+        state.add_point(float(i), 100.0 + i, 0.5, decision, 10.0, -1.0)
+    runs = state.decision_runs()
+    # held: t 2..6 (page time: since the first frame seen) with decisions 1 1 1 2 0
+    assert runs["left"].tolist() == [2.0, 5.0, 6.0]
+    assert runs["right"].tolist() == [5.0, 6.0, 6.0]
+    assert runs["decision"].tolist() == [1.0, 2.0, 0.0]
+    assert StreamState(1).decision_runs()["left"].size == 0
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to keep one free")
+def test_the_view_process_leaves_a_pinned_decoders_core_and_runs_single_threaded() -> None:
+    from rtdecode.view import AttachedView
+
+    core = min(os.sched_getaffinity(0))
+    tap = ViewTap(StreamContext(name="s", states=("forward", "reversal")))
+    view = AttachedView(f"127.0.0.1:{free_port()}", [tap], linger_s=0.0, decoder_cpu=core)
+    view.start()
+    try:
+        assert view._child is not None
+        pid = view._child.pid
+        assert core not in os.sched_getaffinity(pid)
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"OPENBLAS_NUM_THREADS=1" in env and b"OMP_NUM_THREADS=1" in env
+    finally:
+        view.close()
+
+
+@pytest.mark.timeout(300)
+def test_a_view_feed_beyond_loopback_needs_insecure_and_a_zmq_address() -> None:
+    base = [*RTDECODE, "run", "--source", "zmq+tcp://127.0.0.1:9", "--quiet", "--view-feed"]
+    open_feed = subprocess.run([*base, "zmq+tcp://0.0.0.0:9"], capture_output=True, text=True,
+                               timeout=240)  # fmt: skip
+    assert open_feed.returncode != 0
+    assert "listens beyond loopback" in open_feed.stderr and "--insecure" in open_feed.stderr
+    not_zmq = subprocess.run([*base, "lsl://feed"], capture_output=True, text=True, timeout=240)
+    assert not_zmq.returncode != 0 and "zmq+tcp://HOST:PORT or zmq+ipc://PATH" in not_zmq.stderr

@@ -338,3 +338,101 @@ def test_a_stopped_decoder_leaves_its_summary_and_its_session_opens_with_a_slide
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(60)
+
+
+def _replay(port: int) -> subprocess.Popen[bytes]:
+    """The bundled recording, looped at 10 frames/s, to a ZeroMQ address on ``port``."""
+    return subprocess.Popen(
+        [*RTDECODE, "replay", "--to", f"zmq+tcp://127.0.0.1:{port}", "--speed", "6", "--loop"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _frames_shown(stream: int) -> str:
+    return FRAMES_SHOWN.replace("counters-0", f"counters-{stream}")
+
+
+def test_several_sources_get_a_tab_each_that_the_user_can_switch_to(
+    tmp_path: Path, browser: Any
+) -> None:
+    ports = [free_port(), free_port()]
+    view = free_port()
+    replays = [_replay(port) for port in ports]
+    sources = [f"zmq+tcp://127.0.0.1:{port}" for port in ports]
+    with (tmp_path / "run.log").open("w") as log:
+        run = subprocess.Popen(
+            [*RTDECODE, "run", "--source", sources[0], "--source", sources[1],
+             "--view", f"127.0.0.1:{view}", "--view-linger", "0", "--quiet"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        _wait_answers(f"http://127.0.0.1:{view}/", run)
+        page, errors = _open(browser, f"http://127.0.0.1:{view}/")
+        tabs = page.locator(".bk-tab")
+        page.wait_for_function(
+            f"() => ({_frames_shown(0)})() > 0 && ({_frames_shown(1)})() > 0", timeout=180_000
+        )
+        assert tabs.all_inner_texts() == sources  # one tab per source, named by its address
+        assert "bk-active" in (tabs.nth(0).get_attribute("class") or "")
+        first = page.get_by_text(f"live — {sources[0]}")
+        second = page.get_by_text(f"live — {sources[1]}")
+        assert first.is_visible() and not second.is_visible()
+        tabs.nth(1).click()
+        second.wait_for(state="visible", timeout=10_000)
+        assert not first.is_visible()
+        # the second tab's own counter advances while it is shown
+        shown = page.evaluate(_frames_shown(1))
+        page.wait_for_function(f"() => ({_frames_shown(1)})() > {shown}", timeout=10_000)
+        assert errors == []
+        page.close()
+    finally:
+        for process in (run, *replays):
+            process.terminate()
+        for process in (run, *replays):
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_a_viewer_on_the_decoders_feed_shows_the_activity_raster_and_manifold(
+    tmp_path: Path, browser: Any
+) -> None:
+    frames, feed, page_port = free_port(), free_port(), free_port()
+    replay = _replay(frames)
+    address = f"zmq+tcp://127.0.0.1:{feed}"
+    with (tmp_path / "run.log").open("w") as log:
+        run = subprocess.Popen(
+            [*RTDECODE, "run", "--source", f"zmq+tcp://127.0.0.1:{frames}",
+             "--view-feed", address, "--quiet"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    viewer = subprocess.Popen(
+        [*RTDECODE, "view", "--connect", address, "--bind", f"127.0.0.1:{page_port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_answers(f"http://127.0.0.1:{page_port}/", viewer)
+        assert run.poll() is None, (tmp_path / "run.log").read_text()
+        page, errors = _open(browser, f"http://127.0.0.1:{page_port}/")
+        # a decoder's outputs alone carry no activity; its feed carries all of it
+        page.wait_for_function(
+            """() => { const d = Bokeh.documents[0];
+            const r = d.get_model_by_name('raster-0'), m = d.get_model_by_name('manifold-0');
+            return r && r.data.image.length === 1 && m && m.data.pc1.length > 10 }""",
+            timeout=180_000,
+        )
+        rows = page.evaluate("() => Bokeh.documents[0].get_model_by_name('raster-0').data.dh[0]")
+        assert rows > 50, f"the raster shows {rows} neurons"
+        shown = page.evaluate(FRAMES_SHOWN)
+        page.wait_for_function(f"() => ({FRAMES_SHOWN})() > {shown}", timeout=10_000)
+        assert errors == []
+        page.close()
+    finally:
+        for process in (viewer, run, replay):
+            process.terminate()
+        for process in (viewer, run, replay):
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -210,13 +210,25 @@ def format_table(results: dict[str, Any]) -> str:
     if results.get("trigger"):
         lines.append(format_trigger_row(results["trigger"]))
     for row in results.get("view") or []:
-        p50, p99 = row["p50_us"], row["p99_us"]
-        lines.append(
-            f"view + one browser, {row['engine']} n={row['neurons']} {row['rate_hz']:g} Hz: "
-            f"decoder-added p99 {p99['with_view'] / 1e3:.3f} ms vs {p99['without'] / 1e3:.3f} ms "
-            f"without (x{row['p99_ratio']}), p50 {p50['with_view'] / 1e3:.3f} vs "
-            f"{p50['without'] / 1e3:.3f} ms (x{row['p50_ratio']})"
-        )
+        lines.append(format_view_row(row))
     for note in results.get("missing", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def format_view_row(row: dict[str, Any]) -> str:
+    """One line of the view's cost: a pass (without then with, or with then without), or the
+    geometric mean of both passes' ratios."""
+    head = f"view + one browser, {row['engine']} n={row['neurons']} {row['rate_hz']:g} Hz"
+    if row.get("pass") == "both":
+        return (
+            f"{head}, both passes (geometric mean): decoder-added p99 x{row['p99_ratio']}, "
+            f"p50 x{row['p50_ratio']}"
+        )
+    order = "with first" if row.get("pass") == 2 else "without first"
+    p50, p99 = row["p50_us"], row["p99_us"]
+    return (
+        f"{head} ({order}): decoder-added p99 {p99['with_view'] / 1e3:.3f} ms vs "
+        f"{p99['without'] / 1e3:.3f} ms without (x{row['p99_ratio']}), p50 "
+        f"{p50['with_view'] / 1e3:.3f} vs {p50['without'] / 1e3:.3f} ms (x{row['p50_ratio']})"
+    )

@@ -46,7 +46,9 @@ class _Rig:
         self.endpoints: list[str] = self.producer.reply(60.0)
         self.streamed_s = 0.0  # measured streaming, held to settings.seconds
         others = os.sched_getaffinity(0) - {settings.cpu}
-        if settings.cpu is not None and others:  # the decoder's core is left to the decoder
+        self.other_cores: set[int] | None = None  # the decoder's core is left to the decoder
+        if settings.cpu is not None and others:
+            self.other_cores = others
             self.producer.pin(others)
             self.consumer.pin(others)
 
@@ -184,13 +186,12 @@ def _measure_engine(
     extra: list[str],
     samples: Samples,
     view: bool = False,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """Start one decoder of ``streams`` sources, measure every rate (and phase) and, with one
-    stream, the ceiling; stop it, read its files. With ``view``, the decoder serves the live
-    view and one headless Chromium watches it while the rates are measured (no ceiling)."""
-    s = rig.settings
-    port = free_tcp_ports(streams)
-    name = f"{engine}+view" if view else engine
+    stream and the engine's own ``name``, the ceiling; stop it, read its files. With ``view``,
+    one headless Chromium watches the decoder's live view meanwhile."""
+    s, port, name = rig.settings, free_tcp_ports(streams), name or engine
     label = _label(name, n, streams)
     view_port = free_tcp_port() if view else 0
     extra = [*extra, "--view", f"127.0.0.1:{view_port}", "--view-linger", "0"] if view else extra
@@ -199,7 +200,7 @@ def _measure_engine(
         engine,
         rig.endpoints[:streams],
         port,
-        workdir / (f"{engine}-n{n}" + (f"-x{streams}" if streams > 1 else "")),
+        workdir / (f"{name}-n{n}".replace("#", "-") + (f"-x{streams}" if streams > 1 else "")),
         tuple(extra),
         dict(s.decoder_env),
         rig.keys,
@@ -212,10 +213,10 @@ def _measure_engine(
         rig.warmup(n, PRED_TOPIC, label, lambda: not decoder.alive(), streams)
         startup_s = time.monotonic() - started
         if view:
-            browser = _open_browser(f"http://127.0.0.1:{view_port}/")
+            browser = _open_browser(f"http://127.0.0.1:{view_port}/", rig.other_cores)
         first_usage = decoder.usage()
         phases = _measure_phases(rig, decoder, n, streams, label, first_usage)
-        if streams == 1 and not view:  # the view is measured at the rates only
+        if streams == 1 and name == engine:  # the view's arms are measured at the rates only
             steps = _ceiling(rig, n, label)
         last_usage = decoder.usage()
         for (rate, phase), (got, _, _) in phases.items():
@@ -296,37 +297,98 @@ def _ceiling(rig: _Rig, n: int, label: str) -> list[Phase]:
     return steps
 
 
-def _open_browser(url: str) -> Any:
-    """Headless Chromium on the decoder's view (see :class:`rtdecode.view._client.BrowserClient`)."""
+def _open_browser(url: str, cores: set[int] | None) -> Any:
+    """Headless Chromium on the decoder's view (see :class:`rtdecode.view._client.BrowserClient`),
+    on ``cores`` when the decoder is pinned (``--cpu``): the producer's and consumer's, as
+    ``taskset`` would put a browser on the rig's machine, or a browser on another machine."""
     from rtdecode.errors import RtdecodeError
     from rtdecode.view._client import BrowserClient
 
     try:
-        return BrowserClient(url)
+        return BrowserClient(url, cores=cores)
     except (RtdecodeError, RuntimeError) as exc:
         raise BenchError(f"--view: {exc}") from exc
 
 
+SECOND_PASS = "#2"
+"""Suffix of the engine names of the view's second pass (``numba+view#2``, ``numba#2``)."""
+
+
+def _view_arms(
+    rig: _Rig, engine: str, n: int, workdir: Path, extra: list[str], samples: Samples
+) -> list[dict[str, Any]]:
+    """After the engine alone: with the view, with it again, then alone again (ABBA).
+
+    Each decoder measured later in a run sees a machine in another state (caches, other
+    work): in three runs of one pair with the view but no browser, the first decoder was the
+    slower each time. Two pairs in opposite orders cancel a steady drift: :func:`view_cost`
+    reports each pair and their geometric mean."""
+    arms = []
+    for view, name in (
+        (True, f"{engine}+view"),
+        (True, f"{engine}+view{SECOND_PASS}"),
+        (False, f"{engine}{SECOND_PASS}"),
+    ):
+        try:
+            arm = _measure_engine(rig, engine, n, 1, workdir, extra, samples, view=view, name=name)
+        except BenchError as exc:
+            arm = {"engine": engine, "neurons": n, "error": str(exc)}
+        arm["engine"] = name
+        arms.append(arm)
+    return arms
+
+
 def view_cost(engines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Decoder-added latency with the view and one browser against without, per engine,
-    neuron count and rate (both measured in this run)."""
-    plain = {(e["engine"], e["neurons"]): e for e in engines if e.get("rates")}
+    neuron count, rate and pass (pass 1: without, then with; pass 2: with, then without; all
+    in this run), and a row per engine, neuron count and rate with the geometric mean of the
+    two passes' ratios (``pass`` ``"both"``)."""
+    measured = {(e["engine"], e["neurons"]): e for e in engines if e.get("rates")}
     rows = []
-    for (name, n), viewed in plain.items():
-        if not name.endswith("+view") or (name[: -len("+view")], n) not in plain:
+    for (name, n), viewed in measured.items():
+        second = name.endswith(SECOND_PASS)
+        base_name = name.removesuffix(SECOND_PASS)
+        if not base_name.endswith("+view"):
             continue
-        base = {r["rate_hz"]: r for r in plain[(name[: -len("+view")], n)]["rates"]}
+        engine = base_name.removesuffix("+view")
+        plain = measured.get((engine + (SECOND_PASS if second else ""), n))
+        if plain is None:
+            continue
+        base = {r["rate_hz"]: r for r in plain["rates"]}
         for rate in viewed["rates"]:
             without = (base.get(rate["rate_hz"]) or {}).get("stages_us", {}).get("decoder")
             with_view = rate.get("stages_us", {}).get("decoder")
             if not without or not with_view:
                 continue
-            row = {"engine": name[: -len("+view")], "neurons": n, "rate_hz": rate["rate_hz"]}
+            row: dict[str, Any] = {
+                "engine": engine,
+                "neurons": n,
+                "rate_hz": rate["rate_hz"],
+                "pass": 2 if second else 1,
+            }
             for q in ("p50", "p99"):
                 row[f"{q}_us"] = {"without": without[q], "with_view": with_view[q]}
                 row[f"{q}_ratio"] = round(with_view[q] / without[q], 3) if without[q] else None
             rows.append(row)
-    return rows
+    return rows + _both_passes(rows)
+
+
+def _both_passes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The geometric mean of the two passes' ratios, where both were measured."""
+    pairs: dict[tuple[str, int, float], list[dict[str, Any]]] = {}
+    for row in rows:
+        pairs.setdefault((row["engine"], row["neurons"], row["rate_hz"]), []).append(row)
+    out = []
+    for (engine, n, rate), got in pairs.items():
+        if len(got) != 2:
+            continue
+        row = {"engine": engine, "neurons": n, "rate_hz": rate, "pass": "both"}
+        for q in ("p50", "p99"):
+            ratios = [r[f"{q}_ratio"] for r in got]
+            ok = all(ratios)
+            row[f"{q}_ratio"] = round(float(np.sqrt(ratios[0] * ratios[1])), 3) if ok else None
+        out.append(row)
+    return out
 
 
 def _reported(summary: dict[str, Any]) -> dict[str, Any]:
@@ -411,14 +473,7 @@ def run_bench(
                             result["streams"] = streams
                     engines.append(result)
                     if settings.view and streams == 1:
-                        try:
-                            viewed = _measure_engine(
-                                rig, engine, n, streams, workdir, extra, samples, view=True
-                            )
-                        except BenchError as exc:
-                            viewed = {"engine": engine, "neurons": n, "error": str(exc)}
-                        viewed["engine"] = f"{engine}+view"
-                        engines.append(viewed)
+                        engines += _view_arms(rig, engine, n, workdir, extra, samples)
     finally:
         streamed_s = rig.streamed_s
         rig.close()

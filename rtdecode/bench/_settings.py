@@ -79,8 +79,9 @@ class BenchSettings:
         Encrypt and authenticate every hop with ZeroMQ CURVE keys (what a bind beyond
         loopback needs), to measure what that costs.
     view
-        Measure each one-stream decoder again with ``--view`` and one headless Chromium on
-        the page (``engine`` ``NAME+view``): the live view's cost, side by side in one run.
+        Measure each one-stream decoder with ``--view`` and one headless Chromium on the
+        page, twice, then alone again (``engine`` ``NAME+view``, ``NAME+view#2``,
+        ``NAME#2``): the live view's cost, side by side in one run, in both orders.
     """
 
     engines: tuple[str, ...] = DEFAULT_ENGINES
@@ -152,7 +153,8 @@ class BenchSettings:
             for k in self.streams:
                 phases = len(self.stream_phases) if k > 1 else 1
                 per_path = [self.min_frames / rate for rate in self.rates_hz] * phases
-                floors += per_path * (1 + len(self.engines))  # the bare hop, then each engine
+                arms = 4 if self.view and k == 1 else 1  # the view's cost: ABBA per engine
+                floors += per_path * (1 + arms * len(self.engines))  # the bare hop, the engines
                 if k == 1 and self.ceiling_rates_hz:
                     floors += [0.0] * len(self.engines)
         return floors

@@ -13,26 +13,86 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from rtdecode.errors import ConfigError
 
 if TYPE_CHECKING:
     from rtdecode.live import RunConfig, Session
     from rtdecode.view import AttachedView
 
-__all__ = ["attached_view", "check_view"]
+__all__ = ["VIEW_OPTIONS", "attached_view", "check_view"]
+
+VIEW_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (
+        ("--view",),
+        {
+            "metavar": "[HOST:]PORT",
+            "section": "view",
+            "key": "address",
+            "help": "Serve a live browser page of the decoder here (loopback unless a host is "
+            "given; beyond loopback it needs the printed token, or --insecure). Needs the 'view' "
+            "extra; see docs/view.md.",
+        },
+    ),
+    (
+        ("--view-token",),
+        {
+            "envvar": "RTDECODE_VIEW_TOKEN",
+            "section": "view",
+            "key": "token",
+            "show_default": False,
+            "help": "Access token of a page beyond loopback (none: a new one, printed).",
+        },
+    ),
+    (
+        ("--view-linger",),
+        {
+            "type": click.FloatRange(min=0.0),
+            "metavar": "SECONDS",
+            "section": "view",
+            "key": "linger_s",
+            "help": "After decoding stops, keep the page (showing 'stopped' and the summary) "
+            "this long; Ctrl-C ends it sooner.",
+        },
+    ),
+    (
+        ("--view-feed",),
+        {
+            "metavar": "ADDRESS",
+            "section": "view",
+            "key": "feed",
+            "help": "Also publish the view's feed (every panel's data, the activity included) "
+            "at this zmq+tcp:// or zmq+ipc:// address, for 'rtdecode view --connect' elsewhere; "
+            "works without --view. Not encrypted: beyond loopback it needs --insecure.",
+        },
+    ),
+]
+"""``rtdecode run``'s view options (its option table's entries: flags, then settings)."""
 
 
 def check_view(config: RunConfig) -> None:
-    """Before the model loads: the view extra is installed and the page's port is free."""
-    if config.view.address is None:
+    """Before the model loads: the view extra is installed and the page's port is free; a
+    feed beyond loopback is allowed (``--insecure``)."""
+    view = config.view
+    if view.feed is not None:
+        from rtdecode.stream._address import parse_address
+
+        if not parse_address(view.feed).loopback and not config.source.insecure:
+            raise ConfigError(
+                f"--view-feed {view.feed} listens beyond loopback and the feed is not "
+                "encrypted: bind it on 127.0.0.1 or ipc:// (and reach it through an SSH "
+                "tunnel), or pass --insecure"
+            )
+    if view.address is None:
         return
     from rtdecode._optional import import_optional
     from rtdecode.view import check_free, parse_view_address
 
     import_optional("bokeh", "view", "the browser view (--view)")
-    check_free(parse_view_address(config.view.address))
+    check_free(parse_view_address(view.address))
 
 
 @contextmanager
@@ -40,7 +100,7 @@ def attached_view(config: RunConfig, session: Session) -> Iterator[AttachedView 
     """Add a view tap to each stream's chain and serve the page while the block runs (gives
     the :class:`~rtdecode.view.AttachedView`; ``None`` without ``view.address``)."""
     view = config.view
-    if view.address is None:
+    if view.address is None and view.feed is None:
         yield None
         return
     from rtdecode.view import AttachedView, StreamContext, ViewTap
@@ -67,8 +127,13 @@ def attached_view(config: RunConfig, session: Session) -> Iterator[AttachedView 
         token=view.token,
         insecure=config.source.insecure,
         linger_s=view.linger_s,
+        decoder_cpu=config.decoder.cpu,
+        feed=view.feed,
     )
-    click.echo(f"view: {attached.url}", err=True)
+    if view.address is not None:
+        click.echo(f"view: {attached.url}", err=True)
+    if view.feed is not None:
+        click.echo(f"view feed: {view.feed} (rtdecode view --connect {view.feed})", err=True)
     attached.start()
     try:
         yield attached

@@ -174,7 +174,7 @@ def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     default=None,
     metavar="N",
     help="Run the decoder with --cpu N (pinned to core N), and the bench's producer and "
-    "consumer on the other cores.",
+    "consumer (and, with --view, the browser) on the other cores.",
 )
 @click.option(
     "--streams",
@@ -242,9 +242,9 @@ def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option(
     "--view",
     is_flag=True,
-    help="Measure each engine again with the live view served (--view) and one headless "
-    "Chromium on the page: the view's cost, side by side (needs the view extra, Playwright and "
-    "the chromium package).",
+    help="Measure each engine with the live view served (--view) and one headless Chromium on "
+    "the page, twice, then alone again (ABBA): the view's cost, side by side, in both orders "
+    "(needs the view extra, Playwright and the chromium package).",
 )
 @click.option(
     "--json",

@@ -20,6 +20,7 @@ from rtdecode.calibration import OUTPUTS
 from rtdecode.cli._report import format_run_summary, format_status
 from rtdecode.cli._rig_options import GroupedCommand, deprecated_alias, given_overrides, rig_option
 from rtdecode.cli._signals import StopOnSignals, Stopped, stop_on_signals
+from rtdecode.cli._view import VIEW_OPTIONS
 from rtdecode.engines import ENGINES
 from rtdecode.errors import ConfigError, RtdecodeError
 
@@ -434,38 +435,7 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         )
         for name, (kind, text) in POLICY_FLAGS.items()
     ],
-    (
-        ("--view",),
-        {
-            "metavar": "[HOST:]PORT",
-            "section": "view",
-            "key": "address",
-            "help": "Serve a live browser page of the decoder here (loopback unless a host is "
-            "given; beyond loopback it needs the printed token, or --insecure). Needs the 'view' "
-            "extra; see docs/view.md.",
-        },
-    ),
-    (
-        ("--view-token",),
-        {
-            "envvar": "RTDECODE_VIEW_TOKEN",
-            "section": "view",
-            "key": "token",
-            "show_default": False,
-            "help": "Access token of a page beyond loopback (none: a new one, printed).",
-        },
-    ),
-    (
-        ("--view-linger",),
-        {
-            "type": click.FloatRange(min=0.0),
-            "metavar": "SECONDS",
-            "section": "view",
-            "key": "linger_s",
-            "help": "After decoding stops, keep the page (showing 'stopped' and the summary) "
-            "this long; Ctrl-C ends it sooner.",
-        },
-    ),
+    *VIEW_OPTIONS,
     (
         ("--json", "json_out"),
         {"type": click.Path(path_type=Path), "help": "Write the summary here (JSON)."},

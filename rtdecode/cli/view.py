@@ -19,8 +19,8 @@ __all__ = ["view"]
     "--connect",
     "connect",
     multiple=True,
-    help="A running decoder's ZeroMQ output to follow: its --sink zmq+tcp://HOST:PORT "
-    "(predictions), its --trigger-out (trigger events), or both (repeat --connect).",
+    help="A running decoder's ZeroMQ output to follow: its --view-feed (everything), its "
+    "--sink zmq+tcp://HOST:PORT (predictions), its --trigger-out (trigger events); repeatable.",
 )
 @click.option(
     "--bind",
@@ -56,7 +56,8 @@ def view(
     the tracked behaviour, the decision ribbon, trigger events with the dose, the activity
     raster, the model's inferred graph, the causal manifold and the decoder's health. With
     `rtdecode run --view` the decoder starts it itself, with everything; following a decoder's
-    ZeroMQ outputs shows predictions and trigger events only. Ctrl-C stops it.
+    --view-feed shows everything too, its other ZeroMQ outputs predictions and trigger events
+    only. Ctrl-C stops it.
     """
     try:
         import_optional("bokeh", "view", "the browser view")

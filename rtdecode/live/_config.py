@@ -308,11 +308,17 @@ class ViewConfig:
     linger_s
         After decoding stops, keep the page (showing "stopped" and the summary) this long; a
         stop signal ends it sooner.
+    feed
+        ``zmq+tcp://HOST:PORT`` or ``zmq+ipc://PATH`` where the decoder also publishes its view
+        feed (everything the page shows, the activity included) for ``rtdecode view --connect``
+        in another process or on another machine; works without ``address``. The feed is not
+        encrypted: beyond loopback it needs ``source.insecure``. ``None``: no feed of its own.
     """
 
     address: str | None = None
     token: str | None = None
     linger_s: float = 5.0
+    feed: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.address, int):  # a rig file's ``address = 5006``
@@ -321,6 +327,10 @@ class ViewConfig:
             from rtdecode.view import parse_view_address
 
             parse_view_address(self.address)
+        if self.feed is not None and not self.feed.startswith(("zmq+tcp://", "zmq+ipc://")):
+            raise ConfigError(
+                f"view.feed '{self.feed}': give a zmq+tcp://HOST:PORT or zmq+ipc://PATH address"
+            )
         _positive("view.linger_s", self.linger_s, strict=False)
 
 

@@ -73,9 +73,18 @@ class BrowserClient:
         Without Playwright; without a Chromium binary.
     RuntimeError
         When the page did not load within ``timeout_s``.
+
+    Parameters
+    ----------
+    url
+        The page.
+    timeout_s
+        How long the page may take to load.
+    cores
+        Run the browser on these cores only (``None``: wherever the system puts it).
     """
 
-    def __init__(self, url: str, timeout_s: float = 120.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 120.0, cores: set[int] | None = None) -> None:
         try:
             import playwright.sync_api  # noqa: F401
         except ImportError as exc:
@@ -87,6 +96,7 @@ class BrowserClient:
                 "chromium) or set RTDECODE_CHROMIUM to a Chromium binary"
             )
         self._url, self._executable, self._timeout_s = url, executable, timeout_s
+        self._cores = cores
         self._ready, self._stop = threading.Event(), threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._hold, name="rtdecode-view-browser")
@@ -98,6 +108,8 @@ class BrowserClient:
     def _hold(self) -> None:
         from playwright.sync_api import sync_playwright
 
+        if self._cores is not None:  # this thread's pinning; Playwright and Chromium inherit it
+            os.sched_setaffinity(0, self._cores)
         try:
             with sync_playwright() as playwright:
                 browser: Any = playwright.chromium.launch(

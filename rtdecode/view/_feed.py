@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import zmq
 
+from rtdecode.errors import ConfigError
 from rtdecode.log import get_logger
 from rtdecode.view._tap import BehaviorSample, FrameSnapshot, ViewTap
 
@@ -160,7 +161,13 @@ class FeedPublisher:
         self._socket = self._context.socket(zmq.PUB)
         self._socket.setsockopt(zmq.SNDHWM, 200)
         self._socket.setsockopt(zmq.LINGER, 500)
-        self._socket.bind(endpoint)
+        try:
+            self._socket.bind(endpoint)
+        except zmq.ZMQError as exc:
+            self._socket.close()
+            raise ConfigError(
+                f"cannot publish the view feed at {endpoint} ({exc}); choose another address"
+            ) from exc
         self.endpoint = self._socket.getsockopt(zmq.LAST_ENDPOINT).decode()
         self.unsent = 0
         self._stop = threading.Event()

@@ -89,15 +89,25 @@ class StreamPanel:
         )
         self.behavior = ColumnDataSource({name: [] for name in state.behavior.columns})
         self.events = ColumnDataSource(_events_data([]), name=f"events-{state.index}")
+        self.ribbon_runs = ColumnDataSource(
+            {"left": [], "right": [], "decision": []}, name=f"ribbon-{state.index}"
+        )
         self.x_range = DataRange1d(
             follow="end", follow_interval=history_s, range_padding=0.0, name=f"x-{state.index}"
         )
+        # The raster follows the traces' window at the slow panels' rate, not at every update:
+        # on a range of its own, the browser redraws it only when its image changes.
+        self.raster_x = Range1d(0.0, history_s, name=f"raster-x-{state.index}")
         self.probability = self._probability_figure()
         self.ribbon = self._ribbon_figure()
-        self.raster_source = ColumnDataSource({"image": [], "x": [], "dw": [], "dh": []})
+        self.raster_source = ColumnDataSource(
+            {"image": [], "x": [], "dw": [], "dh": []}, name=f"raster-{state.index}"
+        )
         self.graph_nodes = ColumnDataSource({"x": [], "y": [], "label": [], "role": []})
         self.graph_edges = ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": [], "w": []})
-        self.manifold_source = ColumnDataSource({"pc1": [], "pc2": [], "decision": [], "t": []})
+        self.manifold_source = ColumnDataSource(
+            {"pc1": [], "pc2": [], "decision": [], "t": []}, name=f"manifold-{state.index}"
+        )
         self.histogram = ColumnDataSource({"left": [], "right": [], "count": []})
         self.graph_note = Div(text="")
         self.dose = Div(text="")
@@ -202,13 +212,12 @@ class StreamPanel:
             title="decision: forward (blue) / reversal (red) / uncertain (grey)",
         )
         fig.yaxis.visible = False
-        fig.rect(
-            x="t",
-            y=0.5,
-            width=4,
-            height=1,
-            width_units="screen",
-            source=self.trace,
+        fig.quad(
+            left="left",
+            right="right",
+            bottom=0,
+            top=1,
+            source=self.ribbon_runs,
             line_alpha=0,
             color=linear_cmap("decision", list(DECISION_COLORS), 0, 2),
         )
@@ -220,7 +229,7 @@ class StreamPanel:
             sizing_mode="stretch_width",
             tools="",
             toolbar_location=None,
-            x_range=self.x_range,
+            x_range=self.raster_x,
             title="activity (preprocessed, neurons x time)",
         )
         mapper = LinearColorMapper(palette=Viridis256, low=-2.5, high=2.5)
@@ -337,6 +346,8 @@ class StreamPanel:
             self.trace.data = {k: v for k, v in new.items()}
         elif len(new["t"]):
             self.trace.stream({k: v for k, v in new.items()}, rollover=state.trace.capacity)
+        if reset or len(new["t"]):
+            self.ribbon_runs.data = state.decision_runs()
         self._cursor = state.trace.total
         new, reset = state.behavior.since(self._behavior_cursor)
         if reset:
@@ -370,6 +381,9 @@ class StreamPanel:
                 "dw": [max(t1 - t0, 1e-3)],
                 "dh": [image.shape[0]],
             }
+            if self.x_range.follow is not None:  # live: the traces' window, ending now
+                end = max(t1, state.trace.last("t"))
+                self.raster_x.start, self.raster_x.end = end - self.x_range.follow_interval, end
         manifold = state.manifold()
         if manifold is not None:
             points, decisions, times = manifold

@@ -211,6 +211,7 @@ class ViewServer:
                 panel.x_range.follow = None
                 panel.x_range.start = new - panel.x_range.follow_interval
                 panel.x_range.end = new
+                panel.raster_x.start, panel.raster_x.end = panel.x_range.start, new
 
         slider.on_change("value", move)
         return slider

@@ -217,6 +217,24 @@ class StreamState:
         (t0, n0), (t1, n1) = self._rate[0], self._rate[-1]
         return (n1 - n0) / (t1 - t0)
 
+    def decision_runs(self) -> dict[str, np.ndarray]:
+        """The ribbon as runs of one decision: ``left``, ``right`` (page time) and ``decision``
+        for each run of equal decisions among the kept trace points (a few dozen quads for the
+        browser to draw instead of one rectangle per point); a run ends where the next begins,
+        the last one at the newest point."""
+        held, _ = self.trace.since(max(self.trace.total - self.trace.capacity, 0))
+        t, decision = held["t"], held["decision"]
+        keep = np.isfinite(t) & np.isfinite(decision)
+        t, decision = t[keep], decision[keep]
+        if not len(t):
+            return {"left": t, "right": t, "decision": decision}
+        starts = np.r_[0, np.flatnonzero(decision[1:] != decision[:-1]) + 1]
+        return {
+            "left": t[starts],
+            "right": np.r_[t[starts[1:]], t[-1]],
+            "decision": decision[starts],
+        }
+
     # ------------------------------------------------------------ activity
     def _new_layout_if_needed(self, n: int, f: int) -> None:
         if self.raster is not None and self.raster.shape[0] == n:
