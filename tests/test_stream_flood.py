@@ -11,10 +11,11 @@ import pytest
 import zmq
 from stream_support import bare_config, free_port
 
+from rtdecode.cli._report import format_run_summary
 from rtdecode.data import bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.live import open_session
-from rtdecode.stream import Prediction, Sink, encode_frame, open_source
+from rtdecode.stream import FairShare, Prediction, Sink, encode_frame, open_source
 
 WINDOW = 64  # the decoder's window (checked below): the calm stream first fills it quickly
 CALM_FRAMES = WINDOW + 30  # ... then sends 30 frames at 10 Hz, each decoded
@@ -143,6 +144,25 @@ def test_a_flooding_stream_drops_its_own_oldest_frames_and_the_calm_one_decodes_
         flood_stream["missing_frames"] + flood_stream["warming"] + flood_stream["skipped"]
     )
     assert summary["dropped_oldest"] == flood_stream["dropped_oldest"]
+    # ... and the rest of the gaps is named too: what the sockets discarded before the decoder
+    # read it (the sender's queue, ZeroMQ's bounded receive queue, the kernel's buffers).
+    assert flood_stream["missing_frames"] == (
+        flood_stream["dropped_oldest"] + flood_stream["dropped_in_transport"]
+    )
+    assert sent - decoded == (
+        flood_stream["dropped_oldest"]
+        + flood_stream["dropped_in_transport"]
+        + flood_stream["warming"]
+        + flood_stream["skipped"]
+    )
+    assert calm_stream["dropped_in_transport"] == 0
+    # The text summary names both, per stream, as the JSON does.
+    text = format_run_summary(summary)
+    assert (
+        f"oldest dropped by the stream's bound {flood_stream['dropped_oldest']}, in transport "
+        f"{flood_stream['dropped_in_transport']}" in text.split("== stream 2 ==")[1]
+    )
+    assert "oldest dropped by the stream's bound 0, in transport 0" in text.split("== stream 2")[0]
     # The calm stream was decoded while the flood ran: between two of its predictions, the
     # flood's came too (not all of them after a backlog).
     between = [
@@ -155,3 +175,42 @@ def test_a_flooding_stream_drops_its_own_oldest_frames_and_the_calm_one_decodes_
     ]
     interleaved = sum(1 for run in between if any(name == "flood" for name, _ in run))
     assert interleaved >= len(between) // 2, (interleaved, len(between))
+
+
+@pytest.mark.timeout(60)
+def test_a_bounded_zeromq_stream_parses_only_what_it_keeps_and_counts_every_loss() -> None:
+    """Frames beyond the bound are dropped oldest first without being parsed, yet each is
+    counted: as a dropped frame (its header's count, multi-frame messages included), or as a
+    malformed message when that is what it was; the frames kept come in order, newest last."""
+    context = zmq.Context.instance()
+    producer, port = _publisher(context)
+    source = FairShare(open_source(f"zmq+tcp://127.0.0.1:{port}"), max_bytes=4 * 400, turn_bytes=1)
+    source.start()
+    try:
+        assert producer.poll(30_000), "the source never subscribed"
+        producer.recv()
+        frames = np.ones((3, 100), np.float32)  # 400 bytes a frame
+        seq, sent_frames = 0, 0
+        for i in range(40):
+            k = 1 + i % 3  # one to three frames a message
+            producer.send_multipart(encode_frame(seq, seq * 0.1, frames[:k]))
+            seq, sent_frames = seq + k, sent_frames + k
+            if i % 8 == 0:
+                producer.send_multipart([b"frame", b"{not json", b"\0" * 400])  # malformed
+        time.sleep(0.5)  # everything is in the socket before the first read
+        got = []
+        while True:
+            source.new_turn()
+            chunk = source.read(1.0)
+            if chunk is None:
+                break
+            got.append((chunk.seq, chunk.n_frames))
+    finally:
+        source.stop()
+        producer.close(0)
+    kept = sum(k for _, k in got)
+    assert [s for s, _ in got] == sorted(s for s, _ in got)
+    assert got[-1][0] + got[-1][1] == seq  # the newest frame was kept
+    assert source.dropped_frames > 0 and kept + source.dropped_frames == sent_frames
+    assert source.malformed["bad_json"] == 5
+    assert source.stats()["dropped_oldest"] == source.dropped_frames

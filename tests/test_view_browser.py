@@ -348,6 +348,18 @@ def _replay(port: int) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
+SHOWN = """(text) => { const seen = (root) => { for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot && seen(el.shadowRoot)) return true;
+      if (el.classList.contains('bk-clearfix') && el.textContent.replace(/\\s+/g, ' ') === text
+          && el.checkVisibility({visibilityProperty: true, opacityProperty: true})) return true; }
+    return false; }; return seen(document) }"""
+"""Whether some rendered element (Bokeh draws inside shadow roots) shows ``text``."""
+
+
+def _shown(page: Any, text: str) -> bool:
+    return bool(page.evaluate(f"({SHOWN})({json.dumps(text)})"))
+
+
 def _frames_shown(stream: int) -> str:
     return FRAMES_SHOWN.replace("counters-0", f"counters-{stream}")
 
@@ -374,12 +386,12 @@ def test_several_sources_get_a_tab_each_that_the_user_can_switch_to(
         )
         assert tabs.all_inner_texts() == sources  # one tab per source, named by its address
         assert "bk-active" in (tabs.nth(0).get_attribute("class") or "")
-        first = page.get_by_text(f"live — {sources[0]}")
-        second = page.get_by_text(f"live — {sources[1]}")
-        assert first.is_visible() and not second.is_visible()
+        first, second = (f"live — {source}" for source in sources)
+        page.wait_for_function(f"() => ({SHOWN})({json.dumps(first)})", timeout=120_000)
+        assert not _shown(page, second)
         tabs.nth(1).click()
-        second.wait_for(state="visible", timeout=10_000)
-        assert not first.is_visible()
+        page.wait_for_function(f"() => ({SHOWN})({json.dumps(second)})", timeout=10_000)
+        assert not _shown(page, first)
         # the second tab's own counter advances while it is shown
         shown = page.evaluate(_frames_shown(1))
         page.wait_for_function(f"() => ({_frames_shown(1)})() > {shown}", timeout=10_000)

@@ -7,6 +7,7 @@ also measure a bare ZMQ hop so the decoder's cost reads as a ratio to it.
 
 from rtdecode.bench._analysis import STAGES, Phase
 from rtdecode.bench._env import ENV_KEYS, capture_environment
+from rtdecode.bench._flood import FLOOD_SCHEMA, FloodSettings, format_flood, run_flood
 from rtdecode.bench._peers import BenchError
 from rtdecode.bench._plot import plot_results
 from rtdecode.bench._report import format_table
@@ -17,17 +18,21 @@ from rtdecode.bench._stats import PERCENTILES, LatencyStats, summarize
 __all__ = [
     "DEFAULT_ENGINES",
     "ENV_KEYS",
+    "FLOOD_SCHEMA",
     "PERCENTILES",
     "SCHEMA",
     "STAGES",
     "STREAM_PHASES",
     "BenchError",
     "BenchSettings",
+    "FloodSettings",
     "LatencyStats",
     "Phase",
     "capture_environment",
+    "format_flood",
     "format_table",
     "plot_results",
     "run_bench",
+    "run_flood",
     "summarize",
 ]

@@ -32,7 +32,9 @@ def measure_trigger(pulses: int = 2000, interval_s: float = 0.001) -> dict[str, 
         ``pulses`` written, ``device_pulses`` (what the device read), ``device_errors``, and the
         two latencies as ``{count, p50, p99, p99.9, max}`` in microseconds (1 % bins).
     """
-    config = PolicyConfig(on=0.6, off=0.4, refractory_s=0.0, max_per_min=10 * pulses, stale_ms=1e4)
+    config = PolicyConfig(  # the onset rule: fires on every rise, so each pulse is a decision
+        rule="onset", on=0.6, off=0.4, refractory_s=0.0, max_per_min=10 * pulses, stale_ms=1e4
+    )
     # the emulated device runs in its own process, as a real device would: no shared GIL
     with subprocess.Popen(
         [sys.executable, "-c", CHILD_COMMAND],

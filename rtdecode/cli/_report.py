@@ -30,6 +30,16 @@ def _source_stats(stats: dict[str, Any]) -> list[str]:
     return ["source: " + "  ".join(shown)]
 
 
+def _drop_split(summary: dict[str, Any]) -> str:
+    """Where the dropped frames went, when the stream had a fair share (several streams)."""
+    if "dropped_oldest" not in summary:
+        return ""
+    return (
+        f" (oldest dropped by the stream's bound {summary['dropped_oldest']}, "
+        f"in transport {summary.get('dropped_in_transport', 0)})"
+    )
+
+
 def format_run_summary(summary: dict[str, Any]) -> str:
     """A run's summary: one stream's, or several streams' with their totals."""
     return format_streams_summary(summary) if "streams" in summary else format_summary(summary)
@@ -46,7 +56,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{summary['duration_s']:.1f} s, {summary['frames_per_s']:.1f} frames/s",
         f"frames {summary['frames']}  predictions {summary['predictions']}  "
         f"skipped (behind) {summary['skipped']}  window filling {summary['warming']}",
-        f"dropped frames {summary['missing_frames']} in {summary['gaps']} gaps  "
+        f"dropped frames {summary['missing_frames']} in {summary['gaps']} gaps"
+        + _drop_split(summary)
+        + "  "
         f"NaN/inf values {summary['nan_values']}  resets {summary['resets']}  "
         f"producer restarts {summary['restarts']}",
         f"duplicate frames dropped {summary.get('duplicates', 0)}  late (reordered) frames "
@@ -93,7 +105,8 @@ def format_streams_summary(summary: dict[str, Any]) -> str:
         f"== {len(summary['streams'])} streams, engine {summary['engine']}, "
         f"{summary['duration_s']:.1f} s: frames {summary['frames']}  predictions "
         f"{summary['predictions']}  skipped {summary['skipped']}  dropped "
-        f"{summary['missing_frames']}  malformed {summary['malformed_total']}  failed "
+        f"{summary['missing_frames']}{_drop_split(summary)}  malformed "
+        f"{summary['malformed_total']}  failed "
         f"{len(summary['failed'])}  batches decoded (windows): {batches}"
     )
     return "\n".join(blocks)

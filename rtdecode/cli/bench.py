@@ -51,6 +51,22 @@ def _unusable(engine: str) -> str | None:
     return None
 
 
+def _checked(
+    cpu: int | None, keep_warm_ms: float | None, keep_warm_old: float | None
+) -> float | None:
+    """Refuse a core that is not available; the keep-warm period (the deprecated spelling
+    warns)."""
+    if cpu is not None and cpu not in os.sched_getaffinity(0):
+        raise click.BadParameter(
+            f"core {cpu} is not available here; choose one of {sorted(os.sched_getaffinity(0))}",
+            param_hint="--cpu",
+        )
+    if keep_warm_old is not None:
+        click.echo("warning: --keep-warm is deprecated; use --keep-warm-ms", err=True)
+        return keep_warm_old if keep_warm_ms is None else keep_warm_ms
+    return keep_warm_ms
+
+
 def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in items:
@@ -180,6 +196,33 @@ def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     "or spread evenly over it (staggered); repeatable to measure both.",
 )
 @click.option(
+    "--flood",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="F",
+    help="Measure a flooding neighbour instead: --streams K calm streams at the lowest --rate "
+    "and F more streams flooding into one decoder, calm phase then flood phase, --seconds "
+    "split between them; one engine (--engine all means numba). See docs/rig-behaviour.md.",
+)
+@click.option(
+    "--flood-rate",
+    type=click.FloatRange(min=0),
+    default=1000.0,
+    show_default=True,
+    metavar="HZ",
+    help="With --flood: each flooding stream's frame rate; 0 sends as fast as ZeroMQ takes "
+    "the frames (a busy core per flooding stream).",
+)
+@click.option(
+    "--flood-neurons",
+    type=click.IntRange(min=1),
+    default=2048,
+    show_default=True,
+    metavar="N",
+    help="With --flood: neurons per flooding frame.",
+)
+@click.option(
     "--decoder-env",
     multiple=True,
     metavar="NAME=VALUE",
@@ -237,6 +280,9 @@ def bench(
     cpu: int | None,
     streams: tuple[int, ...],
     stream_phases: tuple[str, ...],
+    flood: int,
+    flood_rate: float,
+    flood_neurons: int,
     decoder_env: tuple[str, ...],
     ceiling: bool,
     curve: bool,
@@ -249,14 +295,11 @@ def bench(
 
     Prints a summary table; docs/benchmarking.md says how to read it.
     """
-    if cpu is not None and cpu not in os.sched_getaffinity(0):
-        raise click.BadParameter(
-            f"core {cpu} is not available here; choose one of {sorted(os.sched_getaffinity(0))}",
-            param_hint="--cpu",
+    keep_warm_ms = _checked(cpu, keep_warm_ms, keep_warm_old)
+    if flood:
+        return _flood(
+            engines, streams, rates, (flood, flood_rate, flood_neurons), seconds, json_path
         )
-    if keep_warm_old is not None:
-        click.echo("warning: --keep-warm is deprecated; use --keep-warm-ms", err=True)
-        keep_warm_ms = keep_warm_old if keep_warm_ms is None else keep_warm_ms
     names, skipped = _all_engines() if "all" in engines else (tuple(dict.fromkeys(engines)), [])
     status = status_line()
     try:
@@ -301,3 +344,45 @@ def bench(
     for path in (json_path, plot_path):
         if path is not None:
             click.echo(f"wrote {path}")
+
+
+def _flood(
+    engines: tuple[str, ...],
+    streams: tuple[int, ...],
+    rates: tuple[float, ...],
+    flooding: tuple[int, float, int],
+    seconds: float,
+    json_path: Path | None,
+) -> None:
+    """``--flood``: the calm streams' latency with the flooding streams off and on."""
+    flood, flood_rate, flood_neurons = flooding
+    from rtdecode.bench import FloodSettings, format_flood, run_flood
+
+    named = [e for e in dict.fromkeys(engines) if e != "all"]
+    if len(named) > 1:
+        raise click.BadParameter("--flood measures one engine", param_hint="--engine")
+    status = status_line()
+    try:
+        settings = FloodSettings(
+            engine=named[0] if named else "numba",
+            calm=max(streams),
+            flood=flood,
+            rate_hz=min(rates),
+            flood_rate_hz=flood_rate,
+            flood_neurons=flood_neurons,
+            seconds=seconds / 2,
+        )
+        results = run_flood(settings, status)
+    except RtdecodeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        status.done()
+    results["command"] = (
+        ["rtdecode", "bench", *sys.argv[2:]] if sys.argv[1:2] == ["bench"] else None
+    )
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2) + "\n")
+    click.echo(format_flood(results))
+    if json_path is not None:
+        click.echo(f"wrote {json_path}")

@@ -9,15 +9,20 @@ frames are drained from its source into a queue bounded in bytes that drops the 
 frames (the decoder wants the newest window), and a turn hands over at most a few chunks.
 What the bound discards is counted (``dropped_oldest`` in the source's stats, per stream) and
 shows in the stream's ``seq`` gaps too; what ZeroMQ discarded before (its high-water mark)
-shows only there, as ``missing_frames``.
+shows only there (the run's summary names it ``dropped_in_transport``).
+
+A ZeroMQ source is bounded too (:meth:`ZmqSource.bound_bytes`: its receive high-water mark
+holds about ``max_bytes``), so that a flood's excess is discarded in ZeroMQ's own threads; and its messages are queued unparsed (:class:`~rtdecode.stream.RawReader`): only
+those handed over are parsed, those dropped have only their header's frame count read.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Any
 
-from rtdecode.stream._source import Chunk, Source
+from rtdecode.stream._source import Chunk, RawMessage, RawReader, Source
 
 __all__ = ["FairShare"]
 
@@ -71,7 +76,11 @@ class FairShare(Source):
         self.max_bytes = max_bytes
         self.turn_bytes = turn_bytes
         self.dropped_chunks = self.dropped_frames = self.left_at_stop = 0
-        self._queue: deque[Chunk] = deque()
+        self._reader = source if isinstance(source, RawReader) else None
+        bound = getattr(source, "bound_bytes", None)
+        if callable(bound):
+            bound(max_bytes)
+        self._queue: deque[Chunk | RawMessage] = deque()
         self._bytes = 0
         self._handed = 0
         self._drained = 0
@@ -92,50 +101,67 @@ class FairShare(Source):
     def read(self, timeout: float) -> Chunk | None:
         """The oldest chunk kept, after taking what the inner source has; ``None`` when none
         came within ``timeout`` seconds or this turn has had its share."""
-        if self._handed >= self.turn_bytes:
-            return None
         self._drain()
-        if not self._queue:
-            chunk = self.source.read(timeout)
-            if chunk is None:
-                return None
-            self._drained += 1
-            self._keep(chunk)
-            self._drain()
-        chunk = self._queue.popleft()
-        self._bytes -= chunk.data.nbytes
-        self._handed += max(chunk.data.nbytes, 1)
-        return chunk
+        deadline = time.monotonic() + timeout
+        while self._handed < self.turn_bytes:
+            if not self._queue:
+                item = self._next(max(0.0, deadline - time.monotonic()))
+                if item is None:
+                    return None
+                self._drained += 1
+                self._keep(item)
+                self._drain()
+            item = self._queue.popleft()
+            size = _size(item)
+            self._bytes -= size
+            self._handed += max(size, 1)
+            if isinstance(item, Chunk):
+                return item
+            assert self._reader is not None
+            chunk = self._reader.parse_raw(item)
+            if chunk is not None:
+                return chunk
+            # a malformed message (counted by the source): the next one, within the timeout
+        return None
+
+    def _next(self, timeout: float) -> Chunk | RawMessage | None:
+        if self._reader is not None:
+            return self._reader.read_raw(timeout)
+        return self.source.read(timeout)
 
     def _drain(self) -> None:
         """Move what the inner source has now into the queue (at most ``_DRAIN_CHUNKS`` a
         turn, so that a turn's work stays bounded however fast the producer sends; beyond,
         the inner source's own queue holds them, and its losses show as gaps)."""
+        if self._handed >= self.turn_bytes:
+            return
         while self._drained < _DRAIN_CHUNKS:
-            chunk = self.source.read(0.0)
-            if chunk is None:
+            item = self._next(0.0)
+            if item is None:
                 return
             self._drained += 1
-            self._keep(chunk)
+            self._keep(item)
 
-    def _keep(self, chunk: Chunk) -> None:
-        """Queue a copy of ``chunk`` (sources may reuse their arrays); drop the oldest over
-        the bound."""
-        copy = Chunk(
-            chunk.data.copy(),
-            chunk.seq,
-            chunk.t.copy(),
-            chunk.recv_ns,
-            chunk.labels,
-            chunk.sent_ns,
-        )
-        self._queue.append(copy)
-        self._bytes += copy.data.nbytes
+    def _keep(self, item: Chunk | RawMessage) -> None:
+        """Queue ``item`` (a copy of a chunk: sources may reuse their arrays); drop the
+        oldest over the bound."""
+        if isinstance(item, Chunk):
+            item = Chunk(
+                item.data.copy(), item.seq, item.t.copy(), item.recv_ns, item.labels, item.sent_ns
+            )
+        self._queue.append(item)
+        self._bytes += _size(item)
         while self._bytes > self.max_bytes and len(self._queue) > 1:
             old = self._queue.popleft()
-            self._bytes -= old.data.nbytes
+            self._bytes -= _size(old)
             self.dropped_chunks += 1
-            self.dropped_frames += old.n_frames
+            self.dropped_frames += self._frames(old)
+
+    def _frames(self, item: Chunk | RawMessage) -> int:
+        if isinstance(item, Chunk):
+            return item.n_frames
+        assert self._reader is not None
+        return self._reader.frames_in(item)
 
     def stats(self) -> dict[str, Any]:
         """The inner source's figures, with the frames the bound dropped (``dropped_oldest``)
@@ -163,7 +189,12 @@ class FairShare(Source):
 
     def stop(self) -> None:
         """Stop the inner source; what is still queued is let go (``left_at_stop``)."""
-        self.left_at_stop += sum(c.n_frames for c in self._queue)
+        self.left_at_stop += sum(self._frames(item) for item in self._queue)
         self._queue.clear()
         self._bytes = 0
         self.source.stop()
+
+
+def _size(item: Chunk | RawMessage) -> int:
+    """Bytes of frame data (a raw message's payload, its last part)."""
+    return item.data.nbytes if isinstance(item, Chunk) else len(item.parts[-1])

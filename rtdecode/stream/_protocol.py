@@ -221,6 +221,19 @@ def _parse_header(parts: Sequence[bytes], topic: bytes) -> tuple[dict[str, Any],
     return header, parts[2]
 
 
+def frame_count(parts: Sequence[bytes]) -> int | None:
+    """How many frames a frame message holds, from its header's ``shape`` alone (no checks
+    of the payload); ``None`` when the header does not say (a malformed message)."""
+    if len(parts) != 3:
+        return None
+    try:
+        shape = json.loads(bytes(parts[1])).get("shape")
+        count = shape[0]
+    except (ValueError, AttributeError, TypeError, IndexError, KeyError, RecursionError):
+        return None
+    return count if _is_int(count) and 1 <= count <= MAX_FRAMES_PER_MESSAGE else None
+
+
 def parse_frame(parts: Sequence[bytes]) -> FrameMessage:
     """Parse a multipart frame message.
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 if TYPE_CHECKING:
     from rtdecode.stream._behavior import BehaviorTrack
 
-__all__ = ["Chunk", "Source"]
+__all__ = ["Chunk", "RawMessage", "RawReader", "Source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,29 @@ class Chunk:
     def n_neurons(self) -> int:
         """Neurons per frame (n)."""
         return int(self.data.shape[1])
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """A message as received, not parsed yet: its parts and ``perf_counter_ns()`` at receipt."""
+
+    parts: list[bytes]
+    recv_ns: int
+
+
+@runtime_checkable
+class RawReader(Protocol):
+    """A source that can hand over messages unparsed, so that a
+    :class:`~rtdecode.stream.FairShare` parses only those it keeps (a ZeroMQ source)."""
+
+    def read_raw(self, timeout: float) -> RawMessage | None:
+        """The next message, unparsed, or ``None`` after ``timeout`` seconds."""
+
+    def parse_raw(self, raw: RawMessage) -> Chunk | None:
+        """Its frames; ``None`` for a malformed message (counted by the source)."""
+
+    def frames_in(self, raw: RawMessage) -> int:
+        """How many frames it holds (0 for a malformed one, counted by the source)."""
 
 
 class Source(ABC):

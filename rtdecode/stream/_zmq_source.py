@@ -16,10 +16,11 @@ from rtdecode.stream._protocol import (
     BEHAVIOR_TOPIC,
     MAX_PART_BYTES,
     MalformedMessage,
+    frame_count,
     parse_behavior,
     parse_frame,
 )
-from rtdecode.stream._source import Chunk, Source
+from rtdecode.stream._source import Chunk, RawMessage, Source
 from rtdecode.stream._zmq_socket import (
     AllowedClients,
     HandshakeWatch,
@@ -35,6 +36,8 @@ _log = RateLimitedLog(get_logger(__name__))
 _WATCHED = zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECTED | zmq.EVENT_CONNECT_RETRIED
 _SILENT_S = 0.5  # a connection lost with no reconnect attempt this long after: ZeroMQ gave up
 _CHECK_EVERY = 256  # messages between two looks at the connection while messages flow
+_LARGE_FRAME_BYTES = 2048 * 4  # a frame of the most neurons a decoder serves by default
+_MIN_HWM = 16
 
 
 class ZmqSource(Source):
@@ -121,6 +124,22 @@ class ZmqSource(Source):
         Malformed messages are counted by reason in :attr:`malformed`, logged, and skipped;
         behaviour messages are handed to :attr:`behavior` on the way.
         """
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = self.read_raw(max(0.0, deadline - time.monotonic()))
+            if raw is None:
+                return None
+            chunk = self.parse_raw(raw)
+            if chunk is not None or time.monotonic() >= deadline:
+                return chunk
+
+    def read_raw(self, timeout: float) -> RawMessage | None:
+        """The next message's parts and receive time, not parsed, or ``None`` after
+        ``timeout`` seconds; behaviour messages are handed to :attr:`behavior` on the way.
+
+        A :class:`~rtdecode.stream.FairShare` reads this way, and parses (:meth:`parse_raw`)
+        only the messages it keeps.
+        """
         socket = self._socket
         if socket is None:
             raise SourceError(f"source '{self.uri}' is not started; call start() first")
@@ -136,25 +155,45 @@ class ZmqSource(Source):
             parts = socket.recv_multipart(zmq.NOBLOCK)
             recv_ns = time.perf_counter_ns()
             behavior = self.behavior
-            if behavior is not None and parts[0] == BEHAVIOR_TOPIC:
-                self._take_behavior(parts, behavior)
-                if time.monotonic() >= deadline:
-                    return None
-                continue
-            try:
-                message = parse_frame(parts)
-            except MalformedMessage as exc:
-                self.malformed[exc.reason] += 1
-                _log.warning(
-                    f"malformed:{exc.reason}",
-                    f"{self.uri}: dropped a malformed message ({exc}); see docs/wire-protocol.md",
-                )
-                if time.monotonic() >= deadline:
-                    return None
-                continue
-            k = message.data.shape[0]
-            t = message.t + message.dt * np.arange(k, dtype=np.float64)
-            return Chunk(message.data, message.seq, t, recv_ns, message.labels, message.sent_ns)
+            if behavior is None or parts[0] != BEHAVIOR_TOPIC:
+                return RawMessage(parts, recv_ns)
+            self._take_behavior(parts, behavior)
+            if time.monotonic() >= deadline:
+                return None
+
+    def parse_raw(self, raw: RawMessage) -> Chunk | None:
+        """The frames of a message :meth:`read_raw` gave; ``None`` for a malformed one
+        (counted by reason in :attr:`malformed`, and logged)."""
+        try:
+            message = parse_frame(raw.parts)
+        except MalformedMessage as exc:
+            self.malformed[exc.reason] += 1
+            _log.warning(
+                f"malformed:{exc.reason}",
+                f"{self.uri}: dropped a malformed message ({exc}); see docs/wire-protocol.md",
+            )
+            return None
+        k = message.data.shape[0]
+        t = message.t + message.dt * np.arange(k, dtype=np.float64)
+        return Chunk(message.data, message.seq, t, raw.recv_ns, message.labels, message.sent_ns)
+
+    def frames_in(self, raw: RawMessage) -> int:
+        """How many frames a message holds, read from its header alone (for one dropped
+        unparsed); a malformed message is counted as such (:meth:`parse_raw`) and holds 0."""
+        count = frame_count(raw.parts)
+        if count is None:
+            chunk = self.parse_raw(raw)
+            return 0 if chunk is None else chunk.n_frames
+        return count
+
+    def bound_bytes(self, max_bytes: int) -> None:
+        """Hold at most about ``max_bytes`` of frames in the socket's queue (call before
+        :meth:`start`): a receive high-water mark of ``max_bytes`` of the largest frames a
+        decoder serves by default (2048 neurons; at least 16 messages). Beyond, the
+        producer's ZeroMQ discards frames in its own threads, never parsed here; they show
+        as ``seq`` gaps. (The kernel's buffer is left as it is: one of a few KiB stalled a
+        stream for over a second, TCP waiting on its zero-window timer.)"""
+        self._hwm = min(self._hwm, max(_MIN_HWM, max_bytes // _LARGE_FRAME_BYTES))
 
     @property
     def wait_socket(self) -> zmq.Socket[bytes] | None:

@@ -71,15 +71,18 @@ class SerialOutput(TriggerOutput):
                 "path is right (ls /dev/ttyACM* /dev/ttyUSB*) and you may use it (group dialout)"
             ) from exc
         self._serial = port
-        reply = b""
+        reply = last = b""
         deadline = time.monotonic() + self._answer_s
         try:
             port.reset_input_buffer()
             while time.monotonic() < deadline:
-                port.write(VERSION_QUERY)
-                reply = port.read_until(b"\n")
-                if reply.endswith(b"\n"):
+                if not reply:  # ask again only when no answer has begun to arrive
+                    port.write(VERSION_QUERY)
+                reply += port.read_until(b"\n")  # an answer may arrive over several reads
+                if reply == VERSION_REPLY:
                     break
+                if reply.endswith(b"\n"):
+                    last, reply = reply, b""  # another line (boot noise): ask again
             port.write(OFF)
         except (serial.SerialException, OSError) as exc:
             self.close()
@@ -90,7 +93,7 @@ class SerialOutput(TriggerOutput):
             self.close()
             raise SourceError(
                 f"trigger device {self.uri} did not answer the version query within "
-                f"{self._answer_s:g} s (got {reply!r}, expected {VERSION_REPLY!r}); flash it with "
+                f"{self._answer_s:g} s (got {reply or last!r}, expected {VERSION_REPLY!r}); flash it with "
                 "tools/trigger_device/trigger_device.ino and check the baud rate"
             )
         self.version = reply.decode().strip()
