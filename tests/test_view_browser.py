@@ -384,7 +384,14 @@ def test_several_sources_get_a_tab_each_that_the_user_can_switch_to(
         page.wait_for_function(
             f"() => ({_frames_shown(0)})() > 0 && ({_frames_shown(1)})() > 0", timeout=180_000
         )
-        assert tabs.all_inner_texts() == sources  # one tab per source, named by its address
+        # one tab per source, named by its address (once the stream has said it)
+        names = json.dumps(sources)
+        page.wait_for_function(
+            "() => JSON.stringify(Bokeh.documents[0].get_model_by_name('streams').tabs"
+            f".map(t => t.title)) === JSON.stringify({names})",
+            timeout=30_000,
+        )
+        assert tabs.all_inner_texts() == sources
         assert "bk-active" in (tabs.nth(0).get_attribute("class") or "")
         first, second = (f"live — {source}" for source in sources)
         page.wait_for_function(f"() => ({SHOWN})({json.dumps(first)})", timeout=120_000)

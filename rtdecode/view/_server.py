@@ -184,6 +184,9 @@ class ViewServer:
                     panels.append(panel)
                     tabs.tabs = [*tabs.tabs, TabPanel(child=panel.layout, title=state.name)]
                 notice.visible = False
+            for tab, panel in zip(tabs.tabs, panels, strict=True):
+                if tab.title != panel.state.name:  # the stream's name arrived after its tab
+                    tab.title = panel.state.name
             ticks["n"] += 1
             for panel in panels:
                 panel.update(slow=ticks["n"] % 5 == 1)
