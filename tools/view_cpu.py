@@ -13,21 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import socket
-import subprocess
-import sys
 import time
 
 import psutil
-from playwright.sync_api import sync_playwright
+from _view_rig import view_rig
 
-from rtdecode.view._client import chromium_path, open_view_page
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from rtdecode.view._client import chromium_path
 
 
 def _cpu_s(process: psutil.Process) -> float:
@@ -57,42 +48,25 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=10.0, help="seconds before measuring")
     parser.add_argument("--speed", type=float, default=6.0, help="replay speed (6: 10 frames/s)")
     args = parser.parse_args()
-    frames, view = _free_port(), _free_port()
-    python = sys.executable
-    replay = subprocess.Popen([python, "-m", "rtdecode", "replay", "--to",
-                               f"zmq+tcp://127.0.0.1:{frames}", "--speed", str(args.speed),
-                               "--loop"])  # fmt: skip
-    run = subprocess.Popen([python, "-m", "rtdecode", "run", "--source",
-                            f"zmq+tcp://127.0.0.1:{frames}", "--view", f"127.0.0.1:{view}",
-                            "--quiet", "--view-linger", "0"])  # fmt: skip
-    try:
-        decoder = psutil.Process(run.pid)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
-            open_view_page(browser, f"http://127.0.0.1:{view}/", 120, 60)
-            time.sleep(args.settle)
-            groups = {
-                "decoder": [decoder],
-                "view process": decoder.children(),
-                "replay": [psutil.Process(replay.pid)],
-            }
-            for process in psutil.Process().children(recursive=True):
-                if (
-                    process.pid not in (run.pid, replay.pid)
-                    and process not in groups["view process"]
-                ):
-                    groups.setdefault(_kind(process), []).append(process)
-            before = {name: [_cpu_s(p) for p in ps] for name, ps in groups.items()}
-            start = time.monotonic()
-            time.sleep(args.seconds)
-            wall = time.monotonic() - start
-            after = {name: [_cpu_s(p) for p in ps] for name, ps in groups.items()}
-            browser.close()
-    finally:
-        run.terminate()
-        replay.terminate()
-        run.wait(30)
-        replay.wait(30)
+    with view_rig(args.speed, chromium_path()) as rig:
+        decoder = psutil.Process(rig.run.pid)
+        time.sleep(args.settle)
+        groups = {
+            "decoder": [decoder],
+            "view process": decoder.children(),
+            "replay": [psutil.Process(rig.replay.pid)],
+        }
+        for process in psutil.Process().children(recursive=True):
+            if (
+                process.pid not in (rig.run.pid, rig.replay.pid)
+                and process not in groups["view process"]
+            ):
+                groups.setdefault(_kind(process), []).append(process)
+        before = {name: [_cpu_s(p) for p in ps] for name, ps in groups.items()}
+        start = time.monotonic()
+        time.sleep(args.seconds)
+        wall = time.monotonic() - start
+        after = {name: [_cpu_s(p) for p in ps] for name, ps in groups.items()}
     percent = {
         name: round(100.0 * (sum(after[name]) - sum(before[name])) / wall, 1) for name in groups
     }

@@ -13,22 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
-from playwright.sync_api import sync_playwright
-
-from rtdecode.view._client import open_view_page
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from _view_rig import view_rig
 
 
 def _rss_mib(process: psutil.Process) -> float:
@@ -47,41 +36,24 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("view-memory.json"))
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
-    frames, view = _free_port(), _free_port()
-    python = sys.executable
-    replay = subprocess.Popen([python, "-m", "rtdecode", "replay", "--to",
-                               f"zmq+tcp://127.0.0.1:{frames}", "--speed", str(args.speed),
-                               "--loop"])  # fmt: skip
-    run = subprocess.Popen([python, "-m", "rtdecode", "run", "--source",
-                            f"zmq+tcp://127.0.0.1:{frames}", "--view", f"127.0.0.1:{view}",
-                            "--quiet", "--view-linger", "0"])  # fmt: skip
     samples = []
-    try:
-        decoder = psutil.Process(run.pid)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
-            page = open_view_page(browser, f"http://127.0.0.1:{view}/", 120, 60)
-            start = time.monotonic()
-            while time.monotonic() - start < args.minutes * 60:
-                children = decoder.children()
-                frames_shown = page.evaluate(
-                    "() => { const s = Bokeh.documents[0].get_model_by_name('trace-0');"
-                    " return s ? s.data.t.length : 0 }"
-                )
-                samples.append({
-                    "t_s": round(time.monotonic() - start, 1),
-                    "decoder_mib": round(_rss_mib(decoder), 1),
-                    "view_mib": round(sum(_rss_mib(c) for c in children), 1),
-                    "points_on_page": frames_shown,
-                })  # fmt: skip
-                print(json.dumps(samples[-1]), flush=True)
-                time.sleep(args.every)
-            browser.close()
-    finally:
-        run.terminate()
-        replay.terminate()
-        run.wait(30)
-        replay.wait(30)
+    with view_rig(args.speed, args.chromium) as rig:
+        decoder = psutil.Process(rig.run.pid)
+        start = time.monotonic()
+        while time.monotonic() - start < args.minutes * 60:
+            children = decoder.children()
+            frames_shown = rig.page.evaluate(
+                "() => { const s = Bokeh.documents[0].get_model_by_name('trace-0');"
+                " return s ? s.data.t.length : 0 }"
+            )
+            samples.append({
+                "t_s": round(time.monotonic() - start, 1),
+                "decoder_mib": round(_rss_mib(decoder), 1),
+                "view_mib": round(sum(_rss_mib(c) for c in children), 1),
+                "points_on_page": frames_shown,
+            })  # fmt: skip
+            print(json.dumps(samples[-1]), flush=True)
+            time.sleep(args.every)
     first, last = samples[min(2, len(samples) - 1)], samples[-1]  # after warm-up
     result = {
         "minutes": args.minutes,

@@ -13,23 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import time
 
-from playwright.sync_api import sync_playwright
-
-from rtdecode.view._client import open_view_page
+from _view_rig import view_rig
 
 FRAME_INTERVAL_S = 0.6  # the bundled recording
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 COUNT = """() => { window.__ticks = new Set();
@@ -43,41 +32,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
-    frames, view = _free_port(), _free_port()
-    rtdecode = [sys.executable, "-m", "rtdecode"]
-    speed = args.fps * FRAME_INTERVAL_S
-    replay = subprocess.Popen([*rtdecode, "replay", "--to", f"zmq+tcp://127.0.0.1:{frames}",
-                               "--speed", str(speed), "--loop"])  # fmt: skip
-    run = subprocess.Popen([*rtdecode, "run", "--source", f"zmq+tcp://127.0.0.1:{frames}",
-                            "--view", f"127.0.0.1:{view}", "--view-linger", "0",
-                            "--quiet"])  # fmt: skip
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
-            page = open_view_page(browser, f"http://127.0.0.1:{view}/", 180, 120)
-            page.wait_for_function(
-                "() => Bokeh.documents[0].get_model_by_name('trace-0').data.t.length > 20",
-                timeout=180_000,
-            )
-            page.evaluate(COUNT)
-            start = time.monotonic()
-            round_trips = []
-            while time.monotonic() - start < args.seconds:
-                t0 = time.perf_counter()
-                page.evaluate("() => 1")
-                round_trips.append((time.perf_counter() - t0) * 1e3)
-                page.wait_for_timeout(100)
-            elapsed = time.monotonic() - start
-            ticks = page.evaluate("() => window.__ticks.size")
-            frames_shown = page.evaluate(
-                "() => Bokeh.documents[0].get_model_by_name('counters-0').text"
-            )
-            browser.close()
-    finally:
-        run.terminate()
-        replay.terminate()
-        run.wait(30)
-        replay.wait(30)
+    with view_rig(args.fps * FRAME_INTERVAL_S, args.chromium, timeouts_s=(180, 120)) as rig:
+        page = rig.page
+        page.wait_for_function(
+            "() => Bokeh.documents[0].get_model_by_name('trace-0').data.t.length > 20",
+            timeout=180_000,
+        )
+        page.evaluate(COUNT)
+        start = time.monotonic()
+        round_trips = []
+        while time.monotonic() - start < args.seconds:
+            t0 = time.perf_counter()
+            page.evaluate("() => 1")
+            round_trips.append((time.perf_counter() - t0) * 1e3)
+            page.wait_for_timeout(100)
+        elapsed = time.monotonic() - start
+        ticks = page.evaluate("() => window.__ticks.size")
+        frames_shown = page.evaluate(
+            "() => Bokeh.documents[0].get_model_by_name('counters-0').text"
+        )
     print(json.dumps({
         "fps": args.fps,
         "seconds": round(elapsed, 1),
