@@ -201,6 +201,7 @@ class AnimalDecoder:
         self.fuse_behavior = fuse_behavior
         self.decides = decides
         self.decides_at = OUTPUTS.index(decides)
+        self.labels = labels
         self.columns = identity_columns(labels, model.names)
         self.pooler: RolePooler | None = None
         self.state_head: Head | None = None
@@ -297,6 +298,56 @@ class AnimalDecoder:
         self._ring_seen = 0
         for i in range(first_step, n):
             self.step(features[i], valid[i])
+
+    def crossfit(
+        self,
+        features: np.ndarray,
+        valid: np.ndarray,
+        reversal: np.ndarray,
+        rows: np.ndarray,
+        frame_interval_s: float,
+        blocks: int,
+        velocity: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Out-of-sample scores of a calibration period: what a live decoder knows at its end.
+
+        The period (``rows``, frame indices into ``features``) is cut into ``blocks``
+        consecutive blocks; each block is scored by a decoder like this one (same cross-animal
+        part, labels, velocity fusion and deciding part) whose animal's part is calibrated on
+        the other blocks, scoring every frame of ``features`` from the first (its history).
+        A block whose other blocks hold one behaviour state is NaN.
+
+        Parameters
+        ----------
+        features, valid
+            ``(T, n, F)`` and ``(T, n)`` from the recording's first frame.
+        reversal
+            ``(T,)`` tracked reversal state.
+        rows
+            The period's frame indices, oldest first.
+        frame_interval_s
+            Seconds per frame.
+        blocks
+            Consecutive blocks of the period.
+        velocity
+            ``(T,)`` tracked velocity (NaN where none), or ``None``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(rows), len(OUTPUTS))`` probabilities, as :meth:`recording`.
+        """
+        out = np.full((len(rows), len(OUTPUTS)), np.nan)
+        for block in np.array_split(np.arange(len(rows)), blocks):
+            rest = np.setdiff1d(rows, rows[block])
+            y = np.asarray(reversal[rest], bool)
+            if y.all() or not y.any():
+                continue
+            part = AnimalDecoder(self.model, self.labels, self.fuse_behavior, self.decides)
+            v = None if velocity is None else velocity[rest]
+            part.calibrate(features[rest], valid[rest], y, frame_interval_s, v)
+            out[block] = part.recording(features, valid, velocity)[rows[block]]
+        return out
 
     @staticmethod
     def _channels(features: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

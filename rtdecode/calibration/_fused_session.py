@@ -1,8 +1,8 @@
 """The fused decision offline as a live session would run it: a recording calibrated on its
 first seconds, the calibration period scored out of sample for the evidence rule.
 
-Used by ``rtdecode eval --calibrate`` (:func:`fused_session`) and the trigger study's scores
-(``tools/trigger_scores.py``: :func:`crossfit_period`).
+Used by ``rtdecode eval --calibrate`` (:func:`fused_session`); the period's scores come from
+:meth:`AnimalDecoder.crossfit`, as the live calibrator's do.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rtdecode.calibration._decision import COMPONENTS, AnimalDecoder, CrossModel
+from rtdecode.calibration._decision import AnimalDecoder, CrossModel
 from rtdecode.calibration._head import CalibrationConfig
 from rtdecode.calibration._logreg import one_thread
 from rtdecode.calibration._scores import Animal, ScoreConfig, fold_decoder
 from rtdecode.training._dataset import Prepared
 
-__all__ = ["as_animal", "crossfit_period", "fused_session"]
+__all__ = ["as_animal", "fused_session"]
 
 
 def as_animal(prepared: Prepared) -> Animal:
@@ -34,39 +34,6 @@ def as_animal(prepared: Prepared) -> Animal:
         prepared.labels,
         prepared.frame_interval,
     )
-
-
-def crossfit_period(
-    decoder: AnimalDecoder, animal: Animal, rows: np.ndarray, blocks: int
-) -> np.ndarray:
-    """Out-of-sample scores of the calibration period: what a live decoder can know at its end.
-
-    The period (``rows``, frame indices, contiguous) is cut into ``blocks`` consecutive blocks;
-    each block is scored by the animal's part calibrated on the other blocks (the cross-animal
-    part as ``decoder`` has it, velocity fused when it fuses it). A block whose other blocks
-    lack a behaviour state is NaN.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(len(rows), len(COMPONENTS) + 1)`` probabilities, as :meth:`AnimalDecoder.recording`.
-    """
-    out = np.full((len(rows), len(COMPONENTS) + 1), np.nan)
-    labels = animal.labels if decoder.model.names else None
-    with one_thread():
-        for block in np.array_split(np.arange(len(rows)), blocks):
-            rest = np.setdiff1d(rows, rows[block])
-            y = animal.reversal[rest]
-            if not (y.any() and not y.all()):
-                continue
-            part = AnimalDecoder(decoder.model, labels, decoder.fuse_behavior)
-            velocity = None if animal.velocity is None else animal.velocity[rest]
-            part.calibrate(
-                animal.features[rest], animal.valid[rest], y, animal.frame_interval, velocity
-            )
-            scores = part.recording(animal.features, animal.valid, animal.velocity)
-            out[block] = scores[rows[block]]
-    return out
 
 
 def fused_session(
@@ -93,7 +60,7 @@ def fused_session(
     outputs, period
         ``(T, len(OUTPUTS))`` probabilities (:data:`~rtdecode.calibration.OUTPUTS` order) on
         every frame, and the same shape NaN but on the calibration frames, scored out of sample
-        (:func:`crossfit_period`, ``CalibrationConfig().blocks`` blocks).
+        (:meth:`AnimalDecoder.crossfit`, ``CalibrationConfig().blocks`` blocks).
     """
     config = ScoreConfig(calibration_s=seconds)
     a = animals[held_out]
@@ -106,5 +73,14 @@ def fused_session(
             decoder.calibrate(a.features[rows], a.valid[rows], a.reversal[rows], a.frame_interval)
     outputs = decoder.recording(a.features, a.valid)
     period = np.full_like(outputs, np.nan)
-    period[rows] = crossfit_period(decoder, a, rows, CalibrationConfig().blocks)
+    with one_thread():
+        period[rows] = decoder.crossfit(
+            a.features,
+            a.valid,
+            a.reversal,
+            rows,
+            a.frame_interval,
+            CalibrationConfig().blocks,
+            a.velocity,
+        )
     return outputs, period

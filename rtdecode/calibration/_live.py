@@ -328,24 +328,14 @@ class Calibrator:
         """The fused decision's deciding score on the calibration period, each block scored by
         the animal's part fit on the other blocks (NaN where those hold one behaviour state;
         without velocity, which the period does not keep)."""
-        from rtdecode.calibration._decision import AnimalDecoder
-        from rtdecode.errors import ConfigError
-
-        assert self.fused is not None
-        features, y = self._period(n), self._y[:n]
+        fused = self.fused
+        assert fused is not None
+        features = self._period(n)
         valid = np.ones(features.shape[:2], bool)
-        out = np.full(n, np.nan)
-        for block in np.array_split(np.arange(n), self.config.blocks):
-            rest = np.ones(n, bool)
-            rest[block] = False
-            fused = self.fused
-            trial = AnimalDecoder(fused.model, None, fused.fuse_behavior, fused.decides)
-            try:
-                trial.calibrate(features[rest], valid[rest], y[rest], self.frame_interval_s)
-            except ConfigError:
-                continue
-            out[block] = trial.recording(features, valid)[block, fused.decides_at]
-        return out
+        scores = fused.crossfit(
+            features, valid, self._y[:n], np.arange(n), self.frame_interval_s, self.config.blocks
+        )
+        return scores[:, fused.decides_at]
 
     def _fit_fused(self, n: int) -> None:
         """Calibrate the fused decision's animal part on the period (logged when it cannot)."""
