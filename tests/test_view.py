@@ -231,8 +231,13 @@ def test_the_view_process_leaves_a_pinned_decoders_core_and_runs_single_threaded
         assert view._child is not None
         pid = view._child.pid
         assert core not in os.sched_getaffinity(pid)
-        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        assert b"OPENBLAS_NUM_THREADS=1" in env and b"OMP_NUM_THREADS=1" in env
+        env = Path(f"/proc/{pid}/environ").read_bytes()
+        while not env and view._child.poll() is None:  # empty while the exec completes
+            time.sleep(0.05)
+            env = Path(f"/proc/{pid}/environ").read_bytes()
+        assert view._child.poll() is None, f"the view process ended ({view._child.returncode})"
+        assert b"OPENBLAS_NUM_THREADS=1" in env.split(b"\0")
+        assert b"OMP_NUM_THREADS=1" in env.split(b"\0")
     finally:
         view.close()
 
