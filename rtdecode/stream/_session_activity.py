@@ -166,15 +166,24 @@ class SessionActivity:
         return len(self.seq)
 
     def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frames ``start:stop`` (one layout) as ``(k, n, F)`` float32 and ``(k, n)`` bool."""
+        """Frames ``start:stop`` (one layout) as ``(k, n, F)`` float32 and ``(k, n)`` bool
+        (copies)."""
+        features = self._features_view(start, stop).astype(np.float32)
+        n = features.shape[1]
+        a, b = self._valid_starts[start], self._valid_starts[stop - 1] + n
+        return features, self._valid[a:b].reshape(stop - start, n).copy()
+
+    def activity(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``start:stop`` (one layout): the ``(k, n)`` normalised activity (channel 0)."""
+        return self._features_view(start, stop)[..., 0].astype(np.float64)
+
+    def _features_view(self, start: int, stop: int) -> np.ndarray:
+        if not 0 <= start < stop <= len(self) or self.layout[stop - 1] != self.layout[start]:
+            raise ValueError(f"frames {start}:{stop} are not frames of one layout")
         where = self.layouts[int(self.layout[start])]
-        if stop <= start or int(self.layout[stop - 1]) != int(self.layout[start]):
-            raise ValueError(f"frames {start}:{stop} are not all of one layout")
         n, f = where.n, where.n_features
         a, b = self._starts[start], self._starts[stop - 1] + n * f
-        features = self._features[a:b].astype(np.float32).reshape(stop - start, n, f)
-        a, b = self._valid_starts[start], self._valid_starts[stop - 1] + n
-        return features, self._valid[a:b].reshape(stop - start, n)
+        return self._features[a:b].reshape(stop - start, n, f)
 
 
 def read_activity(path: Path | str) -> SessionActivity | None:
