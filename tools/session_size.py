@@ -4,7 +4,8 @@ Writes one simulated hour (``--hours``) at ``--rate`` frames/s through the real
 :class:`~rtdecode.stream.SessionFile` writer (every frame decoded, its timing, prediction and
 ``(n, 3)`` preprocessed row), for each neuron count, storing the activity as float32 (what the
 file keeps) and float16 (the alternative), and without the activity; prints MB per hour and
-the time ``record_activity`` took per frame (the copy into the block, and the writes at flush).
+the time ``record_activity`` took per frame (the copy into the block, and the writes when a
+block fills: the longest).
 
     python tools/session_size.py --neurons 150 300
 """
@@ -22,8 +23,9 @@ from rtdecode.stream import FrameTiming, Prediction, SessionFile
 from rtdecode.stream import _session_activity as activity_module
 
 
-def _write(path: Path, n: int, frames: int, rate: float, keep: bool) -> float:
-    """Write ``frames`` frames; the mean seconds of ``record_activity`` per frame."""
+def _write(path: Path, n: int, frames: int, rate: float, keep: bool) -> tuple[float, ...]:
+    """Write ``frames`` frames; the mean and longest seconds of ``record_activity``, and the
+    longest of ``record_frame`` (its blocks of timing rows and predictions)."""
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(64, n, 3)).astype(np.float32)
     valid = np.ones(n, bool)
@@ -31,17 +33,21 @@ def _write(path: Path, n: int, frames: int, rate: float, keep: bool) -> float:
     session.open(("forward", "reversal"))
     session.record_layout(tuple(f"N{i}" for i in range(n)), 64, 1 / rate)
     probs = np.array([0.3, 0.7], np.float32)
-    spent = 0.0
+    spent = longest = longest_frame = 0.0
     for seq in range(frames):
         t = seq / rate
+        start = time.perf_counter()
         session.record_frame(
             FrameTiming(seq, t, -1, 0, 1_000, 2_000, 3_000), Prediction(seq, t, probs, 1, 0)
         )
+        longest_frame = max(longest_frame, time.perf_counter() - start)
         start = time.perf_counter()
         session.record_activity(seq, t, rows[seq % 64], valid)
-        spent += time.perf_counter() - start
+        took = time.perf_counter() - start
+        spent += took
+        longest = max(longest, took)
     session.close({"frames": frames})
-    return spent / frames
+    return spent / frames, longest, longest_frame
 
 
 def main() -> None:
@@ -62,11 +68,12 @@ def main() -> None:
             ):
                 activity_module.ACTIVITY_DTYPE = np.dtype(dtype)
                 path = Path(folder) / f"{n}-{label}.h5"
-                per_frame = _write(path, n, frames, args.rate, keep)
+                per_frame, longest, longest_frame = _write(path, n, frames, args.rate, keep)
                 size = path.stat().st_size / 1e6 / args.hours
                 print(
                     f"{n:4d} neurons, {label:11s}: {size:7.1f} MB/h, record_activity "
-                    f"{per_frame * 1e6:6.1f} us/frame (mean, flushes included)"
+                    f"{per_frame * 1e6:5.1f} us/frame mean, {longest * 1e3:5.2f} ms longest; "
+                    f"record_frame {longest_frame * 1e3:5.2f} ms longest (blocks written)"
                 )
 
 

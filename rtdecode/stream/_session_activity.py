@@ -50,8 +50,10 @@ class ActivityWriter:
     def __init__(self, group: h5py.Group) -> None:
         i4, i8, f8 = np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.float64)
         self.frames = Table(group, {"seq": (i8, ()), "t": (f8, ()), "layout": (i4, ())})
-        self.features = Ragged(group, "features", ACTIVITY_DTYPE, rows=2**18, chunk=2**15)
-        self.valid = Ragged(group, "valid", np.dtype(np.bool_), rows=2**17, chunk=2**15)
+        # blocks of 256 kB of features: a write when one fills is no larger than the frames
+        # table's (the decode thread writes it, between frames)
+        self.features = Ragged(group, "features", ACTIVITY_DTYPE, rows=2**16, chunk=2**15)
+        self.valid = Ragged(group, "valid", np.dtype(np.bool_), rows=2**16, chunk=2**15)
         layouts = group.create_group("layouts")
         columns: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
             name: (kind, ())

@@ -284,7 +284,7 @@ class SessionFile(Sink):
         if activity is None:
             return  # not kept, or closed after an error
         if not activity.fits(features):
-            self._flush()
+            self._flush(activity_only=True)
         activity.record(seq, t, features, valid)
 
     def record_layout(
@@ -309,13 +309,18 @@ class SessionFile(Sink):
             room = min(room, limit - os.fstat(self._lock_fd).st_size)
         return room
 
-    def _flush(self) -> None:
+    def _flush(self, activity_only: bool = False) -> None:
+        """Write the waiting rows (``activity_only``: the activity's full blocks alone, a
+        smaller write; the file is flushed for readers at the next full flush)."""
         frames, preds, behavior = self._frames, self._preds, self._behavior
         triggers, handle, activity = self._triggers, self._file, self._activity
         assert frames is not None and preds is not None and behavior is not None
         assert triggers is not None and handle is not None
-        self._next_flush = time.monotonic() + self._flush_every
         parts: list[Table | ActivityWriter] = [frames, preds, behavior, triggers]
+        if activity_only:
+            parts = []
+        else:
+            self._next_flush = time.monotonic() + self._flush_every
         if activity is not None:
             parts.append(activity)
         needed = sum(part.pending_bytes for part in parts)
@@ -331,7 +336,8 @@ class SessionFile(Sink):
                 )
             for part in parts:
                 part.flush()
-            handle.flush()
+            if not activity_only:
+                handle.flush()
         except OSError:
             self._abandon()
             raise
