@@ -199,7 +199,8 @@ def read_activity(path: Path | str) -> SessionActivity | None:
         When the file cannot be read.
     """
     try:
-        with h5py.File(path, "r") as handle:
+        # SWMR: also a file still being written, or left open by a crash
+        with h5py.File(path, "r", libver="latest", swmr=True, locking=False) as handle:
             if "activity" not in handle:
                 return None
             group = handle["activity"]
