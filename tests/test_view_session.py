@@ -19,6 +19,7 @@ from rtdecode.data import bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.preprocess import preprocess_traces
 from rtdecode.stream import Chunk, ReplaySource, SessionFile, Source, read_activity, read_session
+from rtdecode.view import _recorded as recorded
 from rtdecode.view._edges import EdgeModule, top_edges
 from rtdecode.view._intake import read_session_states
 from rtdecode.view._manifold import IncrementalPCA
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def test_a_decoded_session_keeps_each_published_row_and_its_page_shows_them(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recording, engine, path = bundled_recording(), load_engine(), tmp_path / "s.h5"
     replay = ReplaySource(recording, speed=math.inf)
@@ -46,6 +47,7 @@ def test_a_decoded_session_keeps_each_published_row_and_its_page_shows_them(
     np.testing.assert_allclose(rows, features[seq], atol=1e-5)
     np.testing.assert_array_equal(mask, valid[seq])
 
+    monkeypatch.setattr(recorded, "_BATCH", 16)  # the manifold's checkpoints, every 16 frames
     state = read_session_states(path)
     assert state.edge_error == "" and state.t0 is not None
     image, _, last = state.raster_image()  # type: ignore[misc]
@@ -69,7 +71,8 @@ def test_a_decoded_session_keeps_each_published_row_and_its_page_shows_them(
     expected = top_edges(weights, 40)
     for got, want in zip(state.edges, expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5)
-    # The manifold there is fitted on the frames up to that time only, in order.
+    # The manifold there is fitted on the frames up to that time only, in order (back in time
+    # from a checkpoint of the fit: the same numbers).
     assert state.pca is not None and state.pca.count == middle + 1
     replayed = IncrementalPCA(recording.n_neurons)  # the live view's fit, row by row
     for row in rows[: middle + 1, :, 0]:

@@ -57,6 +57,16 @@ class IncrementalPCA:
         self.mean += delta * (m / self.count)
         self._scatter += centred.T @ centred + np.outer(delta, delta) * (before * m / self.count)
 
+    def copy(self) -> IncrementalPCA:
+        """An independent copy (the running fit at this point)."""
+        other = IncrementalPCA(self.n, self.k)
+        other.count = self.count
+        other.mean = self.mean.copy()
+        other._scatter = self._scatter.copy()
+        other.components = None if self.components is None else self.components.copy()
+        other.explained = self.explained.copy()
+        return other
+
     def refit(self) -> bool:
         """Recompute the components from everything seen so far; False before 2 rows."""
         if self.count < max(2, self.k):

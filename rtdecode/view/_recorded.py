@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RecordedActivity"]
 
-_BATCH = 4096  # frames per batch of the manifold's replay (bounded memory)
+_BATCH = 4096  # frames per batch of the manifold's replay (bounded memory), and per checkpoint
 
 
 class RecordedActivity:
@@ -54,6 +54,7 @@ class RecordedActivity:
         self.shown = -2  # the frame shown last (-1: none yet)
         self._pca_layout = -1
         self._pca_frames = 0  # frames of the layout in the running fit
+        self._checkpoints: dict[int, IncrementalPCA] = {}  # the fit after every _BATCH frames
 
     def frame_at(self, t: float) -> int:
         """The newest frame at or before page time ``t`` (-1: none)."""
@@ -106,18 +107,28 @@ class RecordedActivity:
         state.raster_total = len(picked)
 
     def _manifold(self, state: StreamState, index: int, start: int, k: int) -> None:
-        """The running fit over the layout's frames up to ``k``, replayed in order."""
+        """The running fit over the layout's frames up to ``k``, replayed in order from the
+        latest fit not past ``k``: the one shown, or a checkpoint."""
         pca, frames = state.pca, k + 1 - start
-        n = self.activity.layouts[index].n
-        if pca is None or self._pca_layout != index or self._pca_frames > frames:
+        if self._pca_layout != index:
+            self._checkpoints.clear()
+        done = max((c for c in self._checkpoints if c <= frames), default=0)
+        again = pca is None or self._pca_layout != index or self._pca_frames > frames
+        if again or done > self._pca_frames:  # from the nearest fit that is not later
             old = pca
-            pca = IncrementalPCA(n)
-            if old is not None and old.n == n:
+            saved = self._checkpoints.get(done)
+            pca = IncrementalPCA(self.activity.layouts[index].n) if saved is None else saved.copy()
+            if old is not None and old.n == pca.n:
                 pca.components = old.components  # keeps the signs of the picture
-            self._pca_layout, self._pca_frames = index, 0
-        for a in range(start + self._pca_frames, k + 1, _BATCH):
-            pca.update_many(self.activity.activity(a, min(a + _BATCH, k + 1)))
-        self._pca_frames = frames
+            self._pca_layout, self._pca_frames = index, done
+        assert pca is not None
+        while self._pca_frames < frames:
+            a = start + self._pca_frames
+            b = min(start + (self._pca_frames // _BATCH + 1) * _BATCH, k + 1)
+            pca.update_many(self.activity.activity(a, b))
+            self._pca_frames = b - start
+            if self._pca_frames % _BATCH == 0:
+                self._checkpoints.setdefault(self._pca_frames, pca.copy())
         state.pca = pca
         recent = max(start, k + 1 - (state.manifold_rows.maxlen or 400))
         rows = self.activity.activity(recent, k + 1)
