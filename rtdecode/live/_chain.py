@@ -13,7 +13,8 @@ Per decoded frame, on the critical path (:meth:`PostInference.publish`):
 4. **sinks**: ZeroMQ, LSL, the session file, in their order.
 
 Off the critical path, once every stream of a batch has published, each frame's timing goes to
-the actuator and the sinks, then to the **taps** (:class:`Tap`): the place for a live view (the
+the actuator and the sinks (with a decoded frame's preprocessed row, which the session file
+keeps for ``rtdecode view SESSION.h5``), then to the **taps** (:class:`Tap`): the place for a live view (the
 browser view's :class:`~rtdecode.view.ViewTap` reads the frame's preprocessed row from its
 processor, :meth:`~rtdecode.live.StreamProcessor.latest_row`). The stream's behaviour samples,
 closed-loop events, neuron layouts and end summary go to its **listeners**
