@@ -118,7 +118,7 @@ class StreamPanel:
     # ---------------------------------------------------------------- figures
     def _probability_figure(self) -> Any:
         fig = figure(
-            height=260,
+            height=320,  # its legend holds every mark of a busy session
             sizing_mode="stretch_width",
             x_range=self.x_range,
             y_range=Range1d(*PROBABILITY_RANGE),
@@ -182,6 +182,9 @@ class StreamPanel:
         )
         legend = fig.legend[0]
         legend.label_text_font_size = "9pt"
+        # compact: one entry per suppression reason and the watchdog's disarm fit the height
+        legend.glyph_height = legend.label_height = 13
+        legend.spacing, legend.padding, legend.margin = 0, 4, 4
         fig.add_layout(legend, "right")
         return fig
 
