@@ -36,6 +36,7 @@ __all__ = [
     "MATPLOTLIB_SHAPES",
     "PROBABILITY_RANGE",
     "REVERSAL_COLOR",
+    "VELOCITY_COLOR",
     "WATCHDOG_REASONS",
     "Guides",
     "Mark",
@@ -55,6 +56,9 @@ DECISION_COLORS = ("#1f77b4", "#d62728", "#b0b0b0")
 
 GUIDE_COLOR = "#555555"
 """The colour of the policy's thresholds and of the abstain band (drawn at alpha 0.12)."""
+
+VELOCITY_COLOR = "#555555"
+"""The tracked velocity's line (on an axis of its own, drawn at alpha 0.7)."""
 
 REVERSAL_COLOR = "#d62728"
 """The shade of the tracked reversals (drawn at alpha 0.15)."""

@@ -50,14 +50,14 @@ def _session(path: Path) -> Path:
     return path
 
 
-def _report_axes(path: Path) -> tuple[Any, Any]:
-    """The report's probability and ribbon axes for the session file."""
+def _report_axes(path: Path) -> tuple[Any, ...]:
+    """The report's probability, ribbon, latency, table and velocity axes for the session."""
     pytest.importorskip("matplotlib")
     from rtdecode.trigger._report import Session, _figure, session_summary
 
     session = Session.read(path)
     figure = _figure(session, session_summary(session))
-    return figure.axes[0], figure.axes[1]
+    return tuple(figure.axes)
 
 
 def _view_panel(path: Path) -> Any:
@@ -81,7 +81,7 @@ def _marker_path(code: str) -> np.ndarray:
 @pytest.mark.timeout(120)
 def test_the_report_and_the_view_mark_every_event_alike(tmp_path: Path) -> None:
     path = _session(tmp_path / "s.h5")
-    axes, _ = _report_axes(path)
+    axes, *_ = _report_axes(path)
     from matplotlib.colors import to_hex
 
     handles = dict(zip(*reversed(axes.get_legend_handles_labels()), strict=True))
@@ -106,9 +106,9 @@ def test_the_report_and_the_view_mark_every_event_alike(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_the_report_and_the_view_draw_the_same_decisions_and_reversals(tmp_path: Path) -> None:
+def test_the_report_and_the_view_draw_the_same_decisions_and_behaviour(tmp_path: Path) -> None:
     path = _session(tmp_path / "s.h5")
-    axes, ribbon = _report_axes(path)
+    axes, ribbon, _, _, velocity = _report_axes(path)
     panel = _view_panel(path)
     runs = panel.ribbon_runs.data
     report_runs = sorted(
@@ -130,6 +130,13 @@ def test_the_report_and_the_view_draw_the_same_decisions_and_reversals(tmp_path:
     view_spans = list(zip(panel.reversals.data["left"], panel.reversals.data["right"], strict=True))
     np.testing.assert_allclose(spans, [(10.0, 14.0), (40.0, 45.0)])
     np.testing.assert_allclose(view_spans, spans)
+    # the tracked velocity, from the first prediction on
+    behaviour = panel.behavior.data
+    shown = np.asarray(behaviour["t"]) >= 0
+    t, v = velocity.lines[0].get_data()
+    np.testing.assert_allclose(t, np.asarray(behaviour["t"])[shown])
+    np.testing.assert_allclose(v, np.asarray(behaviour["velocity"])[shown])
+    assert {-0.1, 0.1} <= set(np.round(v, 6))
 
 
 def _bar(path: Any) -> tuple[float, float]:

@@ -34,6 +34,7 @@ from rtdecode.timeline import (
     MATPLOTLIB_SHAPES,
     PROBABILITY_RANGE,
     REVERSAL_COLOR,
+    VELOCITY_COLOR,
     decision_codes,
     decision_runs,
     event_mark,
@@ -63,8 +64,9 @@ class Session:
         Columns of the trigger table (``seq, t, kind, reason, pulse_ms, latency_us``).
     policy
         The trigger policy (empty without a trigger).
-    behaviour_t, reversal
-        Behaviour, when known: times and the reversal flag.
+    behaviour_t, reversal, velocity
+        Behaviour, when known: times, the reversal flag and the velocity (mm/s; ``None`` when
+        the source gave none).
     calibration_s
         The session's self-calibration period (0 without, or when it received no behaviour):
         behaviour is scored after it.
@@ -80,6 +82,7 @@ class Session:
     policy: dict[str, Any]
     behaviour_t: np.ndarray | None = None
     reversal: np.ndarray | None = None
+    velocity: np.ndarray | None = None
     calibration_s: float = 0.0
 
     @classmethod
@@ -109,13 +112,21 @@ class Session:
             if known.any():
                 session.behaviour_t = data.behavior["t"][known]
                 session.reversal = flag[known] > 0.5
+                velocity = data.behavior.get("velocity")
+                session.velocity = None if velocity is None else velocity[known]
         return session
 
-    def with_recording(self, timestamps: np.ndarray, reversal: np.ndarray | None) -> None:
+    def with_recording(
+        self,
+        timestamps: np.ndarray,
+        reversal: np.ndarray | None,
+        velocity: np.ndarray | None = None,
+    ) -> None:
         """Take behaviour from a recording whose frame times are the session's."""
         if reversal is None:
             raise ConfigError("the recording has no tracked reversals: no behaviour to show")
         self.behaviour_t, self.reversal = np.asarray(timestamps), np.asarray(reversal, bool)
+        self.velocity = None if velocity is None else np.asarray(velocity, np.float64)
 
     def events(self, kind: str) -> np.ndarray:
         """Row indices of the trigger events of one kind."""
@@ -209,7 +220,8 @@ def _figure(session: Session, summary: dict[str, Any]) -> Any:
 
 
 def _legend(ax: Any) -> None:
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    """The axes' legend right of it, clear of the velocity axis's ticks."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.1, 1.0), fontsize=8, frameon=False)
 
 
 def _probability(ax: Any, session: Session, t0: float) -> None:
@@ -226,6 +238,7 @@ def _probability(ax: Any, session: Session, t0: float) -> None:
         for a, b in zip(left, right, strict=True):
             ax.axvspan(a, b, color=REVERSAL_COLOR, alpha=0.15, lw=0)
         ax.plot([], [], color=REVERSAL_COLOR, alpha=0.3, lw=8, label="reversal (behaviour)")
+        _velocity(ax, session, t0)
     ax.plot(
         session.t - t0,
         session.probs[:, column],
@@ -238,6 +251,26 @@ def _probability(ax: Any, session: Session, t0: float) -> None:
     ax.set_ylabel("probability")
     _legend(ax)
     ax.set_title("closed-loop session: decoded probability, decisions, triggers and behaviour")
+
+
+def _velocity(ax: Any, session: Session, t0: float) -> None:
+    """The tracked velocity on an axis of its own (right), from the first prediction on, as
+    the view draws it."""
+    if session.velocity is None or session.behaviour_t is None:
+        return
+    shown = session.behaviour_t >= t0
+    if not np.isfinite(session.velocity[shown]).any():
+        return
+    twin = ax.twinx()
+    twin.plot(
+        session.behaviour_t[shown] - t0,
+        session.velocity[shown],
+        color=VELOCITY_COLOR,
+        alpha=0.7,
+        lw=0.7,
+    )
+    twin.set_ylabel("velocity (mm/s)")
+    ax.plot([], [], color=VELOCITY_COLOR, alpha=0.7, lw=0.7, label="velocity (right axis)")
 
 
 def _ribbon(ax: Any, session: Session, t0: float) -> None:

@@ -36,6 +36,7 @@ from rtdecode.timeline import (
     GUIDE_COLOR,
     PROBABILITY_RANGE,
     REVERSAL_COLOR,
+    VELOCITY_COLOR,
     event_mark,
     guides,
 )
@@ -147,7 +148,7 @@ class StreamPanel:
             y="velocity",
             source=self.behavior,
             y_range_name="velocity",
-            color="#555555",
+            color=VELOCITY_COLOR,
             alpha=0.7,
             legend_label="velocity",
         )
