@@ -1,10 +1,11 @@
 """``rtdecode report``: one session file as a timeline a person reads in seconds, and a table.
 
 Timeline: the probability driving the trigger with the policy's abstain band and thresholds,
-behaviour when known (shaded reversals), every fire, sham, suppressed trigger and arm/disarm,
-the decision ribbon, and latency over time. What these are and how each is marked comes from
-:mod:`rtdecode.timeline`, which the live view (``rtdecode view``) draws with too. Table: pulses, suppressed by reason, arm/disarm by reason, trigger
-latency percentiles and, with behaviour, onsets caught and false triggers per minute
+behaviour when known (shaded reversals, velocity), every fire, sham, suppressed trigger and
+arm/disarm, the decision ribbon, and latency over time. What these are and how each is marked
+comes from :mod:`rtdecode.timeline`, which the live view (``rtdecode view``) draws with too.
+Table: pulses, suppressed by reason, arm/disarm by reason, trigger latency percentiles and,
+with behaviour, onsets caught and false triggers per minute
 (:func:`rtdecode.events.score_fires`, the same scoring as ``rtdecode eval``, from the end of
 the session's self-calibration period on, or its first prediction without one).
 """
