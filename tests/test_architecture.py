@@ -25,6 +25,7 @@ LAYERS = {
     "resources": 0,
     "config": 1,
     "decisions": 1,
+    "timeline": 1,
     "preprocess": 1,
     "data": 1,
     "models": 1,

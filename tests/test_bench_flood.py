@@ -4,6 +4,7 @@ and on in one decoder, and every frame of every stream accounted for."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,20 +16,35 @@ from rtdecode.cli import cli
 STATS_KEYS = {"count", "p50", "p90", "p99", "p99_9", "max", "mean", "jitter"}
 
 
+PINNED = pytest.param(
+    ["--cpu", "0"],
+    marks=pytest.mark.skipif(
+        not {0, 1} <= os.sched_getaffinity(0), reason="pinning needs cores 0 and 1"
+    ),
+    id="decoder-pinned",
+)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("pinning", [pytest.param([], id="unpinned"), PINNED])
 def test_flood_bench_reports_both_phases_and_accounts_for_every_flood_frame(
-    tmp_path: Path,
+    tmp_path: Path, pinning: list[str]
 ) -> None:
     out = tmp_path / "flood.json"
+    cores = os.sched_getaffinity(0)
     result = CliRunner().invoke(
         cli,
         [
             "bench", "--flood", "1", "--streams", "2", "--engine", "numba", "--seconds", "8",
-            "--flood-rate", "0", "--flood-neurons", "2048", "--json", str(out),
+            "--flood-rate", "0", "--flood-neurons", "2048", "--json", str(out), *pinning,
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # Pinned, the decoder ran on core 0 and the senders on the others; the caller's cores are
+    # given back afterwards.
+    assert ("decoder on core 0, senders on the others" in result.output) == bool(pinning)
+    assert os.sched_getaffinity(0) == cores
     doc = json.loads(out.read_text())
     assert doc["schema"] == FLOOD_SCHEMA
     assert set(ENV_KEYS) <= set(doc["environment"]) and "load_average_before" in doc["environment"]

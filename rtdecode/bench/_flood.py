@@ -75,6 +75,10 @@ class FloodSettings:
         Seconds the flood stays off, then on, and so on.
     guard_s
         Calm frames sent this soon after the flood was switched on or off are left out.
+    cpu
+        Pin the decoder (this process's decode loop) to core ``cpu`` and the senders to the
+        other cores, as on a rig where the microscope's streams come from other machines;
+        ``None``: no pinning (the senders compete with the decoder for the same cores).
     """
 
     engine: str = "numba"
@@ -87,6 +91,7 @@ class FloodSettings:
     drain_s: float = 1.0
     block_s: float = 2.0
     guard_s: float = 0.3
+    cpu: int | None = None
 
     def __post_init__(self) -> None:
         if self.calm < 1 or self.flood < 1:
@@ -98,6 +103,11 @@ class FloodSettings:
             )
         if self.flood_neurons < 1:
             raise ConfigError(f"--flood-neurons must be >= 1, got {self.flood_neurons}")
+        if self.cpu is not None and self.cpu not in os.sched_getaffinity(0):
+            raise ConfigError(
+                f"--cpu {self.cpu} is not a core this process may use; choose one of "
+                f"{sorted(os.sched_getaffinity(0))}"
+            )
 
 
 class _Stamp(Sink):
@@ -125,12 +135,28 @@ def _subscribed(port: int) -> zmq.Socket[bytes]:
     return socket
 
 
+def _pin(cores: set[int] | None) -> None:
+    """Run this process on ``cores`` (``None``: leave it where it is)."""
+    if cores:
+        os.sched_setaffinity(0, cores)
+
+
 def _flood_main(
-    port: int, neurons: int, rate_hz: float, on: Any, stop: Any, sent: Any, cpu: Any
+    port: int,
+    neurons: int,
+    rate_hz: float,
+    flags: tuple[Any, Any],
+    tallies: tuple[Any, Any],
+    cores: set[int] | None,
 ) -> None:
-    """While ``on`` is set, send frames of ``neurons`` neurons at ``rate_hz`` (0: as fast as
-    ZeroMQ takes them); end when ``stop`` is set, leaving the count in ``sent`` and this
-    process's CPU seconds in ``cpu``."""
+    """While the ``on`` flag is set, send frames of ``neurons`` neurons at ``rate_hz`` (0: as
+    fast as ZeroMQ takes them); end when ``stop`` is set, leaving the count and this process's
+    CPU seconds in ``tallies``; on ``cores`` when given, at a lower priority (nice 10) than the
+    calm sender and the decoder, as if it ran on a machine of its own: otherwise a calm frame's
+    send stamp would include its sender's wait for a core, which is not the decoder's doing."""
+    _pin(cores)
+    os.nice(10)
+    (on, stop), (sent, cpu) = flags, tallies
     socket = _subscribed(port)
     frames = frames_for(neurons)
     seq = 0
@@ -151,12 +177,19 @@ def _flood_main(
 
 
 def _calm_main(
-    ports: list[int], rate_hz: float, seconds: float, window: int, conn: Connection
+    ports: list[int],
+    rate_hz: float,
+    seconds: float,
+    window: int,
+    conn: Connection,
+    cores: set[int] | None,
 ) -> None:
     """Send the bundled recording on every calm port: the first ``window`` frames back to back
     (filling the windows), one second at ``rate_hz`` (the decoder's first predictions, which
     prepare the engine for the frame interval: not measured), then ``seconds`` at ``rate_hz``;
-    answer each measured frame's send time (``perf_counter_ns``) per stream."""
+    answer each measured frame's send time (``perf_counter_ns``) per stream. On ``cores`` when
+    given."""
+    _pin(cores)
     sockets = [_subscribed(port) for port in ports]
     traces = bundled_recording().traces.astype(np.float32)
     for seq in range(window):
@@ -182,7 +215,23 @@ def _calm_main(
 
 def _measure(settings: FloodSettings, report: Callable[[str], None]) -> dict[str, Any]:
     """One decoder; the calm streams for twice ``seconds`` while the flood is switched on and
-    off every ``block_s``; each calm frame goes to the phase it was sent in."""
+    off every ``block_s``; each calm frame goes to the phase it was sent in. With
+    ``settings.cpu``, the decode loop (this thread, and the threads it starts) runs on that
+    core, the senders on the others."""
+    cores, pinned = os.sched_getaffinity(0), settings.cpu
+    senders_on = None if pinned is None else cores - {pinned}
+    if pinned is not None and senders_on:
+        os.sched_setaffinity(0, {pinned})  # this thread; threads started now inherit it
+    try:
+        return _measure_on(settings, report, senders_on or None)
+    finally:
+        os.sched_setaffinity(0, cores)
+
+
+def _measure_on(
+    settings: FloodSettings, report: Callable[[str], None], senders_on: set[int] | None
+) -> dict[str, Any]:
+    """:func:`_measure` with the senders on ``senders_on`` (``None``: anywhere)."""
     ports = [free_tcp_port() for _ in range(settings.calm + settings.flood)]
     sinks = [_Stamp(f"stream {k + 1}") for k in range(len(ports))]
     config = RunConfig(
@@ -202,7 +251,11 @@ def _measure(settings: FloodSettings, report: Callable[[str], None]) -> dict[str
     here, there = spawn.Pipe()
     rate, neurons = settings.flood_rate_hz, settings.flood_neurons
     processes = [
-        spawn.Process(target=_flood_main, args=(port, neurons, rate, on, stop, n, c), daemon=True)
+        spawn.Process(
+            target=_flood_main,
+            args=(port, neurons, rate, (on, stop), (n, c), senders_on),
+            daemon=True,
+        )
         for port, n, c in zip(ports[settings.calm :], counts, cpus, strict=True)
     ]
     processes.append(
@@ -214,6 +267,7 @@ def _measure(settings: FloodSettings, report: Callable[[str], None]) -> dict[str
                 2 * settings.seconds,
                 engine.window,
                 there,
+                senders_on,
             ),
             daemon=True,
         )
@@ -370,7 +424,9 @@ def format_flood(results: dict[str, Any]) -> str:
         f"flood bench: {s['calm']} calm streams at {s['rate_hz']:g} Hz, {s['flood']} flooding "
         f"with {s['flood_neurons']} neurons at "
         + (f"{s['flood_rate_hz']:g} Hz" if s["flood_rate_hz"] else "full speed")
-        + f", engine {s['engine']}, {s['seconds']:g} s a phase; load average "
+        + f", engine {s['engine']}, {s['seconds']:g} s a phase"
+        + ("" if s.get("cpu") is None else f", decoder on core {s['cpu']}, senders on the others")
+        + "; load average "
         f"{env['load_average_before']} -> {env['load_average']} on {env['cpu_count_usable']} cores",
         f"{'calm streams send->published (ms)':<36}{'p50':>9}{'p99':>9}{'p99.9':>9}{'max':>9}"
         f"{'frames':>9}",

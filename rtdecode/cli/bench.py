@@ -174,7 +174,7 @@ def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     default=None,
     metavar="N",
     help="Run the decoder with --cpu N (pinned to core N), and the bench's producer and "
-    "consumer (and, with --view, the browser) on the other cores.",
+    "consumer (and, with --view, the browser; with --flood, the senders) on the other cores.",
 )
 @click.option(
     "--streams",
@@ -298,7 +298,7 @@ def bench(
     keep_warm_ms = _checked(cpu, keep_warm_ms, keep_warm_old)
     if flood:
         return _flood(
-            engines, streams, rates, (flood, flood_rate, flood_neurons), seconds, json_path
+            engines, streams, rates, (flood, flood_rate, flood_neurons), seconds, json_path, cpu
         )
     names, skipped = _all_engines() if "all" in engines else (tuple(dict.fromkeys(engines)), [])
     status = status_line()
@@ -353,6 +353,7 @@ def _flood(
     flooding: tuple[int, float, int],
     seconds: float,
     json_path: Path | None,
+    cpu: int | None,
 ) -> None:
     """``--flood``: the calm streams' latency with the flooding streams off and on."""
     flood, flood_rate, flood_neurons = flooding
@@ -371,6 +372,7 @@ def _flood(
             flood_rate_hz=flood_rate,
             flood_neurons=flood_neurons,
             seconds=seconds / 2,
+            cpu=cpu,
         )
         results = run_flood(settings, status)
     except RtdecodeError as exc:

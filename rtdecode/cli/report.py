@@ -30,15 +30,15 @@ __all__ = ["report"]
 )
 @click.option("--json", "as_json", is_flag=True, help="Also print the summary as JSON.")
 def report(session: Path, recording: Path | None, out: Path, as_json: bool) -> None:
-    """Draw SESSION.h5 (from `rtdecode run --sink`) as one timeline: probability, decided
-    state, triggers and suppressed triggers, behaviour when known, latency; plus a table of
+    """Draw SESSION.h5 (from `rtdecode run --sink`) as one timeline: probability, decision
+    ribbon, triggers and suppressed triggers, behaviour when known, latency; plus a table of
     pulses, suppressed by reason, trigger latency and, with behaviour, onsets caught and false
     triggers per minute."""
     try:
         data = Session.read(session)
         if recording is not None:
             rec = load_recording(recording)
-            data.with_recording(rec.timestamps, rec.reversal)
+            data.with_recording(rec.timestamps, rec.reversal, rec.velocity)
         summary = render_report(data, out)
     except RtdecodeError as exc:
         raise click.ClickException(str(exc)) from exc

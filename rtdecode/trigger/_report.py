@@ -1,9 +1,11 @@
 """``rtdecode report``: one session file as a timeline a person reads in seconds, and a table.
 
-Timeline: the probability driving the trigger with the policy's thresholds, the decided state,
-behaviour when known (shaded reversals), every fire, sham, suppressed trigger and arm/disarm,
-and latency over time. Table: pulses, suppressed by reason, arm/disarm by reason, trigger
-latency percentiles and, with behaviour, onsets caught and false triggers per minute
+Timeline: the probability driving the trigger with the policy's abstain band and thresholds,
+behaviour when known (shaded reversals, velocity), every fire, sham, suppressed trigger and
+arm/disarm, the decision ribbon, and latency over time. What these are and how each is marked
+comes from :mod:`rtdecode.timeline`, which the live view (``rtdecode view``) draws with too.
+Table: pulses, suppressed by reason, arm/disarm by reason, trigger latency percentiles and,
+with behaviour, onsets caught and false triggers per minute
 (:func:`rtdecode.events.score_fires`, the same scoring as ``rtdecode eval``, from the end of
 the session's self-calibration period on, or its first prediction without one).
 """
@@ -23,9 +25,24 @@ import numpy as np
 
 from rtdecode._optional import import_optional
 from rtdecode.errors import ConfigError, DataFormatError
-from rtdecode.events import describe, onset_indices, score_fires
+from rtdecode.events import describe, score_fires
 from rtdecode.latency import percentiles
 from rtdecode.stream import read_session
+from rtdecode.timeline import (
+    DECISION_COLORS,
+    DECISIONS,
+    GUIDE_COLOR,
+    MATPLOTLIB_SHAPES,
+    PROBABILITY_RANGE,
+    REVERSAL_COLOR,
+    VELOCITY_COLOR,
+    decision_codes,
+    decision_runs,
+    event_mark,
+    guides,
+    reversal_intervals,
+    target_index,
+)
 
 __all__ = ["Session", "render_report", "session_summary"]
 
@@ -48,8 +65,9 @@ class Session:
         Columns of the trigger table (``seq, t, kind, reason, pulse_ms, latency_us``).
     policy
         The trigger policy (empty without a trigger).
-    behaviour_t, reversal
-        Behaviour, when known: times and the reversal flag.
+    behaviour_t, reversal, velocity
+        Behaviour, when known: times, the reversal flag and the velocity (mm/s; ``None`` when
+        the source gave none).
     calibration_s
         The session's self-calibration period (0 without, or when it received no behaviour):
         behaviour is scored after it.
@@ -65,6 +83,7 @@ class Session:
     policy: dict[str, Any]
     behaviour_t: np.ndarray | None = None
     reversal: np.ndarray | None = None
+    velocity: np.ndarray | None = None
     calibration_s: float = 0.0
 
     @classmethod
@@ -94,13 +113,21 @@ class Session:
             if known.any():
                 session.behaviour_t = data.behavior["t"][known]
                 session.reversal = flag[known] > 0.5
+                velocity = data.behavior.get("velocity")
+                session.velocity = None if velocity is None else velocity[known]
         return session
 
-    def with_recording(self, timestamps: np.ndarray, reversal: np.ndarray | None) -> None:
+    def with_recording(
+        self,
+        timestamps: np.ndarray,
+        reversal: np.ndarray | None,
+        velocity: np.ndarray | None = None,
+    ) -> None:
         """Take behaviour from a recording whose frame times are the session's."""
         if reversal is None:
             raise ConfigError("the recording has no tracked reversals: no behaviour to show")
         self.behaviour_t, self.reversal = np.asarray(timestamps), np.asarray(reversal, bool)
+        self.velocity = None if velocity is None else np.asarray(velocity, np.float64)
 
     def events(self, kind: str) -> np.ndarray:
         """Row indices of the trigger events of one kind."""
@@ -176,63 +203,14 @@ def _figure(session: Session, summary: dict[str, Any]) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    policy = session.policy
-    target = policy.get("state", "reversal" if "reversal" in session.states else session.states[-1])
-    column = session.states.index(target) if target in session.states else 0
     t0 = float(session.t[0])
-    t = session.t - t0
-    fig, (ax_p, ax_l, ax_tab) = plt.subplots(
-        3, 1, figsize=(13, 8.5), gridspec_kw={"height_ratios": [3, 1.4, 1.6]}
+    fig, (ax_p, ax_r, ax_l, ax_tab) = plt.subplots(
+        4, 1, figsize=(13, 9), gridspec_kw={"height_ratios": [3, 0.35, 1.4, 1.6]}
     )
-    _shade_reversals(ax_p, session, t0)
-    ax_p.plot(t, session.probs[:, column], color="black", lw=0.8, label=f"p({target})")
-    for key, style in (("on", "--"), ("off", ":")):
-        if key in policy:
-            ax_p.axhline(
-                policy[key], color="grey", ls=style, lw=0.8, label=f"{key} {policy[key]:g}"
-            )
-    decided = session.state == column
-    ax_p.scatter(
-        t[decided],
-        np.full(decided.sum(), -0.06),
-        s=4,
-        marker="|",
-        color="tab:blue",
-        label=f"decided {target}",
-    )
-    if session.uncertain.any():
-        u = session.uncertain
-        ax_p.scatter(
-            t[u], np.full(u.sum(), -0.1), s=4, marker="|", color="tab:orange", label="uncertain"
-        )
-    _mark_events(ax_p, session, t0)
-    ax_p.set_ylim(-0.14, 1.2)
-    ax_p.set_ylabel("probability")
-    ax_p.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    ax_p.set_title("closed-loop session: decoded probability, decisions, triggers and behaviour")
-    ax_l.plot(
-        t,
-        session.latency_us / 1e3,
-        ".",
-        ms=2,
-        color="tab:blue",
-        label="decoder (received -> published)",
-    )
-    pulses = np.concatenate([session.events("fire"), session.events("sham")])
-    trig = session.triggers
-    if len(pulses):
-        ax_l.plot(
-            trig["t"][pulses] - t0,
-            trig["latency_us"][pulses] / 1e3,
-            "v",
-            ms=5,
-            color="tab:red",
-            label="trigger (received -> byte written)",
-        )
-    ax_l.set_yscale("log")
-    ax_l.set_ylabel("latency (ms)")
-    ax_l.set_xlabel("time in session (s)")
-    ax_l.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    _probability(ax_p, session, t0)
+    _ribbon(ax_r, session, t0)
+    ax_r.sharex(ax_p)
+    _latency(ax_l, session, t0)
     ax_l.sharex(ax_p)
     ax_tab.axis("off")
     ax_tab.table(
@@ -242,27 +220,103 @@ def _figure(session: Session, summary: dict[str, Any]) -> Any:
     return fig
 
 
-_REASON_MARKERS = ("x", "+", "1", "2", "3", "4", "*", "D")
+def _legend(ax: Any) -> None:
+    """The axes' legend right of it, clear of the velocity axis's ticks."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.1, 1.0), fontsize=8, frameon=False)
 
 
-def _suppressed_marks(ax: Any, session: Session, t0: float) -> None:
-    """One mark (and legend entry) per suppression reason, not one for all of them."""
-    rows = session.events("suppressed")
-    if not len(rows):
+def _probability(ax: Any, session: Session, t0: float) -> None:
+    """The target's probability with the policy's guides, the tracked reversals and every
+    trigger event, drawn as :mod:`rtdecode.timeline` says (as the live view draws them)."""
+    column = target_index(session.states, session.policy)
+    shown = guides(session.policy)
+    if shown.band:
+        ax.axhspan(*shown.band, color=GUIDE_COLOR, alpha=0.12, lw=0, label="abstain band")
+    for value, label, dash in shown.lines:
+        ax.axhline(value, color=GUIDE_COLOR, ls=dash, lw=0.8, label=label)
+    if session.reversal is not None and session.behaviour_t is not None:
+        left, right = reversal_intervals(session.behaviour_t - t0, session.reversal)
+        for a, b in zip(left, right, strict=True):
+            ax.axvspan(a, b, color=REVERSAL_COLOR, alpha=0.15, lw=0)
+        ax.plot([], [], color=REVERSAL_COLOR, alpha=0.3, lw=8, label="reversal (behaviour)")
+        _velocity(ax, session, t0)
+    ax.plot(
+        session.t - t0,
+        session.probs[:, column],
+        color="black",
+        lw=0.8,
+        label=f"p({session.states[column]})",
+    )
+    _mark_events(ax, session, t0)
+    ax.set_ylim(*PROBABILITY_RANGE)
+    ax.set_ylabel("probability")
+    _legend(ax)
+    ax.set_title("closed-loop session: decoded probability, decisions, triggers and behaviour")
+
+
+def _velocity(ax: Any, session: Session, t0: float) -> None:
+    """The tracked velocity on an axis of its own (right), from the first prediction on, as
+    the view draws it."""
+    if session.velocity is None or session.behaviour_t is None:
         return
-    reasons = session.triggers["reason"][rows].astype(str)
-    times = session.triggers["t"][rows] - t0
-    for k, reason in enumerate(sorted(set(reasons))):
-        mine = reasons == reason
-        ax.scatter(
-            times[mine],
-            np.full(int(mine.sum()), 1.02),
-            marker=_REASON_MARKERS[k % len(_REASON_MARKERS)],
-            color="grey",
-            s=28,
-            label=f"suppressed: {reason or 'no reason'} ({int(mine.sum())})",
-            zorder=3,
+    shown = session.behaviour_t >= t0
+    if not np.isfinite(session.velocity[shown]).any():
+        return
+    twin = ax.twinx()
+    twin.plot(
+        session.behaviour_t[shown] - t0,
+        session.velocity[shown],
+        color=VELOCITY_COLOR,
+        alpha=0.7,
+        lw=0.7,
+    )
+    twin.set_ylabel("velocity (mm/s)")
+    ax.plot([], [], color=VELOCITY_COLOR, alpha=0.7, lw=0.7, label="velocity (right axis)")
+
+
+def _ribbon(ax: Any, session: Session, t0: float) -> None:
+    """The decision ribbon: runs of forward, reversal (the target state) and uncertain."""
+    column = target_index(session.states, session.policy)
+    codes = decision_codes(session.state, session.uncertain, column)
+    runs = decision_runs(session.t - t0, codes)
+    for code, name in enumerate(DECISIONS):
+        mine = runs["decision"] == code
+        ax.broken_barh(
+            list(zip(runs["left"][mine], (runs["right"] - runs["left"])[mine], strict=True)),
+            (0, 1),
+            color=DECISION_COLORS[code],
+            label=name,
         )
+    ax.set_yticks([])
+    ax.set_ylabel("decision", rotation=0, ha="right", va="center")
+    _legend(ax)
+
+
+def _latency(ax: Any, session: Session, t0: float) -> None:
+    """Decoder latency per prediction and trigger latency per pulse, over the session."""
+    ax.plot(
+        session.t - t0,
+        session.latency_us / 1e3,
+        ".",
+        ms=2,
+        color="tab:blue",
+        label="decoder (received -> published)",
+    )
+    pulses = np.concatenate([session.events("fire"), session.events("sham")])
+    trig = session.triggers
+    if len(pulses):
+        ax.plot(
+            trig["t"][pulses] - t0,
+            trig["latency_us"][pulses] / 1e3,
+            "v",
+            ms=5,
+            color="tab:red",
+            label="trigger (received -> byte written)",
+        )
+    ax.set_yscale("log")
+    ax.set_ylabel("latency (ms)")
+    ax.set_xlabel("time in session (s)")
+    _legend(ax)
 
 
 def _policy_rows(policy: dict[str, Any], width: int = 100) -> list[list[str]]:
@@ -274,50 +328,30 @@ def _policy_rows(policy: dict[str, Any], width: int = 100) -> list[list[str]]:
     return [["policy" if i == 0 else "", line] for i, line in enumerate(lines)]
 
 
-def _shade_reversals(ax: Any, session: Session, t0: float) -> None:
-    """Shade the behaviour's reversals (when the session knows them)."""
-    if session.reversal is None or session.behaviour_t is None:
-        return
-    bt = session.behaviour_t - t0
-    rev = session.reversal
-    starts, ends = onset_indices(rev), onset_indices(~rev)
-    if rev[0]:
-        starts = np.r_[0, starts]
-    for s in starts:
-        later = ends[ends > s]
-        e = later[0] if len(later) else len(rev) - 1
-        if bt[e] > 0:  # nothing before the session's first prediction (t = 0)
-            ax.axvspan(max(bt[s], 0.0), bt[e], color="tab:green", alpha=0.15, lw=0)
-    ax.plot([], [], color="tab:green", alpha=0.3, lw=8, label="reversal (behaviour)")
-
-
 def _mark_events(ax: Any, session: Session, t0: float) -> None:
-    """Every fire, sham, suppressed trigger (one mark per reason) and arm/disarm as a marker
-    above the probability."""
+    """Every trigger event as its :func:`rtdecode.timeline.event_mark` (one legend entry per
+    mark, with its count): a suppressed fire of each reason, a watchdog disarm, as the view
+    marks them; a line down the axis at every pulse."""
     trig = session.triggers
-    marks = {
-        "fire": ("tab:red", "v", 1.08),
-        "sham": ("tab:purple", "v", 1.08),
-        "arm": ("tab:green", "^", 1.14),
-        "disarm": ("tab:red", "^", 1.14),
-    }
-    _suppressed_marks(ax, session, t0)
-    for kind, (color, marker, y) in marks.items():
-        rows = session.events(kind)
-        if len(rows):
-            times = trig["t"][rows] - t0
-            if kind in ("fire", "sham"):
-                for x in times:
-                    ax.axvline(x, color=color, lw=0.6, alpha=0.6)
-            ax.scatter(
-                times,
-                np.full(len(rows), y),
-                marker=marker,
-                color=color,
-                s=28,
-                label=f"{kind} ({len(rows)})",
-                zorder=3,
-            )
+    if not trig or not len(trig.get("kind", ())):
+        return
+    marks = [event_mark(str(k), str(r)) for k, r in zip(trig["kind"], trig["reason"], strict=True)]
+    times = trig["t"] - t0
+    for key in sorted({m.key for m in marks}):
+        rows = np.array([m.key == key for m in marks])
+        mark = next(m for m in marks if m.key == key)
+        if key in ("fire", "sham"):
+            for x in times[rows]:
+                ax.axvline(x, color=mark.color, lw=0.6, alpha=0.6)
+        ax.scatter(
+            times[rows],
+            np.full(int(rows.sum()), mark.y),
+            marker=MATPLOTLIB_SHAPES[mark.shape],
+            color=mark.color,
+            s=28,
+            label=f"{mark.label} ({int(rows.sum())})",
+            zorder=3,
+        )
 
 
 def _ms(value: float | None) -> str:

@@ -20,6 +20,7 @@ from rtdecode.errors import DataFormatError
 from rtdecode.log import RateLimitedLog, get_logger
 from rtdecode.stream import read_session
 from rtdecode.stream._protocol import PRED_TOPIC, TRIGGER_TOPIC, parse_prediction, parse_trigger
+from rtdecode.timeline import decision_codes
 from rtdecode.view._feed import VIEW_TOPIC, parse_view
 from rtdecode.view._state import StreamState
 from rtdecode.view._tap import StreamContext
@@ -113,17 +114,15 @@ def read_session_states(path: Path) -> StreamState:
         raise DataFormatError(f"{path} holds no predictions: nothing to view")
     state = StreamState(0, history=n, edges=False)
     state.context = StreamContext(name=Path(path).name, states=states, trigger=session.policy)
-    reversal = states.index("reversal") if "reversal" in states else len(states) - 1
+    target = state.reversal_index
     uncertain = preds.get("uncertain", np.zeros(n, bool))
-    decisions = np.where(uncertain, 2, np.argmax(preds["probs"], axis=1))
+    decisions = decision_codes(preds["state"], uncertain, target)
     for i in range(n):
-        probs = preds["probs"][i]
-        decision = int(decisions[i])
         state.add_point(
             float(preds["seq"][i]),
             float(preds["t"][i]),
-            float(probs[reversal]),
-            decision,
+            float(preds["probs"][i, target]),
+            int(decisions[i]),
             float(preds["latency_us"][i]),
             -1.0,
         )

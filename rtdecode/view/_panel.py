@@ -1,5 +1,8 @@
 """One stream's panels on the page (Bokeh models), and how they follow a :class:`StreamState`.
 
+What the probability panel and the ribbon show, and how each trigger event is marked, comes from
+:mod:`rtdecode.timeline`, the vocabulary ``rtdecode report`` draws with too.
+
 Fast parts (the probability trace, the ribbon, the event marks, the counters) are streamed to
 the browser at every page update; the slow ones (raster, graph, manifold, histogram) are
 replaced at most every ``slow_every`` updates and only when the state changed.
@@ -26,37 +29,34 @@ from bokeh.models import (
 )
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
-from bokeh.transform import factor_cmap, factor_mark, linear_cmap
+from bokeh.transform import linear_cmap
 
+from rtdecode.timeline import (
+    DECISION_COLORS,
+    GUIDE_COLOR,
+    PROBABILITY_RANGE,
+    REVERSAL_COLOR,
+    VELOCITY_COLOR,
+    event_mark,
+    guides,
+)
 from rtdecode.view._state import StreamState
 
-__all__ = ["DECISION_COLORS", "EVENT_STYLE", "StreamPanel"]
-
-DECISION_COLORS = ("#1f77b4", "#d62728", "#b0b0b0")
-"""Forward, reversal, uncertain."""
-
-EVENT_STYLE = {  # kind -> (marker, colour, height on the probability axis)
-    "fire": ("triangle", "#d62728", 1.04),
-    "sham": ("diamond", "#9467bd", 1.04),
-    "suppressed": ("x", "#7f7f7f", 1.0),
-    "arm": ("square", "#2ca02c", -0.04),
-    "disarm": ("square", "#ff7f0e", -0.04),
-    "off": ("circle", "#8c564b", 1.0),
-}
+__all__ = ["StreamPanel"]
 
 
 def _events_data(events: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    kinds = [str(e.get("kind", "")) for e in events]
-    watchdog = {"no_frames", "latency", "malformed", "layout_reset", "output_error", "error"}
+    """The event marks' columns: each event's :func:`rtdecode.timeline.event_mark` (``marker``
+    its key, ``kind`` its label, ``shape``, ``color``, ``y``) with its time, reason and pulse."""
+    marks = [event_mark(str(e.get("kind", "")), str(e.get("reason") or "")) for e in events]
     return {
         "t": [e.get("t") if e.get("t") is not None else math.nan for e in events],
         "seq": [int(e.get("seq", -1)) for e in events],
-        "y": [EVENT_STYLE.get(k, ("x", "", 1.0))[2] for k in kinds],
-        "kind": [
-            f"{k} (watchdog)" if k == "disarm" and e.get("reason") in watchdog else k
-            for k, e in zip(kinds, events, strict=True)
-        ],
-        "marker": [k if k in EVENT_STYLE else "suppressed" for k in kinds],
+        "y": [m.y for m in marks],
+        "kind": [m.label for m in marks],
+        "marker": [m.key for m in marks],
+        "shape": [m.shape for m in marks],
+        "color": [m.color for m in marks],
         "reason": [str(e.get("reason") or "") for e in events],
         "pulse_ms": [float(e.get("pulse_ms") or 0.0) for e in events],
     }
@@ -88,6 +88,9 @@ class StreamPanel:
             {name: [] for name in state.trace.columns}, name=f"trace-{state.index}"
         )
         self.behavior = ColumnDataSource({name: [] for name in state.behavior.columns})
+        self.reversals = ColumnDataSource(
+            {"left": [], "right": []}, name=f"reversals-{state.index}"
+        )
         self.events = ColumnDataSource(_events_data([]), name=f"events-{state.index}")
         self.ribbon_runs = ColumnDataSource(
             {"left": [], "right": [], "decision": []}, name=f"ribbon-{state.index}"
@@ -118,10 +121,10 @@ class StreamPanel:
     # ---------------------------------------------------------------- figures
     def _probability_figure(self) -> Any:
         fig = figure(
-            height=260,
+            height=320,  # its legend holds every mark of a busy session
             sizing_mode="stretch_width",
             x_range=self.x_range,
-            y_range=Range1d(-0.08, 1.08),
+            y_range=Range1d(*PROBABILITY_RANGE),
             title="reversal probability, behaviour and triggers",
             tools="xpan,xwheel_zoom,reset",
             toolbar_location="above",
@@ -131,13 +134,15 @@ class StreamPanel:
         self._band_and_threshold(fig)
         fig.extra_y_ranges = {"velocity": DataRange1d()}
         fig.add_layout(LinearAxis(y_range_name="velocity", axis_label="velocity (mm/s)"), "right")
-        fig.varea(
-            x="t",
-            y1=0,
-            y2="reversal",
-            source=self.behavior,
+        fig.quad(
+            left="left",
+            right="right",
+            bottom=PROBABILITY_RANGE[0],
+            top=PROBABILITY_RANGE[1],
+            source=self.reversals,
             fill_alpha=0.15,
-            fill_color="#d62728",
+            fill_color=REVERSAL_COLOR,
+            line_alpha=0,
             legend_label="reversing (tracked)",
         )
         fig.line(
@@ -145,7 +150,7 @@ class StreamPanel:
             y="velocity",
             source=self.behavior,
             y_range_name="velocity",
-            color="#555555",
+            color=VELOCITY_COLOR,
             alpha=0.7,
             legend_label="velocity",
         )
@@ -157,15 +162,14 @@ class StreamPanel:
             line_width=1.6,
             legend_label="P(reversal)",
         )
-        kinds = list(EVENT_STYLE)
         marks = fig.scatter(
             x="t",
             y="y",
             source=self.events,
             size=11,
             line_width=2,
-            marker=factor_mark("marker", [EVENT_STYLE[k][0] for k in kinds], kinds),
-            color=factor_cmap("marker", [EVENT_STYLE[k][1] for k in kinds], kinds),
+            marker="shape",
+            color="color",
             legend_field="kind",
         )
         fig.add_tools(
@@ -181,24 +185,29 @@ class StreamPanel:
         )
         legend = fig.legend[0]
         legend.label_text_font_size = "9pt"
+        # compact: one entry per suppression reason and the watchdog's disarm fit the height
+        legend.glyph_height = legend.label_height = 13
+        legend.spacing, legend.padding, legend.margin = 0, 4, 4
         fig.add_layout(legend, "right")
         return fig
 
     def _band_and_threshold(self, fig: Any) -> None:
-        """The abstain band (grey box) and the trigger threshold (dashed), when there are."""
+        """The abstain band (grey box) and the policy's thresholds, when there are
+        (:func:`rtdecode.timeline.guides`)."""
         ctx = self.state.context
-        band = ctx.abstain or ctx.trigger.get("abstain") if ctx is not None else None
-        if band:
-            lo, hi = band
-            fig.add_layout(BoxAnnotation(bottom=lo, top=hi, fill_alpha=0.12, fill_color="grey"))
-        threshold = ctx.trigger.get("on") if ctx is not None else None
-        if threshold is not None:
+        shown = guides(ctx.trigger, ctx.abstain) if ctx is not None else guides(None)
+        if shown.band:
+            lo, hi = shown.band
+            fig.add_layout(
+                BoxAnnotation(bottom=lo, top=hi, fill_alpha=0.12, fill_color=GUIDE_COLOR)
+            )
+        for value, _label, dash in shown.lines:
             fig.add_layout(
                 Span(
-                    location=float(threshold),
+                    location=value,
                     dimension="width",
-                    line_dash="dashed",
-                    line_color="#d62728",
+                    line_dash=dash,
+                    line_color=GUIDE_COLOR,
                     line_width=1,
                 )
             )
@@ -356,6 +365,8 @@ class StreamPanel:
             self.behavior.data = {k: v for k, v in new.items()}
         elif len(new["t"]):
             self.behavior.stream({k: v for k, v in new.items()}, rollover=state.behavior.capacity)
+        if reset or len(new["t"]):
+            self.reversals.data = state.reversal_spans()
         self._behavior_cursor = state.behavior.total
         if state.events_total != self._events_seen:
             self.events.data = _events_data(list(state.events))

@@ -19,17 +19,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from rtdecode.log import get_logger
+from rtdecode.timeline import decision_codes, decision_runs, reversal_intervals, target_index
 from rtdecode.view._feed import ViewBatch
 from rtdecode.view._manifold import IncrementalPCA
 from rtdecode.view._ring import ColumnRing
 from rtdecode.view._tap import StreamContext
 
-__all__ = ["DECISIONS", "StreamState"]
+__all__ = ["StreamState"]
 
 _log = get_logger(__name__)
-
-DECISIONS = ("forward", "reversal", "uncertain")
-"""Decision codes of the ribbon (0, 1, 2)."""
 
 TRACE_COLUMNS = ("t", "p", "decision", "latency_us", "target", "seq")
 BEHAVIOR_COLUMNS = ("t", "velocity", "reversal")
@@ -111,9 +109,11 @@ class StreamState:
 
     @property
     def reversal_index(self) -> int:
-        """Index of ``reversal`` among the states (1 when unknown)."""
-        states = self.context.states if self.context is not None else DECISIONS[:2]
-        return states.index("reversal") if "reversal" in states else len(states) - 1
+        """Index of the state whose probability is drawn (:func:`rtdecode.timeline.target_index`:
+        the policy's target, else ``reversal``; 1 when the states are not known yet)."""
+        if self.context is None:
+            return 1
+        return target_index(self.context.states, self.context.trigger)
 
     def ingest(self, batch: ViewBatch) -> None:
         """Take one view message."""
@@ -142,7 +142,8 @@ class StreamState:
             if (k - 1 - i) % stride:
                 continue
             p = float(batch.probs[i, self.reversal_index])
-            decision = 2 if frames["uncertain"][i] else int(np.argmax(batch.probs[i]))
+            best = np.argmax(batch.probs[i])
+            decision = int(decision_codes(best, frames["uncertain"][i], self.reversal_index))
             self.add_point(
                 float(frames["seq"][i]),
                 float(frames["t"][i]),
@@ -204,7 +205,8 @@ class StreamState:
         if self.context is None:
             self.context = StreamContext(name="decoder", states=tuple(body["probs"]))
         probs = [float(body["probs"][s]) for s in self.context.states]
-        decision = 2 if body.get("uncertain") else int(np.argmax(probs))
+        best = np.argmax(probs)
+        decision = int(decision_codes(best, bool(body.get("uncertain")), self.reversal_index))
         self.add_point(
             float(body["seq"]),
             float(body["t"]),
@@ -230,22 +232,17 @@ class StreamState:
         return (n1 - n0) / (t1 - t0)
 
     def decision_runs(self) -> dict[str, np.ndarray]:
-        """The ribbon as runs of one decision: ``left``, ``right`` (page time) and ``decision``
-        for each run of equal decisions among the kept trace points (a few dozen quads for the
-        browser to draw instead of one rectangle per point); a run ends where the next begins,
-        the last one at the newest point."""
+        """The ribbon among the kept trace points, as runs of one decision (page time; see
+        :func:`rtdecode.timeline.decision_runs`, which the report uses too)."""
         held, _ = self.trace.since(max(self.trace.total - self.trace.capacity, 0))
-        t, decision = held["t"], held["decision"]
-        keep = np.isfinite(t) & np.isfinite(decision)
-        t, decision = t[keep], decision[keep]
-        if not len(t):
-            return {"left": t, "right": t, "decision": decision}
-        starts = np.r_[0, np.flatnonzero(decision[1:] != decision[:-1]) + 1]
-        return {
-            "left": t[starts],
-            "right": np.r_[t[starts[1:]], t[-1]],
-            "decision": decision[starts],
-        }
+        return decision_runs(held["t"], held["decision"])
+
+    def reversal_spans(self) -> dict[str, np.ndarray]:
+        """The kept behaviour's reversals as ``left``/``right`` page times, none before the
+        first frame (:func:`rtdecode.timeline.reversal_intervals`, as the report shades them)."""
+        held, _ = self.behavior.since(max(self.behavior.total - self.behavior.capacity, 0))
+        left, right = reversal_intervals(held["t"], held["reversal"], start=0.0)
+        return {"left": left, "right": right}
 
     # ------------------------------------------------------------ activity
     def _new_layout_if_needed(self, n: int, f: int) -> None:
