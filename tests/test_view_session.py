@@ -18,7 +18,16 @@ from rtdecode.cli import cli
 from rtdecode.data import bundled_recording
 from rtdecode.engines import load_engine
 from rtdecode.preprocess import preprocess_traces
-from rtdecode.stream import Chunk, ReplaySource, SessionFile, Source, read_activity, read_session
+from rtdecode.stream import (
+    Chunk,
+    FrameTiming,
+    Prediction,
+    ReplaySource,
+    SessionFile,
+    Source,
+    read_activity,
+    read_session,
+)
 from rtdecode.view import _recorded as recorded
 from rtdecode.view._edges import EdgeModule, top_edges
 from rtdecode.view._intake import read_session_states
@@ -141,3 +150,31 @@ def test_a_layout_change_is_kept_and_a_file_without_activity_still_opens(tmp_pat
     for path in (kept, bare):
         result = CliRunner().invoke(cli, ["report", str(path), "--out", str(tmp_path / "r.html")])
         assert result.exit_code == 0, result.output
+
+
+def test_a_full_disk_while_the_activity_block_is_written_closes_the_file_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.h5"
+    session = SessionFile(path, flush_every_s=3600.0)
+    session.open(("forward", "reversal"))
+    session.record_layout(None, 8, None)
+    row, valid = np.ones((2000, 3), np.float32), np.ones(2000, bool)
+    for seq in range(40):  # 10 frames of 2,000 neurons fill the 256 kB block of features
+        session.record_frame(
+            FrameTiming(seq, 0.6 * seq, -1, 0, 1, 2, 3),
+            Prediction(seq, 0.6 * seq, np.array([0.4, 0.6], np.float32), 1, 0),
+        )
+        if seq == 25:  # the disk fills before the third block is written
+            monkeypatch.setattr(session, "_room", lambda: 1_000_000)
+        try:
+            session.record_activity(seq, 0.6 * seq, row, valid)
+        except OSError as exc:
+            assert "left for the session file" in str(exc)
+            break
+    else:
+        raise AssertionError("the activity's block was never written")
+    session.close({"frames": 40})  # nothing left to do, and no error
+    activity = read_activity(path)  # closed cleanly: the two blocks written are readable
+    assert activity is not None and len(activity) == 20
+    assert read_session(path).summary is None
