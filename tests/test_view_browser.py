@@ -292,7 +292,7 @@ def _wait_answers(url: str, process: subprocess.Popen[Any], timeout_s: float = 2
 def test_a_stopped_decoder_leaves_its_summary_and_its_session_opens_with_a_slider(
     tmp_path: Path, browser: Any
 ) -> None:
-    from rtdecode.stream import read_session
+    from rtdecode.stream import read_activity, read_session
 
     frames, view, again = free_port(), free_port(), free_port()
     session = tmp_path / "session.h5"
@@ -327,9 +327,21 @@ def test_a_stopped_decoder_leaves_its_summary_and_its_session_opens_with_a_slide
         _wait_answers(f"http://127.0.0.1:{again}/", viewer)
         page, errors = _open(browser, f"http://127.0.0.1:{again}/")
         page.wait_for_function(f"() => ({TRACE_LENGTH})() === {predictions}", timeout=60_000)
+        # the session keeps the activity: raster, manifold and the model's graph, at the end
+        page.wait_for_function(f"() => ({ACTIVITY_SHOWN})() === {predictions}", timeout=120_000)
+        # at the slider's time: the frames up to then, the graph of the window ending there
+        t = read_activity(session)
+        assert t is not None
+        middle = float(t.t[len(t) // 2] - read_session(session).predictions["t"][0])
+        page.evaluate(f"() => {{ Bokeh.documents[0].get_model_by_name('time').value = {middle} }}")
+        page.wait_for_function(f"() => ({ACTIVITY_SHOWN})() === {len(t) // 2 + 1}", timeout=30_000)
         page.evaluate("() => { Bokeh.documents[0].get_model_by_name('time').value = 5.0 }")
         page.wait_for_function(
             "() => Bokeh.documents[0].get_model_by_name('x-0').end === 5.0", timeout=30_000
+        )
+        page.wait_for_function(  # too early for a full window: no graph
+            "() => Bokeh.documents[0].get_model_by_name('graph-0').data.x0.length === 0",
+            timeout=30_000,
         )
         assert errors == []
         page.close()
@@ -338,6 +350,14 @@ def test_a_stopped_decoder_leaves_its_summary_and_its_session_opens_with_a_slide
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(60)
+
+
+ACTIVITY_SHOWN = """() => { const d = Bokeh.documents[0];
+    const r = d.get_model_by_name('raster-0'), m = d.get_model_by_name('manifold-0');
+    const g = d.get_model_by_name('graph-0');
+    const full = r.data.image.length === 1 && r.data.dh[0] > 50 && g.data.x0.length > 10;
+    return full ? m.data.pc1.length : -1 }"""
+"""The manifold's points once the raster and the graph show data too (-1 before)."""
 
 
 def _replay(port: int) -> subprocess.Popen[bytes]:

@@ -13,7 +13,8 @@ Per decoded frame, on the critical path (:meth:`PostInference.publish`):
 4. **sinks**: ZeroMQ, LSL, the session file, in their order.
 
 Off the critical path, once every stream of a batch has published, each frame's timing goes to
-the actuator and the sinks, then to the **taps** (:class:`Tap`): the place for a live view (the
+the actuator and the sinks (with a decoded frame's preprocessed row, which the session file
+keeps for ``rtdecode view SESSION.h5``), then to the **taps** (:class:`Tap`): the place for a live view (the
 browser view's :class:`~rtdecode.view.ViewTap` reads the frame's preprocessed row from its
 processor, :meth:`~rtdecode.live.StreamProcessor.latest_row`). The stream's behaviour samples,
 closed-loop events, neuron layouts and end summary go to its **listeners**
@@ -227,14 +228,21 @@ class PostInference:
                 self._drop(sink, exc)
 
     def record_frame(
-        self, timing: FrameTiming, prediction: Prediction | None, target: int | None = None
+        self,
+        timing: FrameTiming,
+        prediction: Prediction | None,
+        target: int | None = None,
+        row: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """One received frame's row (with its prediction when decoded), then the taps."""
+        """One received frame's row (with its prediction and preprocessed ``row``, features
+        and mask, when decoded), then the taps."""
         if self.actuator is not None:
             self.actuator.record_frame(timing)
         for sink in self.sinks:
             try:
                 sink.record_frame(timing, prediction)
+                if row is not None:
+                    sink.record_activity(timing.seq, timing.t, *row)
             except OSError as exc:
                 self._drop(sink, exc)
         if prediction is not None:
@@ -281,8 +289,16 @@ class PostInference:
         for sink in self.sinks:
             sink.layout_reset()
 
-    def new_layout(self, labels: tuple[str | None, ...] | None) -> None:
-        """A new neuron layout (the first one too) with its identities, to the listeners."""
+    def new_layout(
+        self,
+        labels: tuple[str | None, ...] | None,
+        window: int = 0,
+        frame_interval_s: float | None = None,
+    ) -> None:
+        """A new neuron layout (the first one too) with its identities, the engine's window
+        and the configured frame interval, to the sinks and the listeners."""
+        for sink in self.sinks:
+            sink.record_layout(labels, window, frame_interval_s)
         for listener in self.listeners:
             listener.layout(labels)
 

@@ -66,6 +66,10 @@ class SourceConfig:
         Allow a ZeroMQ bind beyond loopback without CURVE keys.
     overwrite
         Replace an existing session file (refused by default).
+    session_activity
+        A session file keeps each published frame's preprocessed row (all neurons, float32),
+        so ``rtdecode view SESSION.h5`` shows the activity, the graph and the manifold; about
+        75 MB per hour at 10 frames/s for 150 neurons (docs/view.md).
     """
 
     addresses: tuple[str, ...] = ()
@@ -76,6 +80,7 @@ class SourceConfig:
     max_neurons: int = MAX_NEURONS
     insecure: bool = False
     overwrite: bool = False
+    session_activity: bool = True
 
     def __post_init__(self) -> None:
         _positive("source.frame_interval_s", self.frame_interval_s)

@@ -426,7 +426,7 @@ class StreamProcessor:
             if self.calibration is not None:
                 window, valid = windower.window_view()
                 self.calibration.learn(window, valid, pending.t, windower, self.last_target)
-        self.chain.record_frame(pending, prediction, self.last_target)
+        self.chain.record_frame(pending, prediction, self.last_target, self.latest_row())
         self._has_pending = False
 
     def latest_row(self) -> tuple[np.ndarray, np.ndarray]:
@@ -492,7 +492,7 @@ class StreamProcessor:
         self._prepared_interval = None
         if self.calibration is not None:
             self.calibration.new_layout(chunk.n_neurons)
-        self.chain.new_layout(self._labels)
+        self.chain.new_layout(self._labels, self.engine.window, self.frame_interval_s)
         # Prepare and warm the engine now, while no prediction waits on it.
         self.engine.prepare(chunk.n_neurons, self._labels, self.frame_interval_s)
         window, valid = self._windower.window_view()

@@ -172,6 +172,8 @@ def _open_stream(
         "model": str(config.decoder.model or "default"),
         "engine": config.decoder.engine,
     }
+    if config.decoder.model is not None:  # where the view finds it from another folder
+        attrs["model_file"] = str(Path(config.decoder.model).resolve())
     if config.policy is not None:
         attrs["policy"] = config.policy.to_json()
     if source is None:  # bad addresses (and plain-text binds beyond loopback) fail fast
@@ -180,7 +182,12 @@ def _open_stream(
     names = [stream_address(sink, k) for sink in src.sinks] if config.several else src.sinks
     outputs = [
         open_sink(
-            name, attrs, lsl_frame_times=lsl_in, overwrite=src.overwrite, insecure=src.insecure
+            name,
+            attrs,
+            lsl_frame_times=lsl_in,
+            overwrite=src.overwrite,
+            insecure=src.insecure,
+            activity=src.session_activity,
         )
         for name in names
     ]

@@ -46,6 +46,7 @@ from rtdecode.stream._zmq_socket import check_exposure, close_socket, open_socke
 if TYPE_CHECKING:
     from rtdecode.stream._player import play
     from rtdecode.stream._replay import Faults, ReplaySource
+    from rtdecode.stream._session_activity import ActivityLayout, SessionActivity, read_activity
     from rtdecode.stream._session_file import (
         BEHAVIOR_COLUMNS,
         FRAME_COLUMNS,
@@ -59,6 +60,7 @@ _LAZY = {
     "play": "_player",
     "Faults": "_replay",
     "ReplaySource": "_replay",
+    **dict.fromkeys(("ActivityLayout", "SessionActivity", "read_activity"), "_session_activity"),
     **dict.fromkeys(
         (
             "BEHAVIOR_COLUMNS",
@@ -82,6 +84,7 @@ __all__ = [
     "MALFORMED_REASONS",
     "PRED_TOPIC",
     "TRIGGER_TOPIC",
+    "ActivityLayout",
     "Address",
     "BehaviorMessage",
     "BehaviorReceiver",
@@ -96,6 +99,7 @@ __all__ = [
     "MalformedMessage",
     "Prediction",
     "ReplaySource",
+    "SessionActivity",
     "SessionData",
     "SessionFile",
     "Sink",
@@ -119,6 +123,7 @@ __all__ = [
     "parse_prediction",
     "parse_trigger",
     "play",
+    "read_activity",
     "read_session",
     "stream_address",
 ]

@@ -40,6 +40,7 @@ def open_sink(
     lsl_frame_times: bool = False,
     overwrite: bool = False,
     insecure: bool = False,
+    activity: bool = True,
 ) -> Sink:
     """The :class:`Sink` for ``zmq+tcp://``, ``zmq+ipc://``, ``lsl://NAME`` or ``FILE.h5``.
 
@@ -55,6 +56,8 @@ def open_sink(
         A session file may replace an existing file (otherwise an existing file is refused).
     insecure
         Allow a plain-text ZeroMQ bind beyond loopback (refused otherwise).
+    activity
+        A session file keeps each published frame's preprocessed row (for the view).
     """
     address = parse_address(uri, allow_file=True)
     if address.kind == "zmq":
@@ -67,4 +70,4 @@ def open_sink(
         return LslSink(address, frame_times=lsl_frame_times)
     from rtdecode.stream._session_file import SessionFile
 
-    return SessionFile(address.target, attrs, overwrite=overwrite)
+    return SessionFile(address.target, attrs, overwrite=overwrite, activity=activity)

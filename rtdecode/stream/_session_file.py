@@ -19,6 +19,11 @@ processes on one machine)::
         one row per closed-loop event (``rtdecode run --trigger``): the frame behind it, kind
         (fire, sham, suppressed, arm, disarm, off), reason, pulse width, and frame received ->
         output byte written (NaN where nothing was written); empty without a trigger
+    /activity/...
+        each published frame's preprocessed row, for ``rtdecode view SESSION.h5`` (see
+        :mod:`rtdecode.stream._session_activity`; absent with ``activity=False``, and in files
+        written before it was kept); read with :func:`read_activity`, never by
+        :func:`read_session`
     attributes: format ("rtdecode-session"), version (1), states, created (ISO time),
         ``policy`` (the trigger policy as JSON, with a trigger), and at close ``summary``
         (the run's summary as JSON) and, with self-calibration, ``calibration`` (JSON: chosen
@@ -60,6 +65,8 @@ import numpy as np
 
 from rtdecode.errors import DataFormatError, SourceError
 from rtdecode.log import get_logger
+from rtdecode.stream._session_activity import ActivityWriter
+from rtdecode.stream._session_tables import Table
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 
 if TYPE_CHECKING:
@@ -88,46 +95,6 @@ TABLES = ("frames", "predictions", "behavior", "triggers")
 _JSON_ATTRS = ("policy", "summary", "calibration")
 RESERVE_BYTES = 4 * 2**20
 """Writing stops while less than this is free for the file: room to close it cleanly."""
-_BLOCK = 2048
-
-
-class _Table:
-    """Columns written in blocks to resizable 1- or 2-D datasets of one HDF5 group."""
-
-    def __init__(self, group: h5py.Group, columns: dict[str, tuple[np.dtype, tuple[int, ...]]]):
-        self._datasets = {
-            name: group.create_dataset(
-                name,
-                shape=(0, *shape),
-                maxshape=(None, *shape),
-                dtype=dtype,
-                chunks=(_BLOCK, *shape),
-            )
-            for name, (dtype, shape) in columns.items()
-        }
-        self.block = {
-            name: np.zeros((_BLOCK, *shape), dtype=dtype)
-            for name, (dtype, shape) in columns.items()
-        }
-        self.fill = 0
-
-    @property
-    def full(self) -> bool:
-        return self.fill == _BLOCK
-
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes the rows waiting in the block take once written (whole chunks, as HDF5 does)."""
-        return 0 if self.fill == 0 else sum(block.nbytes for block in self.block.values())
-
-    def flush(self) -> None:
-        if self.fill == 0:
-            return
-        for name, dataset in self._datasets.items():
-            start = dataset.shape[0]
-            dataset.resize(start + self.fill, axis=0)
-            dataset[start:] = self.block[name][: self.fill]
-        self.fill = 0
 
 
 class SessionFile(Sink):
@@ -143,6 +110,9 @@ class SessionFile(Sink):
         Longest time rows wait in memory before they are written to the file.
     overwrite
         Replace an existing file (by default an existing file is refused).
+    activity
+        Keep each published frame's preprocessed row (the ``/activity`` group, see
+        :mod:`rtdecode.stream._session_activity`), for ``rtdecode view SESSION.h5``.
     """
 
     def __init__(
@@ -151,6 +121,7 @@ class SessionFile(Sink):
         attrs: dict[str, str] | None = None,
         flush_every_s: float = 5.0,
         overwrite: bool = False,
+        activity: bool = True,
     ) -> None:
         self.path = Path(path)
         self.uri = str(path)
@@ -160,10 +131,12 @@ class SessionFile(Sink):
         self._next_flush = 0.0
         self._lock_fd: int | None = None
         self._file: h5py.File | None = None
-        self._frames: _Table | None = None
-        self._preds: _Table | None = None
-        self._behavior: _Table | None = None
-        self._triggers: _Table | None = None
+        self._frames: Table | None = None
+        self._preds: Table | None = None
+        self._behavior: Table | None = None
+        self._triggers: Table | None = None
+        self._activity: ActivityWriter | None = None
+        self._keep_activity = activity
         self._calibration: dict[str, Any] | None = None
 
     def _claim(self) -> int:
@@ -213,11 +186,11 @@ class SessionFile(Sink):
             }
         )
         i8, f8 = np.dtype(np.int64), np.dtype(np.float64)
-        self._frames = _Table(
+        self._frames = Table(
             handle.create_group("frames"),
             {name: (f8 if name == "t" else i8, ()) for name in FRAME_COLUMNS},
         )
-        self._preds = _Table(
+        self._preds = Table(
             handle.create_group("predictions"),
             {
                 "seq": (i8, ()),
@@ -229,12 +202,12 @@ class SessionFile(Sink):
                 "head": (np.dtype(np.int8), ()),
             },
         )
-        self._behavior = _Table(
+        self._behavior = Table(
             handle.create_group("behavior"),
             {name: (i8 if name == "seq" else f8, ()) for name in BEHAVIOR_COLUMNS},
         )
         label = np.dtype("S16")
-        self._triggers = _Table(
+        self._triggers = Table(
             handle.create_group("triggers"),
             {
                 "seq": (i8, ()),
@@ -245,6 +218,8 @@ class SessionFile(Sink):
                 "latency_us": (f8, ()),
             },
         )
+        if self._keep_activity:
+            self._activity = ActivityWriter(handle.create_group("activity"))
         handle.swmr_mode = True
         self._file = handle
         self._next_flush = time.monotonic() + self._flush_every
@@ -302,6 +277,23 @@ class SessionFile(Sink):
         if frames.full or preds.full or time.monotonic() >= self._next_flush:
             self._flush()
 
+    def record_activity(self, seq: int, t: float, features: np.ndarray, valid: np.ndarray) -> None:
+        """Copy one published frame's preprocessed row (``OSError`` as for
+        :meth:`record_frame`)."""
+        activity = self._activity
+        if activity is None:
+            return  # not kept, or closed after an error
+        if not activity.fits(features):
+            self._flush(activity_only=True)
+        activity.record(seq, t, features, valid)
+
+    def record_layout(
+        self, labels: tuple[str | None, ...] | None, window: int, frame_interval_s: float | None
+    ) -> None:
+        """A new neuron layout: its identities, the engine's window and the frame interval."""
+        if self._activity is not None:
+            self._activity.layout(labels, window, frame_interval_s)
+
     def idle(self) -> None:
         """Write the rows waiting in memory if they have waited ``flush_every_s`` (see above)."""
         if self._frames is not None and time.monotonic() >= self._next_flush:
@@ -317,13 +309,21 @@ class SessionFile(Sink):
             room = min(room, limit - os.fstat(self._lock_fd).st_size)
         return room
 
-    def _flush(self) -> None:
+    def _flush(self, activity_only: bool = False) -> None:
+        """Write the waiting rows (``activity_only``: the activity's full blocks alone, a
+        smaller write; the file is flushed for readers at the next full flush)."""
         frames, preds, behavior = self._frames, self._preds, self._behavior
-        triggers, handle = self._triggers, self._file
+        triggers, handle, activity = self._triggers, self._file, self._activity
         assert frames is not None and preds is not None and behavior is not None
         assert triggers is not None and handle is not None
-        self._next_flush = time.monotonic() + self._flush_every
-        needed = sum(t.pending_bytes for t in (frames, preds, behavior, triggers))
+        parts: list[Table | ActivityWriter] = [frames, preds, behavior, triggers]
+        if activity_only:
+            parts = []
+        else:
+            self._next_flush = time.monotonic() + self._flush_every
+        if activity is not None:
+            parts.append(activity)
+        needed = sum(part.pending_bytes for part in parts)
         if needed == 0:
             return
         try:
@@ -334,11 +334,10 @@ class SessionFile(Sink):
                     f"only {room / 2**20:.1f} MiB left for the session file (keeping "
                     f"{RESERVE_BYTES / 2**20:.0f} MiB to close it cleanly); free some space",
                 )
-            frames.flush()
-            preds.flush()
-            behavior.flush()
-            triggers.flush()
-            handle.flush()
+            for part in parts:
+                part.flush()
+            if not activity_only:
+                handle.flush()
         except OSError:
             self._abandon()
             raise
@@ -346,6 +345,7 @@ class SessionFile(Sink):
     def _abandon(self) -> None:
         """Stop writing after a failure: close the file, keep no HDF5 object, drop the rows."""
         self._frames = self._preds = self._behavior = self._triggers = None
+        self._activity = None
         handle, self._file = self._file, None
         if handle is not None:
             try:
@@ -360,6 +360,7 @@ class SessionFile(Sink):
         if self._file is None:
             return
         self._frames = self._preds = self._behavior = self._triggers = None
+        self._activity = None
         try:
             self._file.close()
             self.path.unlink(missing_ok=True)
@@ -398,6 +399,7 @@ class SessionFile(Sink):
             _log.error("session file %s: its last rows were not written (%s)", self.path, exc)
             return
         self._frames = self._preds = self._behavior = self._triggers = None
+        self._activity = None
         self._file.close()  # SWMR mode creates no new attribute: reopen for the summary
         self._file = None
         try:

@@ -70,7 +70,9 @@ class Sink(ABC):
 
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
-    critical path, with the frame's prediction when it was decoded), :meth:`record_behavior`
+    critical path, with the frame's prediction when it was decoded, then the decoded frame's
+    row to :meth:`record_activity`), :meth:`record_layout` when a neuron layout starts,
+    :meth:`record_behavior`
     per behaviour sample between frames, :meth:`record_trigger` per closed-loop event,
     :meth:`idle` while no frame arrives, :meth:`layout_reset` when the neuron layout changes,
     :meth:`record_calibration` once before :meth:`close` (with self-calibration), :meth:`close`
@@ -94,6 +96,19 @@ class Sink(ABC):
     ) -> None:
         """Note one frame's timing, and its prediction when it was decoded (only the session
         file keeps them)."""
+
+    def record_activity(  # noqa: B027 - optional hook
+        self, seq: int, t: float, features: np.ndarray, valid: np.ndarray
+    ) -> None:
+        """Note a published frame's preprocessed ``(n, F)`` row and ``(n,)`` mask, right after
+        its :meth:`record_frame` (views into the decoder's ring: copy what you keep; only the
+        session file keeps them)."""
+
+    def record_layout(  # noqa: B027 - optional hook
+        self, labels: tuple[str | None, ...] | None, window: int, frame_interval_s: float | None
+    ) -> None:
+        """A neuron layout starts (the first one too): its identities, the engine's window in
+        frames and the configured frame interval (``None``: measured)."""
 
     def record_behavior(  # noqa: B027 - optional hook
         self, seq: int, t: float, velocity: float, reversal: float

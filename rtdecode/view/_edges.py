@@ -82,6 +82,7 @@ class EdgeModule:
 
         loaded = load_model_file(model)
         self.window = window
+        self.n_neurons = n_neurons
         self.n_features = int(loaded.hyperparameters["n_features"])
         self.network: Any = loaded.build()  # RelationalGNN, or a model without edges
         self.available = hasattr(self.network, "edge_weights")

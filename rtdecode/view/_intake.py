@@ -99,7 +99,8 @@ class Intake:
 
 def read_session_states(path: Path) -> StreamState:
     """One :class:`StreamState` holding a whole session file (predictions, behaviour,
-    triggers, summary), for ``rtdecode view SESSION.h5``.
+    triggers, summary, and the recorded activity shown at the newest frame: see
+    :meth:`StreamState.seek`), for ``rtdecode view SESSION.h5``.
 
     Raises
     ------
@@ -113,7 +114,6 @@ def read_session_states(path: Path) -> StreamState:
         raise DataFormatError(f"{path} holds no predictions: nothing to view")
     state = StreamState(0, history=n, edges=False)
     state.context = StreamContext(name=Path(path).name, states=states, trigger=session.policy)
-    state.edge_error = "session files keep no activity: the graph is shown live only"
     target = state.reversal_index
     uncertain = preds.get("uncertain", np.zeros(n, bool))
     decisions = decision_codes(preds["state"], uncertain, target)
@@ -140,4 +140,29 @@ def read_session_states(path: Path) -> StreamState:
     state.health = summary
     state.stopped = summary or {"frames": n}
     state.frames_seen = n
+    _recorded_activity(state, path, preds["seq"], decisions)
     return state
+
+
+def _recorded_activity(
+    state: StreamState, path: Path, seq: np.ndarray, decisions: np.ndarray
+) -> None:
+    """Give ``state`` the session's activity, shown at its newest frame (or say why not)."""
+    from rtdecode.stream import read_activity
+    from rtdecode.view._recorded import RecordedActivity
+
+    activity = read_activity(path)
+    if activity is None or not len(activity):
+        state.edge_error = (
+            "this session file keeps no activity (written before sessions kept it, or with "
+            "--no-session-activity): the graph is shown live only"
+        )
+        return
+    assert state.context is not None and state.t0 is not None
+    state.context.model = activity.model
+    state.want_edges, state.edge_error = True, ""
+    where = {int(s): i for i, s in enumerate(seq)}  # each recorded frame's prediction
+    known = [where.get(int(s), -1) for s in activity.seq]
+    decided = np.array([decisions[i] if i >= 0 else 2 for i in known], np.int64)
+    state.recorded = RecordedActivity(activity, decided, state.t0)
+    state.seek(float(activity.t[-1] - state.t0))

@@ -107,7 +107,9 @@ class StreamPanel:
             {"image": [], "x": [], "dw": [], "dh": []}, name=f"raster-{state.index}"
         )
         self.graph_nodes = ColumnDataSource({"x": [], "y": [], "label": [], "role": []})
-        self.graph_edges = ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": [], "w": []})
+        self.graph_edges = ColumnDataSource(
+            {"x0": [], "y0": [], "x1": [], "y1": [], "w": []}, name=f"graph-{state.index}"
+        )
         self.manifold_source = ColumnDataSource(
             {"pc1": [], "pc2": [], "decision": [], "t": []}, name=f"manifold-{state.index}"
         )
@@ -412,6 +414,9 @@ class StreamPanel:
         state = self.state
         if state.edges is None:
             self.graph_note.text = html.escape(state.edge_error or "waiting for a full window")
+            if len(self.graph_edges.data["x0"]):  # a session's slider moved before a full window
+                self.graph_nodes.data = {"x": [], "y": [], "label": [], "role": []}
+                self.graph_edges.data = {"x0": [], "y0": [], "x1": [], "y1": [], "w": []}
             return
         targets, sources, weights = state.edges
         nodes = np.unique(np.r_[targets, sources])

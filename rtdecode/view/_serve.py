@@ -14,6 +14,7 @@ from rtdecode.log import get_logger
 from rtdecode.view._address import ViewAddress
 from rtdecode.view._intake import Intake, read_session_states
 from rtdecode.view._server import ViewServer
+from rtdecode.view._state import StreamState
 
 __all__ = ["serve_feed", "serve_session"]
 
@@ -70,19 +71,11 @@ def serve_feed(
         os.nice(10)  # started by a decoder: when the cores are busy, the decoder goes first
     intake = Intake(endpoints, edges=edges)
     worker = ThreadPoolExecutor(1, thread_name_prefix="rtdecode-view-edges")
-    pending: list[Future[None]] = []
-    edge_tick = {"n": 0}
+    edges_now = _edge_runs(worker, lambda: intake.states, every=20)  # once a second
 
     def poll() -> None:
         intake.poll()
-        edge_tick["n"] += 1
-        if edge_tick["n"] % 20 or any(not job.done() for job in pending):
-            return  # once a second, one run at a time: the graph is a slow panel
-        pending.clear()
-        for state in intake.states:
-            job = state.edge_job()
-            if job is not None:
-                pending.append(worker.submit(_guarded, state, job))
+        edges_now()
 
     server = ViewServer(address, lambda: intake.states, poll, token=token, insecure=insecure)
     _stop_on_signals(server, parent_pid)
@@ -93,6 +86,27 @@ def serve_feed(
     finally:
         worker.shutdown(wait=False, cancel_futures=True)
         intake.close()
+
+
+def _edge_runs(
+    worker: ThreadPoolExecutor, states: Callable[[], list[StreamState]], every: int
+) -> Callable[[], None]:
+    """A poll step that starts the states' edge jobs on ``worker`` every ``every`` calls, one
+    run at a time: the graph is a slow panel."""
+    pending: list[Future[None]] = []
+    tick = {"n": 0}
+
+    def step() -> None:
+        tick["n"] += 1
+        if tick["n"] % every or any(not job.done() for job in pending):
+            return
+        pending.clear()
+        for state in states():
+            job = state.edge_job()
+            if job is not None:
+                pending.append(worker.submit(_guarded, state, job))
+
+    return step
 
 
 def _guarded(state: Any, job: Callable[[], None]) -> None:
@@ -112,10 +126,21 @@ def serve_session(
     insecure: bool = False,
     on_ready: Callable[[ViewServer], None] | None = None,
 ) -> None:
-    """Serve the page for a finished session file, with a time slider, until interrupted."""
+    """Serve the page for a finished session file, with a time slider, until interrupted; the
+    graph of the slider's window is computed as soon as the slider stops on it."""
+    import torch
+
+    torch.set_num_threads(1)
     states = [read_session_states(path)]
-    server = ViewServer(address, lambda: states, None, token=token, insecure=insecure, slider=True)
+    worker = ThreadPoolExecutor(1, thread_name_prefix="rtdecode-view-edges")
+    edges_now = _edge_runs(worker, lambda: states, every=1)
+    server = ViewServer(
+        address, lambda: states, edges_now, token=token, insecure=insecure, slider=True
+    )
     _stop_on_signals(server, None)
     if on_ready is not None:
         on_ready(server)
-    server.run()
+    try:
+        server.run()
+    finally:
+        worker.shutdown(wait=False, cancel_futures=True)

@@ -210,6 +210,8 @@ class ViewServer:
         )
 
         def move(attr: str, old: float, new: float) -> None:
+            for state in states:  # the raster, manifold and graph at the slider's time
+                state.seek(new, span_s=panels[0].x_range.follow_interval if panels else 120.0)
             for panel in panels:
                 panel.x_range.follow = None
                 panel.x_range.start = new - panel.x_range.follow_interval

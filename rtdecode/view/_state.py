@@ -1,7 +1,8 @@
 """What the page shows for one stream, kept in fixed memory and updated as the feed arrives.
 
 Fed by view messages (the decoder's tap), by prediction and trigger messages (``--connect`` to
-a decoder's outputs) or by a session file. Decimation: at most ``points_per_batch`` frames of a
+a decoder's outputs) or by a session file (its recorded activity shown at the slider's time,
+:meth:`StreamState.seek`). Decimation: at most ``points_per_batch`` frames of a
 batch go into the traces (the newest of each stride), so a 1,000 frames/s stream costs the page
 what a 100 frames/s one does; every frame still reaches the edge module's window, and trigger
 events are never decimated.
@@ -13,7 +14,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,6 +31,13 @@ _log = get_logger(__name__)
 
 TRACE_COLUMNS = ("t", "p", "decision", "latency_us", "target", "seq")
 BEHAVIOR_COLUMNS = ("t", "velocity", "reversal")
+
+
+class Recorded(Protocol):
+    """A finished session's activity (:class:`~rtdecode.view._recorded.RecordedActivity`)."""
+
+    def show(self, state: StreamState, t: float, span_s: float) -> bool:
+        """Put the activity at page time ``t`` into ``state``; False when nothing changed."""
 
 
 class StreamState:
@@ -83,6 +91,10 @@ class StreamState:
         self.window_valid: np.ndarray | None = None
         self.window_t = np.zeros(0)
         self.window_fill = 0
+        self.window_version = 0  # bumped whenever the window changes
+        self._edges_asked = -1  # the window version of the last edge job
+        self.layout_id = -1  # bumped with each neuron layout
+        self.recorded: Recorded | None = None  # a session file's activity
         self.edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.role: np.ndarray | None = None
         self.t0: float | None = None  # frame time shown as 0 (the first one seen)
@@ -246,6 +258,8 @@ class StreamState:
         self.window_valid = np.zeros((w, n), bool)
         self.window_t = np.zeros(w)
         self.window_fill = 0
+        self.window_version += 1
+        self.layout_id += 1
         self.edge_module = None
         self.edges = self.role = None
         self.version += 1
@@ -257,6 +271,26 @@ class StreamState:
         self.window_valid[k] = valid
         self.window_t[k] = t
         self.window_fill += 1
+        self.window_version += 1
+
+    def set_window(
+        self, features: np.ndarray | None, valid: np.ndarray | None, t: np.ndarray | None
+    ) -> None:
+        """Replace the window by these ``(W, n, F)`` rows, oldest first (``None``: no full
+        window, and no graph)."""
+        if features is None or valid is None or t is None:
+            self.window, self.window_valid, self.window_fill = None, None, 0
+            self.edges = self.role = None
+        else:
+            self.window, self.window_valid, self.window_t = features, valid, np.asarray(t)
+            self.window_fill = len(features)
+        self.window_version += 1
+
+    def seek(self, t: float, span_s: float = 120.0) -> None:
+        """Show a finished session's activity, graph and manifold at page time ``t``, the
+        raster over the ``span_s`` seconds before it (see :mod:`rtdecode.view._recorded`)."""
+        if self.recorded is not None and self.recorded.show(self, t, span_s):
+            self.version += 1
 
     def _activity(self, row: np.ndarray, decision: int, t: float) -> None:
         assert self.raster is not None and self.pca is not None
@@ -305,19 +339,26 @@ class StreamState:
         """
         if not self.want_edges or self.window is None or self.window_fill < len(self.window):
             return None
+        if self.window_version == self._edges_asked:
+            return None  # the graph of this window is shown (or on its way)
+        self._edges_asked = self.window_version
         assert self.window_valid is not None
         start = self.window_fill % len(self.window)
         order = np.r_[start : len(self.window), 0:start]
         window, valid = self.window[order], self.window_valid[order]
         steps = np.diff(self.window_t[order])
-        layout = self.window
+        layout, layout_id, module = self.window, self.layout_id, self.edge_module
 
         def run() -> None:
             from rtdecode.view._edges import top_edges
 
-            module = self.edge_module or self._edge_module(window.shape[1], steps)
+            nonlocal module
             if module is None:
-                return
+                module = self._edge_module(window.shape[1], steps)
+                if module is None:
+                    return
+                if self.layout_id == layout_id:
+                    self.edge_module = module
             weights, role = module(window, valid)
             if self.window is layout:  # no new layout meanwhile
                 self.edges, self.role = top_edges(weights, top), role
@@ -347,5 +388,4 @@ class StreamState:
         if not module.available:
             self.want_edges, self.edge_error = False, module.reason
             return None
-        self.edge_module = module
         return module
