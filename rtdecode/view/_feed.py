@@ -9,7 +9,11 @@ counters), ``"tap"`` (``offered``, ``dropped``) and, once, ``"stopped"`` (the su
 ``features`` is the ``(k, n, F)`` float32 rows, ``valid`` the ``(k, n)`` uint8 masks.
 
 The publisher thread costs the decode loop nothing but the tap's appends: PUB never blocks
-(a view that lags loses messages at the high-water mark, counted in ``unsent``).
+(a view that lags loses messages at the high-water mark, counted in ``unsent``). It drains
+right after a frame was offered (the tap's ``wake``), at most once per ``period_s``: its work
+(a millisecond of copying and JSON, holding the interpreter lock) then falls in the decoder's
+idle time before the next frame instead of at a random moment, where a frame arriving during it
+would wait for the lock.
 """
 
 from __future__ import annotations
@@ -171,6 +175,9 @@ class FeedPublisher:
         self.endpoint = self._socket.getsockopt(zmq.LAST_ENDPOINT).decode()
         self.unsent = 0
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        for tap in self.taps:
+            tap.wake = self._wake
         self._thread = threading.Thread(target=self._run, name="rtdecode-view-feed", daemon=True)
         self._sent_stopped = [False] * len(self.taps)
 
@@ -181,6 +188,7 @@ class FeedPublisher:
     def close(self) -> None:
         """Publish what is left (with every stopped stream's summary), then stop and close."""
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5.0)
         self._socket.close()
@@ -188,7 +196,12 @@ class FeedPublisher:
     def _run(self) -> None:
         next_health = next_context = 0.0
         while True:
-            stopping = self._stop.wait(self.period_s)
+            # Rest out the period, then drain as soon as a frame is offered (or a period has
+            # passed without one: events, behaviour and health still go out).
+            self._stop.wait(self.period_s)
+            self._wake.clear()
+            self._wake.wait(self.period_s)
+            stopping = self._stop.is_set()
             now = time.monotonic()
             health, context = now >= next_health, now >= next_context
             for index, tap in enumerate(self.taps):

@@ -12,6 +12,7 @@ behind, the oldest items are dropped (and counted). A thread of the view's own (
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -138,6 +139,9 @@ class ViewTap:
 
     Attributes
     ----------
+    wake
+        Set after each frame is offered (by the thread that drains the tap, to drain right
+        after a frame; ``None``: nobody waits).
     offered, dropped
         Items offered, and dropped because the view did not drain them in time.
     summary
@@ -155,6 +159,7 @@ class ViewTap:
         self.health = health
         self.row = row
         self._items: deque[FrameSnapshot | BehaviorSample | Any] = deque(maxlen=capacity)
+        self.wake: threading.Event | None = None  # set on each frame for the draining thread
         self.offered = 0
         self.dropped = 0
         self.summary: dict[str, Any] | None = None
@@ -186,6 +191,8 @@ class ViewTap:
                 valid.copy(),
             )
         )
+        if self.wake is not None:
+            self.wake.set()
 
     def behavior(self, seq: int, t: float, velocity: float, reversal: float) -> None:
         """Offer one behaviour sample (the signature of a sink's ``record_behavior``)."""
