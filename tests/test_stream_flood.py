@@ -214,3 +214,16 @@ def test_a_bounded_zeromq_stream_parses_only_what_it_keeps_and_counts_every_loss
     assert source.dropped_frames > 0 and kept + source.dropped_frames == sent_frames
     assert source.malformed["bad_json"] == 5
     assert source.stats()["dropped_oldest"] == source.dropped_frames
+
+
+def test_a_frame_taken_late_barely_moves_its_streams_expected_arrival() -> None:
+    """The due-frame wait keeps to a calm stream's own rhythm: a frame taken 6 ms late, after
+    a flood's long decode, must not make the next one look 6 ms later than it will come."""
+    from rtdecode.live._runner import _arrival
+
+    interval, arrived = 100_000_000, 1_000_000_000
+    due = arrived + interval
+    assert _arrival(due, interval, arrived) == due
+    assert _arrival(due + 6_000_000, interval, arrived) == due + 750_000  # an eighth of the way
+    assert _arrival(due - 1_000_000, interval, arrived) == due - 1_000_000  # early: the phase
+    assert _arrival(due + interval, interval, arrived) == due + interval  # one frame missed

@@ -60,8 +60,25 @@ _log = get_logger(__name__)
 _RECHECK_NS = 500_000
 """Before a decode that took longer than this (0.5 ms; a 2048-neuron window takes about 6 ms
 with numba, 130 neurons 0.05 ms), the cheaper streams are looked at again."""
-_GRACE_NS = 2_000_000
-"""How late (2 ms) a cheaper stream's due frame may be before a long decode stops waiting."""
+_GRACE_NS = 5_000_000
+"""How late (5 ms) a cheaper stream's due frame may be before a long decode stops waiting (a
+producer's own timing wavers by a few milliseconds; at 2 ms, a calm frame was waited for and
+then met the long decode anyway more often: 8-12 % of a calm stream's frames over 4 ms under
+a full-speed flood, against 1-7 % now)."""
+
+
+def _arrival(now: int, interval: int, arrived: int) -> int:
+    """When a frame taken at ``now`` most likely arrived, from its stream's rhythm (ns).
+
+    A frame is taken when it arrives or later (after a long decode), never earlier: a take
+    before the expected time (the last estimate plus whole intervals) moves the estimate to it
+    at once, a later one only an eighth of the way, so the estimate keeps to the stream's own
+    phase instead of following every late take.
+    """
+    if not arrived or not interval:
+        return now
+    expected = arrived + max(1, round((now - arrived) / interval)) * interval
+    return now if now <= expected else expected + (now - expected) // 8
 
 
 class WaitStrategy:
@@ -196,7 +213,8 @@ class Runner:
         self._elapsed = 0.0
         self._turns = 0
         self._cost_ns = [0] * len(self.streams)  # each stream's last decode, cheapest first
-        self._arrivals = [(0, 0)] * len(self.streams)  # (last take, mean interval) ns
+        # (last take, mean interval, estimated arrival of the last frame) ns, per stream
+        self._arrivals = [(0, 0, 0)] * len(self.streams)
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish after the frames in hand (thread- and signal-safe); a
@@ -283,11 +301,11 @@ class Runner:
         if not self.guard(index, partial(self.streams[index].take, 0.0)):
             return False
         now = time.perf_counter_ns()
-        last, interval = self._arrivals[index]
+        last, interval, arrived = self._arrivals[index]
         if last:
             gap = now - last
             interval = gap if not interval else interval + (gap - interval) // 8
-        self._arrivals[index] = (now, interval)
+        self._arrivals[index] = (now, interval, _arrival(now, interval, arrived))
         return True
 
     def _decode_ready(self) -> None:
@@ -372,10 +390,10 @@ class Runner:
         cost, now = self._cost_ns[index], time.perf_counter_ns()
         due: dict[Any, int] = {}
         for i in self.active:
-            last, interval = self._arrivals[i]
+            _, interval, arrived = self._arrivals[i]
             if i == index or self._cost_ns[i] >= cost or interval < 2 * cost:
                 continue  # a stream faster than two long decodes would hold them off
-            expected = last + interval
+            expected = arrived + interval
             if now - _GRACE_NS < expected < now + cost:
                 due[self.streams[i].source.wait_socket] = expected
         due.pop(None, None)
