@@ -279,7 +279,7 @@ def _measure_on(
     for process in processes:
         process.start()
     try:
-        flooded = _toggle(settings, on, here, report)
+        flooded, warmed = _toggle(settings, on, here, report)
         sent: list[dict[int, int]] = here.recv() if here.poll(30) else []
         calm_cpu = here.recv() if here.poll(30) else float("nan")
     finally:
@@ -296,18 +296,20 @@ def _measure_on(
         "calm_sender_s": round(calm_cpu, 1),
         "flood_senders_s": [round(c.value, 1) for c in cpus],
     }
-    return {**_tally(settings, sent, sinks, result, [n.value for n in counts], flooded), "cpu": cpu}
+    tally = _tally(settings, sent, sinks, result, [n.value for n in counts], (flooded, warmed))
+    return {**tally, "cpu": cpu}
 
 
 def _toggle(
     settings: FloodSettings, on: Any, conn: Connection, report: Callable[[str], None]
-) -> list[tuple[int, int]]:
+) -> tuple[list[tuple[int, int]], int]:
     """The flood on while the calm streams warm up (not measured); then off, on, off... every
     ``block_s`` until the calm sender is done. The ``(start, end)`` ns of each measured
-    flooded block."""
+    flooded block, and when the warm-up's flood was switched off."""
     on.set()  # while the calm windows fill: the flooding streams' first windows and layout
     conn.recv()  # "measuring"
     on.clear()
+    warmed = time.perf_counter_ns()  # the warm-up's flood ends: the first calm phase begins
     blocks: list[tuple[int, int]] = []
     started = time.monotonic()
     while not conn.poll(settings.block_s):
@@ -318,7 +320,7 @@ def _toggle(
         else:
             blocks.append((time.perf_counter_ns(), 2**62))
             on.set()
-    return blocks
+    return blocks, warmed
 
 
 def _tally(
@@ -327,14 +329,16 @@ def _tally(
     sinks: list[_Stamp],
     summary: dict[str, Any],
     flood_sent: list[int],
-    flooded: list[tuple[int, int]],
+    switches: tuple[list[tuple[int, int]], int],
 ) -> dict[str, Any]:
-    """The calm streams' latency per phase (frames sent within ``guard_s`` after a switch are
-    left out), and where each stream's frames went."""
+    """The calm streams' latency per phase (frames sent within ``guard_s`` after a switch,
+    the end of the warm-up's flood included, are left out), and where each stream's frames
+    went; ``switches`` holds the flooded blocks and when the warm-up's flood ended."""
+    flooded, warmed = switches
     if not sent or not summary:
         raise ConfigError("the flood benchmark's calm sender or decoder did not finish")
     starts = np.array([b[0] for b in flooded] + [2**62], dtype=np.int64)
-    ends = np.array([0] + [b[1] for b in flooded], dtype=np.int64)
+    ends = np.array([warmed] + [b[1] for b in flooded], dtype=np.int64)
     guard = int(settings.guard_s * 1e9)
     phases: dict[str, list[int]] = {"calm": [], "flood": []}
     unpublished = 0
