@@ -151,11 +151,12 @@ def _flood_main(
 ) -> None:
     """While the ``on`` flag is set, send frames of ``neurons`` neurons at ``rate_hz`` (0: as
     fast as ZeroMQ takes them); end when ``stop`` is set, leaving the count and this process's
-    CPU seconds in ``tallies``; on ``cores`` when given, at a lower priority (nice 10) than the
-    calm sender and the decoder, as if it ran on a machine of its own: otherwise a calm frame's
-    send stamp would include its sender's wait for a core, which is not the decoder's doing."""
+    CPU seconds in ``tallies``; on ``cores`` when given, at the idle priority (``SCHED_IDLE``:
+    any other process on the core comes first), as if it ran on a machine of its own: otherwise
+    a calm frame, stamped as sent, would wait in its sender for a core the flood holds, which is
+    not the decoder's doing (at ``nice`` 10 that wait still reached 4 ms)."""
     _pin(cores)
-    os.nice(10)
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     (on, stop), (sent, cpu) = flags, tallies
     socket = _subscribed(port)
     frames = frames_for(neurons)
