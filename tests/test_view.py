@@ -251,3 +251,18 @@ def test_a_view_feed_beyond_loopback_needs_insecure_and_a_zmq_address() -> None:
     assert "listens beyond loopback" in open_feed.stderr and "--insecure" in open_feed.stderr
     not_zmq = subprocess.run([*base, "lsl://feed"], capture_output=True, text=True, timeout=240)
     assert not_zmq.returncode != 0 and "zmq+tcp://HOST:PORT or zmq+ipc://PATH" in not_zmq.stderr
+
+
+@pytest.mark.timeout(300)
+def test_a_decoder_that_fails_to_start_leaves_no_view_behind() -> None:
+    """The page starts while the model loads; a model that cannot load must stop it at once,
+    so that the same command, corrected, can take the port again."""
+    port = free_port()
+    failed = subprocess.run(
+        [*RTDECODE, "run", "--source", "zmq+tcp://127.0.0.1:9", "--model", "/nonexistent.pt",
+         "--view", f"127.0.0.1:{port}", "--quiet"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert failed.returncode != 0 and "/nonexistent.pt does not exist" in failed.stderr
+    assert "view: http" not in failed.stderr  # announced only once the decoder is up
+    check_free(parse_view_address(f"127.0.0.1:{port}"))  # raises while a page holds it

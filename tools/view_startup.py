@@ -55,11 +55,12 @@ def one_run(browser: Any) -> dict[str, float]:
     frames, view = free_port(), free_port()
     rtdecode = [sys.executable, "-m", "rtdecode"]
     replay = subprocess.Popen([*rtdecode, "replay", "--to", f"zmq+tcp://127.0.0.1:{frames}",
-                               "--speed", str(SPEED), "--loop"])  # fmt: skip
+                               "--speed", str(SPEED), "--loop"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     launched = time.monotonic()
     run = subprocess.Popen([*rtdecode, "run", "--source", f"zmq+tcp://127.0.0.1:{frames}",
                             "--view", f"127.0.0.1:{view}", "--view-linger", "0"],
-                           stderr=subprocess.PIPE)  # fmt: skip
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     found: dict[str, float] = {}
     reader = threading.Thread(target=_line_time, args=(run.stderr, "view: http", found))
     reader.start()

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rtdecode.live import RunConfig, Session
     from rtdecode.view import AttachedView
 
-__all__ = ["VIEW_OPTIONS", "attached_view", "check_view"]
+__all__ = ["VIEW_OPTIONS", "attached_view", "check_view", "open_view"]
 
 VIEW_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
@@ -95,16 +95,44 @@ def check_view(config: RunConfig) -> None:
     check_free(parse_view_address(view.address))
 
 
-@contextmanager
-def attached_view(config: RunConfig, session: Session) -> Iterator[AttachedView | None]:
-    """Add a view tap to each stream's chain and serve the page while the block runs (gives
-    the :class:`~rtdecode.view.AttachedView`; ``None`` without ``view.address``)."""
+def open_view(config: RunConfig) -> AttachedView | None:
+    """Before the model loads: check the view (:func:`check_view`), bind its feed and start
+    the page's process, so that the page is up by the time the decoder is (the process takes
+    about two seconds to serve, the model as long to load); ``None`` without ``--view`` or
+    ``--view-feed``. Close it (:meth:`~rtdecode.view.AttachedView.close`) if the decoder then
+    fails to start."""
+    check_view(config)
     view = config.view
     if view.address is None and view.feed is None:
+        return None
+    from rtdecode.view import AttachedView
+
+    attached = AttachedView(
+        view.address,
+        (),
+        token=view.token,
+        insecure=config.source.insecure,
+        linger_s=view.linger_s,
+        decoder_cpu=config.decoder.cpu,
+        feed=view.feed,
+    )
+    attached.serve()
+    return attached
+
+
+@contextmanager
+def attached_view(
+    config: RunConfig, session: Session, attached: AttachedView | None
+) -> Iterator[AttachedView | None]:
+    """Add a view tap to each stream's chain of ``session`` and feed the view opened by
+    :func:`open_view` while the block runs; closes it at the end (gives it back; ``None``
+    without one)."""
+    if attached is None:
         yield None
         return
-    from rtdecode.view import AttachedView, StreamContext, ViewTap
+    from rtdecode.view import StreamContext, ViewTap
 
+    view = config.view
     trigger = {} if config.policy is None else json.loads(config.policy.to_json())
     taps = []
     for k, stream in enumerate(session.streams):
@@ -121,15 +149,7 @@ def attached_view(config: RunConfig, session: Session) -> Iterator[AttachedView 
         stream.chain.taps.append(tap)
         stream.chain.listeners.append(tap)
         taps.append(tap)
-    attached = AttachedView(
-        view.address,
-        taps,
-        token=view.token,
-        insecure=config.source.insecure,
-        linger_s=view.linger_s,
-        decoder_cpu=config.decoder.cpu,
-        feed=view.feed,
-    )
+    attached.attach(taps)
     if view.address is not None:
         click.echo(f"view: {attached.url}", err=True)
     if view.feed is not None:

@@ -157,7 +157,6 @@ class FeedPublisher:
         health_every_s: float = 1.0,
         context_every_s: float = 1.0,
     ) -> None:
-        self.taps = list(taps)
         self.period_s = period_s
         self.health_every_s = health_every_s
         self.context_every_s = context_every_s
@@ -176,10 +175,17 @@ class FeedPublisher:
         self.unsent = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
-        for tap in self.taps:
-            tap.wake = self._wake
         self._thread = threading.Thread(target=self._run, name="rtdecode-view-feed", daemon=True)
-        self._sent_stopped = [False] * len(self.taps)
+        self._sent_stopped: list[bool] = []
+        self.taps: list[ViewTap] = []
+        self.attach(taps)
+
+    def attach(self, taps: Sequence[ViewTap]) -> None:
+        """Publish these taps too, as the next streams (before :meth:`start`)."""
+        for tap in taps:
+            tap.wake = self._wake
+            self.taps.append(tap)
+            self._sent_stopped.append(False)
 
     def start(self) -> None:
         """Start the publishing thread."""

@@ -138,10 +138,21 @@ class AttachedView:
         query = f"?token={self.token}" if self.token else ""
         return f"http://{host}:{self.address.port}/{query}"
 
+    def attach(self, taps: Sequence[ViewTap]) -> None:
+        """Feed these taps too (one per stream, in order): a view is opened before the
+        decoder's streams exist (see :meth:`serve`)."""
+        self.taps.extend(taps)
+        self.feed.attach(taps)
+
     def start(self) -> None:
-        """Start the feed thread and the view process (with a page)."""
+        """Start the feed thread, and the view process (with a page) unless it runs."""
         self.feed.start()
-        if self.address is None:
+        self.serve()
+
+    def serve(self) -> None:
+        """Start the view process on the feed (with a page; none for a feed alone), before
+        any tap is attached if need be: it serves the page while the decoder starts."""
+        if self.address is None or self._child is not None:
             return
         command = [
             sys.executable,
@@ -168,14 +179,15 @@ class AttachedView:
         """Stop keeping the page after the decoder stopped (a stop signal; thread-safe)."""
         self._linger_over.set()
 
-    def close(self) -> None:
+    def close(self, linger: bool = True) -> None:
         """Send the stopped streams' summaries, keep the page ``linger_s`` (or until
-        :meth:`end_linger`), then stop it."""
+        :meth:`end_linger`; not at all without ``linger``: a decoder that failed to start),
+        then stop it."""
         self.feed.close()
         child = self._child
         if child is None:
             return
-        deadline = time.monotonic() + self.linger_s
+        deadline = time.monotonic() + (self.linger_s if linger else 0.0)
         with _signals_end(self.end_linger):
             while child.poll() is None and not self._linger_over.wait(0.1):
                 if time.monotonic() >= deadline:
