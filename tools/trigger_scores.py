@@ -103,8 +103,7 @@ def fused_scores(animals: list[Any], held: int, identities: bool) -> dict[str, n
     """``fold_scores``' fused decision and its parts over the whole recording; the calibration
     period cross-fitted as above (``AnimalDecoder.crossfit``)."""
     from rtdecode.calibration._decision import COMPONENTS
-    from rtdecode.calibration._head import CalibrationConfig
-    from rtdecode.calibration._logreg import one_thread
+    from rtdecode.calibration._fused_session import crossfit_period
     from rtdecode.calibration._scores import ScoreConfig, fold_decoder
 
     config = ScoreConfig()
@@ -116,16 +115,7 @@ def fused_scores(animals: list[Any], held: int, identities: bool) -> dict[str, n
         decoder.fuse_behavior = fuse
         probs = decoder.recording(a.features, a.valid, a.velocity)
         probs[: rows[-1] + 1] = np.nan
-        with one_thread():
-            probs[rows] = decoder.crossfit(
-                a.features,
-                a.valid,
-                a.reversal,
-                rows,
-                a.frame_interval,
-                CalibrationConfig().blocks,
-                a.velocity,
-            )
+        probs[rows] = crossfit_period(decoder, a, rows)
         if fuse:
             out["fused_behavior"] = probs[:, len(COMPONENTS)]
             continue

@@ -17,7 +17,7 @@ from rtdecode.calibration._logreg import one_thread
 from rtdecode.calibration._scores import Animal, ScoreConfig, fold_decoder
 from rtdecode.training._dataset import Prepared
 
-__all__ = ["as_animal", "fused_session"]
+__all__ = ["as_animal", "crossfit_period", "fused_session"]
 
 
 def as_animal(prepared: Prepared) -> Animal:
@@ -34,6 +34,21 @@ def as_animal(prepared: Prepared) -> Animal:
         prepared.labels,
         prepared.frame_interval,
     )
+
+
+def crossfit_period(decoder: AnimalDecoder, animal: Animal, rows: np.ndarray) -> np.ndarray:
+    """The calibration period's ``rows`` of ``animal`` scored out of sample by ``decoder``
+    (:meth:`AnimalDecoder.crossfit` with the live calibrator's blocks), one thread."""
+    with one_thread():
+        return decoder.crossfit(
+            animal.features,
+            animal.valid,
+            animal.reversal,
+            rows,
+            animal.frame_interval,
+            CalibrationConfig().blocks,
+            animal.velocity,
+        )
 
 
 def fused_session(
@@ -73,14 +88,5 @@ def fused_session(
             decoder.calibrate(a.features[rows], a.valid[rows], a.reversal[rows], a.frame_interval)
     outputs = decoder.recording(a.features, a.valid)
     period = np.full_like(outputs, np.nan)
-    with one_thread():
-        period[rows] = decoder.crossfit(
-            a.features,
-            a.valid,
-            a.reversal,
-            rows,
-            a.frame_interval,
-            CalibrationConfig().blocks,
-            a.velocity,
-        )
+    period[rows] = crossfit_period(decoder, a, rows)
     return outputs, period
