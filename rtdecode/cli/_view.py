@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rtdecode.live import RunConfig, Session
     from rtdecode.view import AttachedView
 
-__all__ = ["VIEW_OPTIONS", "attached_view", "check_view", "open_view"]
+__all__ = ["VIEW_OPTIONS", "attached_view", "check_view", "open_view", "stopped_on_failure"]
 
 VIEW_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
@@ -118,6 +118,18 @@ def open_view(config: RunConfig) -> AttachedView | None:
     )
     attached.serve()
     return attached
+
+
+@contextmanager
+def stopped_on_failure(attached: AttachedView | None) -> Iterator[None]:
+    """While the decoder starts: if it fails, stop the view :func:`open_view` started at once
+    (no lingering page), so that the retry finds its port free."""
+    try:
+        yield
+    except BaseException:
+        if attached is not None:
+            attached.close(linger=False)
+        raise
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from rtdecode.calibration import CalibrationConfig
 from rtdecode.cli._options import engine_option, insecure_option, model_option, threads_option
 from rtdecode.cli._report import format_summary
 from rtdecode.cli._signals import stop_on_signals
-from rtdecode.cli._view import attached_view, open_view
+from rtdecode.cli._view import attached_view, open_view, stopped_on_failure
 from rtdecode.data import Recording, bundled_recording
 from rtdecode.errors import RtdecodeError
 from rtdecode.events import describe, score_fires
@@ -234,12 +234,8 @@ def demo(
             frames_uri, preds_uri, recording, model, engine_name, calibrate_s, device, flags
         )
         view = open_view(config)  # its page starts while the model loads
-        try:
+        with stopped_on_failure(view):
             session = open_session(config, sinks=[[printer]])
-        except BaseException:
-            if view is not None:
-                view.close(linger=False)
-            raise
         engine = session.runner.engine
         click.echo(
             f"demo: {recording.summary()}\nreplaying at {speed:g}x to {frames_uri}; predictions "

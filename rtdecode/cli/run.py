@@ -546,7 +546,7 @@ def _config(ctx: click.Context, values: dict[str, Any]) -> Any:
 
 def _run(config: Any, values: dict[str, Any], signals: StopOnSignals) -> dict[str, Any]:
     """Build the session, run it, print and write its summary."""
-    from rtdecode.cli._view import attached_view, open_view
+    from rtdecode.cli._view import attached_view, open_view, stopped_on_failure
     from rtdecode.live import open_session
 
     json_out = values["json_out"]
@@ -558,16 +558,12 @@ def _run(config: Any, values: dict[str, Any], signals: StopOnSignals) -> dict[st
     click.echo(
         f"loading the model ({decoder.model or 'shipped'}, engine {decoder.engine})", err=True
     )
-    try:
+    with stopped_on_failure(view):
         session = open_session(
             config,
             on_status=None if quiet else _Console(),
             on_open=partial(_say_decoding, config.several),
         )
-    except BaseException:
-        if view is not None:
-            view.close(linger=False)
-        raise
     click.echo("Ctrl-C stops", err=True)
     signals.target = session.stop
     with attached_view(config, session, view):
