@@ -33,9 +33,11 @@ SPEED = 10 * 0.6  # 10 frames/s of the bundled recording (0.6 s a frame)
 
 
 def _line_time(stream: Any, prefix: str, found: dict[str, float]) -> None:
-    """Note when a line starting with ``prefix`` comes; read the rest to the end."""
+    """Note when the decoder's line starting with ``prefix`` comes (not the page process's own,
+    which ends with "(Ctrl-C stops)"); read the rest to the end."""
     for raw in stream:
-        if "view" not in found and raw.decode(errors="replace").startswith(prefix):
+        line = raw.decode(errors="replace").rstrip()
+        if "view" not in found and line.startswith(prefix) and not line.endswith("stops)"):
             found["view"] = time.monotonic()
 
 
