@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import zmq
 
+from rtdecode.live._cadence import Cadence
 from rtdecode.live._processor import StreamProcessor
 from rtdecode.log import get_logger
 from rtdecode.stream import FairShare, ThreadedSource
@@ -65,20 +66,6 @@ _GRACE_NS = 5_000_000
 producer's own timing wavers by a few milliseconds; at 2 ms, a calm frame was waited for and
 then met the long decode anyway more often: 8-12 % of a calm stream's frames over 4 ms under
 a full-speed flood, against 1-7 % now)."""
-
-
-def _arrival(now: int, interval: int, arrived: int) -> int:
-    """When a frame taken at ``now`` most likely arrived, from its stream's rhythm (ns).
-
-    A frame is taken when it arrives or later (after a long decode), never earlier: a take
-    before the expected time (the last estimate plus whole intervals) moves the estimate to it
-    at once, a later one only an eighth of the way, so the estimate keeps to the stream's own
-    phase instead of following every late take.
-    """
-    if not arrived or not interval:
-        return now
-    expected = arrived + max(1, round((now - arrived) / interval)) * interval
-    return now if now <= expected else expected + (now - expected) // 8
 
 
 class WaitStrategy:
@@ -213,8 +200,7 @@ class Runner:
         self._elapsed = 0.0
         self._turns = 0
         self._cost_ns = [0] * len(self.streams)  # each stream's last decode, cheapest first
-        # (last take, mean interval, estimated arrival of the last frame) ns, per stream
-        self._arrivals = [(0, 0, 0)] * len(self.streams)
+        self._cadences = [Cadence() for _ in self.streams]  # when each one's frames come
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish after the frames in hand (thread- and signal-safe); a
@@ -300,12 +286,7 @@ class Runner:
         """Let one stream take what its source has; keep when frames come and how often."""
         if not self.guard(index, partial(self.streams[index].take, 0.0)):
             return False
-        now = time.perf_counter_ns()
-        last, interval, arrived = self._arrivals[index]
-        if last:
-            gap = now - last
-            interval = gap if not interval else interval + (gap - interval) // 8
-        self._arrivals[index] = (now, interval, _arrival(now, interval, arrived))
+        self._cadences[index].taken(time.perf_counter_ns())
         return True
 
     def _decode_ready(self) -> None:
@@ -390,10 +371,10 @@ class Runner:
         cost, now = self._cost_ns[index], time.perf_counter_ns()
         due: dict[Any, int] = {}
         for i in self.active:
-            _, interval, arrived = self._arrivals[i]
-            if i == index or self._cost_ns[i] >= cost or interval < 2 * cost:
+            cadence = self._cadences[i]
+            if i == index or self._cost_ns[i] >= cost or cadence.interval_ns < 2 * cost:
                 continue  # a stream faster than two long decodes would hold them off
-            expected = arrived + interval
+            expected = cadence.next_ns
             if now - _GRACE_NS < expected < now + cost:
                 due[self.streams[i].source.wait_socket] = expected
         due.pop(None, None)

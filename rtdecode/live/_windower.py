@@ -236,11 +236,30 @@ class Windower:
         )
 
     def _fill_gap(self, lost: int, t: float) -> None:
+        """Write the filler rows of ``lost`` frames before a frame at ``t`` (at most a window).
+
+        An all-NaN frame leaves the preprocessing state as it was (only its time moves on), so
+        every filler row is the same: the last one goes through the preprocessing (which keeps
+        its time), and the others are copies of it, a flood's gap of a window of 2048-neuron
+        rows thus costing one row's work.
+        """
         self.missing += lost
         self.gaps += 1
         step = (t - self._last_t) / (lost + 1)
-        for j in range(max(0, lost - self.window), lost):
-            self._write(self._missing_frame, self._last_t + (j + 1) * step)
+        first = self._pos
+        self._write(self._missing_frame, self._last_t + lost * step)
+        for _ in range(min(lost, self.window) - 1):
+            self._copy_row(first)
+
+    def _copy_row(self, source: int) -> None:
+        """Append a copy of ring row ``source`` (and its validity)."""
+        pos, w = self._pos, self.window
+        np.copyto(self._rows[pos], self._rows[source])
+        np.copyto(self._rows[pos + w], self._rows[source])
+        np.copyto(self._valid_rows[pos], self._valid_rows[source])
+        np.copyto(self._valid_rows[pos + w], self._valid_rows[source])
+        self._pos = pos + 1 if pos + 1 < w else 0
+        self._filled_rows += 1
 
     def _write(self, frame: np.ndarray, t: float) -> int:
         pos, w = self._pos, self.window

@@ -27,6 +27,10 @@ from rtdecode.stream._source import Chunk, RawMessage, RawReader, Source
 __all__ = ["FairShare"]
 
 _DRAIN_CHUNKS = 64
+_DRAIN_SHARES = 4
+"""A turn reads at most this many turns' shares of bytes out of the source (and at most
+``_DRAIN_CHUNKS`` chunks): reading a flood's frames only to drop them as the oldest was half
+of its turn's work (32 frames of 2048 neurons a turn, not 64, still keep up with 1 kHz)."""
 
 
 class FairShare(Source):
@@ -83,7 +87,7 @@ class FairShare(Source):
         self._queue: deque[Chunk | RawMessage] = deque()
         self._bytes = 0
         self._handed = 0
-        self._drained = 0
+        self._drained = self._drained_bytes = 0
 
     def start(self) -> None:
         """Start the inner source."""
@@ -91,7 +95,7 @@ class FairShare(Source):
 
     def new_turn(self) -> None:
         """A new turn of the loop: this stream may hand over ``turn_bytes`` again."""
-        self._handed = self._drained = 0
+        self._handed = self._drained = self._drained_bytes = 0
 
     @property
     def buffered(self) -> bool:
@@ -108,7 +112,6 @@ class FairShare(Source):
                 item = self._next(max(0.0, deadline - time.monotonic()))
                 if item is None:
                     return None
-                self._drained += 1
                 self._keep(item)
                 self._drain()
             item = self._queue.popleft()
@@ -130,27 +133,31 @@ class FairShare(Source):
         return self.source.read(timeout)
 
     def _drain(self) -> None:
-        """Move what the inner source has now into the queue (at most ``_DRAIN_CHUNKS`` a
-        turn, so that a turn's work stays bounded however fast the producer sends; beyond,
-        the inner source's own queue holds them, and its losses show as gaps)."""
+        """Move what the inner source has now into the queue (at most ``_DRAIN_CHUNKS`` chunks
+        and ``_DRAIN_SHARES`` shares of bytes a turn, so that a turn's work stays bounded
+        however fast the producer sends; beyond, the inner source's own queue holds them, and
+        its losses show as gaps)."""
         if self._handed >= self.turn_bytes:
             return
-        while self._drained < _DRAIN_CHUNKS:
+        budget = _DRAIN_SHARES * self.turn_bytes
+        while self._drained < _DRAIN_CHUNKS and self._drained_bytes < budget:
             item = self._next(0.0)
             if item is None:
                 return
-            self._drained += 1
             self._keep(item)
 
     def _keep(self, item: Chunk | RawMessage) -> None:
-        """Queue ``item`` (a copy of a chunk: sources may reuse their arrays); drop the
-        oldest over the bound."""
+        """Queue ``item`` (a copy of a chunk: sources may reuse their arrays), read this turn;
+        drop the oldest over the bound."""
         if isinstance(item, Chunk):
             item = Chunk(
                 item.data.copy(), item.seq, item.t.copy(), item.recv_ns, item.labels, item.sent_ns
             )
+        size = _size(item)
+        self._drained += 1
+        self._drained_bytes += size
         self._queue.append(item)
-        self._bytes += _size(item)
+        self._bytes += size
         while self._bytes > self.max_bytes and len(self._queue) > 1:
             old = self._queue.popleft()
             self._bytes -= _size(old)
