@@ -5,8 +5,8 @@ One decoder (the real live session: fair shares, turns, the engine) serves ``cal
 sockets on loopback. The calm streams are sent from another process, as a microscope would,
 for twice ``seconds``; meanwhile each flooding stream, from a process of its own, is switched
 off and on every ``block_s`` and, when on, sends frames of ``flood_neurons`` neurons at
-``flood_rate_hz`` (0: as fast as ZeroMQ takes them). Each calm frame belongs to the phase it
-was sent in (``calm`` or ``flood``; those sent within ``guard_s`` of a switch are left out), so
+``flood_rate_hz`` (0: as fast as the decoder takes them, its socket always full). Each calm
+frame belongs to the phase it was sent in (``calm`` or ``flood``; those sent within ``guard_s`` of a switch are left out), so
 both phases see the same decoder and the same machine, whatever else runs on it.
 
 The figure is each calm frame's latency from its send to its prediction's publication (one
@@ -62,8 +62,8 @@ class FloodSettings:
     rate_hz
         The calm streams' frame rate.
     flood_rate_hz
-        Each flooding stream's frame rate; 0 sends as fast as ZeroMQ takes the frames (one
-        busy core per flooding stream).
+        Each flooding stream's frame rate; 0 sends as fast as the decoder takes them (its
+        socket always full; the sender waits while it is).
     flood_neurons
         Neurons per flooding frame (2048: the most a decoder serves by default).
     seconds
@@ -145,15 +145,24 @@ def _flood_main(
     cores: set[int] | None,
 ) -> None:
     """While the ``on`` flag is set, send frames of ``neurons`` neurons at ``rate_hz`` (0: as
-    fast as ZeroMQ takes them); end when ``stop`` is set, leaving the count and this process's
-    CPU seconds in ``tallies``; on ``cores`` when given, at the idle priority (``SCHED_IDLE``:
-    any other process on the core comes first), as if it ran on a machine of its own: otherwise
-    a calm frame, stamped as sent, would wait in its sender for a core the flood holds, which is
-    not the decoder's doing (at ``nice`` 10 that wait still reached 4 ms)."""
+    fast as the decoder takes them); end when ``stop`` is set, leaving the count and this
+    process's CPU seconds in ``tallies``; on ``cores`` when given, at the idle priority
+    (``SCHED_IDLE``: any other process on the core comes first), as if it ran on a machine of
+    its own: otherwise a calm frame, stamped as sent, would wait in its sender for a core the
+    flood holds, which is not the decoder's doing (at ``nice`` 10 that wait still reached 4 ms).
+
+    At full speed the sender waits while the decoder's queue is full (ZeroMQ's ``XPUB_NODROP``)
+    instead of spinning to drop frames at its own high-water mark: the decoder's socket is full
+    all the same, but a spinning sender, even at the idle priority, held up the calm sender on
+    their shared core: a trace showed calm frames readable 3-6 ms after their send stamp while
+    the decoder sat waiting for them, which a waiting sender does not cause."""
     _pin(cores)
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     (on, stop), (sent, cpu) = flags, tallies
     socket = _subscribed(port)
+    if rate_hz == 0:  # a full queue makes the sender wait, not spin dropping frames
+        socket.setsockopt(zmq.XPUB_NODROP, 1)
+        socket.setsockopt(zmq.SNDTIMEO, 50)  # and look at the flags while it waits
     frames = frames_for(neurons)
     seq = 0
     while not stop.is_set():
@@ -163,7 +172,10 @@ def _flood_main(
         while on.is_set():
             if rate_hz > 0:
                 time.sleep(max(0.0, start + (seq - first) / rate_hz - time.monotonic()))
-            socket.send_multipart(encode_frame(seq, seq * 0.001, frames[seq % len(frames)]))
+            try:
+                socket.send_multipart(encode_frame(seq, seq * 0.001, frames[seq % len(frames)]))
+            except zmq.Again:  # the decoder's queue stayed full for 50 ms
+                continue
             seq += 1
     time.sleep(1.0)  # the queues drain; then a last frame, so that every loss shows as a gap
     socket.send_multipart(encode_frame(seq, seq * 0.001, frames[seq % len(frames)]))

@@ -211,8 +211,8 @@ def _parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     default=1000.0,
     show_default=True,
     metavar="HZ",
-    help="With --flood: each flooding stream's frame rate; 0 sends as fast as ZeroMQ takes "
-    "the frames (a busy core per flooding stream).",
+    help="With --flood: each flooding stream's frame rate; 0 sends as fast as the decoder "
+    "takes them (its socket always full).",
 )
 @click.option(
     "--flood-neurons",
