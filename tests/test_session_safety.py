@@ -18,7 +18,15 @@ import zmq
 from stream_support import free_port
 
 from rtdecode.errors import SourceError
-from rtdecode.stream import FrameTiming, Prediction, SessionFile, encode_frame, parse_prediction
+from rtdecode.stream import (
+    FrameTiming,
+    Prediction,
+    SessionFile,
+    encode_frame,
+    is_session_file,
+    parse_prediction,
+    read_session,
+)
 from rtdecode.stream._session_file import RESERVE_BYTES
 
 RTDECODE = [sys.executable, "-c", "from rtdecode.cli import main; main()"]
@@ -139,6 +147,8 @@ def test_rows_reach_the_file_within_5_s_when_frames_stop(tmp_path: Path) -> None
             decoder.kill()
         producer.close(linger=0)
     assert _rows(path) == 20
+    session = read_session(path)  # `rtdecode report` and `view` read a killed decoder's file
+    assert len(session.frames["seq"]) == 20 and is_session_file(path)
 
 
 def test_a_full_disk_drops_the_session_file_and_decoding_goes_on(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 
 from rtdecode.errors import DataFormatError
-from rtdecode.stream._session_tables import Ragged, Table
+from rtdecode.stream._session_tables import Ragged, Table, open_for_reading
 
 __all__ = ["ACTIVITY_DTYPE", "ActivityLayout", "ActivityWriter", "SessionActivity", "read_activity"]
 
@@ -199,8 +199,7 @@ def read_activity(path: Path | str) -> SessionActivity | None:
         When the file cannot be read.
     """
     try:
-        # SWMR: also a file still being written, or left open by a crash
-        with h5py.File(path, "r", libver="latest", swmr=True, locking=False) as handle:
+        with open_for_reading(path) as handle:
             if "activity" not in handle:
                 return None
             group = handle["activity"]

@@ -66,7 +66,7 @@ import numpy as np
 from rtdecode.errors import DataFormatError, SourceError
 from rtdecode.log import get_logger
 from rtdecode.stream._session_activity import ActivityWriter
-from rtdecode.stream._session_tables import Table
+from rtdecode.stream._session_tables import Table, open_for_reading
 from rtdecode.stream._sink import FrameTiming, Prediction, Sink
 
 if TYPE_CHECKING:
@@ -460,7 +460,7 @@ def is_session_file(path: Path | str) -> bool:
     """Whether ``path`` is an HDF5 file written by :class:`SessionFile` (``False`` when it is
     another HDF5 file or not HDF5 at all)."""
     try:
-        with h5py.File(path, "r") as handle:
+        with open_for_reading(path) as handle:
             return bool(handle.attrs.get("format") == FORMAT)
     except OSError:
         return False
@@ -486,7 +486,7 @@ def read_session(path: Path | str, tables: tuple[str, ...] = TABLES) -> SessionD
     if unknown:
         raise ValueError(f"unknown session table(s) {unknown}; the tables are {list(TABLES)}")
     try:
-        with h5py.File(path, "r") as handle:
+        with open_for_reading(path) as handle:
             if handle.attrs.get("format") != FORMAT:
                 raise DataFormatError(f"{path} is not an rtdecode session file")
             attrs: dict[str, Any] = {}

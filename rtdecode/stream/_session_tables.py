@@ -1,4 +1,5 @@
-"""The session file's block-written tables: fixed-width rows, and ragged rows.
+"""The session file's block-written tables: fixed-width rows, and ragged rows; and how its
+readers open it.
 
 Both collect rows in a preallocated block and append the block to resizable HDF5 datasets when
 asked (:meth:`flush`), so memory stays constant however long the session runs. A :class:`Table`
@@ -8,13 +9,31 @@ number of rows per record (the neurons of one frame, whose count may change mid-
 
 from __future__ import annotations
 
+import os
+
 import h5py
 import numpy as np
 
-__all__ = ["BLOCK", "Ragged", "Table"]
+__all__ = ["BLOCK", "Ragged", "Table", "open_for_reading"]
 
 BLOCK = 2048
 """Rows of a :class:`Table`'s block (and of its datasets' chunks)."""
+
+
+def open_for_reading(path: str | os.PathLike[str]) -> h5py.File:
+    """Open a session file to read, also while it is written or after its writer was killed
+    (a plain open refuses a file whose writer never closed it: "already open for write"); an
+    HDF5 file of a format older than SWMR reads is opened plainly.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be opened.
+    """
+    try:
+        return h5py.File(path, "r", libver="latest", swmr=True, locking=False)
+    except OSError:
+        return h5py.File(path, "r", locking=False)
 
 
 class Table:
