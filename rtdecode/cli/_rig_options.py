@@ -105,8 +105,12 @@ def rig_option(
     target = None
     if section is not None and key is not None:
         target = (section, key, convert)
-        shown = f"default: {_shown(section_default(section, key))}; " if show_default else ""
-        help = f"{help} [{shown}{section}.{key}]"
+        default = section_default(section, key)
+        if show_default and isinstance(default, bool) and decls[0].startswith("--no-"):
+            help = f"{help} [{section}.{key} is {_shown(default)} unless given]"
+        else:
+            shown = f"default: {_shown(default)}; " if show_default else ""
+            help = f"{help} [{shown}{section}.{key}]"
     return click.option(
         *decls,
         cls=GroupedOption,

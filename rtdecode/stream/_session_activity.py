@@ -161,8 +161,8 @@ class SessionActivity:
     model: str | None
     _features: np.ndarray
     _valid: np.ndarray
-    _starts: np.ndarray  # per frame: first value in _features, first row in _valid
-    _valid_starts: np.ndarray
+    _starts: np.ndarray  # per frame: its first value in _features
+    _valid_starts: np.ndarray  # per frame: its first value in _valid
 
     def __len__(self) -> int:
         return len(self.seq)

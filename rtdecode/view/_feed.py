@@ -206,7 +206,8 @@ class FeedPublisher:
             # passed without one: events, behaviour and health still go out).
             self._stop.wait(self.period_s)
             self._wake.clear()
-            self._wake.wait(self.period_s)
+            if not self._stop.is_set():  # close() sets the stop before the wake: never lost
+                self._wake.wait(self.period_s)
             stopping = self._stop.is_set()
             now = time.monotonic()
             health, context = now >= next_health, now >= next_context
