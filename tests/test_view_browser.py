@@ -275,6 +275,7 @@ def test_beyond_loopback_the_page_needs_its_token(decoder: Decoder, browser: Any
     finally:
         viewer.terminate()
         viewer.wait(30)
+        viewer.stdout.close()  # type: ignore[union-attr]
 
 
 def _wait_answers(url: str, process: subprocess.Popen[Any], timeout_s: float = 240.0) -> None:
