@@ -253,25 +253,26 @@ class Windower:
 
     def _copy_row(self, source: int) -> None:
         """Append a copy of ring row ``source`` (and its validity)."""
-        pos, w = self._pos, self.window
-        np.copyto(self._rows[pos], self._rows[source])
-        np.copyto(self._rows[pos + w], self._rows[source])
-        np.copyto(self._valid_rows[pos], self._valid_rows[source])
-        np.copyto(self._valid_rows[pos + w], self._valid_rows[source])
-        self._pos = pos + 1 if pos + 1 < w else 0
-        self._filled_rows += 1
+        np.copyto(self._rows[self._pos], self._rows[source])
+        np.copyto(self._valid_rows[self._pos], self._valid_rows[source])
+        self._advance()
 
     def _write(self, frame: np.ndarray, t: float) -> int:
-        pos, w = self._pos, self.window
+        pos = self._pos
         if self.baseline is not None:
             self.baseline.update(frame, t, self._dff, self._dff_valid)
             frame = self._dff
         bad = self.preprocessor.update(frame, t, self._rows[pos], self._valid_rows[pos])
+        self._advance()
+        return bad
+
+    def _advance(self) -> None:
+        """The row at the write position is complete: mirror it ``W`` rows on, move on."""
+        pos, w = self._pos, self.window
         np.copyto(self._rows[pos + w], self._rows[pos])
         np.copyto(self._valid_rows[pos + w], self._valid_rows[pos])
         self._pos = pos + 1 if pos + 1 < w else 0
         self._filled_rows += 1
-        return bad
 
     def interval_estimate(self) -> float | None:
         """Mean seconds between frames since the last reset (``None`` until it is known)."""
