@@ -6,8 +6,9 @@ sockets on loopback. The calm streams are sent from another process, as a micros
 for twice ``seconds``; meanwhile each flooding stream, from a process of its own, is switched
 off and on every ``block_s`` and, when on, sends frames of ``flood_neurons`` neurons at
 ``flood_rate_hz`` (0: as fast as the decoder takes them, its socket always full). Each calm
-frame belongs to the phase it was sent in (``calm`` or ``flood``; those sent within ``guard_s`` of a switch are left out), so
-both phases see the same decoder and the same machine, whatever else runs on it.
+frame belongs to the phase it was sent in (``calm`` or ``flood``; those sent within
+``guard_s`` of a switch are left out), so both phases see the same decoder and the same
+machine, whatever else runs on it.
 
 The figure is each calm frame's latency from its send to its prediction's publication (one
 machine, one clock), pooled over the calm streams, per phase; and where each stream's frames

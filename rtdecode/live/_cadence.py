@@ -14,13 +14,14 @@ _FIRST_ESTIMATE = 4
 class Cadence:
     """Learns a stream's rhythm from the times its frames were taken (``perf_counter_ns``).
 
-    A frame is taken when it arrives or later (after other work), never before. The interval
-    is the median, over the last ``history`` takes, of the time two frames take (half the time
-    from a take to the one after the next), which a frame taken late does not move, even one
-    in two. Each of those takes, moved on by whole intervals, is a time the next frame arrives
-    at or before, and the earliest of them is the estimate (a lower envelope): a late take
-    does not move it, and one that came earlier than expected moves it at once. A rhythm that changed (a burst of frames that filled the window, then the
-    producer's own pace) is learnt within ``history`` frames.
+    A frame is taken when it arrives or later (after other work), never before. The interval is
+    the median, over the last ``history`` takes, of the time two frames take (half the time from
+    a take to the one after the next), which a frame taken late does not move, even one in two.
+    Each of those takes, moved on by whole intervals, is a time the next frame arrives at or
+    before, and the earliest of them is the estimate (a lower envelope): a late take does not
+    move it, and one that came earlier than expected moves it at once. A rhythm that changed (a
+    burst of frames that filled the window, then the producer's own pace) is learnt within
+    ``history`` frames.
 
     Parameters
     ----------

@@ -14,10 +14,10 @@ Per decoded frame, on the critical path (:meth:`PostInference.publish`):
 
 Off the critical path, once every stream of a batch has published, each frame's timing goes to
 the actuator and the sinks (with a decoded frame's preprocessed row, which the session file
-keeps for ``rtdecode view SESSION.h5``), then to the **taps** (:class:`Tap`): the place for a live view (the
-browser view's :class:`~rtdecode.view.ViewTap` reads the frame's preprocessed row from its
-processor, :meth:`~rtdecode.live.StreamProcessor.latest_row`). The stream's behaviour samples,
-closed-loop events, neuron layouts and end summary go to its **listeners**
+keeps for ``rtdecode view SESSION.h5``), then to the **taps** (:class:`Tap`): the place for a
+live view (the browser view's :class:`~rtdecode.view.ViewTap` reads the frame's preprocessed row
+from its processor, :meth:`~rtdecode.live.StreamProcessor.latest_row`). The stream's behaviour
+samples, closed-loop events, neuron layouts and end summary go to its **listeners**
 (:class:`StreamListener`), also off the critical path.
 A sink that raises ``OSError`` is dropped from the run, logged and reported; the others go on.
 """

@@ -70,15 +70,15 @@ class Sink(ABC):
 
     Life cycle: :meth:`open` once with the state names, :meth:`publish` per prediction (the
     time-critical call), :meth:`record_frame` per received frame after publishing (off the
-    critical path, with the frame's prediction when it was decoded, then the decoded frame's
-    row to :meth:`record_activity`), :meth:`record_layout` when a neuron layout starts,
-    :meth:`record_behavior`
-    per behaviour sample between frames, :meth:`record_trigger` per closed-loop event,
-    :meth:`idle` while no frame arrives, :meth:`layout_reset` when the neuron layout changes,
-    :meth:`record_calibration` once before :meth:`close` (with self-calibration), :meth:`close`
-    with the run's summary. An ``OSError`` from :meth:`publish`, :meth:`record_frame`,
-    :meth:`record_behavior`, :meth:`record_trigger` or :meth:`idle` drops the sink from the
-    run (logged and reported in the summary); the others carry on.
+    critical path, with the frame's prediction when it was decoded, then the decoded frame's row
+    to :meth:`record_activity`), :meth:`record_layout` when a neuron layout starts,
+    :meth:`record_behavior` per behaviour sample between frames, :meth:`record_trigger` per
+    closed-loop event, :meth:`idle` while no frame arrives, :meth:`layout_reset` when the neuron
+    layout changes, :meth:`record_calibration` once before :meth:`close` (with
+    self-calibration), :meth:`close` with the run's summary. An ``OSError`` from
+    :meth:`publish`, :meth:`record_frame`, :meth:`record_behavior`, :meth:`record_trigger` or
+    :meth:`idle` drops the sink from the run (logged and reported in the summary); the others
+    carry on.
     """
 
     uri: str

@@ -82,7 +82,6 @@ class EdgeModule:
 
         loaded = load_model_file(model)
         self.window = window
-        self.n_neurons = n_neurons
         self.n_features = int(loaded.hyperparameters["n_features"])
         self.network: Any = loaded.build()  # RelationalGNN, or a model without edges
         self.available = hasattr(self.network, "edge_weights")
